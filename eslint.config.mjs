@@ -1,0 +1,76 @@
+// ESLint flat config: typed rules for both workspaces, plus folder boundaries from ARCHITECTURE.md.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const coreForbidden = [
+  { group: ['fastify', '@fastify/*'], message: 'core/ is protocol-neutral: no fastify.' },
+  { group: ['@grpc/*'], message: 'core/ is protocol-neutral: no grpc.' },
+  { group: ['prom-client'], message: 'core/ reports metrics through an injected interface.' },
+  { group: ['onnxruntime-node'], message: 'Only runtime/onnx-runtime.ts imports onnxruntime-node.' },
+  { group: ['**/transport/**'], message: 'core/ never imports transport/.' },
+];
+
+export default tseslint.config(
+  {
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      'server/src/generated/**',
+      'examples/**',
+      'charts/**',
+      '**/*.cjs',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      globals: { ...globals.node },
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      complexity: ['error', 14],
+      'max-depth': ['error', 4],
+      'no-restricted-properties': [
+        'error',
+        { object: 'describe', property: 'only' },
+        { object: 'it', property: 'only' },
+        { object: 'test', property: 'only' },
+      ],
+    },
+  },
+  {
+    files: ['server/src/core/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: coreForbidden }] },
+  },
+  {
+    files: ['server/src/**/*.ts', 'operator/src/**/*.ts'],
+    ignores: ['server/src/config.ts', 'operator/src/config.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: 'Only config.ts reads process.env.',
+        },
+      ],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      complexity: 'off',
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
