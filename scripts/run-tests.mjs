@@ -1,10 +1,17 @@
 #!/usr/bin/env node
-// Runs test tiers with Node's built-in runner. Node 20's `node --test` takes paths, not globs,
-// so the files are collected here. Integration tiers first provision their peers (Python
-// virtualenv, Go-built binaries) through test/peers/provision.mjs, which caches outside the repo.
+// Runs test tiers with Node's built-in runner.
+//
+// Node 20's `node --test` takes paths, not globs, so the files are collected here. Tiers other
+// than `unit` need real peers (a Python virtualenv with tritonclient, Go-built binaries, a
+// control plane). Each peer is a module `test/peers/<name>.peer.mjs` exporting
+//   provision(log): Promise<Record<string, string>>   build or reuse a cached artefact, return env
+//   start?(env, log): Promise<{ env?: Record<string,string>, stop(): Promise<void> }>
+//                                                     a service that lives for the whole run
+// Artefacts are cached outside the repository (see test/peers/cache.mjs), so a second run is quick.
 import { readdirSync, statSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 
 const tiers = process.argv.slice(2);
 if (tiers.length === 0) {
@@ -23,21 +30,62 @@ function collect(dir) {
   return out.sort();
 }
 
-const files = tiers.flatMap((tier) => collect(join('test', tier)));
-if (files.length === 0) {
-  console.error(`no test files found for tiers: ${tiers.join(', ')}`);
-  process.exit(1);
+function log(peer) {
+  return (message) => console.log(`[peers:${peer}] ${message}`);
 }
 
-if (tiers.some((t) => t !== 'unit') && existsSync('test/peers/provision.mjs')) {
-  const provision = spawnSync(process.execPath, ['test/peers/provision.mjs'], { stdio: 'inherit' });
-  if (provision.status !== 0) process.exit(provision.status ?? 1);
+async function loadPeers() {
+  const dir = 'test/peers';
+  if (!existsSync(dir)) return [];
+  const names = readdirSync(dir).filter((f) => f.endsWith('.peer.mjs')).sort();
+  const peers = [];
+  for (const file of names) {
+    const mod = await import(pathToFileURL(resolve(dir, file)).href);
+    peers.push({ name: file.replace(/\.peer\.mjs$/, ''), mod });
+  }
+  return peers;
 }
 
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
-  { stdio: 'inherit' },
+function runNodeTest(files, env) {
+  const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+  const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files];
+  return new Promise((resolveExit) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env });
+    child.on('exit', (code, signal) => resolveExit(code ?? (signal ? 1 : 0)));
+  });
+}
+
+async function main() {
+  const files = tiers.flatMap((tier) => collect(join('test', tier)));
+  if (files.length === 0) {
+    console.error(`no test files found for tiers: ${tiers.join(', ')}`);
+    return 1;
+  }
+  const env = { ...process.env };
+  const services = [];
+  try {
+    if (tiers.some((t) => t !== 'unit')) {
+      const peers = await loadPeers();
+      for (const { name, mod } of peers) Object.assign(env, await mod.provision(log(name)));
+      for (const { name, mod } of peers) {
+        if (typeof mod.start !== 'function') continue;
+        const service = await mod.start(env, log(name));
+        services.push({ name, service });
+        Object.assign(env, service.env ?? {});
+      }
+    }
+    return await runNodeTest(files, env);
+  } finally {
+    for (const { name, service } of services.reverse()) {
+      await service.stop().catch((err) => console.error(`[peers:${name}] stop failed: ${err}`));
+    }
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`test run failed before the tests started: ${err?.message ?? err}`);
+    process.exit(1);
+  },
 );
-process.exit(result.status ?? 1);
