@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+/**
+ * `tessera start <folder>`: the counterpart of `mlserver start .`. Reads `<folder>/settings.json`
+ * and the environment, serves every model under the folder, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SettingsError, loadSettings, type Settings } from './config.js';
+import { createLogger } from './observability/logger.js';
+import { startServer } from './server.js';
+
+const USAGE = `Usage: tessera start <folder> [options]
+
+Serves every model (model-settings.json) found under <folder>, with MLServer's settings.json,
+MLSERVER_* and TESSERA_* environment variables.
+
+Options:
+  --http-port <n>      REST port (default 8080)
+  --grpc-port <n>      gRPC port (default 8081)
+  --metrics-port <n>   Prometheus metrics port (default 8082)
+  --host <address>     address to listen on (default 0.0.0.0)
+  -h, --help           show this help
+  -v, --version        show the version`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'http-port': { type: 'string' },
+      'grpc-port': { type: 'string' },
+      'metrics-port': { type: 'string' },
+      host: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.help === true) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.version === true) {
+    console.log(version());
+    return 0;
+  }
+  const [command, folder, ...rest] = positionals;
+  if (command !== 'start' || folder === undefined || rest.length > 0) {
+    console.error(USAGE);
+    return 2;
+  }
+  const overrides: Record<string, string> = {};
+  for (const key of ['http-port', 'grpc-port', 'metrics-port', 'host'] as const) {
+    const value = values[key];
+    if (value !== undefined) overrides[key.replaceAll('-', '_')] = value;
+  }
+  let settings: Settings;
+  try {
+    settings = loadSettings(undefined, { folder, values: { server_version: version(), ...overrides } });
+  } catch (error) {
+    if (error instanceof SettingsError) {
+      console.error(`tessera: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+  const logger = createLogger(settings);
+  const server = await startServer(settings, logger);
+  const host = settings.host === '0.0.0.0' ? 'localhost' : settings.host;
+  logger.info({ ports: server.ports, model_repository_root: settings.model_repository_root }, 'Server ready');
+  console.log(
+    [
+      `Tessera is serving ${folder}`,
+      `  REST     http://${host}:${server.ports.http}${settings.root_path}/v2`,
+      `  gRPC     ${host}:${server.ports.grpc}`,
+      server.ports.metrics === null ? '' : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
+      `Try: curl -s http://${host}:${server.ports.http}${settings.root_path}/v2/repository/index -X POST -d '{}'`,
+    ]
+      .filter((l) => l !== '')
+      .join('\n'),
+  );
+  return new Promise<number>((resolveExit) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'Received signal');
+      const timer = setTimeout(() => {
+        logger.error({}, 'Shutdown timed out; exiting');
+        resolveExit(1);
+      }, settings.shutdown_timeout_seconds * 1000);
+      timer.unref();
+      server.shutdown().then(
+        () => {
+          resolveExit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'Shutdown failed');
+          resolveExit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => {
+      stop('SIGTERM');
+    });
+    process.once('SIGINT', () => {
+      stop('SIGINT');
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Exit explicitly: exporters and sockets must not keep a stopped server alive.
+    setImmediate(() => process.exit(code));
+  },
+  (error: unknown) => {
+    console.error(`tessera: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

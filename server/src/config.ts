@@ -1,0 +1,185 @@
+/**
+ * Server settings, parsed once at the edge (conventions §4.6) — the only module that reads
+ * process.env.
+ *
+ * Sources, lowest precedence first: defaults, `<folder>/settings.json` (MLServer's file), `MLSERVER_*`
+ * environment variables (so existing deployments move over unchanged), `TESSERA_*` variables, then
+ * CLI flags. A bad value fails with one message naming where it came from, the field and the reason.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+/** Booleans accept JSON booleans and the strings MLServer's docs use ("true", "false", "1", "0"). */
+const bool = z.union([z.boolean(), z.stringbool()]);
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    z.number().int().min(min).max(max),
+  );
+const port = integer(0, 65535);
+/** Structured values (arrays, objects) arrive as JSON text from environment variables. */
+const json = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  }, schema);
+
+const corsSchema = z.object({
+  allow_origins: z.array(z.string()).default([]),
+  allow_origin_regex: z.string().nullable().default(null),
+  allow_credentials: bool.default(false),
+  allow_methods: z.array(z.string()).default(['GET']),
+  allow_headers: z.array(z.string()).default([]),
+  expose_headers: z.array(z.string()).default([]),
+  max_age: integer(0).default(600),
+});
+
+/** The settings schema; field names are MLServer's where MLServer has the setting. */
+export const settingsSchema = z.object({
+  host: z.string().min(1).default('0.0.0.0'),
+  http_port: port.default(8080),
+  grpc_port: port.default(8081),
+  metrics_port: port.default(8082),
+  model_repository_root: z.string().min(1).default('.'),
+  load_models_at_startup: bool.default(true),
+  server_name: z.string().min(1).default('tessera'),
+  server_version: z.string().min(1).default('0.1.0'),
+  extensions: json(z.array(z.string())).default([]),
+  root_path: z
+    .string()
+    .regex(/^(\/[A-Za-z0-9._~-]+)*$/, "must be empty or a path such as '/serving' (no trailing slash)")
+    .default(''),
+  gzip_enabled: bool.default(true),
+  cors_settings: json(corsSchema.nullable()).default(null),
+  metrics_endpoint: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/-]*$/, "must be a path such as '/metrics'")
+    .nullable()
+    .default('/metrics'),
+  metrics_rest_server_prefix: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/).default('rest_server'),
+  tracing_server: z.string().min(1).nullable().default(null),
+  tracing_protocol: z.enum(['grpc', 'http/protobuf']).default('grpc'),
+  tracing_service_name: z.string().min(1).default('tessera-server'),
+  use_structured_logging: bool.default(true),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  debug: bool.default(false),
+  max_body_bytes: integer(1024).default(64 * MiB),
+  max_json_depth: integer(2, 1000).default(100),
+  grpc_max_message_length: integer(1024, 2 ** 31 - 1).default(64 * MiB),
+  headers_timeout_seconds: integer(1).default(30),
+  request_timeout_seconds: integer(1).default(120),
+  keep_alive_timeout_seconds: integer(1).default(75),
+  infer_timeout_seconds: integer(0).default(60),
+  drain_timeout_seconds: integer(0).default(30),
+  shutdown_timeout_seconds: integer(1).default(30),
+});
+
+/** Parsed, immutable settings. */
+export type Settings = Readonly<z.infer<typeof settingsSchema>>;
+
+/** Settings that could not be parsed; `message` is the one line printed before exiting. */
+export class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+/** Options from the command line, already split into a folder and flags. */
+export interface CliOverrides {
+  readonly folder?: string;
+  readonly values?: Readonly<Record<string, string>>;
+}
+
+type Layer = { readonly origin: (field: string) => string; readonly values: Record<string, unknown> };
+
+/**
+ * Loads settings from every source. Pure apart from reading `settings.json`: the environment is
+ * passed in, so tests give their own.
+ */
+export function loadSettings(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cli: CliOverrides = {},
+  cwd: string = process.cwd(),
+): Settings {
+  const folder = resolve(cwd, cli.folder ?? '.');
+  const layers: Layer[] = [
+    settingsFileLayer(folder),
+    envLayer(env, 'MLSERVER_'),
+    envLayer(env, 'TESSERA_'),
+    { origin: (f) => `--${f.replaceAll('_', '-')}`, values: { ...(cli.values ?? {}) } },
+  ];
+  const merged: Record<string, unknown> = {};
+  const origins = new Map<string, string>();
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.values)) {
+      merged[key] = value;
+      origins.set(key, layer.origin(key));
+    }
+  }
+  if (merged['model_repository_root'] === undefined && cli.folder !== undefined) {
+    merged['model_repository_root'] = folder;
+  }
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = String(issue?.path[0] ?? '(root)');
+    const where = origins.get(field) ?? 'settings';
+    const path = issue?.path.join('.') ?? field;
+    throw new SettingsError(`invalid setting ${path} (from ${where}): ${issue?.message ?? 'invalid'}`);
+  }
+  const settings = parsed.data;
+  const root = isAbsolute(settings.model_repository_root)
+    ? settings.model_repository_root
+    : resolve(folder, settings.model_repository_root);
+  if (!existsSync(root)) {
+    const where = origins.get('model_repository_root') ?? 'the command line';
+    throw new SettingsError(`invalid setting model_repository_root (from ${where}): folder does not exist`);
+  }
+  return Object.freeze({ ...settings, model_repository_root: root });
+}
+
+function settingsFileLayer(folder: string): Layer {
+  const file = join(folder, 'settings.json');
+  const origin = (): string => 'settings.json';
+  if (!existsSync(file)) return { origin, values: {} };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new SettingsError(`settings.json is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new SettingsError('settings.json must hold a JSON object');
+  }
+  const known = settingsSchema.shape;
+  // Unknown keys are ignored, as MLServer does (extra="ignore"), so its files load unchanged.
+  const values = Object.fromEntries(Object.entries(raw).filter(([k]) => k in known));
+  return { origin, values };
+}
+
+function envLayer(env: Readonly<Record<string, string | undefined>>, prefix: string): Layer {
+  const values: Record<string, unknown> = {};
+  for (const field of Object.keys(settingsSchema.shape)) {
+    const value = env[prefix + field.toUpperCase()];
+    if (value !== undefined) values[field] = value;
+  }
+  return { origin: (f) => `environment variable ${prefix}${f.toUpperCase()}`, values };
+}
+
+/** Whether debug-level details (e.g. stack traces in logs) are wanted; never sent to clients. */
+export function isVerbose(settings: Settings): boolean {
+  return settings.debug || settings.log_level === 'debug' || settings.log_level === 'trace';
+}
+
+/** The environment of the process, for the CLI's `--help` text and nothing else. */
+export function envSnapshot(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}

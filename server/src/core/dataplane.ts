@@ -1,0 +1,216 @@
+/**
+ * The protocol-neutral data plane: the one implementation of every V2 operation that both the REST
+ * and the gRPC adapters call (conventions §4.2; MLServer handlers/dataplane.py). Adapters convert
+ * in, call one method here, and convert out; nothing else.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { ErrorCode, ServerError, getErrorMessage, redactPaths, toServerError } from '../errors.js';
+import type { LoadedModel, ModelRegistry } from './model-registry.js';
+import type { RuntimeResult } from './model-runtime.js';
+import type { CoreObserver, Logger } from './ports.js';
+import { decodeInputs, requestedOutputNames } from './request-validation.js';
+import type {
+  InferenceRequest,
+  InferenceResponse,
+  ModelMetadata,
+  Parameters,
+  RepositoryIndexEntry,
+  RequestContext,
+  ServerMetadata,
+} from './types.js';
+
+const tracer = trace.getTracer('tessera-server');
+
+/** Dependencies of the data plane. */
+export interface DataPlaneDeps {
+  readonly registry: ModelRegistry;
+  readonly observer: CoreObserver;
+  readonly logger: Logger;
+  readonly server: ServerMetadata;
+  /** 0 disables the per-request inference timeout. */
+  readonly inferTimeoutMs: number;
+}
+
+/** The server's data plane and model repository operations. */
+export class DataPlane {
+  readonly #deps: DataPlaneDeps;
+  #live = true;
+  #ready = false;
+
+  constructor(deps: DataPlaneDeps) {
+    this.#deps = deps;
+  }
+
+  /** Marks start-up loading as done: the server reports ready. */
+  markReady(): void {
+    this.#ready = true;
+  }
+
+  /** Begins shutdown: readiness turns false so load balancers stop sending traffic. */
+  markShuttingDown(): void {
+    this.#ready = false;
+  }
+
+  live(): boolean {
+    return this.#live;
+  }
+
+  ready(): boolean {
+    return this.#ready;
+  }
+
+  serverMetadata(): ServerMetadata {
+    return this.#deps.server;
+  }
+
+  modelReady(name: string, version?: string): boolean {
+    return this.#deps.registry.isReady(name, version);
+  }
+
+  modelMetadata(name: string, version?: string): ModelMetadata {
+    const model = this.#deps.registry.acquire(name, version);
+    try {
+      const meta = model.instance.metadata;
+      const settings = model.settings;
+      return {
+        name,
+        versions: this.#deps.registry.servingVersions(name),
+        platform: settings.platform !== '' ? settings.platform : meta.platform,
+        inputs: settings.inputs.length > 0 ? settings.inputs : meta.inputs,
+        outputs: settings.outputs.length > 0 ? settings.outputs : meta.outputs,
+        ...(settings.contentType === undefined
+          ? {}
+          : { parameters: { content_type: settings.contentType } }),
+      };
+    } finally {
+      model.release();
+    }
+  }
+
+  /** Runs one inference. Validation, metrics, tracing and timeouts live here, once. */
+  async infer(
+    request: InferenceRequest,
+    target: { model: string; version?: string },
+    ctx: RequestContext,
+  ): Promise<InferenceResponse> {
+    const model = this.#deps.registry.acquire(target.model, target.version);
+    const version = model.version;
+    this.#deps.observer.inferStarted(target.model, version);
+    const started = performance.now();
+    let outcome: 'success' | 'failure' = 'failure';
+    try {
+      const response = await tracer.startActiveSpan('model infer', async (span) => {
+        span.setAttributes({ model: target.model, model_version: version, protocol: ctx.protocol });
+        try {
+          return await this.#run(model, request, target.model, ctx);
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: getErrorMessage(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      });
+      outcome = 'success';
+      return response;
+    } finally {
+      this.#deps.observer.inferFinished(
+        target.model,
+        version,
+        (performance.now() - started) / 1000,
+        outcome,
+      );
+    }
+  }
+
+  async #run(
+    model: LoadedModel,
+    request: InferenceRequest,
+    modelName: string,
+    ctx: RequestContext,
+  ): Promise<InferenceResponse> {
+    let runtimeCall: Promise<RuntimeResult> | undefined;
+    try {
+      const metadata = model.instance.metadata;
+      const inputs = decodeInputs(request, metadata);
+      const outputNames = requestedOutputNames(request.outputs, metadata);
+      const id = requestId(request, ctx);
+      const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
+      runtimeCall = model.instance.infer(
+        { id, parameters, inputs, ...(request.outputs === undefined ? {} : { outputs: request.outputs }) },
+        { ...(outputNames === undefined ? {} : { outputNames }), ...(ctx.signal ? { signal: ctx.signal } : {}) },
+      );
+      // The instance stays retained until the runtime call settles, even when the client gave up
+      // or the deadline passed: an unload must never free a model that native code still runs.
+      const guarded = runtimeCall.finally(() => {
+        model.release();
+      });
+      const result = await this.#withDeadline(guarded, modelName, ctx.signal);
+      return {
+        modelName,
+        ...(model.version === '' ? {} : { modelVersion: model.version }),
+        id,
+        ...(result.parameters === undefined ? {} : { parameters: result.parameters }),
+        outputs: result.outputs,
+      };
+    } catch (error) {
+      throw wrapRuntimeError(error, modelName);
+    } finally {
+      if (runtimeCall === undefined) model.release();
+    }
+  }
+
+  async #withDeadline<T>(work: Promise<T>, model: string, signal?: AbortSignal): Promise<T> {
+    const timeoutMs = this.#deps.inferTimeoutMs;
+    if (timeoutMs <= 0 && signal === undefined) return work;
+    return new Promise<T>((resolveWork, rejectWork) => {
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              rejectWork(new ServerError(ErrorCode.TIMEOUT, `inference on model '${model}' exceeded ${timeoutMs} ms`));
+            }, timeoutMs)
+          : undefined;
+      const onAbort = (): void => {
+        rejectWork(new ServerError(ErrorCode.CANCELLED, `request for model '${model}' was cancelled`));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      work.then(resolveWork, rejectWork).finally(() => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      });
+    });
+  }
+
+  async repositoryIndex(readyOnly: boolean): Promise<RepositoryIndexEntry[]> {
+    return this.#deps.registry.index(readyOnly);
+  }
+
+  async repositoryLoad(name: string): Promise<void> {
+    await this.#deps.registry.load(name);
+  }
+
+  async repositoryUnload(name: string): Promise<void> {
+    await this.#deps.registry.unload(name);
+  }
+}
+
+/** The request id: the body's `id`, else an `x-request-id` header, else a new UUID (MLServer does the last). */
+function requestId(request: InferenceRequest, ctx: RequestContext): string {
+  if (typeof request.id === 'string' && request.id !== '') return request.id;
+  const header = ctx.headers['x-request-id'];
+  return header !== undefined && header !== '' ? header : randomUUID();
+}
+
+/** Runtime failures that are not ServerErrors become INFERENCE_FAILED with a path-free message. */
+function wrapRuntimeError(error: unknown, model: string): ServerError {
+  if (error instanceof ServerError) return error;
+  if (error instanceof Error) {
+    return new ServerError(
+      ErrorCode.INFERENCE_FAILED,
+      `inference failed in model '${model}': ${redactPaths(error.message)}`,
+      { cause: error },
+    );
+  }
+  return toServerError(error);
+}

@@ -1,0 +1,353 @@
+/**
+ * The multi-model, multi-version registry and its lifecycle state machine.
+ *
+ * Invariants:
+ * - Lifecycle operations (load, unload) on one model name run one at a time, in arrival order, so
+ *   concurrent calls can never leave a model stuck in LOADING; the final state is the last call's.
+ * - A reload is zero-downtime: the new instances are READY and serving before the old ones are
+ *   retired (Triton model_lifecycle.h: "All versions that are being served will be unloaded only
+ *   after the load is finished successfully"). A failed reload keeps the old instances serving.
+ * - An instance is unloaded only after its in-flight requests have drained (or the drain timeout
+ *   passed), and a runtime call is never abandoned while its instance is being freed.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  ErrorCode,
+  ServerError,
+  getErrorMessage,
+  modelNotFound,
+  modelNotReady,
+  redactPaths,
+} from '../errors.js';
+import { assertModelName } from './model-name.js';
+import type { ModelRepository } from './model-repository.js';
+import type { ModelInstance, ModelRuntime } from './model-runtime.js';
+import type { ModelSettings } from './model-settings.js';
+import type { CoreObserver, Logger } from './ports.js';
+import { ModelState, type RepositoryIndexEntry } from './types.js';
+import { compareVersions } from './version-order.js';
+
+/** A loaded model version and its in-flight bookkeeping. */
+export class LoadedModel {
+  readonly settings: ModelSettings;
+  readonly instance: ModelInstance;
+  #inFlight = 0;
+  #onDrained: (() => void) | undefined;
+
+  constructor(settings: ModelSettings, instance: ModelInstance) {
+    this.settings = settings;
+    this.instance = instance;
+  }
+
+  /** The version key: `parameters.version`, or '' for an unversioned model. */
+  get version(): string {
+    return this.settings.version ?? '';
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Marks one request as started; pair with {@link release}. */
+  retain(): void {
+    this.#inFlight++;
+  }
+
+  /** Marks one request as finished. */
+  release(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#onDrained?.();
+  }
+
+  /** Resolves once no request is in flight, or after `timeoutMs`; true when it drained. */
+  drain(timeoutMs: number): Promise<boolean> {
+    if (this.#inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolveDrain) => {
+      const timer = setTimeout(() => {
+        resolveDrain(false);
+      }, timeoutMs);
+      this.#onDrained = () => {
+        clearTimeout(timer);
+        resolveDrain(true);
+      };
+    });
+  }
+}
+
+class ModelEntry {
+  readonly name: string;
+  serving = new Map<string, LoadedModel>();
+  /** Versions the repository declared at the last load, for 404-vs-503 answers. */
+  knownVersions = new Set<string>();
+  state: ModelState = ModelState.UNAVAILABLE;
+  reason = '';
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Runs `op` after every earlier lifecycle operation on this model has settled. */
+  serialize<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(op, op);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The version picked when a request names none: the highest ready version. */
+  defaultModel(): LoadedModel | undefined {
+    let best: LoadedModel | undefined;
+    for (const model of this.serving.values()) {
+      if (best === undefined || compareVersions(model.version, best.version) > 0) best = model;
+    }
+    return best;
+  }
+}
+
+/** Dependencies of the registry. */
+export interface RegistryDeps {
+  readonly repository: ModelRepository;
+  readonly runtimes: readonly ModelRuntime[];
+  readonly observer: CoreObserver;
+  readonly logger: Logger;
+  /** How long an unload or a reload waits for in-flight requests before freeing the model. */
+  readonly drainTimeoutMs: number;
+}
+
+/** Tracks every model the server knows and drives their lifecycle. */
+export class ModelRegistry {
+  readonly #deps: RegistryDeps;
+  readonly #entries = new Map<string, ModelEntry>();
+  readonly #runtimes = new Map<string, ModelRuntime>();
+
+  constructor(deps: RegistryDeps) {
+    this.#deps = deps;
+    for (const runtime of deps.runtimes) {
+      for (const key of [runtime.name, ...runtime.aliases]) this.#runtimes.set(key, runtime);
+    }
+  }
+
+  /** Registers every model on disk as UNAVAILABLE; problems in a file are kept as the reason. */
+  async discover(): Promise<string[]> {
+    const scan = await this.#deps.repository.scan();
+    const names = new Set<string>();
+    for (const model of scan.models) names.add(model.name);
+    for (const problem of scan.problems) {
+      names.add(problem.name);
+      const entry = this.#entry(problem.name);
+      if (entry.serving.size === 0) entry.reason = problem.message;
+    }
+    for (const name of names) this.#entry(name);
+    return [...names].sort();
+  }
+
+  /**
+   * Picks the instance that serves a request and retains it; the caller must `release()` it.
+   * Unknown model or version: 404. Known but not serving: 503.
+   */
+  acquire(name: string, version?: string): LoadedModel {
+    const entry = this.#entries.get(name);
+    if (entry === undefined) throw modelNotFound(name, version);
+    const model = version === undefined || version === '' ? entry.defaultModel() : entry.serving.get(version);
+    if (model === undefined) {
+      if (version !== undefined && version !== '' && !entry.knownVersions.has(version) && entry.serving.size > 0) {
+        throw modelNotFound(name, version);
+      }
+      throw modelNotReady(name, describeState(entry));
+    }
+    model.retain();
+    return model;
+  }
+
+  /** Whether a model (or one version of it) is serving. Unknown names are an error, as in Triton. */
+  isReady(name: string, version?: string): boolean {
+    const entry = this.#entries.get(name);
+    if (entry === undefined) throw modelNotFound(name, version);
+    if (version === undefined || version === '') return entry.serving.size > 0;
+    if (!entry.serving.has(version) && !entry.knownVersions.has(version) && entry.serving.size > 0) {
+      throw modelNotFound(name, version);
+    }
+    return entry.serving.has(version);
+  }
+
+  /** Every serving version of a model, ordered. */
+  servingVersions(name: string): string[] {
+    const entry = this.#entries.get(name);
+    if (entry === undefined) return [];
+    return [...entry.serving.keys()].filter((v) => v !== '').sort(compareVersions);
+  }
+
+  /** The repository index: every model on disk or in memory, with its state and reason. */
+  async index(readyOnly: boolean): Promise<RepositoryIndexEntry[]> {
+    await this.discover();
+    const out: RepositoryIndexEntry[] = [];
+    for (const entry of [...this.#entries.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.serving.size > 0) {
+        for (const model of [...entry.serving.values()].sort((a, b) => compareVersions(a.version, b.version))) {
+          out.push(indexEntry(entry.name, model.version, entry.state, entry.reason));
+        }
+      } else if (!readyOnly) {
+        out.push(indexEntry(entry.name, '', entry.state, entry.reason));
+      }
+    }
+    return readyOnly ? out.filter((e) => e.state === ModelState.READY) : out;
+  }
+
+  /**
+   * Loads, or reloads, every version of a model found on disk, then retires versions that are gone.
+   * Rejects names not in the repository with 404 and failed loads with MODEL_LOAD_FAILED.
+   */
+  async load(name: string): Promise<void> {
+    assertModelName(name);
+    const found = await this.#deps.repository.find(name);
+    if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
+      throw modelNotFound(name);
+    }
+    const entry = this.#entry(name);
+    await entry.serialize(() => this.#load(entry));
+  }
+
+  /** Unloads every version of a model after draining. Unloading a model that is not loaded is a no-op. */
+  async unload(name: string): Promise<void> {
+    assertModelName(name);
+    const entry = this.#entries.get(name);
+    if (entry === undefined) throw modelNotFound(name);
+    await entry.serialize(() => this.#unload(entry));
+  }
+
+  /** Loads every model found on disk; failures are logged and kept in the index, never thrown. */
+  async loadAll(): Promise<void> {
+    const names = await this.discover();
+    await Promise.all(
+      names.map((name) =>
+        this.load(name).catch((error: unknown) => {
+          this.#deps.logger.error({ model: name, err: getErrorMessage(error) }, 'Model failed to load');
+        }),
+      ),
+    );
+  }
+
+  /** Unloads everything, for shutdown. */
+  async unloadAll(): Promise<void> {
+    await Promise.all([...this.#entries.values()].map((entry) => entry.serialize(() => this.#unload(entry))));
+  }
+
+  #entry(name: string): ModelEntry {
+    let entry = this.#entries.get(name);
+    if (entry === undefined) {
+      entry = new ModelEntry(name);
+      this.#entries.set(name, entry);
+    }
+    return entry;
+  }
+
+  async #load(entry: ModelEntry): Promise<void> {
+    const found = await this.#deps.repository.find(entry.name);
+    const wasServing = entry.serving.size > 0;
+    if (found.models.length === 0) {
+      const reason = found.problems[0]?.message ?? 'no model-settings.json declares this model any more';
+      this.#failLoad(entry, wasServing, reason);
+    }
+    entry.state = ModelState.LOADING;
+    entry.reason = wasServing ? 'reloading; the current version keeps serving' : '';
+    let loaded: LoadedModel[];
+    try {
+      loaded = await this.#instantiateAll(found.models);
+    } catch (error) {
+      this.#failLoad(entry, wasServing, error instanceof ServerError ? error.message : redactPaths(getErrorMessage(error)));
+    }
+    const previous = entry.serving;
+    entry.serving = new Map(loaded.map((m) => [m.version, m]));
+    entry.knownVersions = new Set(loaded.map((m) => m.version));
+    entry.state = ModelState.READY;
+    entry.reason = '';
+    await this.#retire(entry.name, [...previous.values()]);
+  }
+
+  #failLoad(entry: ModelEntry, wasServing: boolean, reason: string): never {
+    entry.state = wasServing ? ModelState.READY : ModelState.UNAVAILABLE;
+    entry.reason = wasServing ? `reload failed, previous version kept serving: ${reason}` : reason;
+    this.#deps.observer.modelLoadFailed(entry.name);
+    this.#deps.logger.warn({ model: entry.name, reason }, 'Model load failed');
+    throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `failed to load model '${entry.name}': ${reason}`);
+  }
+
+  /** Loads all versions; if one fails, the ones that loaded are freed and the error is rethrown. */
+  async #instantiateAll(settings: readonly ModelSettings[]): Promise<LoadedModel[]> {
+    const results = await Promise.allSettled(settings.map((s) => this.#instantiate(s)));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const loaded = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failure !== undefined) {
+      await Promise.all(loaded.map((m) => m.instance.unload().catch(() => undefined)));
+      throw failure.reason;
+    }
+    return loaded;
+  }
+
+  async #instantiate(settings: ModelSettings): Promise<LoadedModel> {
+    const runtime = this.#runtimes.get(settings.implementation);
+    if (runtime === undefined) {
+      const known = [...new Set([...this.#runtimes.values()].map((r) => r.name))].join(', ');
+      throw new ServerError(
+        ErrorCode.MODEL_LOAD_FAILED,
+        `${settings.source}: implementation: unknown runtime '${settings.implementation}' (available: ${known})`,
+      );
+    }
+    const started = performance.now();
+    const instance = await runtime.load(settings);
+    const model = new LoadedModel(settings, instance);
+    this.#deps.observer.modelLoaded(settings.name, model.version, (performance.now() - started) / 1000);
+    this.#deps.logger.info({ model: settings.name, model_version: model.version }, 'Loaded model');
+    return model;
+  }
+
+  async #unload(entry: ModelEntry): Promise<void> {
+    if (entry.serving.size === 0) {
+      entry.state = ModelState.UNAVAILABLE;
+      return;
+    }
+    entry.state = ModelState.UNLOADING;
+    entry.reason = '';
+    const previous = [...entry.serving.values()];
+    entry.serving = new Map();
+    await this.#retire(entry.name, previous);
+    entry.state = ModelState.UNAVAILABLE;
+  }
+
+  /** Drains then frees instances that no longer serve. */
+  async #retire(name: string, models: readonly LoadedModel[]): Promise<void> {
+    await Promise.all(
+      models.map(async (model) => {
+        const drained = await model.drain(this.#deps.drainTimeoutMs);
+        if (!drained) {
+          this.#deps.logger.warn(
+            { model: name, model_version: model.version, in_flight: model.inFlight },
+            'Drain timeout passed; unloading with requests still in flight',
+          );
+        }
+        await model.instance.unload().catch((error: unknown) => {
+          this.#deps.logger.error({ model: name, err: getErrorMessage(error) }, 'Model unload failed');
+        });
+        this.#deps.observer.modelUnloaded(name, model.version);
+        this.#deps.logger.info({ model: name, model_version: model.version }, 'Unloaded model');
+      }),
+    );
+  }
+}
+
+function describeState(entry: ModelEntry): string {
+  switch (entry.state) {
+    case ModelState.LOADING:
+      return 'it is loading';
+    case ModelState.UNLOADING:
+      return 'it is unloading';
+    case ModelState.READY:
+    case ModelState.UNAVAILABLE:
+    case ModelState.UNKNOWN:
+      return entry.reason === '' ? 'it is not loaded' : `it is not loaded (${entry.reason})`;
+  }
+}
+
+function indexEntry(name: string, version: string, state: ModelState, reason: string): RepositoryIndexEntry {
+  return version === '' ? { name, state, reason } : { name, version, state, reason };
+}

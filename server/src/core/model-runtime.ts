@@ -1,0 +1,41 @@
+/**
+ * The contract between the core and the inference runtimes (ONNX, tree models, custom ones). The
+ * core owns the interface; runtime/ implements it, so the core never imports a framework.
+ */
+import type { ModelSettings } from './model-settings.js';
+import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from './types.js';
+
+/** What a loaded model says about itself. */
+export interface InstanceMetadata {
+  readonly platform: string;
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+  readonly parameters?: Parameters;
+}
+
+/** The result of one inference: output tensors plus optional response parameters (e.g. headers). */
+export interface RuntimeResult {
+  readonly outputs: readonly Tensor[];
+  readonly parameters?: Parameters;
+}
+
+/** One loaded model version. */
+export interface ModelInstance {
+  readonly metadata: InstanceMetadata;
+  /** Runs inference on validated inputs. `outputNames` lists the outputs wanted, or all when absent. */
+  infer(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[]; signal?: AbortSignal },
+  ): Promise<RuntimeResult>;
+  /** Frees the model's resources. Called once, after in-flight requests have drained. */
+  unload(): Promise<void>;
+}
+
+/** A runtime: turns settings into a loaded instance. */
+export interface ModelRuntime {
+  /** The canonical `implementation` name, e.g. `onnx`. */
+  readonly name: string;
+  /** Other `implementation` values that select this runtime (MLServer class paths). */
+  readonly aliases: readonly string[];
+  load(settings: ModelSettings): Promise<ModelInstance>;
+}

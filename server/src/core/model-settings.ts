@@ -1,0 +1,110 @@
+/**
+ * `model-settings.json`, MLServer's per-model configuration (mlserver-features.md §5), parsed with
+ * zod into a typed, resolved form. Unknown keys are ignored, as MLServer does (`extra="ignore"`),
+ * and `parameters` keeps unknown keys (`extra="allow"`).
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { DATATYPES } from './datatype.js';
+import { isValidModelName } from './model-name.js';
+import type { TensorMetadata } from './types.js';
+
+const tensorMetadataSchema = z.object({
+  name: z.string().min(1),
+  datatype: z.enum(DATATYPES),
+  shape: z.array(z.number().int().min(-1)),
+  parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+});
+
+const nameSchema = z
+  .string()
+  .refine(isValidModelName, "must use letters, digits, '.', '_' or '-', starting with a letter or digit");
+
+/** The JSON schema of model-settings.json. */
+export const modelSettingsFileSchema = z.object({
+  name: nameSchema.optional(),
+  implementation: z.string().min(1, 'must name a runtime, e.g. "onnx"'),
+  platform: z.string().default(''),
+  versions: z.array(z.string()).default([]),
+  inputs: z.array(tensorMetadataSchema).default([]),
+  outputs: z.array(tensorMetadataSchema).default([]),
+  max_batch_size: z.number().int().min(0).default(0),
+  max_batch_time: z.number().min(0).default(0),
+  parameters: z
+    .looseObject({
+      uri: z.string().min(1).optional(),
+      version: nameSchema.optional(),
+      format: z.string().optional(),
+      content_type: z.string().optional(),
+      extra: z.record(z.string(), z.unknown()).default({}),
+    })
+    .default({ extra: {} }),
+});
+
+/** A model's settings, resolved against the folder that holds its model-settings.json. */
+export interface ModelSettings {
+  readonly name: string;
+  readonly version?: string;
+  readonly implementation: string;
+  readonly platform: string;
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+  readonly maxBatchSize: number;
+  readonly maxBatchTimeSeconds: number;
+  /** Absolute location of the artefact(s): `parameters.uri` resolved, or the model's folder. */
+  readonly uri: string;
+  /** The folder holding model-settings.json. */
+  readonly folder: string;
+  /** model-settings.json's path relative to the repository root, for messages. */
+  readonly source: string;
+  readonly contentType?: string;
+  readonly extra: Readonly<Record<string, unknown>>;
+  /** Every field of `parameters`, unknown ones included, for runtimes that want them. */
+  readonly parameters: Readonly<Record<string, unknown>>;
+}
+
+/** Formats zod issues as `field: reason; field: reason`. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Parses one model-settings.json document. `defaultName` is the folder name, MLServer's default.
+ * Returns either the settings or a message naming the file, the field and the reason.
+ */
+export function parseModelSettings(
+  raw: unknown,
+  where: { folder: string; source: string; defaultName: string },
+): { ok: true; settings: ModelSettings } | { ok: false; message: string } {
+  const parsed = modelSettingsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    return { ok: false, message: `${where.source}: ${formatIssues(parsed.error)}` };
+  }
+  const file = parsed.data;
+  const params = file.parameters;
+  const uri = params.uri === undefined ? where.folder : resolveUri(where.folder, params.uri);
+  const settings: ModelSettings = {
+    name: file.name ?? where.defaultName,
+    implementation: file.implementation,
+    platform: file.platform,
+    inputs: file.inputs,
+    outputs: file.outputs,
+    maxBatchSize: file.max_batch_size,
+    maxBatchTimeSeconds: file.max_batch_time,
+    uri,
+    folder: where.folder,
+    source: where.source,
+    extra: params.extra,
+    parameters: params,
+    ...(params.version === undefined ? {} : { version: params.version }),
+    ...(params.content_type === undefined ? {} : { contentType: params.content_type }),
+  };
+  return { ok: true, settings };
+}
+
+function resolveUri(folder: string, uri: string): string {
+  const path = uri.startsWith('file://') ? uri.slice('file://'.length) : uri;
+  return isAbsolute(path) ? path : resolve(folder, path);
+}

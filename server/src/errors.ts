@@ -1,0 +1,76 @@
+/**
+ * One typed error model for the whole server (conventions §4.5).
+ *
+ * The domain throws only {@link ServerError}. Adapters map `code` to an HTTP status and a gRPC
+ * status through exhaustive tables (transport/http/error-mapping.ts, transport/grpc/status.ts), so
+ * adding a code without mapping it fails to compile. Messages are written for the client: they name
+ * the input, model or limit and say what is wrong, and never contain file paths or stack traces.
+ */
+export const ErrorCode = {
+  INVALID_INPUT: 'SRV_ERR_INVALID_INPUT',
+  MODEL_NOT_FOUND: 'SRV_ERR_MODEL_NOT_FOUND',
+  MODEL_NOT_READY: 'SRV_ERR_MODEL_NOT_READY',
+  MODEL_LOAD_FAILED: 'SRV_ERR_MODEL_LOAD_FAILED',
+  PAYLOAD_TOO_LARGE: 'SRV_ERR_PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE: 'SRV_ERR_UNSUPPORTED_MEDIA_TYPE',
+  ROUTE_NOT_FOUND: 'SRV_ERR_ROUTE_NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'SRV_ERR_METHOD_NOT_ALLOWED',
+  UNSUPPORTED: 'SRV_ERR_UNSUPPORTED',
+  TIMEOUT: 'SRV_ERR_TIMEOUT',
+  CANCELLED: 'SRV_ERR_CANCELLED',
+  SHUTTING_DOWN: 'SRV_ERR_SHUTTING_DOWN',
+  INFERENCE_FAILED: 'SRV_ERR_INFERENCE_FAILED',
+  INTERNAL: 'SRV_ERR_INTERNAL',
+} as const;
+
+/** The union of every error code the server can report. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An expected, client-facing failure with a stable code. */
+export class ServerError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServerError';
+    this.code = code;
+  }
+}
+
+/** Shorthand constructors keep call sites short and the wording consistent. */
+export const invalidInput = (message: string): ServerError =>
+  new ServerError(ErrorCode.INVALID_INPUT, message);
+
+export const modelNotFound = (name: string, version?: string): ServerError =>
+  new ServerError(
+    ErrorCode.MODEL_NOT_FOUND,
+    version === undefined
+      ? `model '${name}' not found`
+      : `model '${name}' version '${version}' not found`,
+  );
+
+export const modelNotReady = (name: string, detail: string): ServerError =>
+  new ServerError(ErrorCode.MODEL_NOT_READY, `model '${name}' is not ready: ${detail}`);
+
+/**
+ * Wraps anything thrown into a ServerError. Unknown errors are defects: they become INTERNAL with a
+ * generic message, and the original is kept as `cause` for the logs only.
+ */
+export function toServerError(error: unknown): ServerError {
+  if (error instanceof ServerError) return error;
+  return new ServerError(ErrorCode.INTERNAL, 'internal server error', { cause: error });
+}
+
+/** Returns a message from any thrown value without assuming it is an Error. */
+export function getErrorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+/**
+ * Removes absolute file-system paths from a message that comes from a library (e.g. onnxruntime),
+ * so that errors never reveal the server's layout to clients (reliability-catalogue §3.6).
+ */
+export function redactPaths(message: string): string {
+  return message.replace(/(?:[A-Za-z]:)?(?:\/[\w.@+-]+){2,}\/?/g, '<path>');
+}

@@ -1,0 +1,8 @@
+// Original file: proto/dataplane.proto
+
+
+export interface ServerLiveRequest {
+}
+
+export interface ServerLiveRequest__Output {
+}

@@ -1,0 +1,8 @@
+// Original file: proto/dataplane.proto
+
+
+export interface ServerMetadataRequest {
+}
+
+export interface ServerMetadataRequest__Output {
+}

@@ -1,0 +1,55 @@
+// Original file: proto/model_repository.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { RepositoryIndexRequest as _inference_model_repository_RepositoryIndexRequest, RepositoryIndexRequest__Output as _inference_model_repository_RepositoryIndexRequest__Output } from '../../inference/model_repository/RepositoryIndexRequest';
+import type { RepositoryIndexResponse as _inference_model_repository_RepositoryIndexResponse, RepositoryIndexResponse__Output as _inference_model_repository_RepositoryIndexResponse__Output } from '../../inference/model_repository/RepositoryIndexResponse';
+import type { RepositoryModelLoadRequest as _inference_model_repository_RepositoryModelLoadRequest, RepositoryModelLoadRequest__Output as _inference_model_repository_RepositoryModelLoadRequest__Output } from '../../inference/model_repository/RepositoryModelLoadRequest';
+import type { RepositoryModelLoadResponse as _inference_model_repository_RepositoryModelLoadResponse, RepositoryModelLoadResponse__Output as _inference_model_repository_RepositoryModelLoadResponse__Output } from '../../inference/model_repository/RepositoryModelLoadResponse';
+import type { RepositoryModelUnloadRequest as _inference_model_repository_RepositoryModelUnloadRequest, RepositoryModelUnloadRequest__Output as _inference_model_repository_RepositoryModelUnloadRequest__Output } from '../../inference/model_repository/RepositoryModelUnloadRequest';
+import type { RepositoryModelUnloadResponse as _inference_model_repository_RepositoryModelUnloadResponse, RepositoryModelUnloadResponse__Output as _inference_model_repository_RepositoryModelUnloadResponse__Output } from '../../inference/model_repository/RepositoryModelUnloadResponse';
+
+export interface ModelRepositoryServiceClient extends grpc.Client {
+  RepositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  repositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  repositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  repositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  repositoryIndex(argument: _inference_model_repository_RepositoryIndexRequest, callback: grpc.requestCallback<_inference_model_repository_RepositoryIndexResponse__Output>): grpc.ClientUnaryCall;
+  
+  RepositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelLoad(argument: _inference_model_repository_RepositoryModelLoadRequest, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelLoadResponse__Output>): grpc.ClientUnaryCall;
+  
+  RepositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  RepositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  repositoryModelUnload(argument: _inference_model_repository_RepositoryModelUnloadRequest, callback: grpc.requestCallback<_inference_model_repository_RepositoryModelUnloadResponse__Output>): grpc.ClientUnaryCall;
+  
+}
+
+export interface ModelRepositoryServiceHandlers extends grpc.UntypedServiceImplementation {
+  RepositoryIndex: grpc.handleUnaryCall<_inference_model_repository_RepositoryIndexRequest__Output, _inference_model_repository_RepositoryIndexResponse>;
+  
+  RepositoryModelLoad: grpc.handleUnaryCall<_inference_model_repository_RepositoryModelLoadRequest__Output, _inference_model_repository_RepositoryModelLoadResponse>;
+  
+  RepositoryModelUnload: grpc.handleUnaryCall<_inference_model_repository_RepositoryModelUnloadRequest__Output, _inference_model_repository_RepositoryModelUnloadResponse>;
+  
+}
+
+export interface ModelRepositoryServiceDefinition extends grpc.ServiceDefinition {
+  RepositoryIndex: MethodDefinition<_inference_model_repository_RepositoryIndexRequest, _inference_model_repository_RepositoryIndexResponse, _inference_model_repository_RepositoryIndexRequest__Output, _inference_model_repository_RepositoryIndexResponse__Output>
+  RepositoryModelLoad: MethodDefinition<_inference_model_repository_RepositoryModelLoadRequest, _inference_model_repository_RepositoryModelLoadResponse, _inference_model_repository_RepositoryModelLoadRequest__Output, _inference_model_repository_RepositoryModelLoadResponse__Output>
+  RepositoryModelUnload: MethodDefinition<_inference_model_repository_RepositoryModelUnloadRequest, _inference_model_repository_RepositoryModelUnloadResponse, _inference_model_repository_RepositoryModelUnloadRequest__Output, _inference_model_repository_RepositoryModelUnloadResponse__Output>
+}

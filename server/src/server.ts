@@ -1,0 +1,97 @@
+/**
+ * The composition root: builds every part from settings, listens, loads models and shuts down in
+ * order. The only module that wires things together (conventions §4.2).
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Settings } from './config.js';
+import { DataPlane } from './core/dataplane.js';
+import { ModelRegistry } from './core/model-registry.js';
+import { ModelRepository } from './core/model-repository.js';
+import type { PinoLogger } from './observability/logger.js';
+import { ServerMetrics } from './observability/metrics.js';
+import { buildMetricsApp } from './observability/metrics-app.js';
+import { startTracing } from './observability/tracing.js';
+import { builtinRuntimes } from './runtime/builtin-runtimes.js';
+import { buildHttpApp } from './transport/http/app.js';
+import { startGrpcServer, type GrpcServerHandle } from './transport/grpc/server.js';
+
+/** Extensions this server implements, reported in server metadata (Triton's names). */
+export const EXTENSIONS = ['model_repository', 'binary_tensor_data', 'parameters'] as const;
+
+/** A running server. */
+export interface RunningServer {
+  readonly ports: { readonly http: number; readonly grpc: number; readonly metrics: number | null };
+  readonly dataplane: DataPlane;
+  /** Graceful shutdown: readiness off, in-flight requests finish, models unload. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the REST, gRPC and metrics servers, then loads models (liveness answers meanwhile). */
+export async function startServer(settings: Settings, logger: PinoLogger): Promise<RunningServer> {
+  const tracing = startTracing(settings);
+  const metrics = new ServerMetrics({ restPrefix: settings.metrics_rest_server_prefix });
+  const repository = new ModelRepository(settings.model_repository_root);
+  const registry = new ModelRegistry({
+    repository,
+    runtimes: builtinRuntimes,
+    observer: metrics,
+    logger,
+    drainTimeoutMs: settings.drain_timeout_seconds * 1000,
+  });
+  const dataplane = new DataPlane({
+    registry,
+    observer: metrics,
+    logger,
+    server: {
+      name: settings.server_name,
+      version: settings.server_version,
+      extensions: [...new Set([...EXTENSIONS, ...settings.extensions])],
+    },
+    inferTimeoutMs: settings.infer_timeout_seconds * 1000,
+  });
+
+  const http = await buildHttpApp({ settings, dataplane, metrics, logger });
+  await http.listen({ host: settings.host, port: settings.http_port });
+  const grpc = await startGrpcServer({ settings, dataplane, metrics, logger });
+  let metricsApp: FastifyInstance | undefined;
+  if (settings.metrics_endpoint !== null) {
+    metricsApp = buildMetricsApp(metrics, settings.metrics_endpoint);
+    await metricsApp.listen({ host: settings.host, port: settings.metrics_port });
+  }
+
+  await registry.discover();
+  if (settings.load_models_at_startup) await registry.loadAll();
+  dataplane.markReady();
+
+  const ports = {
+    http: (http.server.address() as AddressInfo).port,
+    grpc: grpc.port,
+    metrics: metricsApp === undefined ? null : (metricsApp.server.address() as AddressInfo).port,
+  };
+  let stopping: Promise<void> | undefined;
+  const shutdown = (): Promise<void> => {
+    stopping ??= stopAll({ dataplane, registry, http, grpc, metricsApp, tracing, logger });
+    return stopping;
+  };
+  return { ports, dataplane, shutdown };
+}
+
+async function stopAll(parts: {
+  dataplane: DataPlane;
+  registry: ModelRegistry;
+  http: FastifyInstance;
+  grpc: GrpcServerHandle;
+  metricsApp: FastifyInstance | undefined;
+  tracing: { shutdown(): Promise<void> };
+  logger: PinoLogger;
+}): Promise<void> {
+  parts.logger.info({}, 'Shutting down: readiness off, draining in-flight requests');
+  parts.dataplane.markShuttingDown();
+  // Both servers stop accepting at once; each waits for its in-flight calls.
+  await Promise.all([parts.http.close(), parts.grpc.shutdown()]);
+  await parts.registry.unloadAll();
+  await parts.metricsApp?.close();
+  await parts.tracing.shutdown().catch(() => undefined);
+  parts.logger.info({}, 'Shutdown complete');
+}

@@ -1,0 +1,230 @@
+/**
+ * Protobuf ⇄ core conversion for the gRPC adapter (MLServer grpc/converters.py pairs). Raw
+ * contents rules follow Triton's grpc_service.proto comments: one `raw_input_contents` entry per
+ * input, in order, and then no input may also carry typed `contents`.
+ */
+import { invalidInput } from '../../errors.js';
+import { toRawBytes } from '../../core/tensor-encode.js';
+import type {
+  InferenceRequest,
+  InferenceResponse,
+  ModelMetadata,
+  Parameters,
+  RepositoryIndexEntry,
+  RequestInput,
+  Tensor,
+  WireData,
+} from '../../core/types.js';
+import type { InferParameter, InferParameter__Output } from '../../generated/inference/InferParameter.js';
+import type { InferTensorContents, InferTensorContents__Output } from '../../generated/inference/InferTensorContents.js';
+import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
+import type { ModelInferResponse } from '../../generated/inference/ModelInferResponse.js';
+import type { ModelMetadataResponse } from '../../generated/inference/ModelMetadataResponse.js';
+import type { RepositoryIndexResponse } from '../../generated/inference/RepositoryIndexResponse.js';
+
+/** Converts protobuf parameters to core parameters; 64-bit integers arrive as strings. */
+export function toCoreParameters(params: Record<string, InferParameter__Output>): Parameters {
+  const out: Parameters = {};
+  for (const [key, p] of Object.entries(params)) {
+    switch (p.parameter_choice) {
+      case 'bool_param':
+        out[key] = p.bool_param ?? false;
+        break;
+      case 'int64_param':
+        out[key] = Number(p.int64_param);
+        break;
+      case 'uint64_param':
+        out[key] = Number(p.uint64_param);
+        break;
+      case 'double_param':
+        out[key] = p.double_param ?? 0;
+        break;
+      case 'string_param':
+        out[key] = p.string_param ?? '';
+        break;
+      case undefined:
+        break;
+    }
+  }
+  return out;
+}
+
+/** Converts core parameters to protobuf; `headers` travel as metadata, not parameters. */
+export function fromCoreParameters(params: Parameters | undefined): Record<string, InferParameter> {
+  const out: Record<string, InferParameter> = {};
+  if (params === undefined) return out;
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value === 'boolean') out[key] = { bool_param: value };
+    else if (typeof value === 'string') out[key] = { string_param: value };
+    else if (typeof value === 'number') {
+      out[key] = Number.isSafeInteger(value) ? { int64_param: value } : { double_param: value };
+    }
+  }
+  return out;
+}
+
+/** Picks the typed contents field that carries a datatype's values. */
+function typedValues(datatype: string, c: InferTensorContents__Output): ArrayLike<number | bigint | boolean | Uint8Array> {
+  switch (datatype) {
+    case 'BOOL':
+      return c.bool_contents;
+    case 'INT8':
+    case 'INT16':
+    case 'INT32':
+      return c.int_contents;
+    case 'INT64':
+      return c.int64_contents.map((v) => BigInt(v));
+    case 'UINT8':
+    case 'UINT16':
+    case 'UINT32':
+      return c.uint_contents;
+    case 'UINT64':
+      return c.uint64_contents.map((v) => BigInt(v));
+    case 'FP32':
+      return c.fp32_contents;
+    case 'FP64':
+      return c.fp64_contents;
+    case 'BYTES':
+      return c.bytes_contents;
+    default:
+      return [];
+  }
+}
+
+function hasTypedContents(c: InferTensorContents__Output | null): boolean {
+  if (c === null) return false;
+  return Object.values(c).some((v) => Array.isArray(v) && v.length > 0);
+}
+
+/** Converts a ModelInferRequest to a core request; tensor validation happens in the core. */
+export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceRequest {
+  const raw = req.raw_input_contents;
+  if (raw.length > 0 && raw.length !== req.inputs.length) {
+    throw invalidInput(
+      `raw_input_contents has ${raw.length} entries but the request has ${req.inputs.length} inputs; send one per input, in order`,
+    );
+  }
+  const inputs: RequestInput[] = req.inputs.map((input, i) => {
+    let data: WireData;
+    if (raw.length > 0) {
+      if (hasTypedContents(input.contents)) {
+        throw invalidInput(`input '${input.name}': use either raw_input_contents or contents, not both`);
+      }
+      data = { kind: 'raw', bytes: raw[i] ?? Buffer.alloc(0) };
+    } else if (input.contents === null) {
+      throw invalidInput(`input '${input.name}' has no data: set contents or raw_input_contents`);
+    } else {
+      data = { kind: 'list', values: typedValues(input.datatype, input.contents) };
+    }
+    const params = toCoreParameters(input.parameters);
+    return {
+      name: input.name,
+      datatype: input.datatype,
+      shape: input.shape.map(Number),
+      data,
+      ...(Object.keys(params).length === 0 ? {} : { parameters: params }),
+    };
+  });
+  const params = toCoreParameters(req.parameters);
+  return {
+    inputs,
+    ...(req.id === '' ? {} : { id: req.id }),
+    ...(Object.keys(params).length === 0 ? {} : { parameters: params }),
+    ...(req.outputs.length === 0
+      ? {}
+      : {
+          outputs: req.outputs.map((o) => {
+            const p = toCoreParameters(o.parameters);
+            return Object.keys(p).length === 0 ? { name: o.name } : { name: o.name, parameters: p };
+          }),
+        }),
+  };
+}
+
+function typedContents(tensor: Tensor): InferTensorContents {
+  const data = tensor.data;
+  switch (tensor.datatype) {
+    case 'BOOL':
+      return { bool_contents: Array.from(data as Uint8Array, (v) => v !== 0) };
+    case 'INT8':
+    case 'INT16':
+    case 'INT32':
+      return { int_contents: Array.from(data as Int32Array) };
+    case 'UINT8':
+    case 'UINT16':
+    case 'UINT32':
+      return { uint_contents: Array.from(data as Uint32Array) };
+    case 'INT64':
+      return { int64_contents: Array.from(data as BigInt64Array, (v) => v.toString()) };
+    case 'UINT64':
+      return { uint64_contents: Array.from(data as BigUint64Array, (v) => v.toString()) };
+    case 'FP32':
+      return { fp32_contents: Array.from(data as Float32Array) };
+    case 'FP64':
+      return { fp64_contents: Array.from(data as Float64Array) };
+    case 'BYTES':
+      return { bytes_contents: (data as readonly Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
+    case 'FP16':
+    case 'BF16':
+      // No typed field exists for 16-bit floats; they only travel raw (v2-protocol.md §1.7).
+      return {};
+  }
+}
+
+/** Converts a core response; raw contents when the request used them, or when a dtype has no typed field. */
+export function fromCoreInferResponse(res: InferenceResponse, useRaw: boolean): ModelInferResponse {
+  const raw = useRaw || res.outputs.some((t) => t.datatype === 'FP16' || t.datatype === 'BF16');
+  return {
+    model_name: res.modelName,
+    model_version: res.modelVersion ?? '',
+    id: res.id,
+    parameters: fromCoreParameters(withoutHeaders(res.parameters)),
+    outputs: res.outputs.map((t) => ({
+      name: t.name,
+      datatype: t.datatype,
+      shape: [...t.shape],
+      ...(raw ? {} : { contents: typedContents(t) }),
+    })),
+    ...(raw
+      ? {
+          raw_output_contents: res.outputs.map((t) => {
+            const bytes = toRawBytes(t);
+            return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+          }),
+        }
+      : {}),
+  };
+}
+
+function withoutHeaders(params: Parameters | undefined): Parameters | undefined {
+  if (params === undefined) return undefined;
+  const { headers: _headers, ...rest } = params;
+  return rest;
+}
+
+/** Converts model metadata. */
+export function fromCoreModelMetadata(meta: ModelMetadata): ModelMetadataResponse {
+  const tensor = (t: ModelMetadata['inputs'][number]) => ({
+    name: t.name,
+    datatype: t.datatype,
+    shape: [...t.shape],
+    parameters: fromCoreParameters(t.parameters),
+  });
+  return {
+    name: meta.name,
+    versions: [...meta.versions],
+    platform: meta.platform,
+    inputs: meta.inputs.map(tensor),
+    outputs: meta.outputs.map(tensor),
+    parameters: fromCoreParameters(meta.parameters),
+  };
+}
+
+/** Converts the repository index. */
+export function fromCoreIndex(entries: readonly RepositoryIndexEntry[]): RepositoryIndexResponse {
+  return {
+    models: entries.map((e) => ({ name: e.name, version: e.version ?? '', state: e.state, reason: e.reason })),
+  };
+}
+
+export type { InferTensorContents };

@@ -1,0 +1,104 @@
+/**
+ * The wrapper every RPC goes through (MLServer's handle_mlserver_error, conventions §4.5): it maps
+ * errors to gRPC statuses, records per-protocol metrics, opens the request span with the caller's
+ * W3C trace context, and copies metadata to the core's headers.
+ */
+import { performance } from 'node:perf_hooks';
+import {
+  Metadata,
+  status,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { SpanKind, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
+import { ErrorCode, toServerError } from '../../errors.js';
+import type { RequestContext } from '../../core/types.js';
+import type { PinoLogger } from '../../observability/logger.js';
+import type { ServerMetrics } from '../../observability/metrics.js';
+import { GRPC_STATUS } from './status.js';
+
+const tracer = trace.getTracer('tessera-server');
+
+const metadataGetter: TextMapGetter<Metadata> = {
+  keys: (carrier) => Object.keys(carrier.getMap()),
+  get: (carrier, key) => {
+    const values = carrier.get(key);
+    return values.length === 0 ? undefined : values.map(String);
+  },
+};
+
+/** A handler body: gets the request and context, returns the response and optional response headers. */
+export type UnaryBody<Req, Res> = (
+  request: Req,
+  ctx: RequestContext,
+) => Promise<Res | { response: Res; headers: Record<string, string> }>;
+
+/** What a wrapped handler needs. */
+export interface HandlerDeps {
+  readonly metrics: ServerMetrics;
+  readonly logger: PinoLogger;
+}
+
+/** Lower-cased metadata as string headers; binary (`-bin`) entries are skipped. */
+export function metadataHeaders(metadata: Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(metadata.getMap())) {
+    if (typeof value === 'string') out[key] = value;
+  }
+  return out;
+}
+
+/** Wraps a unary handler with error mapping, metrics and tracing. */
+export function unary<Req, Res>(
+  deps: HandlerDeps,
+  rpc: { service: string; method: string },
+  body: UnaryBody<Req, Res>,
+): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
+  const labels = { ...rpc, type: 'UNARY' };
+  return (call, callback) => {
+    const started = performance.now();
+    deps.metrics.grpcStarted(labels);
+    const parent = propagation.extract(context.active(), call.metadata, metadataGetter);
+    const span = tracer.startSpan(`${rpc.service}/${rpc.method}`, { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpc.service, 'rpc.method': rpc.method } }, parent);
+    const controller = new AbortController();
+    call.once('cancelled', () => {
+      controller.abort();
+    });
+    const ctx: RequestContext = { headers: metadataHeaders(call.metadata), signal: controller.signal, protocol: 'grpc' };
+    const finish = (code: status): void => {
+      deps.metrics.grpcHandled(labels, status[code], (performance.now() - started) / 1000);
+      span.setAttribute('rpc.grpc.status_code', code);
+      if (code !== status.OK) span.setStatus({ code: 2 });
+      span.end();
+    };
+    context
+      .with(trace.setSpan(parent, span), () => body(call.request, ctx))
+      .then(
+        (result) => {
+          finish(status.OK);
+          if (isWithHeaders(result)) {
+            const trailer = new Metadata();
+            for (const [k, v] of Object.entries(result.headers)) trailer.set(k.toLowerCase(), v);
+            callback(null, result.response, trailer);
+          } else {
+            callback(null, result);
+          }
+        },
+        (error: unknown) => {
+          const serverError = toServerError(error);
+          const code = GRPC_STATUS[serverError.code];
+          if (serverError.code === ErrorCode.INTERNAL) {
+            deps.logger.error({ err: error, rpc: rpc.method }, 'RPC failed with an unexpected error');
+          }
+          finish(code);
+          const failure: Partial<ServiceError> = { code, details: serverError.message };
+          callback(failure as ServiceError);
+        },
+      );
+  };
+}
+
+function isWithHeaders<Res>(value: unknown): value is { response: Res; headers: Record<string, string> } {
+  return typeof value === 'object' && value !== null && 'response' in value && 'headers' in value && Object.keys(value).length === 2;
+}

@@ -1,0 +1,161 @@
+/**
+ * The REST adapter: builds the fastify app without listening (fastify Testing guide), so tests use
+ * `inject()` and main.ts decides where to listen. Handlers only convert in, call the core and
+ * convert out; everything protocol-specific (status codes, gzip, CORS, body limits) lives here.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Settings } from '../../config.js';
+import type { DataPlane } from '../../core/dataplane.js';
+import { ErrorCode, ServerError, toServerError } from '../../errors.js';
+import type { ServerMetrics } from '../../observability/metrics.js';
+import type { PinoLogger } from '../../observability/logger.js';
+import { installBodyParser } from './body-parser.js';
+import { HTTP_STATUS } from './error-mapping.js';
+import { endRequestSpan, startRequestSpan } from './request-context.js';
+import { docsRoutes } from './routes/docs.js';
+import { healthRoutes } from './routes/health.js';
+import { modelRoutes } from './routes/models.js';
+import { repositoryRoutes } from './routes/repository.js';
+
+/** What the REST app needs. */
+export interface HttpDeps {
+  readonly settings: Settings;
+  readonly dataplane: DataPlane;
+  readonly metrics: ServerMetrics;
+  readonly logger: PinoLogger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the REST app. */
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const { settings } = deps;
+  const rootPath = settings.root_path;
+  const app = fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: settings.max_body_bytes,
+    requestTimeout: settings.request_timeout_seconds * 1000,
+    keepAliveTimeout: settings.keep_alive_timeout_seconds * 1000,
+    handlerTimeout: settings.request_timeout_seconds * 1000,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    requestIdLogLabel: 'request_id',
+    genReqId: (req) => {
+      const header = req.headers['x-request-id'];
+      return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 256 },
+    // root_path: the app answers both with and without the prefix, so it works behind a proxy
+    // that strips it and one that does not (MLServer's ASGI root_path).
+    rewriteUrl: rootPath === '' ? undefined : (req: IncomingMessage) => stripRootPath(req.url ?? '/', rootPath),
+  });
+  app.server.headersTimeout = settings.headers_timeout_seconds * 1000;
+
+  installBodyParser(app, settings.max_json_depth);
+  installHooks(app, deps.metrics);
+  installErrorHandling(app);
+
+  if (settings.gzip_enabled) {
+    await app.register(compress, {
+      global: true,
+      threshold: 1024,
+      encodings: ['gzip', 'deflate'],
+      requestEncodings: ['gzip', 'deflate'],
+    });
+  }
+  if (settings.cors_settings !== null) {
+    const c = settings.cors_settings;
+    const origins: (string | RegExp)[] = [...c.allow_origins];
+    if (c.allow_origin_regex !== null) origins.push(new RegExp(c.allow_origin_regex));
+    await app.register(cors, {
+      origin: origins.includes('*') ? '*' : origins,
+      credentials: c.allow_credentials,
+      methods: c.allow_methods.includes('*') ? ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH'] : c.allow_methods,
+      allowedHeaders: c.allow_headers.includes('*') ? undefined : c.allow_headers,
+      exposedHeaders: c.expose_headers,
+      maxAge: c.max_age,
+    } as never);
+  }
+
+  healthRoutes(app, deps.dataplane);
+  modelRoutes(app, deps.dataplane);
+  repositoryRoutes(app, deps.dataplane);
+  await docsRoutes(app, deps.dataplane, { serverVersion: settings.server_version, rootPath });
+  return app;
+}
+
+function stripRootPath(url: string, rootPath: string): string {
+  if (url === rootPath || url.startsWith(`${rootPath}/`) || url.startsWith(`${rootPath}?`)) {
+    return url.slice(rootPath.length) || '/';
+  }
+  return url;
+}
+
+function installHooks(app: FastifyInstance, metrics: ServerMetrics): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    request.metricsDone = metrics.restStarted(request.method);
+    startRequestSpan(request, route);
+    void reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    request.metricsDone?.(route, reply.statusCode, reply.elapsedTime / 1000);
+    endRequestSpan(request, reply.statusCode);
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    metricsDone?: (route: string, statusCode: number, seconds: number) => void;
+  }
+}
+
+/** Fastify's own error codes that map to our codes; everything else is judged by status. */
+const FASTIFY_ERRORS: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ErrorCode.PAYLOAD_TOO_LARGE,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ErrorCode.INVALID_INPUT,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ErrorCode.INVALID_INPUT,
+  FST_CP_ERR_INVALID_CONTENT_ENCODING: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  FST_CP_ERR_INVALID_CONTENT: ErrorCode.INVALID_INPUT,
+  FST_ERR_HANDLER_TIMEOUT: ErrorCode.TIMEOUT,
+};
+
+/** Converts anything thrown in a request into a ServerError with a client-safe message. */
+export function toHttpError(error: unknown, bodyLimit: number): ServerError {
+  if (error instanceof ServerError) return error;
+  const fst = error as Partial<FastifyError>;
+  const mapped = fst.code === undefined ? undefined : FASTIFY_ERRORS[fst.code];
+  if (mapped === ErrorCode.PAYLOAD_TOO_LARGE) {
+    return new ServerError(mapped, `request body is larger than the limit of ${bodyLimit} bytes`);
+  }
+  if (mapped !== undefined) return new ServerError(mapped, fst.message ?? 'bad request');
+  if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) {
+    return new ServerError(ErrorCode.INVALID_INPUT, fst.message ?? 'bad request');
+  }
+  return toServerError(error);
+}
+
+function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error, request, reply) => {
+    const serverError = toHttpError(error, app.initialConfig.bodyLimit ?? 0);
+    const status = HTTP_STATUS[serverError.code];
+    if (serverError.code === ErrorCode.INTERNAL) {
+      request.log.error({ err: error }, 'Request failed with an unexpected error');
+    } else {
+      request.log.debug({ code: serverError.code, err: serverError.message }, 'Request failed');
+    }
+    if (serverError.code === ErrorCode.MODEL_NOT_READY) void reply.header('retry-after', '1');
+    return reply.code(status).type('application/json').send({ error: serverError.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]?.slice(0, 200) ?? '';
+    return reply.code(404).type('application/json').send({ error: `no route for ${request.method} ${path}` });
+  });
+}

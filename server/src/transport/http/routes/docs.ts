@@ -1,0 +1,35 @@
+/**
+ * OpenAPI documents and Swagger UI pages (MLServer openapi.md): `/v2/docs`,
+ * `/v2/docs/dataplane.json`, `/v2/models/{m}[/versions/{v}]/docs[/dataplane.json]`.
+ */
+import swaggerUi from '@fastify/swagger-ui';
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import type { DataPlane } from '../../../core/dataplane.js';
+import { dataplaneSpec, docsPage, modelSpec } from '../openapi.js';
+
+type ModelParams = { model: string; version?: string };
+
+/** Registers the docs routes; Swagger UI's assets are served under `/v2/docs/static`. */
+export async function docsRoutes(
+  app: FastifyInstance,
+  dataplane: DataPlane,
+  options: { serverVersion: string; rootPath: string },
+): Promise<void> {
+  const spec = dataplaneSpec(options.serverVersion, options.rootPath);
+  await app.register(swagger, { mode: 'static', specification: { document: spec as never } });
+  await app.register(swaggerUi, { routePrefix: '/v2/docs' });
+  app.get('/v2/docs/dataplane.json', async () => spec);
+  for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
+    app.get<{ Params: ModelParams }>(`${base}/docs/dataplane.json`, async (request) => {
+      const metadata = dataplane.modelMetadata(request.params.model, request.params.version);
+      return modelSpec(metadata, options.serverVersion, options.rootPath);
+    });
+    app.get<{ Params: ModelParams }>(`${base}/docs`, async (request, reply) => {
+      const metadata = dataplane.modelMetadata(request.params.model, request.params.version);
+      const specUrl = `${request.url.replace(/\/docs\/?(\?.*)?$/, '')}/docs/dataplane.json`;
+      const page = docsPage(`Model ${metadata.name}`, specUrl, `${options.rootPath}/v2/docs/static`);
+      return reply.type('text/html; charset=utf-8').send(page);
+    });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * Model readiness, metadata and inference, with and without `/versions/{v}`
+ * (inference_rest.md "Model Ready", "Model Metadata", "Inference").
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { DataPlane } from '../../../core/dataplane.js';
+import { modelNotReady } from '../../../errors.js';
+import type { ParsedBody } from '../body-parser.js';
+import {
+  binaryOutputs,
+  fromCoreInferResponse,
+  responseHeaders,
+  toCoreInferRequest,
+} from '../infer-codec.js';
+import { contextOf, inRequestContext } from '../request-context.js';
+
+type ModelParams = { model: string; version?: string };
+
+/** Registers the per-model routes. */
+export function modelRoutes(app: FastifyInstance, dataplane: DataPlane): void {
+  for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
+    app.get<{ Params: ModelParams }>(`${base}/ready`, async (request) => {
+      const { model, version } = request.params;
+      if (!dataplane.modelReady(model, version)) throw modelNotReady(model, 'it is not loaded');
+      return { name: model, ready: true };
+    });
+    app.get<{ Params: ModelParams }>(base, async (request) => {
+      const metadata = dataplane.modelMetadata(request.params.model, request.params.version);
+      return {
+        name: metadata.name,
+        versions: metadata.versions,
+        platform: metadata.platform,
+        inputs: metadata.inputs,
+        outputs: metadata.outputs,
+        ...(metadata.parameters === undefined ? {} : { parameters: metadata.parameters }),
+      };
+    });
+    app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) => infer(dataplane, request, reply));
+  }
+  app.get('/v2/models', async () => {
+    const index = await dataplane.repositoryIndex(true);
+    return { models: [...new Set(index.map((e) => e.name))] };
+  });
+}
+
+async function infer(
+  dataplane: DataPlane,
+  request: FastifyRequest<{ Params: ModelParams }>,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  const body = (request.body ?? { json: {} }) as ParsedBody;
+  const coreRequest = toCoreInferRequest(body);
+  const response = await inRequestContext(request, () =>
+    dataplane.infer(
+      coreRequest,
+      { model: request.params.model, ...(request.params.version === undefined ? {} : { version: request.params.version }) },
+      contextOf(request),
+    ),
+  );
+  const encoded = fromCoreInferResponse(response, binaryOutputs(coreRequest));
+  return reply.headers({ ...responseHeaders(response.parameters), ...encoded.headers }).send(encoded.body);
+}

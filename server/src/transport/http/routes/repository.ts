@@ -1,0 +1,30 @@
+/**
+ * The model repository extension (Triton extension_model_repository.md, MLServer's handlers):
+ * index, load and unload. tritonclient sends an empty index body, so the body is optional.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { DataPlane } from '../../../core/dataplane.js';
+import { formatIssues } from '../../../core/model-settings.js';
+import { invalidInput } from '../../../errors.js';
+import type { ParsedBody } from '../body-parser.js';
+
+const indexSchema = z.object({ ready: z.boolean().optional() }).loose();
+
+/** Registers `/v2/repository/*`. */
+export function repositoryRoutes(app: FastifyInstance, dataplane: DataPlane): void {
+  app.post('/v2/repository/index', async (request) => {
+    const json = (request.body as ParsedBody | undefined)?.json ?? {};
+    const parsed = indexSchema.safeParse(json);
+    if (!parsed.success) throw invalidInput(`invalid index request: ${formatIssues(parsed.error)}`);
+    return dataplane.repositoryIndex(parsed.data.ready === true);
+  });
+  app.post<{ Params: { model: string } }>('/v2/repository/models/:model/load', async (request, reply) => {
+    await dataplane.repositoryLoad(request.params.model);
+    return reply.code(200).send({});
+  });
+  app.post<{ Params: { model: string } }>('/v2/repository/models/:model/unload', async (request, reply) => {
+    await dataplane.repositoryUnload(request.params.model);
+    return reply.code(200).send({});
+  });
+}
