@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Writes Tessera's example models and test fixture models, deterministically.
+
+Regenerate (from the repository root, with the Python test peer's virtualenv, whose pinned
+versions in test/peers/python/requirements.txt make the output byte-for-byte reproducible):
+
+    $TESSERA_PYTHON scripts/make-models.py
+
+(TESSERA_PYTHON is what test/peers/python.peer.mjs returns; `node scripts/run-tests.mjs
+integration` provisions it.) The outputs are committed:
+
+  examples/models/iris/                 scikit-learn LogisticRegression on load_iris(), skl2onnx,
+                                        zipmap=False: input FP32 [-1,4] -> label INT64 [-1],
+                                        probabilities FP32 [-1,3]
+  examples/models/simple/               Triton's classic `simple`: INT32 INPUT0, INPUT1 [-1,16] ->
+                                        OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1
+  test/fixtures/models/strings/         BYTES input [-1] -> Identity -> BYTES output [-1]
+  test/fixtures/models/fp64-scale/      FP64 x [-1,3] -> y = 2 * x
+  test/fixtures/models/versioned/1, /2  name `versioned`, FP32 x [-1,2] -> y = x + 1 (v1), x + 2 (v2)
+  test/fixtures/models/broken/          model-settings.json pointing at a model.onnx of garbage bytes
+
+Hand-built graphs use opset 17 and IR version 8, which onnxruntime-node 1.30 loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPSET = 17
+ML_OPSET = 3
+IR_VERSION = 8
+SEED = 20240607
+
+written: list[str] = []
+
+
+def rel(path: str) -> str:
+    return os.path.relpath(path, ROOT)
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    written.append(f"{rel(path)} ({len(data)} bytes)")
+
+
+def write_settings(folder: str, settings: dict) -> None:
+    text = json.dumps(settings, indent=2) + "\n"
+    write_bytes(os.path.join(folder, "model-settings.json"), text.encode())
+
+
+def write_model(folder: str, model: onnx.ModelProto) -> str:
+    onnx.checker.check_model(model, full_check=True)
+    path = os.path.join(folder, "model.onnx")
+    write_bytes(path, model.SerializeToString(deterministic=True))
+    # Every written model must load in onnxruntime (the Python one here; see the report for Node).
+    ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return path
+
+
+def make_graph_model(name: str, nodes, inputs, outputs, initializers=()) -> onnx.ModelProto:
+    graph = helper.make_graph(list(nodes), name, list(inputs), list(outputs), list(initializers))
+    model = helper.make_model(
+        graph,
+        producer_name="tessera-make-models",
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+    )
+    return model
+
+
+def iris(folder: str) -> None:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    data = load_iris()
+    x = data.data.astype(np.float32)
+    y = data.target
+    clf = LogisticRegression(max_iter=1000, random_state=SEED)
+    clf.fit(x, y)
+    model = convert_sklearn(
+        clf,
+        name="iris",
+        initial_types=[("input", FloatTensorType([None, 4]))],
+        options={id(clf): {"zipmap": False}},
+        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
+    )
+    model.ir_version = IR_VERSION
+    model.producer_version = ""  # keep the bytes independent of the converter's build
+    path = write_model(folder, model)
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    label, proba = sess.run(None, {"input": x})
+    acc = float((label == y).mean())
+    print(f"  iris: training accuracy {acc:.3f}, probabilities shape {proba.shape}")
+    write_settings(
+        folder,
+        {"name": "iris", "implementation": "onnx", "parameters": {"uri": "./model.onnx", "version": "1"}},
+    )
+
+
+def simple(folder: str) -> None:
+    dims = ["batch", 16]
+    model = make_graph_model(
+        "simple",
+        [
+            helper.make_node("Add", ["INPUT0", "INPUT1"], ["OUTPUT0"], name="add"),
+            helper.make_node("Sub", ["INPUT0", "INPUT1"], ["OUTPUT1"], name="sub"),
+        ],
+        [
+            helper.make_tensor_value_info("INPUT0", TensorProto.INT32, dims),
+            helper.make_tensor_value_info("INPUT1", TensorProto.INT32, dims),
+        ],
+        [
+            helper.make_tensor_value_info("OUTPUT0", TensorProto.INT32, dims),
+            helper.make_tensor_value_info("OUTPUT1", TensorProto.INT32, dims),
+        ],
+    )
+    write_model(folder, model)
+    write_settings(folder, {"name": "simple", "implementation": "onnx", "parameters": {"uri": "./model.onnx"}})
+
+
+def strings(folder: str) -> None:
+    model = make_graph_model(
+        "strings",
+        [helper.make_node("Identity", ["input"], ["output"], name="identity")],
+        [helper.make_tensor_value_info("input", TensorProto.STRING, ["n"])],
+        [helper.make_tensor_value_info("output", TensorProto.STRING, ["n"])],
+    )
+    write_model(folder, model)
+    write_settings(folder, {"name": "strings", "implementation": "onnx", "parameters": {"uri": "./model.onnx"}})
+
+
+def fp64_scale(folder: str) -> None:
+    two = numpy_helper.from_array(np.array(2.0, dtype=np.float64), name="two")
+    model = make_graph_model(
+        "fp64-scale",
+        [helper.make_node("Mul", ["x", "two"], ["y"], name="scale")],
+        [helper.make_tensor_value_info("x", TensorProto.DOUBLE, ["batch", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.DOUBLE, ["batch", 3])],
+        [two],
+    )
+    write_model(folder, model)
+    write_settings(
+        folder, {"name": "fp64-scale", "implementation": "onnx", "parameters": {"uri": "./model.onnx"}}
+    )
+
+
+def versioned(folder: str) -> None:
+    for version in (1, 2):
+        sub = os.path.join(folder, str(version))
+        offset = numpy_helper.from_array(np.array(float(version), dtype=np.float32), name="offset")
+        model = make_graph_model(
+            f"versioned-v{version}",
+            [helper.make_node("Add", ["x", "offset"], ["y"], name="add_offset")],
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 2])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+            [offset],
+        )
+        write_model(sub, model)
+        write_settings(
+            sub,
+            {
+                "name": "versioned",
+                "implementation": "onnx",
+                "parameters": {"uri": "./model.onnx", "version": str(version)},
+            },
+        )
+
+
+def broken(folder: str) -> None:
+    write_bytes(os.path.join(folder, "model.onnx"), b"this is not an ONNX model\n")
+    write_settings(folder, {"name": "broken", "implementation": "onnx", "parameters": {"uri": "./model.onnx"}})
+
+
+def main() -> int:
+    np.random.seed(SEED)
+    examples = os.path.join(ROOT, "examples", "models")
+    fixtures = os.path.join(ROOT, "test", "fixtures", "models")
+    print(f"writing models with onnx {onnx.__version__}, onnxruntime {ort.__version__}")
+    iris(os.path.join(examples, "iris"))
+    simple(os.path.join(examples, "simple"))
+    strings(os.path.join(fixtures, "strings"))
+    fp64_scale(os.path.join(fixtures, "fp64-scale"))
+    versioned(os.path.join(fixtures, "versioned"))
+    broken(os.path.join(fixtures, "broken"))
+    print("wrote:")
+    for line in written:
+        print(f"  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+// Peer: a Python virtualenv with the official Triton clients (tritonclient[http,grpc]),
+// onnxruntime, onnx, scikit-learn and skl2onnx, pinned in test/peers/python/requirements.txt.
+// Cached by a hash of that file and the interpreter's version; reused while both are unchanged.
+// The base interpreter is `python3` on PATH, or TESSERA_PYTHON_BASE when set (Python 3.11 is what
+// the pins were checked against). Returns { TESSERA_PYTHON: <venv>/bin/python }.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cacheDir } from './cache.mjs';
+import { hashInputs, isDone, lastLines, markDone, run } from './exec.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const requirementsPath = join(here, 'python', 'requirements.txt');
+const IMPORTS =
+  'import tritonclient.http, tritonclient.grpc, onnxruntime, onnx, sklearn, skl2onnx, numpy, requests';
+const NETWORK_ERROR =
+  /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|No matching distribution found|Could not find a version that satisfies/;
+
+function venvPython(venv) {
+  return process.platform === 'win32'
+    ? join(venv, 'Scripts', 'python.exe')
+    : join(venv, 'bin', 'python');
+}
+
+async function baseVersion(base) {
+  let version;
+  try {
+    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
+  } catch (err) {
+    throw new Error(`python: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`);
+  }
+  if (!/^Python 3\.(1[1-9]|[2-9]\d)\./.test(version)) {
+    throw new Error(`python: ${base} is ${version}; the pinned requirements need Python >= 3.11`);
+  }
+  return version;
+}
+
+async function pipInstall(python, venv, log) {
+  const pipArgs = [
+    '-m',
+    'pip',
+    'install',
+    '--disable-pip-version-check',
+    '--no-input',
+    '--progress-bar',
+    'off',
+    '--retries',
+    '2',
+    '--timeout',
+    '20',
+    '-r',
+    requirementsPath,
+  ];
+  try {
+    await run(python, pipArgs, {
+      timeoutMs: 1_200_000,
+      log,
+      stream: true,
+      heartbeat: 'still installing Python packages',
+    });
+  } catch (err) {
+    const tail = lastLines(err.output, 1) || err.message;
+    rmSync(venv, { recursive: true, force: true });
+    if (err.timedOut || NETWORK_ERROR.test(err.output ?? '')) {
+      const index = process.env.PIP_INDEX_URL
+        ? ` (PIP_INDEX_URL=${process.env.PIP_INDEX_URL})`
+        : '';
+      throw new Error(
+        `python: cannot reach the Python package index${index} to install ${requirementsPath}: ${tail}`,
+      );
+    }
+    throw new Error(`python: pip install -r ${requirementsPath} failed: ${tail}`);
+  }
+}
+
+export async function provision(log) {
+  const base = process.env.TESSERA_PYTHON_BASE ?? 'python3';
+  const version = await baseVersion(base);
+  const requirements = readFileSync(requirementsPath);
+  const key = hashInputs(requirements, version, 'python-peer-v1');
+  const dir = cacheDir('python', key);
+  const venv = join(dir, 'venv');
+  const python = venvPython(venv);
+  if (isDone(dir, key) && existsSync(python)) {
+    log(`reusing cached virtualenv ${key} (${version})`);
+    return { TESSERA_PYTHON: python };
+  }
+
+  log(`creating a virtualenv with ${version} in the test cache (${key})`);
+  rmSync(venv, { recursive: true, force: true });
+  try {
+    await run(base, ['-m', 'venv', venv], { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new Error(`python: cannot create a virtualenv: ${lastLines(err.output) || err.message}`);
+  }
+
+  log(
+    'installing the pinned requirements (tritonclient, onnxruntime, onnx, scikit-learn, skl2onnx)',
+  );
+  await pipInstall(python, venv, log);
+
+  try {
+    await run(python, ['-c', IMPORTS], { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new Error(
+      `python: the virtualenv was installed but imports fail: ${lastLines(err.output, 1) || err.message}`,
+    );
+  }
+  markDone(dir, key);
+  log(`virtualenv ready: ${python}`);
+  return { TESSERA_PYTHON: python };
+}
