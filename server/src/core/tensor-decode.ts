@@ -207,7 +207,8 @@ export function decodeRaw(
       `input '${name}': ${datatype} shape ${formatShape(shape)} needs ${expected} bytes, got ${bytes.byteLength}`,
     );
   }
-  const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  // Typed-array views need aligned offsets; Buffers from a pool often are not, so copy then.
+  const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   const { buffer, byteOffset } = aligned;
   switch (datatype) {
     case 'BOOL':

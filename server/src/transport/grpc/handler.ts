@@ -73,7 +73,8 @@ export function unary<Req, Res>(
       span.end();
     };
     context
-      .with(trace.setSpan(parent, span), () => body(call.request, ctx))
+      // async wrapper: a handler that throws synchronously still ends up in the rejection path.
+      .with(trace.setSpan(parent, span), async () => body(call.request, ctx))
       .then(
         (result) => {
           finish(status.OK);

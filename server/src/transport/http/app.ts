@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
-import fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Settings } from '../../config.js';
 import type { DataPlane } from '../../core/dataplane.js';
 import { ErrorCode, ServerError, toServerError } from '../../errors.js';
@@ -37,14 +37,13 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const rootPath = settings.root_path;
   const app = fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: settings.max_body_bytes,
     requestTimeout: settings.request_timeout_seconds * 1000,
     keepAliveTimeout: settings.keep_alive_timeout_seconds * 1000,
     handlerTimeout: settings.request_timeout_seconds * 1000,
     return503OnClosing: true,
     requestIdHeader: false,
-    requestIdLogLabel: 'request_id',
     genReqId: (req) => {
       const header = req.headers['x-request-id'];
       return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();

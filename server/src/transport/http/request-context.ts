@@ -3,7 +3,7 @@
  * signal) and the OpenTelemetry context of the request span.
  */
 import { context, propagation, trace, SpanKind, type Context, type Span } from '@opentelemetry/api';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../core/types.js';
 
 const tracer = trace.getTracer('tessera-server');
@@ -25,9 +25,17 @@ export function headerRecord(headers: FastifyRequest['headers']): Record<string,
   return out;
 }
 
-/** The core context for a request; fastify's `request.signal` aborts on disconnect or handler timeout. */
-export function contextOf(request: FastifyRequest): RequestContext {
-  return { headers: headerRecord(request.headers), signal: request.signal, protocol: 'rest' };
+/**
+ * The core context for a request. Its signal aborts when the response socket closes before the
+ * reply was written (the client went away). fastify's `request.signal` is not used: it listens to
+ * the request stream's 'close', which Node emits as soon as a POST body has been read.
+ */
+export function contextOf(request: FastifyRequest, reply: FastifyReply): RequestContext {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return { headers: headerRecord(request.headers), signal: controller.signal, protocol: 'rest' };
 }
 
 /** Starts the request span, continuing a W3C `traceparent` if the client sent one. */

@@ -54,7 +54,7 @@ async function infer(
     dataplane.infer(
       coreRequest,
       { model: request.params.model, ...(request.params.version === undefined ? {} : { version: request.params.version }) },
-      contextOf(request),
+      contextOf(request, reply),
     ),
   );
   const encoded = fromCoreInferResponse(response, binaryOutputs(coreRequest));
