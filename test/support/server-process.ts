@@ -1,0 +1,113 @@
+// Starts the real, built server (`node server/dist/cli.js start <folder>`) on free loopback ports,
+// as users run it, and stops it with SIGTERM. Ports come from the "Server ready" log line.
+//
+//   const server = await startServer({ folder: 'examples/models' });
+//   await fetch(`${server.httpUrl}/v2/health/ready`);
+//   const exitCode = await server.stop();
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+const CLI = join(REPO_ROOT, 'server', 'dist', 'cli.js');
+
+export interface ServerProcess {
+  readonly httpUrl: string;
+  readonly grpcAddress: string;
+  readonly metricsUrl: string;
+  readonly ports: { http: number; grpc: number; metrics: number | null };
+  readonly child: ChildProcess;
+  /** Every log line (JSON objects parsed where possible) printed so far. */
+  readonly logs: unknown[];
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** Folder to serve; defaults to examples/models. */
+  readonly folder?: string;
+  /** Extra environment variables (e.g. TESSERA_MAX_BODY_BYTES). */
+  readonly env?: Record<string, string>;
+  /** How long to wait for "Server ready" (ms). */
+  readonly timeoutMs?: number;
+}
+
+/** Copies a folder of models into a fresh temp dir, so a test can change files freely. */
+export async function copyModels(...folders: string[]): Promise<{ dir: string; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tessera-models-'));
+  for (const folder of folders) {
+    const source = resolve(REPO_ROOT, folder);
+    await cp(source, join(dir, source.split('/').pop() ?? 'model'), { recursive: true });
+  }
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Starts the server and waits until it reports ready. */
+export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
+  const folder = resolve(REPO_ROOT, options.folder ?? 'examples/models');
+  const child = spawn(
+    process.execPath,
+    [CLI, 'start', folder, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'],
+    {
+      cwd: REPO_ROOT,
+      env: { ...process.env, TESSERA_LOG_LEVEL: 'info', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logs: unknown[] = [];
+  let buffer = '';
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const ready = new Promise<{ http: number; grpc: number; metrics: number | null }>((resolveReady, reject) => {
+    const timer = setTimeout(() => {
+      reject(new Error(`server did not become ready within ${options.timeoutMs ?? 20000} ms:\n${buffer}`));
+    }, options.timeoutMs ?? 20000);
+    const onLine = (line: string): void => {
+      let parsed: unknown = line;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        // plain text lines (the CLI banner) are kept as strings
+      }
+      logs.push(parsed);
+      const entry = parsed as { msg?: string; ports?: { http: number; grpc: number; metrics: number | null } };
+      if (entry.msg === 'Server ready' && entry.ports) {
+        clearTimeout(timer);
+        resolveReady(entry.ports);
+      }
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
+      stream?.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        partial += chunk.toString();
+        const lines = partial.split('\n');
+        partial = lines.pop() ?? '';
+        lines.filter((l) => l.trim() !== '').forEach(onLine);
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with code ${code} before it was ready:\n${buffer}`));
+    });
+  });
+  const ports = await ready;
+  return {
+    httpUrl: `http://127.0.0.1:${ports.http}`,
+    grpcAddress: `127.0.0.1:${ports.grpc}`,
+    metricsUrl: `http://127.0.0.1:${ports.metrics ?? 0}`,
+    ports,
+    child,
+    logs,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timeout = new Promise<null>((resolveTimeout) =>
+        setTimeout(() => {
+          child.kill('SIGKILL');
+          resolveTimeout(null);
+        }, 15000).unref(),
+      );
+      return Promise.race([exited, timeout]);
+    },
+  };
+}
