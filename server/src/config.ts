@@ -7,7 +7,7 @@
  * CLI flags. A bad value fails with one message naming where it came from, the field and the reason.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -116,6 +116,21 @@ export function loadSettings(
     envLayer(env, 'TESSERA_'),
     { origin: (f) => `--${f.replaceAll('_', '-')}`, values: { ...(cli.values ?? {}) } },
   ];
+  const { merged, origins } = mergeLayers(layers);
+  merged['model_repository_root'] ??= folder;
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) throw settingsError(parsed.error, origins);
+  const settings = parsed.data;
+  const root = resolve(folder, settings.model_repository_root);
+  if (!existsSync(root)) {
+    const where = origins.get('model_repository_root') ?? 'the command line';
+    throw new SettingsError(`invalid setting model_repository_root (from ${where}): folder does not exist`);
+  }
+  return Object.freeze({ ...settings, model_repository_root: root });
+}
+
+/** Later layers win; each field remembers where its value came from, for error messages. */
+function mergeLayers(layers: readonly Layer[]): { merged: Record<string, unknown>; origins: Map<string, string> } {
   const merged: Record<string, unknown> = {};
   const origins = new Map<string, string>();
   for (const layer of layers) {
@@ -124,26 +139,16 @@ export function loadSettings(
       origins.set(key, layer.origin(key));
     }
   }
-  if (merged['model_repository_root'] === undefined && cli.folder !== undefined) {
-    merged['model_repository_root'] = folder;
-  }
-  const parsed = settingsSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = String(issue?.path[0] ?? '(root)');
-    const where = origins.get(field) ?? 'settings';
-    const path = issue?.path.join('.') ?? field;
-    throw new SettingsError(`invalid setting ${path} (from ${where}): ${issue?.message ?? 'invalid'}`);
-  }
-  const settings = parsed.data;
-  const root = isAbsolute(settings.model_repository_root)
-    ? settings.model_repository_root
-    : resolve(folder, settings.model_repository_root);
-  if (!existsSync(root)) {
-    const where = origins.get('model_repository_root') ?? 'the command line';
-    throw new SettingsError(`invalid setting model_repository_root (from ${where}): folder does not exist`);
-  }
-  return Object.freeze({ ...settings, model_repository_root: root });
+  return { merged, origins };
+}
+
+/** One line naming the field, where its value came from, and why it is wrong. */
+function settingsError(error: z.ZodError, origins: ReadonlyMap<string, string>): SettingsError {
+  const issue = error.issues[0];
+  const field = String(issue?.path[0] ?? '(root)');
+  const where = origins.get(field) ?? 'settings';
+  const path = issue === undefined ? field : issue.path.join('.');
+  return new SettingsError(`invalid setting ${path} (from ${where}): ${issue?.message ?? 'invalid'}`);
 }
 
 function settingsFileLayer(folder: string): Layer {
@@ -172,14 +177,4 @@ function envLayer(env: Readonly<Record<string, string | undefined>>, prefix: str
     if (value !== undefined) values[field] = value;
   }
   return { origin: (f) => `environment variable ${prefix}${f.toUpperCase()}`, values };
-}
-
-/** Whether debug-level details (e.g. stack traces in logs) are wanted; never sent to clients. */
-export function isVerbose(settings: Settings): boolean {
-  return settings.debug || settings.log_level === 'debug' || settings.log_level === 'trace';
-}
-
-/** The environment of the process, for the CLI's `--help` text and nothing else. */
-export function envSnapshot(): Readonly<Record<string, string | undefined>> {
-  return process.env;
 }

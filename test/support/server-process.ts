@@ -57,7 +57,11 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   );
   const logs: unknown[] = [];
   let buffer = '';
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  const exited = new Promise<number | null>((resolveExit) => {
+    child.once('exit', (code) => {
+      resolveExit(code);
+    });
+  });
   const ready = new Promise<{ http: number; grpc: number; metrics: number | null }>((resolveReady, reject) => {
     const timer = setTimeout(() => {
       reject(new Error(`server did not become ready within ${options.timeoutMs ?? 20000} ms:\n${buffer}`));
@@ -78,7 +82,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     };
     for (const stream of [child.stdout, child.stderr]) {
       let partial = '';
-      stream?.on('data', (chunk: Buffer) => {
+      stream.on('data', (chunk: Buffer) => {
         buffer += chunk.toString();
         partial += chunk.toString();
         const lines = partial.split('\n');

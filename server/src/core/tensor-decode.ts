@@ -12,7 +12,7 @@ import type { RequestInput, Tensor, TensorValues, WireData } from './types.js';
 export function decodeTensor(input: RequestInput): Tensor {
   const name = input.name;
   if (!isDatatype(input.datatype)) {
-    throw invalidInput(`input '${name}': unknown datatype '${String(input.datatype).slice(0, 32)}'`);
+    throw invalidInput(`input '${name}': unknown datatype '${input.datatype.slice(0, 32)}'`);
   }
   const datatype = input.datatype;
   const shape = parseShape(name, input.shape);
@@ -55,7 +55,8 @@ export function flatten(value: readonly unknown[]): readonly unknown[] {
   const out: unknown[] = [];
   const stack: { items: readonly unknown[]; index: number }[] = [{ items: value, index: 0 }];
   while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
+    const top = stack[stack.length - 1];
+    if (top === undefined) break;
     if (top.index >= top.items.length) {
       stack.pop();
       continue;

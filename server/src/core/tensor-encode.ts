@@ -20,7 +20,15 @@ export function toJsonData(tensor: Tensor): unknown[] {
     case 'INT64':
     case 'UINT64':
       return Array.from(data as BigInt64Array | BigUint64Array, Number);
-    default:
+    case 'UINT8':
+    case 'UINT16':
+    case 'UINT32':
+    case 'INT8':
+    case 'INT16':
+    case 'INT32':
+    case 'FP32':
+    case 'FP64':
+    case 'BYTES':
       return Array.from(data as ArrayLike<number>);
   }
 }

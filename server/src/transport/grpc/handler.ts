@@ -9,9 +9,8 @@ import {
   status,
   type sendUnaryData,
   type ServerUnaryCall,
-  type ServiceError,
 } from '@grpc/grpc-js';
-import { SpanKind, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
 import { ErrorCode, toServerError } from '../../errors.js';
 import type { RequestContext } from '../../core/types.js';
 import type { PinoLogger } from '../../observability/logger.js';
@@ -28,11 +27,11 @@ const metadataGetter: TextMapGetter<Metadata> = {
   },
 };
 
-/** A handler body: gets the request and context, returns the response and optional response headers. */
-export type UnaryBody<Req, Res> = (
-  request: Req,
-  ctx: RequestContext,
-) => Promise<Res | { response: Res; headers: Record<string, string> }>;
+/**
+ * A handler body: gets the request, the core context and the trailing metadata it may fill
+ * (MLServer sends response headers as trailing metadata), and returns the response.
+ */
+export type UnaryBody<Req, Res> = (request: Req, ctx: RequestContext, trailers: Metadata) => Promise<Res>;
 
 /** What a wrapped handler needs. */
 export interface HandlerDeps {
@@ -61,6 +60,7 @@ export function unary<Req, Res>(
     deps.metrics.grpcStarted(labels);
     const parent = propagation.extract(context.active(), call.metadata, metadataGetter);
     const span = tracer.startSpan(`${rpc.service}/${rpc.method}`, { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpc.service, 'rpc.method': rpc.method } }, parent);
+    const trailers = new Metadata();
     const controller = new AbortController();
     call.once('cancelled', () => {
       controller.abort();
@@ -69,22 +69,16 @@ export function unary<Req, Res>(
     const finish = (code: status): void => {
       deps.metrics.grpcHandled(labels, status[code], (performance.now() - started) / 1000);
       span.setAttribute('rpc.grpc.status_code', code);
-      if (code !== status.OK) span.setStatus({ code: 2 });
+      if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     };
     context
       // async wrapper: a handler that throws synchronously still ends up in the rejection path.
-      .with(trace.setSpan(parent, span), async () => body(call.request, ctx))
+      .with(trace.setSpan(parent, span), async () => body(call.request, ctx, trailers))
       .then(
         (result) => {
           finish(status.OK);
-          if (isWithHeaders(result)) {
-            const trailer = new Metadata();
-            for (const [k, v] of Object.entries(result.headers)) trailer.set(k.toLowerCase(), v);
-            callback(null, result.response, trailer);
-          } else {
-            callback(null, result);
-          }
+          callback(null, result, trailers);
         },
         (error: unknown) => {
           const serverError = toServerError(error);
@@ -93,13 +87,8 @@ export function unary<Req, Res>(
             deps.logger.error({ err: error, rpc: rpc.method }, 'RPC failed with an unexpected error');
           }
           finish(code);
-          const failure: Partial<ServiceError> = { code, details: serverError.message };
-          callback(failure as ServiceError);
+          callback({ code, details: serverError.message });
         },
       );
   };
-}
-
-function isWithHeaders<Res>(value: unknown): value is { response: Res; headers: Record<string, string> } {
-  return typeof value === 'object' && value !== null && 'response' in value && 'headers' in value && Object.keys(value).length === 2;
 }

@@ -57,14 +57,16 @@ export function inferenceService(dataplane: DataPlane, deps: HandlerDeps): Untyp
     ModelMetadata: unary(deps, { service: s, method: 'ModelMetadata' }, (req: ModelMetadataRequest__Output) =>
       Promise.resolve(fromCoreModelMetadata(dataplane.modelMetadata(req.name, optionalVersion(req.version)))),
     ),
-    ModelInfer: unary(deps, { service: s, method: 'ModelInfer' }, async (req: ModelInferRequest__Output, ctx) => {
+    ModelInfer: unary(deps, { service: s, method: 'ModelInfer' }, async (req: ModelInferRequest__Output, ctx, trailers) => {
       if (req.model_name === '') throw new ServerError(ErrorCode.INVALID_INPUT, 'model_name is required');
       const coreRequest = toCoreInferRequest(req);
       const version = optionalVersion(req.model_version);
       const response = await dataplane.infer(coreRequest, { model: req.model_name, ...(version === undefined ? {} : { version }) }, ctx);
-      const pb = fromCoreInferResponse(response, req.raw_input_contents.length > 0);
       const headers = response.parameters?.['headers'];
-      return typeof headers === 'object' ? { response: pb, headers: { ...headers } } : pb;
+      if (typeof headers === 'object') {
+        for (const [key, value] of Object.entries(headers)) trailers.set(key.toLowerCase(), value);
+      }
+      return fromCoreInferResponse(response, req.raw_input_contents.length > 0);
     }),
     ...repositoryHandlers(dataplane, deps, s),
   };

@@ -35,8 +35,10 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const { settings } = deps;
   const rootPath = settings.root_path;
+  // pino's Logger type is wider than fastify's base logger; assign to the narrower interface.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: settings.max_body_bytes,
     requestTimeout: settings.request_timeout_seconds * 1000,
