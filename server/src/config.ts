@@ -16,7 +16,7 @@ const MiB = 1024 * 1024;
 const bool = z.union([z.boolean(), z.stringbool()]);
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
-    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v),
+    (v) => (typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : v),
     z.number().int().min(min).max(max),
   );
 const port = integer(0, 65535);

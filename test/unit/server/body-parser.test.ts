@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { jsonDepth, parseJson } from '../../../server/src/transport/http/body-parser.js';
+
+describe('jsonDepth', () => {
+  it('counts nesting outside strings only', () => {
+    assert.equal(jsonDepth(Buffer.from('{"a":[1,[2]]}'), 100), 3);
+    assert.equal(jsonDepth(Buffer.from('{"a":"[[[[\\"[["}'), 100), 1);
+    assert.equal(jsonDepth(Buffer.from('3'), 100), 0);
+  });
+
+  it('stops early past the limit', () => {
+    const deep = Buffer.from('['.repeat(10_000) + ']'.repeat(10_000));
+    assert.equal(jsonDepth(deep, 100), 101);
+  });
+});
+
+describe('parseJson', () => {
+  it('parses within the limit and rejects deeper documents with a clear message', () => {
+    assert.deepEqual(parseJson(Buffer.from('{"a":[[1]]}'), 3), { a: [[1]] });
+    assert.throws(() => parseJson(Buffer.from('{"a":[[[1]]]}'), 3), /nests deeper than the limit of 3/);
+  });
+
+  it('reports malformed JSON as invalid input and treats an empty body as {}', () => {
+    assert.throws(() => parseJson(Buffer.from('{"a":'), 10), /malformed JSON body/);
+    assert.deepEqual(parseJson(Buffer.alloc(0), 10), {});
+  });
+});

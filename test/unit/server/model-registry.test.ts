@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ModelRegistry } from '../../../server/src/core/model-registry.js';
+import { ModelRepository } from '../../../server/src/core/model-repository.js';
+import type { ModelInstance, ModelRuntime } from '../../../server/src/core/model-runtime.js';
+import type { ModelSettings } from '../../../server/src/core/model-settings.js';
+import { silentLogger, silentObserver } from '../../../server/src/core/ports.js';
+import { ServerError } from '../../../server/src/errors.js';
+
+/** A runtime whose loads the test controls: each load waits for `gate` and fails if `failNext`. */
+class FakeRuntime implements ModelRuntime {
+  readonly name = 'fake';
+  readonly aliases = ['tests.Fake'];
+  loads = 0;
+  unloads = 0;
+  failNext: string | undefined;
+  gate: Promise<void> = Promise.resolve();
+
+  async load(settings: ModelSettings): Promise<ModelInstance> {
+    this.loads++;
+    const generation = this.loads;
+    await this.gate;
+    if (this.failNext !== undefined) {
+      const message = this.failNext;
+      this.failNext = undefined;
+      throw new Error(message);
+    }
+    return {
+      metadata: { platform: `fake-${generation}`, inputs: [], outputs: [] },
+      infer: () => Promise.resolve({ outputs: [] }),
+      unload: () => {
+        this.unloads++;
+        return Promise.resolve();
+      },
+    } satisfies ModelInstance & { settings?: ModelSettings };
+  }
+}
+
+async function writeModel(root: string, folder: string, settings: object): Promise<void> {
+  await mkdir(join(root, folder), { recursive: true });
+  await writeFile(join(root, folder, 'model-settings.json'), JSON.stringify(settings));
+}
+
+describe('ModelRegistry', () => {
+  let root: string;
+  let runtime: FakeRuntime;
+  let registry: ModelRegistry;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tessera-registry-'));
+    runtime = new FakeRuntime();
+    registry = new ModelRegistry({
+      repository: new ModelRepository(root),
+      runtimes: [runtime],
+      observer: silentObserver,
+      logger: silentLogger,
+      drainTimeoutMs: 2000,
+    });
+    await writeModel(root, 'alpha', { name: 'alpha', implementation: 'fake' });
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('discovers models as UNAVAILABLE and loads them to READY', async () => {
+    await registry.discover();
+    assert.deepEqual(await registry.index(false), [{ name: 'alpha', state: 'UNAVAILABLE', reason: '' }]);
+    await registry.load('alpha');
+    assert.deepEqual(await registry.index(false), [{ name: 'alpha', state: 'READY', reason: '' }]);
+    assert.equal(registry.isReady('alpha'), true);
+  });
+
+  it('answers 404 for unknown models and 503 for known but unloaded ones', async () => {
+    await registry.discover();
+    assert.throws(() => registry.acquire('nope'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_FOUND');
+    assert.throws(() => registry.acquire('alpha'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_READY');
+    await assert.rejects(registry.load('nope'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_FOUND');
+  });
+
+  it('rejects path-traversal names before touching the repository', async () => {
+    await assert.rejects(registry.load('../etc'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_INVALID_INPUT');
+    await assert.rejects(registry.unload('a/b'), /invalid model name/);
+  });
+
+  it('reloads with zero downtime: the old instance serves until the new one is ready', async () => {
+    await registry.load('alpha');
+    const before = registry.acquire('alpha');
+    before.release();
+    let open!: () => void;
+    runtime.gate = new Promise((resolveGate) => (open = resolveGate));
+    const reload = registry.load('alpha');
+    await new Promise((r) => setTimeout(r, 20));
+    const during = registry.acquire('alpha');
+    assert.equal(during.instance, before.instance, 'old instance keeps serving while loading');
+    during.release();
+    assert.equal((await registry.index(false))[0]?.state, 'LOADING');
+    open();
+    await reload;
+    const after = registry.acquire('alpha');
+    assert.notEqual(after.instance, before.instance);
+    after.release();
+    assert.equal(runtime.unloads, 1, 'the old instance was unloaded after the swap');
+  });
+
+  it('keeps the old instance serving when a reload fails, and reports why', async () => {
+    await registry.load('alpha');
+    runtime.failNext = 'corrupt weights';
+    await assert.rejects(registry.load('alpha'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_LOAD_FAILED' && /corrupt weights/.test(e.message));
+    assert.equal(registry.isReady('alpha'), true);
+    const [entry] = await registry.index(false);
+    assert.equal(entry?.state, 'READY');
+    assert.match(entry?.reason ?? '', /reload failed.*corrupt weights/);
+  });
+
+  it('leaves a first load that fails UNAVAILABLE with the reason', async () => {
+    runtime.failNext = 'bad file';
+    await assert.rejects(registry.load('alpha'));
+    const [entry] = await registry.index(false);
+    assert.equal(entry?.state, 'UNAVAILABLE');
+    assert.match(entry?.reason ?? '', /bad file/);
+  });
+
+  it('waits for in-flight requests before unloading', async () => {
+    await registry.load('alpha');
+    const lease = registry.acquire('alpha');
+    let unloaded = false;
+    const unload = registry.unload('alpha').then(() => (unloaded = true));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(unloaded, false, 'unload waits while a request is in flight');
+    assert.equal(runtime.unloads, 0);
+    assert.throws(() => registry.acquire('alpha'), /not ready/, 'new requests are refused while unloading');
+    lease.release();
+    await unload;
+    assert.equal(runtime.unloads, 1);
+    assert.equal((await registry.index(false))[0]?.state, 'UNAVAILABLE');
+  });
+
+  it('serializes concurrent load and unload so the last call decides the state', async () => {
+    const ops: Promise<unknown>[] = [];
+    for (let i = 0; i < 50; i++) ops.push(i % 2 === 0 ? registry.load('alpha') : registry.unload('alpha').catch(() => undefined));
+    ops.push(registry.load('alpha'));
+    await Promise.all(ops);
+    const [entry] = await registry.index(false);
+    assert.equal(entry?.state, 'READY');
+    assert.equal(runtime.loads - runtime.unloads, 1, 'exactly one instance is alive');
+  });
+
+  it('serves every version and picks the highest by default', async () => {
+    await writeModel(root, 'multi/1', { name: 'multi', implementation: 'fake', parameters: { version: '1' } });
+    await writeModel(root, 'multi/10', { name: 'multi', implementation: 'fake', parameters: { version: '10' } });
+    await writeModel(root, 'multi/9', { name: 'multi', implementation: 'fake', parameters: { version: '9' } });
+    await registry.load('multi');
+    assert.deepEqual(registry.servingVersions('multi'), ['1', '9', '10']);
+    const model = registry.acquire('multi');
+    assert.equal(model.version, '10');
+    model.release();
+    assert.throws(() => registry.acquire('multi', '11'), /version '11' not found/);
+  });
+
+  it('reports an invalid model-settings.json under the model name with file and field', async () => {
+    await writeModel(root, 'beta', { name: 'beta', implementation: 7 });
+    await registry.discover();
+    const beta = (await registry.index(false)).find((e) => e.name === 'beta');
+    assert.equal(beta?.state, 'UNAVAILABLE');
+    assert.match(beta?.reason ?? '', /beta\/model-settings\.json: implementation:/);
+    await assert.rejects(registry.load('beta'), /model-settings\.json: implementation/);
+  });
+
+  it('names unknown runtimes and the ones available', async () => {
+    await writeModel(root, 'gamma', { name: 'gamma', implementation: 'sklearn' });
+    await assert.rejects(registry.load('gamma'), /unknown runtime 'sklearn' \(available: fake\)/);
+  });
+
+  it('keeps relative artefact URIs inside the repository', async () => {
+    await writeModel(root, 'delta', { name: 'delta', implementation: 'fake', parameters: { uri: '../../etc/passwd' } });
+    await assert.rejects(registry.load('delta'), /parameters\.uri: must stay inside the model repository/);
+  });
+});
