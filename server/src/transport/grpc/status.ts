@@ -14,7 +14,6 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: status.RESOURCE_EXHAUSTED,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: status.INVALID_ARGUMENT,
   [ErrorCode.ROUTE_NOT_FOUND]: status.UNIMPLEMENTED,
-  [ErrorCode.METHOD_NOT_ALLOWED]: status.UNIMPLEMENTED,
   [ErrorCode.UNSUPPORTED]: status.UNIMPLEMENTED,
   [ErrorCode.TIMEOUT]: status.DEADLINE_EXCEEDED,
   [ErrorCode.CANCELLED]: status.CANCELLED,

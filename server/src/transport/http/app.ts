@@ -157,6 +157,7 @@ function installErrorHandling(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]?.slice(0, 200) ?? '';
-    return reply.code(404).type('application/json').send({ error: `no route for ${request.method} ${path}` });
+    const status = HTTP_STATUS[ErrorCode.ROUTE_NOT_FOUND];
+    return reply.code(status).type('application/json').send({ error: `no route for ${request.method} ${path}` });
   });
 }
