@@ -157,7 +157,7 @@ export async function onnxReference(
     );
   }
   if (typeof doc === 'object' && doc !== null && 'error' in doc) {
-    throw new Error(`onnx_reference.py: ${String((doc).error)}`);
+    throw new Error(`onnx_reference.py: ${String(doc.error)}`);
   }
   return doc as ReferenceResult;
 }
