@@ -73,7 +73,7 @@ export function run(
       done();
       reject(new Error(`cannot start ${cmd}: ${err.message}`));
     });
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       done();
       if (code === 0) resolve(output);
       else {
