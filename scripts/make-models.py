@@ -4,7 +4,8 @@
 Regenerate (from the repository root, with the Python test peer's virtualenv, whose pinned
 versions in test/peers/python/requirements.txt make the output byte-for-byte reproducible):
 
-    $TESSERA_PYTHON scripts/make-models.py
+    $TESSERA_PYTHON scripts/make-models.py            # (re)write the committed models
+    $TESSERA_PYTHON scripts/make-models.py --check    # regenerate in a temp dir, compare, exit 1 on drift
 
 (TESSERA_PYTHON is what test/peers/python.peer.mjs returns; `node scripts/run-tests.mjs
 integration` provisions it.) The outputs are committed:
@@ -24,9 +25,12 @@ Hand-built graphs use opset 17 and IR version 8, which onnxruntime-node 1.30 loa
 
 from __future__ import annotations
 
+import argparse
+import filecmp
 import json
 import os
 import sys
+import tempfile
 
 import numpy as np
 import onnx
@@ -42,8 +46,11 @@ SEED = 20240607
 written: list[str] = []
 
 
+OUT_ROOT = [ROOT]
+
+
 def rel(path: str) -> str:
-    return os.path.relpath(path, ROOT)
+    return os.path.relpath(path, OUT_ROOT[0])
 
 
 def write_bytes(path: str, data: bytes) -> None:
@@ -183,17 +190,99 @@ def broken(folder: str) -> None:
     write_settings(folder, {"name": "broken", "implementation": "onnx", "parameters": {"uri": "./model.onnx"}})
 
 
-def main() -> int:
+def generate(root: str) -> None:
+    OUT_ROOT[0] = root
+    written.clear()
     np.random.seed(SEED)
-    examples = os.path.join(ROOT, "examples", "models")
-    fixtures = os.path.join(ROOT, "test", "fixtures", "models")
-    print(f"writing models with onnx {onnx.__version__}, onnxruntime {ort.__version__}")
+    examples = os.path.join(root, "examples", "models")
+    fixtures = os.path.join(root, "test", "fixtures", "models")
     iris(os.path.join(examples, "iris"))
     simple(os.path.join(examples, "simple"))
     strings(os.path.join(fixtures, "strings"))
     fp64_scale(os.path.join(fixtures, "fp64-scale"))
     versioned(os.path.join(fixtures, "versioned"))
     broken(os.path.join(fixtures, "broken"))
+
+
+def same_trained_model(a_path: str, b_path: str) -> bool:
+    """Same graph, and initializers equal up to float noise: training (lbfgs over BLAS) may differ
+    in the last bits between CPUs, so a trained model is compared numerically, not bytewise."""
+    a, b = onnx.load(a_path), onnx.load(b_path)
+    a_init = {t.name: numpy_helper.to_array(t) for t in a.graph.initializer}
+    b_init = {t.name: numpy_helper.to_array(t) for t in b.graph.initializer}
+    if a_init.keys() != b_init.keys():
+        return False
+    for name, x in a_init.items():
+        y = b_init[name]
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if np.issubdtype(x.dtype, np.floating):
+            if not np.allclose(x, y, rtol=1e-4, atol=1e-6):
+                return False
+        elif not np.array_equal(x, y):
+            return False
+    # Attributes (e.g. LinearClassifier coefficients) hold floats too: compare them numerically.
+    return same_nodes(a.graph.node, b.graph.node) and a.graph.input == b.graph.input and a.graph.output == b.graph.output
+
+
+def same_nodes(a_nodes, b_nodes) -> bool:
+    if len(a_nodes) != len(b_nodes):
+        return False
+    for x, y in zip(a_nodes, b_nodes):
+        if (x.op_type, x.domain, list(x.input), list(x.output)) != (y.op_type, y.domain, list(y.input), list(y.output)):
+            return False
+        xa = {attr.name: helper.get_attribute_value(attr) for attr in x.attribute}
+        ya = {attr.name: helper.get_attribute_value(attr) for attr in y.attribute}
+        if xa.keys() != ya.keys():
+            return False
+        for key, xv in xa.items():
+            yv = ya[key]
+            if isinstance(xv, list) and xv and isinstance(xv[0], float):
+                if len(xv) != len(yv) or not np.allclose(xv, yv, rtol=1e-4, atol=1e-6):
+                    return False
+            elif isinstance(xv, float):
+                if not np.isclose(xv, yv, rtol=1e-4, atol=1e-6):
+                    return False
+            elif xv != yv:
+                return False
+    return True
+
+
+TRAINED = {os.path.join("examples", "models", "iris", "model.onnx")}
+
+
+def check() -> int:
+    """Regenerates into a temporary folder and compares with the committed files: byte for byte,
+    except trained models, which are compared numerically (see same_trained_model)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        generate(tmp)
+        drift = []
+        for line in written:
+            path = line.rsplit(" (", 1)[0]
+            committed = os.path.join(ROOT, path)
+            fresh = os.path.join(tmp, path)
+            if not os.path.isfile(committed):
+                drift.append(path)
+            elif path in TRAINED:
+                if not same_trained_model(fresh, committed):
+                    drift.append(path)
+            elif not filecmp.cmp(fresh, committed, shallow=False):
+                drift.append(path)
+    if drift:
+        print("committed models differ from a regeneration: " + ", ".join(drift))
+        return 1
+    print(f"all {len(written)} committed model files match a regeneration")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Write Tessera's example and fixture models.")
+    parser.add_argument("--check", action="store_true", help="compare a regeneration with the committed files")
+    args = parser.parse_args()
+    print(f"models with onnx {onnx.__version__}, onnxruntime {ort.__version__}")
+    if args.check:
+        return check()
+    generate(ROOT)
     print("wrote:")
     for line in written:
         print(f"  {line}")

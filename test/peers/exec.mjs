@@ -2,7 +2,7 @@
 // its output streamed to the peer's log, and a success marker written only after a build worked.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** sha256 over strings and/or file contents, as a short hex key for a cache folder. */
@@ -73,7 +73,7 @@ export function run(
       done();
       reject(new Error(`cannot start ${cmd}: ${err.message}`));
     });
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       done();
       if (code === 0) resolve(output);
       else {
@@ -98,4 +98,59 @@ export function lastLines(output, n = 3) {
     .filter(Boolean)
     .slice(-n)
     .join(' | ');
+}
+
+/**
+ * Runs `fn` holding an exclusive lock on `dir` (a `.lock` folder holding the owner's pid), so two
+ * test runs sharing the cache do not build into the same folder at once. A lock whose owner is
+ * gone is taken over; waiting is bounded by `timeoutMs`.
+ */
+export async function withLock(dir, fn, { log, timeoutMs = 3_600_000 } = {}) {
+  const lock = join(dir, '.lock');
+  const started = Date.now();
+  let announced = false;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      if (!ownerAlive(lock)) {
+        rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() - started > timeoutMs)
+        throw new Error(`timed out waiting for the lock ${lock}`);
+      if (!announced && log) log(`waiting for another test run that is building in ${dir}`);
+      announced = true;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function ownerAlive(lock) {
+  let pid;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    // No pid yet: the owner is between mkdir and write, or died there; judge by the folder's age.
+    try {
+      return Date.now() - statSync(lock).mtimeMs < 10_000;
+    } catch {
+      return false;
+    }
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
 }

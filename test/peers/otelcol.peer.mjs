@@ -15,7 +15,7 @@ import {
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
-import { hashInputs, isDone, lastLines, markDone, run } from './exec.mjs';
+import { hashInputs, isDone, lastLines, markDone, run, withLock } from './exec.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const manifestPath = join(here, 'otelcol', 'builder-config.yaml');
@@ -156,11 +156,22 @@ export async function provision(log) {
   const key = hashInputs(manifest, goVersion, 'otelcol-peer-v1');
   const dir = cacheDir('otelcol', key);
   const binary = join(dir, BINARY);
-  if (isDone(dir, key) && existsSync(binary)) {
+  const cached = () => isDone(dir, key) && existsSync(binary);
+  if (cached()) {
     log(`reusing cached collector ${key}`);
     return { TESSERA_OTELCOL: binary };
   }
+  return withLock(
+    dir,
+    async () => {
+      if (!cached()) await build(dir, key, version, goVersion, binary, log);
+      return { TESSERA_OTELCOL: binary };
+    },
+    { log },
+  );
+}
 
+async function build(dir, key, version, goVersion, binary, log) {
   log(
     `building the OpenTelemetry Collector with ocb ${version} (${goVersion}); this takes minutes`,
   );
@@ -175,5 +186,4 @@ export async function provision(log) {
   await verify(binary);
   markDone(dir, key);
   log(`collector ready: ${binary}`);
-  return { TESSERA_OTELCOL: binary };
 }

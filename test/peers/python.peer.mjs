@@ -7,7 +7,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
-import { hashInputs, isDone, lastLines, markDone, run } from './exec.mjs';
+import { hashInputs, isDone, lastLines, markDone, run, withLock } from './exec.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const requirementsPath = join(here, 'python', 'requirements.txt');
@@ -81,11 +81,22 @@ export async function provision(log) {
   const dir = cacheDir('python', key);
   const venv = join(dir, 'venv');
   const python = venvPython(venv);
-  if (isDone(dir, key) && existsSync(python)) {
+  const cached = () => isDone(dir, key) && existsSync(python);
+  if (cached()) {
     log(`reusing cached virtualenv ${key} (${version})`);
     return { TESSERA_PYTHON: python };
   }
+  return withLock(
+    dir,
+    async () => {
+      if (!cached()) await build({ base, version, key, dir, venv, python }, log);
+      return { TESSERA_PYTHON: python };
+    },
+    { log },
+  );
+}
 
+async function build({ base, version, key, dir, venv, python }, log) {
   log(`creating a virtualenv with ${version} in the test cache (${key})`);
   rmSync(venv, { recursive: true, force: true });
   try {
@@ -108,5 +119,4 @@ export async function provision(log) {
   }
   markDone(dir, key);
   log(`virtualenv ready: ${python}`);
-  return { TESSERA_PYTHON: python };
 }

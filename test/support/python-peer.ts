@@ -1,0 +1,216 @@
+// Helpers over the Python test peer (test/peers/python.peer.mjs provisions TESSERA_PYTHON):
+//   runTritonConformance()  runs test/peers/python/triton_conformance.py (official tritonclient)
+//   onnxReference()         runs test/peers/python/onnx_reference.py (Python onnxruntime oracle)
+//   startFakeV2Server()     starts test/peers/python/fake_v2_server.py (self-tests of the peers only)
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const scripts = join(repoRoot, 'test', 'peers', 'python');
+
+export interface ConformanceCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ReferenceTensor {
+  name: string;
+  datatype: string;
+  dtype: string;
+  shape: number[];
+  /** Flat, row-major; NaN and infinities as "NaN" / "Infinity" / "-Infinity". */
+  data: unknown[];
+}
+
+export interface ReferenceResult {
+  outputs: ReferenceTensor[];
+  inputs: { name: string; datatype: string; shape: number[] }[];
+  model_outputs: { name: string; datatype: string; shape: number[] }[];
+}
+
+/** Inputs for onnxReference: by name, `data` flat or nested, `datatype` a V2 name (optional). */
+export type ReferenceInputs = Record<
+  string,
+  { data: unknown[]; shape?: number[]; datatype?: string }
+>;
+
+/** The virtualenv's python (TESSERA_PYTHON); throws with the reason when it is not provisioned. */
+export function pythonPath(): string {
+  const python = process.env['TESSERA_PYTHON'];
+  if (python === undefined || python === '') {
+    throw new Error(
+      'TESSERA_PYTHON is not set: run the tests through scripts/run-tests.mjs (test/peers/python.peer.mjs)',
+    );
+  }
+  if (!existsSync(python)) throw new Error(`TESSERA_PYTHON points to a missing file: ${python}`);
+  return python;
+}
+
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runPython(args: string[], timeoutMs: number, stdin?: string): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(pythonPath(), args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-20_000);
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `python ${args[0] ?? ''} timed out after ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`,
+        ),
+      );
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+function lastJsonLine(stdout: string): unknown {
+  const line = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line);
+}
+
+export interface ConformanceOptions {
+  /** host:port of the server's REST endpoint. */
+  http: string;
+  /** host:port of the server's gRPC endpoint. */
+  grpc: string;
+  /** Folder with simple/ and iris/ (default examples/models). */
+  modelsDir?: string;
+  /** Seconds per client call (default 10). */
+  callTimeoutS?: number;
+  /** Only one protocol's checks. */
+  only?: 'http' | 'grpc';
+  /** Bound on the whole script (default 180 s). */
+  timeoutMs?: number;
+}
+
+/** Runs the tritonclient conformance script; resolves with every named check (never throws on a failed check). */
+export async function runTritonConformance(
+  options: ConformanceOptions,
+): Promise<ConformanceCheck[]> {
+  const args = [
+    join(scripts, 'triton_conformance.py'),
+    '--http',
+    options.http,
+    '--grpc',
+    options.grpc,
+    '--models-dir',
+    options.modelsDir ?? join(repoRoot, 'examples', 'models'),
+    '--timeout',
+    String(options.callTimeoutS ?? 10),
+  ];
+  if (options.only) args.push('--only', options.only);
+  const result = await runPython(args, options.timeoutMs ?? 180_000);
+  try {
+    const doc = lastJsonLine(result.stdout) as { checks: ConformanceCheck[] };
+    return doc.checks;
+  } catch {
+    throw new Error(
+      `triton_conformance.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
+
+/** Runs a model with Python onnxruntime on the given inputs. */
+export async function onnxReference(
+  modelPath: string,
+  inputs: ReferenceInputs,
+  options: { outputs?: string[]; timeoutMs?: number } = {},
+): Promise<ReferenceResult> {
+  const args = [
+    join(scripts, 'onnx_reference.py'),
+    '--model',
+    resolve(repoRoot, modelPath),
+    '--inputs',
+    '-',
+  ];
+  if (options.outputs) args.push('--outputs', options.outputs.join(','));
+  const result = await runPython(args, options.timeoutMs ?? 60_000, JSON.stringify(inputs));
+  let doc: unknown;
+  try {
+    doc = lastJsonLine(result.stdout);
+  } catch {
+    throw new Error(
+      `onnx_reference.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+  if (typeof doc === 'object' && doc !== null && 'error' in doc) {
+    throw new Error(`onnx_reference.py: ${String(doc.error)}`);
+  }
+  return doc as ReferenceResult;
+}
+
+export interface FakeV2Server {
+  http: string;
+  grpc: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the Python fake V2 server on free loopback ports (for self-tests of the peers only). */
+export function startFakeV2Server(modelsDir: string, timeoutMs = 30_000): Promise<FakeV2Server> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(
+      pythonPath(),
+      [join(scripts, 'fake_v2_server.py'), '--models-dir', resolve(repoRoot, modelsDir)],
+      {
+        cwd: repoRoot,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    const stop = async (): Promise<void> => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((r) =>
+        child.once('exit', () => {
+          r();
+        }),
+      );
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => {
+      void stop();
+      reject(
+        new Error(`fake_v2_server.py not ready after ${timeoutMs} ms: ${output.slice(-2000)}`),
+      );
+    }, timeoutMs);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const m = /READY http=(\d+) grpc=(\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({ http: `127.0.0.1:${m[1]!}`, grpc: `127.0.0.1:${m[2]!}`, stop });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`fake_v2_server.py exited (${String(code)}): ${output.slice(-2000)}`));
+    });
+  });
+}
