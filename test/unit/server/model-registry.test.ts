@@ -19,7 +19,7 @@ class FakeRuntime implements ModelRuntime {
   failNext: string | undefined;
   gate: Promise<void> = Promise.resolve();
 
-  async load(settings: ModelSettings): Promise<ModelInstance> {
+  async load(_settings: ModelSettings): Promise<ModelInstance> {
     this.loads++;
     const generation = this.loads;
     await this.gate;
@@ -35,7 +35,7 @@ class FakeRuntime implements ModelRuntime {
         this.unloads++;
         return Promise.resolve();
       },
-    } satisfies ModelInstance & { settings?: ModelSettings };
+    } satisfies ModelInstance;
   }
 }
 
