@@ -42,8 +42,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: settings.max_body_bytes,
     requestTimeout: settings.request_timeout_seconds * 1000,
+    // No fastify handlerTimeout: it makes every request allocate an AbortSignal that fastify then
+    // aborts when the POST body ends (measured: ~5% of CPU). Inference has its own deadline in the
+    // core (infer_timeout_seconds); requestTimeout/headersTimeout bound slow clients.
     keepAliveTimeout: settings.keep_alive_timeout_seconds * 1000,
-    handlerTimeout: settings.request_timeout_seconds * 1000,
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: (req) => {
