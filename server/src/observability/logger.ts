@@ -1,28 +1,22 @@
 /**
- * Structured JSON logs with pino. Every request log line carries `request_id`; inference lines
- * carry `model` and `model_version` (conventions §4.7). Credentials in headers are redacted.
+ * Structured JSON logs with pino. Request log lines carry `request_id`; model lines carry `model`
+ * and `model_version` (conventions §4.7). Credentials in headers are redacted. Logs are always JSON:
+ * MLServer's `use_structured_logging` is accepted for compatibility and has no further effect.
  */
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { Settings } from '../config.js';
 
 /** Builds the process logger from settings. */
-export function createLogger(settings: Pick<Settings, 'log_level' | 'use_structured_logging'>): PinoLogger {
+export function createLogger(settings: Pick<Settings, 'log_level'>): PinoLogger {
   return pino({
     level: settings.log_level,
     base: { service: 'tessera-server' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    messageKey: 'msg',
+    formatters: { level: (label: string) => ({ level: label }) },
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie'],
       censor: '[redacted]',
     },
-    ...(settings.use_structured_logging
-      ? {}
-      : {
-          formatters: {
-            level: (label: string) => ({ level: label }),
-          },
-        }),
   });
 }
 

@@ -110,6 +110,10 @@ function installHooks(app: FastifyInstance, metrics: ServerMetrics): void {
     const route = request.routeOptions.url ?? 'unmatched';
     request.metricsDone?.(route, reply.statusCode, reply.elapsedTime / 1000);
     endRequestSpan(request, reply.statusCode);
+    request.log.debug(
+      { method: request.method, route, status_code: reply.statusCode, duration_ms: reply.elapsedTime },
+      'Request completed',
+    );
   });
 }
 
