@@ -78,6 +78,7 @@ export const settingsSchema = z.object({
   keep_alive_timeout_seconds: integer(1).default(75),
   infer_timeout_seconds: integer(0).default(60),
   drain_timeout_seconds: integer(0).default(30),
+  parallel_workers: integer(0, 64).default(1),
   shutdown_timeout_seconds: integer(1).default(30),
 });
 

@@ -34,7 +34,7 @@ export async function startServer(settings: Settings, logger: PinoLogger): Promi
   const repository = new ModelRepository(settings.model_repository_root);
   const registry = new ModelRegistry({
     repository,
-    runtimes: builtinRuntimes,
+    runtimes: builtinRuntimes({ parallelWorkers: settings.parallel_workers }),
     observer: metrics,
     logger,
     drainTimeoutMs: settings.drain_timeout_seconds * 1000,

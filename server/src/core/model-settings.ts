@@ -30,6 +30,7 @@ export const modelSettingsFileSchema = z.object({
   outputs: z.array(tensorMetadataSchema).default([]),
   max_batch_size: z.number().int().min(0).default(0),
   max_batch_time: z.number().min(0).default(0),
+  parallel_workers: z.number().int().min(0).max(64).optional(),
   parameters: z
     .looseObject({
       uri: z.string().min(1).optional(),
@@ -51,6 +52,8 @@ export interface ModelSettings {
   readonly outputs: readonly TensorMetadata[];
   readonly maxBatchSize: number;
   readonly maxBatchTimeSeconds: number;
+  /** Worker threads for this model, overriding the server's `parallel_workers`. */
+  readonly parallelWorkers?: number;
   /** Absolute location of the artefact(s): `parameters.uri` resolved, or the model's folder. */
   readonly uri: string;
   /** The folder holding model-settings.json. */
@@ -98,6 +101,7 @@ export function parseModelSettings(
     source: where.source,
     extra: params.extra,
     parameters: params,
+    ...(file.parallel_workers === undefined ? {} : { parallelWorkers: file.parallel_workers }),
     ...(params.version === undefined ? {} : { version: params.version }),
     ...(params.content_type === undefined ? {} : { contentType: params.content_type }),
   };

@@ -2,7 +2,15 @@
  * The runtimes this build ships, selected by a model's `implementation`.
  */
 import type { ModelRuntime } from '../core/model-runtime.js';
-import { onnxRuntime } from './onnx-runtime.js';
+import { createOnnxRuntime } from './onnx-runtime.js';
+
+/** Server-wide options the runtimes honour. */
+export interface RuntimeOptions {
+  /** Worker threads per model instance (MLServer's `parallel_workers`); 0 = main thread. */
+  readonly parallelWorkers: number;
+}
 
 /** Every built-in runtime, in lookup order. */
-export const builtinRuntimes: readonly ModelRuntime[] = [onnxRuntime];
+export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[] {
+  return [createOnnxRuntime(options)];
+}

@@ -1,80 +1,77 @@
 /**
- * ONNX models through onnxruntime-node, the only importer of that package. Metadata (names,
- * datatypes, shapes) comes from the model itself, so a model-settings.json needs no `inputs`.
+ * ONNX models through onnxruntime-node. Metadata (names, datatypes, shapes) comes from the model
+ * itself, so a model-settings.json needs no `inputs`.
+ *
+ * By default each model instance runs its sessions in worker threads (a piscina pool of
+ * `parallel_workers` threads, each with its own session): onnxruntime-node executes `run` on the
+ * calling thread, and on the event loop a slow model would stall every other request and the health
+ * probes. `parallel_workers: 0` keeps the session on the main thread, which saves a thread hop
+ * (tens of microseconds) for tiny models.
  */
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { Piscina } from 'piscina';
 import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../errors.js';
-import type { Datatype } from '../core/datatype.js';
 import type { InstanceMetadata, ModelInstance, ModelRuntime, RuntimeResult } from '../core/model-runtime.js';
 import type { ModelSettings } from '../core/model-settings.js';
-import type { DecodedRequest, Tensor, TensorMetadata, TensorValues } from '../core/types.js';
-
-const ORT_TO_V2: Readonly<Record<string, Datatype>> = {
-  float32: 'FP32',
-  float64: 'FP64',
-  float16: 'FP16',
-  int8: 'INT8',
-  int16: 'INT16',
-  int32: 'INT32',
-  int64: 'INT64',
-  uint8: 'UINT8',
-  uint16: 'UINT16',
-  uint32: 'UINT32',
-  uint64: 'UINT64',
-  bool: 'BOOL',
-  string: 'BYTES',
-};
-
-const V2_TO_ORT: Readonly<Partial<Record<Datatype, ort.Tensor.Type>>> = {
-  FP32: 'float32',
-  FP64: 'float64',
-  FP16: 'float16',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  BOOL: 'bool',
-  BYTES: 'string',
-};
+import type { DecodedRequest } from '../core/types.js';
+import type { OnnxTask, OnnxWorkerData } from './onnx-worker.js';
+import {
+  fromPortable,
+  runSession,
+  sessionMetadata,
+  toPortable,
+  type PortableMetadata,
+  type PortableTensor,
+} from './onnx-tensors.js';
 
 /** File names looked for when `parameters.uri` names a folder. */
 const WELL_KNOWN_FILES = ['model.onnx', 'model.ort'];
 
-const utf8Decoder = new TextDecoder();
-const utf8Encoder = new TextEncoder();
+/** The worker module next to this one (.js when built, .ts under tsx). */
+const WORKER_FILE = new URL(`./onnx-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
 
-/** The ONNX runtime. `extra.intra_op_threads` and `extra.inter_op_threads` tune the session. */
-export const onnxRuntime: ModelRuntime = {
-  name: 'onnx',
-  aliases: ['tessera.onnx', 'mlserver_onnx.OnnxModel', 'onnxruntime'],
-  async load(settings: ModelSettings): Promise<ModelInstance> {
-    const file = await resolveModelFile(settings);
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(file, sessionOptions(settings));
-    } catch (error) {
-      throw new ServerError(
-        ErrorCode.MODEL_LOAD_FAILED,
-        `${settings.source}: the ONNX file could not be loaded: ${redactPaths(getErrorMessage(error))}`,
-      );
-    }
-    return new OnnxInstance(session);
-  },
-};
+/** Options of the ONNX runtime. */
+export interface OnnxRuntimeOptions {
+  /** Worker threads per model instance; 0 runs sessions on the main thread. */
+  readonly parallelWorkers: number;
+}
 
-function sessionOptions(settings: ModelSettings): ort.InferenceSession.SessionOptions {
+/** Creates the ONNX runtime. A model's own `parallel_workers` overrides the server default. */
+export function createOnnxRuntime(options: OnnxRuntimeOptions): ModelRuntime {
+  return {
+    name: 'onnx',
+    aliases: ['tessera.onnx', 'mlserver_onnx.OnnxModel', 'onnxruntime'],
+    async load(settings: ModelSettings): Promise<ModelInstance> {
+      const file = await resolveModelFile(settings);
+      const workers = settings.parallelWorkers ?? options.parallelWorkers;
+      const sessionOptions = buildSessionOptions(settings, workers);
+      try {
+        return workers === 0
+          ? await InProcessInstance.create(file, sessionOptions)
+          : await WorkerInstance.create(file, sessionOptions, workers);
+      } catch (error) {
+        if (error instanceof ServerError) throw error;
+        throw new ServerError(
+          ErrorCode.MODEL_LOAD_FAILED,
+          `${settings.source}: the ONNX file could not be loaded: ${redactPaths(getErrorMessage(error))}`,
+        );
+      }
+    },
+  };
+}
+
+function buildSessionOptions(settings: ModelSettings, workers: number): ort.InferenceSession.SessionOptions {
   const intra = settings.extra['intra_op_threads'];
   const inter = settings.extra['inter_op_threads'];
+  // With several workers, give each session a share of the cores instead of all of them each.
+  const defaultIntra = workers > 1 ? Math.max(1, Math.floor(availableParallelism() / workers)) : undefined;
   return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    ...(typeof intra === 'number' ? { intraOpNumThreads: intra } : {}),
+    ...(typeof intra === 'number' ? { intraOpNumThreads: intra } : defaultIntra === undefined ? {} : { intraOpNumThreads: defaultIntra }),
     ...(typeof inter === 'number' ? { interOpNumThreads: inter } : {}),
   };
 }
@@ -95,47 +92,32 @@ async function resolveModelFile(settings: ModelSettings): Promise<string> {
   throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${settings.source}: parameters.uri: no such file`);
 }
 
-function toTensorMetadata(meta: ort.InferenceSession.ValueMetadata): TensorMetadata {
-  if (!meta.isTensor) {
-    throw new ServerError(
-      ErrorCode.MODEL_LOAD_FAILED,
-      `ONNX value '${meta.name}' is not a tensor (sequences and maps are not supported; export classifiers with zipmap disabled)`,
-    );
-  }
-  const datatype = ORT_TO_V2[meta.type];
-  if (datatype === undefined) {
-    throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `ONNX tensor '${meta.name}' has unsupported type ${meta.type}`);
-  }
-  return { name: meta.name, datatype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+function instanceMetadata(meta: PortableMetadata): InstanceMetadata {
+  return { platform: 'onnx_onnxv1', inputs: meta.inputs, outputs: meta.outputs };
 }
 
-class OnnxInstance implements ModelInstance {
+function outputNamesOf(metadata: InstanceMetadata, wanted: readonly string[] | undefined): readonly string[] {
+  return wanted ?? metadata.outputs.map((o) => o.name);
+}
+
+/** A session on the main thread. */
+class InProcessInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
   readonly #session: ort.InferenceSession;
 
-  constructor(session: ort.InferenceSession) {
+  private constructor(session: ort.InferenceSession) {
     this.#session = session;
-    this.metadata = {
-      platform: 'onnx_onnxv1',
-      inputs: session.inputMetadata.map(toTensorMetadata),
-      outputs: session.outputMetadata.map(toTensorMetadata),
-    };
+    this.metadata = instanceMetadata(sessionMetadata(session));
   }
 
-  async infer(
-    request: DecodedRequest,
-    options: { outputNames?: readonly string[] },
-  ): Promise<RuntimeResult> {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const input of request.inputs) feeds[input.name] = toOrtTensor(input);
-    const names = options.outputNames ?? this.metadata.outputs.map((o) => o.name);
-    const results = await this.#session.run(feeds, names);
-    const outputs: Tensor[] = names.map((name) => {
-      const value = results[name];
-      if (value === undefined) throw new Error(`the model returned no output '${name}'`);
-      return fromOrtTensor(name, value);
-    });
-    return { outputs };
+  static async create(file: string, options: ort.InferenceSession.SessionOptions): Promise<InProcessInstance> {
+    return new InProcessInstance(await ort.InferenceSession.create(file, options));
+  }
+
+  async infer(request: DecodedRequest, options: { outputNames?: readonly string[] }): Promise<RuntimeResult> {
+    const names = outputNamesOf(this.metadata, options.outputNames);
+    const outputs = await runSession(ort, this.#session, request.inputs.map(toPortable), names);
+    return { outputs: outputs.map(fromPortable) };
   }
 
   async unload(): Promise<void> {
@@ -143,24 +125,56 @@ class OnnxInstance implements ModelInstance {
   }
 }
 
-function toOrtTensor(tensor: Tensor): ort.Tensor {
-  const type = V2_TO_ORT[tensor.datatype];
-  if (type === undefined) throw new Error(`datatype ${tensor.datatype} is not supported by ONNX Runtime`);
-  const dims = tensor.shape;
-  if (type === 'string') {
-    const strings = (tensor.data as readonly Uint8Array[]).map((b) => utf8Decoder.decode(b));
-    return new ort.Tensor('string', strings, dims);
+/** Sessions in a pool of worker threads, one session per thread. */
+class WorkerInstance implements ModelInstance {
+  readonly metadata: InstanceMetadata;
+  readonly #pool: Piscina<OnnxTask, PortableMetadata | PortableTensor[]>;
+
+  private constructor(pool: Piscina<OnnxTask, PortableMetadata | PortableTensor[]>, metadata: PortableMetadata) {
+    this.#pool = pool;
+    this.metadata = instanceMetadata(metadata);
   }
-  return new ort.Tensor(type, tensor.data as Exclude<TensorValues, readonly Uint8Array[]>, dims);
+
+  static async create(file: string, options: ort.InferenceSession.SessionOptions, workers: number): Promise<WorkerInstance> {
+    const workerData: OnnxWorkerData = { file, options };
+    const pool = new Piscina<OnnxTask, PortableMetadata | PortableTensor[]>({
+      filename: WORKER_FILE,
+      workerData,
+      minThreads: workers,
+      maxThreads: workers,
+      // Requests queue in the core's bounded in-flight accounting, not in an unbounded pool queue.
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+    });
+    try {
+      const metadata = (await pool.run({ kind: 'metadata' })) as PortableMetadata;
+      return new WorkerInstance(pool, metadata);
+    } catch (error) {
+      await pool.destroy();
+      throw error;
+    }
+  }
+
+  async infer(request: DecodedRequest, options: { outputNames?: readonly string[] }): Promise<RuntimeResult> {
+    const names = outputNamesOf(this.metadata, options.outputNames);
+    const feeds = request.inputs.map((t) => ownBuffer(toPortable(t)));
+    const outputs = (await this.#pool.run({ kind: 'run', feeds, outputNames: names })) as PortableTensor[];
+    return { outputs: outputs.map(fromPortable) };
+  }
+
+  async unload(): Promise<void> {
+    await this.#pool.destroy();
+  }
 }
 
-function fromOrtTensor(name: string, value: ort.Tensor): Tensor {
-  const datatype = ORT_TO_V2[value.type];
-  if (datatype === undefined) throw new Error(`output '${name}' has unsupported type ${value.type}`);
-  const shape = [...value.dims];
-  if (datatype === 'BYTES') {
-    const strings = value.data as string[];
-    return { name, datatype, shape, data: strings.map((s) => utf8Encoder.encode(s)) };
-  }
-  return { name, datatype, shape, data: value.data as Exclude<TensorValues, readonly Uint8Array[]> };
+/**
+ * Structured clone copies a typed array's whole backing buffer, and request tensors are often views
+ * into a larger body buffer: copy such views so only the tensor's own bytes cross the thread.
+ */
+function ownBuffer(tensor: PortableTensor): PortableTensor {
+  const data = tensor.data;
+  if (Array.isArray(data)) return tensor;
+  const view = data as Exclude<PortableTensor['data'], string[]>;
+  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return tensor;
+  return { ...tensor, data: view.slice() };
 }

@@ -1,0 +1,124 @@
+/**
+ * Conversions between the core's tensors and onnxruntime's, shared by the in-process session and
+ * the worker-thread session. Tensors cross threads as {@link PortableTensor}: plain typed arrays
+ * that structured clone (or transfer) without copying element by element.
+ */
+import type * as ort from 'onnxruntime-node';
+import { ErrorCode, ServerError } from '../errors.js';
+import type { Datatype } from '../core/datatype.js';
+import type { Tensor, TensorMetadata, TensorValues } from '../core/types.js';
+
+const ORT_TO_V2: Readonly<Record<string, Datatype>> = {
+  float32: 'FP32',
+  float64: 'FP64',
+  float16: 'FP16',
+  int8: 'INT8',
+  int16: 'INT16',
+  int32: 'INT32',
+  int64: 'INT64',
+  uint8: 'UINT8',
+  uint16: 'UINT16',
+  uint32: 'UINT32',
+  uint64: 'UINT64',
+  bool: 'BOOL',
+  string: 'BYTES',
+};
+
+const V2_TO_ORT: Readonly<Partial<Record<Datatype, ort.Tensor.Type>>> = {
+  FP32: 'float32',
+  FP64: 'float64',
+  FP16: 'float16',
+  INT8: 'int8',
+  INT16: 'int16',
+  INT32: 'int32',
+  INT64: 'int64',
+  UINT8: 'uint8',
+  UINT16: 'uint16',
+  UINT32: 'uint32',
+  UINT64: 'uint64',
+  BOOL: 'bool',
+  BYTES: 'string',
+};
+
+type NumericValues = Exclude<TensorValues, readonly Uint8Array[]>;
+
+/** A tensor in onnxruntime's terms, cloneable across threads. */
+export interface PortableTensor {
+  readonly name: string;
+  readonly type: ort.Tensor.Type;
+  readonly dims: readonly number[];
+  readonly data: NumericValues | string[];
+}
+
+/** Metadata of one model value, cloneable across threads. */
+export interface PortableMetadata {
+  readonly inputs: readonly TensorMetadata[];
+  readonly outputs: readonly TensorMetadata[];
+}
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/** V2 metadata of one ONNX value; non-tensors (maps, sequences) are refused with advice. */
+export function toTensorMetadata(meta: ort.InferenceSession.ValueMetadata): TensorMetadata {
+  if (!meta.isTensor) {
+    throw new ServerError(
+      ErrorCode.MODEL_LOAD_FAILED,
+      `ONNX value '${meta.name}' is not a tensor (sequences and maps are not supported; export classifiers with zipmap disabled)`,
+    );
+  }
+  const datatype = ORT_TO_V2[meta.type];
+  if (datatype === undefined) {
+    throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `ONNX tensor '${meta.name}' has unsupported type ${meta.type}`);
+  }
+  return { name: meta.name, datatype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+}
+
+/** A core tensor in onnxruntime's terms (BYTES become strings, which is what ORT takes). */
+export function toPortable(tensor: Tensor): PortableTensor {
+  const type = V2_TO_ORT[tensor.datatype];
+  if (type === undefined) throw new Error(`datatype ${tensor.datatype} is not supported by ONNX Runtime`);
+  if (type === 'string') {
+    const strings = (tensor.data as readonly Uint8Array[]).map((b) => utf8Decoder.decode(b));
+    return { name: tensor.name, type, dims: tensor.shape, data: strings };
+  }
+  return { name: tensor.name, type, dims: tensor.shape, data: tensor.data as NumericValues };
+}
+
+/** An onnxruntime output as a core tensor. */
+export function fromPortable(tensor: PortableTensor): Tensor {
+  const datatype = ORT_TO_V2[tensor.type];
+  if (datatype === undefined) throw new Error(`output '${tensor.name}' has unsupported type ${tensor.type}`);
+  const shape = [...tensor.dims];
+  if (datatype === 'BYTES') {
+    return { name: tensor.name, datatype, shape, data: (tensor.data as string[]).map((s) => utf8Encoder.encode(s)) };
+  }
+  return { name: tensor.name, datatype, shape, data: tensor.data as NumericValues };
+}
+
+/** Runs a session on portable feeds and returns portable outputs. */
+export async function runSession(
+  ortModule: typeof ort,
+  session: ort.InferenceSession,
+  feeds: readonly PortableTensor[],
+  outputNames: readonly string[],
+): Promise<PortableTensor[]> {
+  const inputs: Record<string, ort.Tensor> = {};
+  for (const feed of feeds) {
+    inputs[feed.name] = new ortModule.Tensor(feed.type, feed.data as never, feed.dims);
+  }
+  const results = await session.run(inputs, outputNames);
+  return outputNames.map((name) => {
+    const value = results[name];
+    if (value === undefined) throw new Error(`the model returned no output '${name}'`);
+    return { name, type: value.type, dims: [...value.dims], data: value.data as NumericValues | string[] };
+  });
+}
+
+/** The portable metadata of a session. */
+export function sessionMetadata(session: ort.InferenceSession): PortableMetadata {
+  return {
+    inputs: session.inputMetadata.map(toTensorMetadata),
+    outputs: session.outputMetadata.map(toTensorMetadata),
+  };
+}
