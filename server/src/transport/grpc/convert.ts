@@ -63,6 +63,40 @@ export function fromCoreParameters(params: Parameters | undefined): Record<strin
   return out;
 }
 
+/** The InferTensorContents field that carries each datatype's values (v2-protocol.md §1.7). */
+const CONTENTS_FIELD: Readonly<Record<string, keyof InferTensorContents__Output>> = {
+  BOOL: 'bool_contents',
+  INT8: 'int_contents',
+  INT16: 'int_contents',
+  INT32: 'int_contents',
+  INT64: 'int64_contents',
+  UINT8: 'uint_contents',
+  UINT16: 'uint_contents',
+  UINT32: 'uint_contents',
+  UINT64: 'uint64_contents',
+  FP32: 'fp32_contents',
+  FP64: 'fp64_contents',
+  BYTES: 'bytes_contents',
+};
+
+/**
+ * Values in a field that does not belong to the datatype (e.g. INT32 data in bytes_contents) would
+ * otherwise read as "0 elements"; say what is actually wrong. Unknown and raw-only datatypes are
+ * left to the core, which names those problems.
+ */
+function checkContentsField(name: string, datatype: string, c: InferTensorContents__Output): void {
+  const expected = CONTENTS_FIELD[datatype];
+  if (expected === undefined) return;
+  const misplaced = Object.entries(c)
+    .filter(([field, v]) => field !== expected && Array.isArray(v) && v.length > 0)
+    .map(([field]) => field);
+  if (misplaced.length > 0) {
+    throw invalidInput(
+      `input '${name}': ${datatype} values belong in contents.${expected}, but the request set ${misplaced.map((f) => `contents.${f}`).join(', ')}`,
+    );
+  }
+}
+
 /** Picks the typed contents field that carries a datatype's values. */
 function typedValues(datatype: string, c: InferTensorContents__Output): ArrayLike<number | bigint | boolean | Uint8Array> {
   switch (datatype) {
@@ -114,6 +148,7 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
     } else if (input.contents === null) {
       throw invalidInput(`input '${input.name}' has no data: set contents or raw_input_contents`);
     } else {
+      checkContentsField(input.name, input.datatype, input.contents);
       data = { kind: 'list', values: typedValues(input.datatype, input.contents) };
     }
     const params = toCoreParameters(input.parameters);
