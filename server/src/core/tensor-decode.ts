@@ -39,12 +39,19 @@ function decodeData(
       }
       if (!Array.isArray(data.value)) {
         if (data.value === undefined) throw invalidInput(`input '${name}': 'data' is missing`);
+        if (typeof data.value === 'object' && data.value !== null) {
+          throw invalidInput(`input '${name}': 'data' must be an array (or a bare scalar), got an object`);
+        }
         // A scalar with an empty shape may be sent bare (`"data": 3`).
         return decodeList(name, datatype, shape, count, [data.value]);
       }
       return decodeList(name, datatype, shape, count, flatten(data.value as unknown[]));
     }
     case 'list':
+      // Checked before the element count: FP16/BF16 have no typed field, so a count would mislead.
+      if (RAW_ONLY.has(datatype)) {
+        throw invalidInput(`input '${name}': ${datatype} data must be sent as raw bytes, not typed contents`);
+      }
       return decodeList(name, datatype, shape, count, data.values);
   }
 }
@@ -137,6 +144,10 @@ function decodeFloats<T extends Float32Array | Float64Array>(
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') badElement(name, out instanceof Float32Array ? 'FP32' : 'FP64', i, v);
+    // A finite number beyond FP32's range would silently become ±Infinity.
+    if (out instanceof Float32Array && Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
+      badElement(name, 'FP32', i, v);
+    }
     out[i] = v;
   }
   return out;
