@@ -43,6 +43,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     keepAliveTimeout: settings.keep_alive_timeout_seconds * 1000,
     handlerTimeout: settings.request_timeout_seconds * 1000,
     return503OnClosing: true,
+    // Node checks headers/request timeouts only every connectionsCheckingInterval (30 s by
+    // default), so a 1 s headers timeout would let a slow client hold a socket for up to 31 s.
+    http: { connectionsCheckingInterval: Math.min(1000, (settings.headers_timeout_seconds * 1000) / 2) },
     requestIdHeader: false,
     genReqId: (req) => {
       const header = req.headers['x-request-id'];
