@@ -158,6 +158,44 @@ const cases: Case[] = [
     restMentions: ["'INPUT0'", '"abc"', 'INT32'],
     grpcMentions: ["'INPUT0'", 'INT32', 'int_contents', 'bytes_contents'],
   },
+  {
+    name: 'finite value beyond the FP32 range (1e300)',
+    model: 'iris',
+    inferModel: 'iris',
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1e300, 3.5, 1.4, 0.2] }],
+    grpc: 'fp32_contents is a protobuf float: 1e300 cannot be put on the wire',
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ["'input'", 'element 0', '1e+300', 'FP32'],
+  },
+  {
+    name: 'FP16 values sent as JSON / typed contents',
+    model: 'iris',
+    inferModel: 'iris',
+    inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
+    grpc: {
+      method: 'ModelInfer',
+      request: {
+        model_name: 'iris',
+        inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 4], contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] } }],
+      },
+    },
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ["'input'", 'FP16', 'must be sent as', 'not'],
+  },
+  {
+    name: "'data' is an object",
+    model: 'iris',
+    rest: {
+      path: '/v2/models/iris/infer',
+      body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: { a: 1 } }] }),
+    },
+    grpc: 'contents is a typed message, it cannot be an arbitrary object',
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ["'input'", "'data' must be an array", 'object'],
+  },
   // ---- A1 / A3 shapes ----
   {
     name: 'shape [1,16] with 15 elements',
@@ -625,6 +663,32 @@ describe('bad input on REST and gRPC', () => {
       });
     }
   }
+
+  // A7: zero-size tensors are not bad input; they must give empty outputs and never a crash.
+  it('REST: zero-size tensors [0,16] → 200 with empty outputs', async () => {
+    const response = await sendRest(server.httpUrl, {
+      path: '/v2/models/simple/infer',
+      body: JSON.stringify({ inputs: [int32('INPUT0', [], [0, 16]), int32('INPUT1', [], [0, 16])] }),
+    });
+    const body = (await response.json()) as { outputs: { shape: number[]; data: unknown[] }[] };
+    assert.equal(response.status, 200);
+    assert.deepEqual(body.outputs.map((o) => [o.shape, o.data]), [[[0, 16], []], [[0, 16], []]]);
+    await assertRestServes(server.httpUrl, 'simple');
+  });
+
+  it('gRPC: zero-size raw tensors [0,16] → OK with empty outputs', async () => {
+    const response = await client.call<{ outputs: { shape: string[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', {
+      model_name: 'simple',
+      inputs: [
+        { name: 'INPUT0', datatype: 'INT32', shape: [0, 16] },
+        { name: 'INPUT1', datatype: 'INT32', shape: [0, 16] },
+      ],
+      raw_input_contents: [Buffer.alloc(0), Buffer.alloc(0)],
+    });
+    assert.deepEqual(response.outputs.map((o) => o.shape.map(Number)), [[0, 16], [0, 16]]);
+    assert.deepEqual(response.raw_output_contents.map((b) => b.length), [0, 0]);
+    await assertGrpcServes(client, 'simple');
+  });
 
   it('every case runs on at least one protocol, and says why when it skips one', () => {
     for (const c of cases) {

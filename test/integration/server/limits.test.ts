@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 import { status } from '@grpc/grpc-js';
 import { assertGrpcError, assertGrpcServes, assertRestError, assertRestServes } from '../../support/error-checks.js';
 import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
@@ -131,24 +131,29 @@ describe('server limits', () => {
     await assertRestServes(server.httpUrl, 'simple');
   });
 
-  it('a small gzip body that inflates past max_body_bytes → 413', async () => {
-    const bomb = gzipSync(paddedBody(MAX_BODY * 16));
-    assert.ok(bomb.length < MAX_BODY / 8, `the compressed body is small (${bomb.length} bytes)`);
-    const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, bomb, {
-      'content-type': 'application/json',
-      'content-encoding': 'gzip',
+  for (const [encoding, compress] of [
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+  ] as const) {
+    it(`a small ${encoding} body that inflates past max_body_bytes → 413`, async () => {
+      const bomb = compress(paddedBody(MAX_BODY * 16));
+      assert.ok(bomb.length < MAX_BODY / 8, `the compressed body is small (${bomb.length} bytes)`);
+      const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, bomb, {
+        'content-type': 'application/json',
+        'content-encoding': encoding,
+      });
+      await assertRestError(asResponse(raw), 413, [String(MAX_BODY)]);
+      await assertRestServes(server.httpUrl, 'simple');
     });
-    await assertRestError(asResponse(raw), 413, [String(MAX_BODY)]);
-    await assertRestServes(server.httpUrl, 'simple');
-  });
 
-  it('a gzip body that inflates to under the limit is served', async () => {
-    const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, gzipSync(paddedBody(MAX_BODY - 100)), {
-      'content-type': 'application/json',
-      'content-encoding': 'gzip',
+    it(`a ${encoding} body that inflates to under the limit is served`, async () => {
+      const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, compress(paddedBody(MAX_BODY - 100)), {
+        'content-type': 'application/json',
+        'content-encoding': encoding,
+      });
+      assert.equal(raw.status, 200, raw.body.slice(0, 300));
     });
-    assert.equal(raw.status, 200, raw.body.slice(0, 300));
-  });
+  }
 
   it('gRPC message over grpc_max_message_length → RESOURCE_EXHAUSTED', async () => {
     const count = MAX_GRPC / 4 + 16;
@@ -166,6 +171,31 @@ describe('server limits', () => {
     );
     await assertGrpcServes(client, 'simple');
     await assertRestServes(server.httpUrl, 'simple');
+  });
+
+  it('gRPC gzip message that inflates past grpc_max_message_length → RESOURCE_EXHAUSTED', async () => {
+    // grpc.default_compression_algorithm 2 = gzip: zeros compress to a few KiB on the wire.
+    const gzipClient = grpcClient(server.grpcAddress, { 'grpc.default_compression_algorithm': 2 });
+    try {
+      const rows = 1024;
+      await assertGrpcError(
+        gzipClient.call('ModelInfer', {
+          model_name: 'simple',
+          inputs: [
+            { name: 'INPUT0', datatype: 'INT32', shape: [rows, 16] },
+            { name: 'INPUT1', datatype: 'INT32', shape: [rows, 16] },
+          ],
+          raw_input_contents: [Buffer.alloc(rows * 64), Buffer.alloc(rows * 64)],
+        }),
+        status.RESOURCE_EXHAUSTED,
+        [String(MAX_GRPC)],
+      );
+      // A compressed message that stays under the limit is served.
+      await assertGrpcServes(gzipClient, 'simple');
+    } finally {
+      gzipClient.close();
+    }
+    await assertGrpcServes(client, 'simple');
   });
 
   it('headers trickled slower than headers_timeout_seconds → the connection is closed', async () => {
