@@ -614,7 +614,7 @@ async function sendRest(httpUrl: string, req: RestRequest): Promise<Response> {
   });
 }
 
-describe('bad input on REST and gRPC', () => {
+void describe('bad input on REST and gRPC', () => {
   let server: ServerProcess;
   let client: GrpcTestClient;
   let parent: string;
@@ -645,14 +645,14 @@ describe('bad input on REST and gRPC', () => {
 
   for (const c of cases) {
     if (typeof c.rest !== 'string') {
-      it(`REST: ${c.name} → ${c.http}`, async () => {
+      void it(`REST: ${c.name} → ${c.http}`, async () => {
         const response = await sendRest(server.httpUrl, restRequestFor(c));
         await assertRestError(response, c.http, c.restMentions ?? c.mentions);
         await assertRestServes(server.httpUrl, c.model);
       });
     }
     if (typeof c.grpc !== 'string') {
-      it(`gRPC: ${c.name} → ${status[c.code]}`, async () => {
+      void it(`gRPC: ${c.name} → ${status[c.code]}`, async () => {
         const req = grpcRequestFor(c);
         await assertGrpcError(
           client.call(req.method, req.request, req.service === undefined ? {} : { service: req.service }),
@@ -665,7 +665,7 @@ describe('bad input on REST and gRPC', () => {
   }
 
   // A7: zero-size tensors are not bad input; they must give empty outputs and never a crash.
-  it('REST: zero-size tensors [0,16] → 200 with empty outputs', async () => {
+  void it('REST: zero-size tensors [0,16] → 200 with empty outputs', async () => {
     const response = await sendRest(server.httpUrl, {
       path: '/v2/models/simple/infer',
       body: JSON.stringify({ inputs: [int32('INPUT0', [], [0, 16]), int32('INPUT1', [], [0, 16])] }),
@@ -676,7 +676,7 @@ describe('bad input on REST and gRPC', () => {
     await assertRestServes(server.httpUrl, 'simple');
   });
 
-  it('gRPC: zero-size raw tensors [0,16] → OK with empty outputs', async () => {
+  void it('gRPC: zero-size raw tensors [0,16] → OK with empty outputs', async () => {
     const response = await client.call<{ outputs: { shape: string[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', {
       model_name: 'simple',
       inputs: [
@@ -690,7 +690,7 @@ describe('bad input on REST and gRPC', () => {
     await assertGrpcServes(client, 'simple');
   });
 
-  it('every case runs on at least one protocol, and says why when it skips one', () => {
+  void it('every case runs on at least one protocol, and says why when it skips one', () => {
     for (const c of cases) {
       assert.ok(typeof c.rest !== 'string' || typeof c.grpc !== 'string', c.name);
     }
@@ -698,7 +698,7 @@ describe('bad input on REST and gRPC', () => {
     assert.ok(both >= 20, `most cases run on both protocols (${both})`);
   });
 
-  it('nothing outside the repository was loaded by the traversal attempts', async () => {
+  void it('nothing outside the repository was loaded by the traversal attempts', async () => {
     const index = await fetch(`${server.httpUrl}/v2/repository/index`, { method: 'POST' });
     assert.equal(index.status, 200);
     const entries = (await index.json()) as { name: string }[];

@@ -69,7 +69,7 @@ function asResponse(raw: RawResponse): Response {
   });
 }
 
-describe('server limits', () => {
+void describe('server limits', () => {
   let server: ServerProcess;
   let client: GrpcTestClient;
 
@@ -90,7 +90,7 @@ describe('server limits', () => {
     assert.equal(await server.stop(), 0, 'server exits 0 on SIGTERM');
   });
 
-  it('REST body one byte over max_body_bytes → 413 naming the limit', async () => {
+  void it('REST body one byte over max_body_bytes → 413 naming the limit', async () => {
     const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, paddedBody(MAX_BODY + 1), {
       'content-type': 'application/json',
     });
@@ -98,7 +98,7 @@ describe('server limits', () => {
     await assertRestServes(server.httpUrl, 'simple');
   });
 
-  it('REST body of exactly max_body_bytes and one byte under are accepted', async () => {
+  void it('REST body of exactly max_body_bytes and one byte under are accepted', async () => {
     for (const size of [MAX_BODY, MAX_BODY - 1]) {
       const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, paddedBody(size), {
         'content-type': 'application/json',
@@ -108,7 +108,7 @@ describe('server limits', () => {
     await assertRestServes(server.httpUrl, 'simple');
   });
 
-  it('REST body over the limit without Content-Length (chunked) → 413', async () => {
+  void it('REST body over the limit without Content-Length (chunked) → 413', async () => {
     const body = paddedBody(MAX_BODY * 2);
     const raw = await new Promise<RawResponse>((resolvePost, reject) => {
       const req = httpRequest(
@@ -135,7 +135,7 @@ describe('server limits', () => {
     ['gzip', gzipSync],
     ['deflate', deflateSync],
   ] as const) {
-    it(`a small ${encoding} body that inflates past max_body_bytes → 413`, async () => {
+    void it(`a small ${encoding} body that inflates past max_body_bytes → 413`, async () => {
       const bomb = compress(paddedBody(MAX_BODY * 16));
       assert.ok(bomb.length < MAX_BODY / 8, `the compressed body is small (${bomb.length} bytes)`);
       const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, bomb, {
@@ -146,7 +146,7 @@ describe('server limits', () => {
       await assertRestServes(server.httpUrl, 'simple');
     });
 
-    it(`a ${encoding} body that inflates to under the limit is served`, async () => {
+    void it(`a ${encoding} body that inflates to under the limit is served`, async () => {
       const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, compress(paddedBody(MAX_BODY - 100)), {
         'content-type': 'application/json',
         'content-encoding': encoding,
@@ -155,7 +155,7 @@ describe('server limits', () => {
     });
   }
 
-  it('gRPC message over grpc_max_message_length → RESOURCE_EXHAUSTED', async () => {
+  void it('gRPC message over grpc_max_message_length → RESOURCE_EXHAUSTED', async () => {
     const count = MAX_GRPC / 4 + 16;
     await assertGrpcError(
       client.call('ModelInfer', {
@@ -173,7 +173,7 @@ describe('server limits', () => {
     await assertRestServes(server.httpUrl, 'simple');
   });
 
-  it('gRPC gzip message that inflates past grpc_max_message_length → RESOURCE_EXHAUSTED', async () => {
+  void it('gRPC gzip message that inflates past grpc_max_message_length → RESOURCE_EXHAUSTED', async () => {
     // grpc.default_compression_algorithm 2 = gzip: zeros compress to a few KiB on the wire.
     const gzipClient = grpcClient(server.grpcAddress, { 'grpc.default_compression_algorithm': 2 });
     try {
@@ -198,7 +198,7 @@ describe('server limits', () => {
     await assertGrpcServes(client, 'simple');
   });
 
-  it('headers trickled slower than headers_timeout_seconds → the connection is closed', async () => {
+  void it('headers trickled slower than headers_timeout_seconds → the connection is closed', async () => {
     const [host, port] = ['127.0.0.1', server.ports.http];
     const started = Date.now();
     const limitMs = HEADERS_TIMEOUT_S * 1000 + 6000;
@@ -236,7 +236,7 @@ describe('server limits', () => {
     await assertRestServes(server.httpUrl, 'simple');
   });
 
-  it('unknown routes → 404 {"error": ...}', async () => {
+  void it('unknown routes → 404 {"error": ...}', async () => {
     for (const [method, path] of [
       ['GET', '/v2/nope'],
       ['POST', '/v3/models/simple/infer'],
