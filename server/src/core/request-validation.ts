@@ -7,17 +7,17 @@ import { invalidInput } from '../errors.js';
 import type { InstanceMetadata } from './model-runtime.js';
 import { formatShape, shapeMatches } from './shape.js';
 import { decodeTensor } from './tensor-decode.js';
-import type { InferenceRequest, RequestOutput, Tensor } from './types.js';
+import type { InferenceRequest, RequestInput, RequestOutput, Tensor } from './types.js';
 
 /** Decodes and validates all inputs of a request against a model's metadata. */
 export function decodeInputs(request: InferenceRequest, metadata: InstanceMetadata): Tensor[] {
-  if (!Array.isArray(request.inputs) || request.inputs.length === 0) {
-    throw invalidInput("request has no 'inputs'");
-  }
+  // Array.isArray narrows a typed array to any[]; keep the declared element type.
+  const inputs: readonly RequestInput[] = Array.isArray(request.inputs) ? request.inputs : [];
+  if (inputs.length === 0) throw invalidInput("request has no 'inputs'");
   const declared = new Map(metadata.inputs.map((t) => [t.name, t]));
   const seen = new Set<string>();
   const tensors: Tensor[] = [];
-  for (const input of request.inputs) {
+  for (const input of inputs) {
     if (seen.has(input.name)) throw invalidInput(`input '${input.name}' appears more than once`);
     seen.add(input.name);
     const spec = declared.get(input.name);

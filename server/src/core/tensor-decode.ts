@@ -12,7 +12,7 @@ import type { RequestInput, Tensor, TensorValues, WireData } from './types.js';
 export function decodeTensor(input: RequestInput): Tensor {
   const name = input.name;
   if (!isDatatype(input.datatype)) {
-    throw invalidInput(`input '${name}': unknown datatype '${String(input.datatype).slice(0, 32)}'`);
+    throw invalidInput(`input '${name}': unknown datatype '${input.datatype.slice(0, 32)}'`);
   }
   const datatype = input.datatype;
   const shape = parseShape(name, input.shape);
@@ -62,7 +62,8 @@ export function flatten(value: readonly unknown[]): readonly unknown[] {
   const out: unknown[] = [];
   const stack: { items: readonly unknown[]; index: number }[] = [{ items: value, index: 0 }];
   while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
+    const top = stack[stack.length - 1];
+    if (top === undefined) break;
     if (top.index >= top.items.length) {
       stack.pop();
       continue;
@@ -80,6 +81,31 @@ function countMismatch(name: string, shape: readonly number[], count: number, go
   );
 }
 
+type SmallIntArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array;
+type ListDecoder = (name: string, values: ArrayLike<unknown>, count: number) => TensorValues;
+
+const rawOnly = (datatype: Datatype): ListDecoder => (name) => {
+  throw invalidInput(`input '${name}': ${datatype} data must be sent as binary`);
+};
+
+/** How list values (JSON `data`, gRPC typed contents) of each datatype become a typed array. */
+const LIST_DECODERS: Readonly<Record<Datatype, ListDecoder>> = {
+  BOOL: (name, values) => decodeBools(name, values),
+  BYTES: (name, values) => decodeStrings(name, values),
+  FP32: (name, values, count) => decodeFloats(name, values, new Float32Array(count)),
+  FP64: (name, values, count) => decodeFloats(name, values, new Float64Array(count)),
+  INT64: (name, values, count) => decodeBigInts(name, 'INT64', values, new BigInt64Array(count)),
+  UINT64: (name, values, count) => decodeBigInts(name, 'UINT64', values, new BigUint64Array(count)),
+  UINT8: (name, values, count) => decodeInts(name, 'UINT8', values, new Uint8Array(count)),
+  UINT16: (name, values, count) => decodeInts(name, 'UINT16', values, new Uint16Array(count)),
+  UINT32: (name, values, count) => decodeInts(name, 'UINT32', values, new Uint32Array(count)),
+  INT8: (name, values, count) => decodeInts(name, 'INT8', values, new Int8Array(count)),
+  INT16: (name, values, count) => decodeInts(name, 'INT16', values, new Int16Array(count)),
+  INT32: (name, values, count) => decodeInts(name, 'INT32', values, new Int32Array(count)),
+  FP16: rawOnly('FP16'),
+  BF16: rawOnly('BF16'),
+};
+
 function decodeList(
   name: string,
   datatype: Datatype,
@@ -88,35 +114,7 @@ function decodeList(
   values: ArrayLike<unknown>,
 ): TensorValues {
   if (values.length !== count) countMismatch(name, shape, count, values.length);
-  switch (datatype) {
-    case 'BOOL':
-      return decodeBools(name, values);
-    case 'BYTES':
-      return decodeStrings(name, values);
-    case 'FP32':
-      return decodeFloats(name, values, new Float32Array(count));
-    case 'FP64':
-      return decodeFloats(name, values, new Float64Array(count));
-    case 'INT64':
-      return decodeBigInts(name, datatype, values, new BigInt64Array(count));
-    case 'UINT64':
-      return decodeBigInts(name, datatype, values, new BigUint64Array(count));
-    case 'UINT8':
-      return decodeInts(name, datatype, values, new Uint8Array(count));
-    case 'UINT16':
-      return decodeInts(name, datatype, values, new Uint16Array(count));
-    case 'UINT32':
-      return decodeInts(name, datatype, values, new Uint32Array(count));
-    case 'INT8':
-      return decodeInts(name, datatype, values, new Int8Array(count));
-    case 'INT16':
-      return decodeInts(name, datatype, values, new Int16Array(count));
-    case 'INT32':
-      return decodeInts(name, datatype, values, new Int32Array(count));
-    case 'FP16':
-    case 'BF16':
-      throw invalidInput(`input '${name}': ${datatype} data must be sent as binary`);
-  }
+  return LIST_DECODERS[datatype](name, values, count);
 }
 
 function badElement(name: string, datatype: Datatype, index: number, value: unknown): never {
@@ -153,7 +151,7 @@ function decodeFloats<T extends Float32Array | Float64Array>(
   return out;
 }
 
-function decodeInts<T extends Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array>(
+function decodeInts<T extends SmallIntArray>(
   name: string,
   datatype: Datatype,
   values: ArrayLike<unknown>,
@@ -220,35 +218,32 @@ export function decodeRaw(
   }
   // Typed-array views need aligned offsets; Buffers from a pool often are not, so copy then.
   const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
-  const { buffer, byteOffset } = aligned;
-  switch (datatype) {
-    case 'BOOL':
-      for (const b of aligned) if (b > 1) throw invalidInput(`input '${name}': BOOL bytes must be 0 or 1`);
-      return aligned;
-    case 'UINT8':
-      return aligned;
-    case 'INT8':
-      return new Int8Array(buffer, byteOffset, count);
-    case 'UINT16':
-    case 'FP16':
-    case 'BF16':
-      return new Uint16Array(buffer, byteOffset, count);
-    case 'INT16':
-      return new Int16Array(buffer, byteOffset, count);
-    case 'UINT32':
-      return new Uint32Array(buffer, byteOffset, count);
-    case 'INT32':
-      return new Int32Array(buffer, byteOffset, count);
-    case 'UINT64':
-      return new BigUint64Array(buffer, byteOffset, count);
-    case 'INT64':
-      return new BigInt64Array(buffer, byteOffset, count);
-    case 'FP32':
-      return new Float32Array(buffer, byteOffset, count);
-    case 'FP64':
-      return new Float64Array(buffer, byteOffset, count);
+  if (datatype === 'BOOL') {
+    for (const b of aligned) if (b > 1) throw invalidInput(`input '${name}': BOOL bytes must be 0 or 1`);
+    return aligned;
   }
+  if (datatype === 'UINT8') return aligned;
+  return new RAW_VIEWS[datatype](aligned.buffer, aligned.byteOffset, count);
 }
+
+type RawView = Exclude<TensorValues, readonly Uint8Array[]>;
+
+/** Typed-array views over raw little-endian bytes, for every fixed-size datatype but BOOL and UINT8. */
+const RAW_VIEWS: Readonly<
+  Record<Exclude<Datatype, 'BYTES' | 'BOOL' | 'UINT8'>, new (buffer: ArrayBufferLike, offset: number, length: number) => RawView>
+> = {
+  INT8: Int8Array,
+  UINT16: Uint16Array,
+  FP16: Uint16Array,
+  BF16: Uint16Array,
+  INT16: Int16Array,
+  UINT32: Uint32Array,
+  INT32: Int32Array,
+  UINT64: BigUint64Array,
+  INT64: BigInt64Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+};
 
 /** Parses BYTES elements, each a 4-byte little-endian length followed by that many bytes. */
 function decodeRawStrings(

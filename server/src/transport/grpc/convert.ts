@@ -13,8 +13,10 @@ import type {
   RepositoryIndexEntry,
   RequestInput,
   Tensor,
+  TensorValues,
   WireData,
 } from '../../core/types.js';
+import type { Datatype } from '../../core/datatype.js';
 import type { InferParameter, InferParameter__Output } from '../../generated/inference/InferParameter.js';
 import type { InferTensorContents, InferTensorContents__Output } from '../../generated/inference/InferTensorContents.js';
 import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
@@ -176,34 +178,32 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
   };
 }
 
+const numbers = (field: keyof InferTensorContents) => (data: TensorValues): InferTensorContents => ({
+  [field]: Array.from(data as ArrayLike<number>),
+});
+
+/** How each datatype's values become typed contents; 16-bit floats have no field and travel raw only. */
+const TYPED_ENCODERS: Readonly<Record<Datatype, (data: TensorValues) => InferTensorContents>> = {
+  BOOL: (data) => ({ bool_contents: Array.from(data as Uint8Array, (v) => v !== 0) }),
+  INT8: numbers('int_contents'),
+  INT16: numbers('int_contents'),
+  INT32: numbers('int_contents'),
+  UINT8: numbers('uint_contents'),
+  UINT16: numbers('uint_contents'),
+  UINT32: numbers('uint_contents'),
+  FP32: numbers('fp32_contents'),
+  FP64: numbers('fp64_contents'),
+  INT64: (data) => ({ int64_contents: Array.from(data as BigInt64Array, (v) => v.toString()) }),
+  UINT64: (data) => ({ uint64_contents: Array.from(data as BigUint64Array, (v) => v.toString()) }),
+  BYTES: (data) => ({
+    bytes_contents: (data as readonly Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+  }),
+  FP16: () => ({}),
+  BF16: () => ({}),
+};
+
 function typedContents(tensor: Tensor): InferTensorContents {
-  const data = tensor.data;
-  switch (tensor.datatype) {
-    case 'BOOL':
-      return { bool_contents: Array.from(data as Uint8Array, (v) => v !== 0) };
-    case 'INT8':
-    case 'INT16':
-    case 'INT32':
-      return { int_contents: Array.from(data as Int32Array) };
-    case 'UINT8':
-    case 'UINT16':
-    case 'UINT32':
-      return { uint_contents: Array.from(data as Uint32Array) };
-    case 'INT64':
-      return { int64_contents: Array.from(data as BigInt64Array, (v) => v.toString()) };
-    case 'UINT64':
-      return { uint64_contents: Array.from(data as BigUint64Array, (v) => v.toString()) };
-    case 'FP32':
-      return { fp32_contents: Array.from(data as Float32Array) };
-    case 'FP64':
-      return { fp64_contents: Array.from(data as Float64Array) };
-    case 'BYTES':
-      return { bytes_contents: (data as readonly Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
-    case 'FP16':
-    case 'BF16':
-      // No typed field exists for 16-bit floats; they only travel raw (v2-protocol.md §1.7).
-      return {};
-  }
+  return TYPED_ENCODERS[tensor.datatype](tensor.data);
 }
 
 /** Converts a core response; raw contents when the request used them, or when a dtype has no typed field. */
@@ -233,7 +233,8 @@ export function fromCoreInferResponse(res: InferenceResponse, useRaw: boolean): 
 
 function withoutHeaders(params: Parameters | undefined): Parameters | undefined {
   if (params === undefined) return undefined;
-  const { headers: _headers, ...rest } = params;
+  const rest = { ...params };
+  delete rest['headers'];
   return rest;
 }
 

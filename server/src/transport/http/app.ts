@@ -36,6 +36,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const { settings } = deps;
   const rootPath = settings.root_path;
   const app = fastify({
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the cast fixes the app's logger type parameter
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: settings.max_body_bytes,
