@@ -116,25 +116,12 @@ export function loadSettings(
     envLayer(env, 'TESSERA_'),
     { origin: (f) => `--${f.replaceAll('_', '-')}`, values: { ...(cli.values ?? {}) } },
   ];
-  const merged: Record<string, unknown> = {};
-  const origins = new Map<string, string>();
-  for (const layer of layers) {
-    for (const [key, value] of Object.entries(layer.values)) {
-      merged[key] = value;
-      origins.set(key, layer.origin(key));
-    }
-  }
+  const { merged, origins } = mergeLayers(layers);
   if (merged['model_repository_root'] === undefined && cli.folder !== undefined) {
     merged['model_repository_root'] = folder;
   }
   const parsed = settingsSchema.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = String(issue?.path[0] ?? '(root)');
-    const where = origins.get(field) ?? 'settings';
-    const path = issue?.path.join('.') ?? field;
-    throw new SettingsError(`invalid setting ${path} (from ${where}): ${issue?.message ?? 'invalid'}`);
-  }
+  if (!parsed.success) throw settingsIssue(parsed.error, origins);
   const settings = parsed.data;
   const root = isAbsolute(settings.model_repository_root)
     ? settings.model_repository_root
@@ -144,6 +131,28 @@ export function loadSettings(
     throw new SettingsError(`invalid setting model_repository_root (from ${where}): folder does not exist`);
   }
   return Object.freeze({ ...settings, model_repository_root: root });
+}
+
+/** Later layers win; remembers where each field's value came from, for error messages. */
+function mergeLayers(layers: readonly Layer[]): { merged: Record<string, unknown>; origins: Map<string, string> } {
+  const merged: Record<string, unknown> = {};
+  const origins = new Map<string, string>();
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.values)) {
+      merged[key] = value;
+      origins.set(key, layer.origin(key));
+    }
+  }
+  return { merged, origins };
+}
+
+/** The one-line error for the first schema issue, naming the field and where its value came from. */
+function settingsIssue(error: z.ZodError, origins: ReadonlyMap<string, string>): SettingsError {
+  const issue = error.issues[0];
+  const field = String(issue?.path[0] ?? '(root)');
+  const where = origins.get(field) ?? 'settings';
+  const path = issue?.path.join('.') ?? field;
+  return new SettingsError(`invalid setting ${path} (from ${where}): ${issue?.message ?? 'invalid'}`);
 }
 
 function settingsFileLayer(folder: string): Layer {

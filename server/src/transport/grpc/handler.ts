@@ -11,7 +11,7 @@ import {
   type ServerUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { SpanKind, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
 import { ErrorCode, toServerError } from '../../errors.js';
 import type { RequestContext } from '../../core/types.js';
 import type { PinoLogger } from '../../observability/logger.js';
@@ -69,7 +69,7 @@ export function unary<Req, Res>(
     const finish = (code: status): void => {
       deps.metrics.grpcHandled(labels, status[code], (performance.now() - started) / 1000);
       span.setAttribute('rpc.grpc.status_code', code);
-      if (code !== status.OK) span.setStatus({ code: 2 });
+      if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     };
     context
@@ -94,12 +94,12 @@ export function unary<Req, Res>(
           }
           finish(code);
           const failure: Partial<ServiceError> = { code, details: serverError.message };
-          callback(failure as ServiceError);
+          callback(failure);
         },
       );
   };
 }
 
-function isWithHeaders<Res>(value: unknown): value is { response: Res; headers: Record<string, string> } {
+function isWithHeaders(value: unknown): value is { response: unknown; headers: Record<string, string> } {
   return typeof value === 'object' && value !== null && 'response' in value && 'headers' in value && Object.keys(value).length === 2;
 }

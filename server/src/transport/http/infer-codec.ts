@@ -153,7 +153,8 @@ function encodeOutput(tensor: Tensor, binary: boolean, chunks: Uint8Array[]): ob
 /** Response parameters minus `headers`, which become HTTP headers instead (MLServer). */
 function responseParameters(params: Parameters | undefined): Parameters | undefined {
   if (params === undefined) return undefined;
-  const { headers: _headers, ...rest } = params;
+  const rest = { ...params };
+  delete rest['headers'];
   return Object.keys(rest).length === 0 ? undefined : rest;
 }
 

@@ -2,7 +2,7 @@
  * Per-request plumbing shared by the REST routes: the core's RequestContext (headers, abort
  * signal) and the OpenTelemetry context of the request span.
  */
-import { context, propagation, trace, SpanKind, type Context, type Span } from '@opentelemetry/api';
+import { context, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../core/types.js';
 
@@ -55,7 +55,7 @@ export function endRequestSpan(request: FastifyRequest, statusCode: number): voi
   const span = request.otelSpan;
   if (span === undefined) return;
   span.setAttribute('http.response.status_code', statusCode);
-  if (statusCode >= 500) span.setStatus({ code: 2 });
+  if (statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
   span.end();
 }
 
