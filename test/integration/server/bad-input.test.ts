@@ -445,7 +445,25 @@ const cases: Case[] = [
     code: status.NOT_FOUND,
     mentions: ["model 'iris'", "version '7'", 'not found'],
   },
+  {
+    name: 'model that failed to load (its reason must not leak paths)',
+    model: 'simple',
+    inferModel: 'broken',
+    inputs: GOOD_SIMPLE,
+    http: 503,
+    code: status.UNAVAILABLE,
+    mentions: ["model 'broken'", 'not ready'],
+  },
   // ---- E36 model names ----
+  {
+    name: 'path traversal in the model name on metadata',
+    model: 'simple',
+    rest: { method: 'GET', path: '/v2/models/..%2F..%2Fetc' },
+    grpc: { method: 'ModelMetadata', request: { name: '../../etc' } },
+    http: 404,
+    code: status.NOT_FOUND,
+    mentions: ["model '../../etc'", 'not found'],
+  },
   {
     name: 'path traversal in the model name on load',
     model: 'simple',
@@ -618,13 +636,20 @@ void describe('bad input on REST and gRPC', () => {
   let server: ServerProcess;
   let client: GrpcTestClient;
   let parent: string;
+  const restMessages = new Map<string, string>();
+  const grpcMessages = new Map<string, string>();
 
   before(async () => {
     // repo/ is served; outside/ is a sibling holding a valid model that a traversal would reach.
     parent = await mkdtemp(join(tmpdir(), 'tessera-bad-input-'));
     const repo = join(parent, 'repo');
     await mkdir(repo);
-    for (const folder of ['examples/models/simple', 'examples/models/iris', 'test/fixtures/models/strings']) {
+    for (const folder of [
+      'examples/models/simple',
+      'examples/models/iris',
+      'test/fixtures/models/strings',
+      'test/fixtures/models/broken',
+    ]) {
       await cp(join(REPO_ROOT, folder), join(repo, folder.split('/').pop() ?? ''), { recursive: true });
     }
     await cp(join(REPO_ROOT, 'examples/models/simple'), join(parent, 'outside'), { recursive: true });
@@ -647,22 +672,31 @@ void describe('bad input on REST and gRPC', () => {
     if (typeof c.rest !== 'string') {
       void it(`REST: ${c.name} → ${c.http}`, async () => {
         const response = await sendRest(server.httpUrl, restRequestFor(c));
-        await assertRestError(response, c.http, c.restMentions ?? c.mentions);
+        restMessages.set(c.name, await assertRestError(response, c.http, c.restMentions ?? c.mentions));
         await assertRestServes(server.httpUrl, c.model);
       });
     }
     if (typeof c.grpc !== 'string') {
       void it(`gRPC: ${c.name} → ${status[c.code]}`, async () => {
         const req = grpcRequestFor(c);
-        await assertGrpcError(
+        const details = await assertGrpcError(
           client.call(req.method, req.request, req.service === undefined ? {} : { service: req.service }),
           c.code,
           c.grpcMentions ?? c.mentions,
         );
+        grpcMessages.set(c.name, details);
         await assertGrpcServes(client, c.model);
       });
     }
   }
+
+  void it('REST and gRPC give the same message for the same request (shared core validation)', () => {
+    const shared = cases.filter((c) => c.rest === undefined && c.grpc === undefined);
+    assert.ok(shared.length >= 12, `${shared.length} cases send the same request on both protocols`);
+    for (const c of shared) {
+      assert.equal(grpcMessages.get(c.name), restMessages.get(c.name), c.name);
+    }
+  });
 
   // A7: zero-size tensors are not bad input; they must give empty outputs and never a crash.
   void it('REST: zero-size tensors [0,16] → 200 with empty outputs', async () => {
@@ -702,7 +736,7 @@ void describe('bad input on REST and gRPC', () => {
     const index = await fetch(`${server.httpUrl}/v2/repository/index`, { method: 'POST' });
     assert.equal(index.status, 200);
     const entries = (await index.json()) as { name: string }[];
-    assert.deepEqual([...new Set(entries.map((e) => e.name))].sort(), ['iris', 'simple', 'strings']);
+    assert.deepEqual([...new Set(entries.map((e) => e.name))].sort(), ['broken', 'iris', 'simple', 'strings']);
     // The sibling model is unknown by its own name too: the repository never looks outside.
     const load = await fetch(`${server.httpUrl}/v2/repository/models/outside/load`, { method: 'POST' });
     await assertRestError(load, 404, ["model 'outside'"]);
