@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
@@ -500,6 +501,63 @@ const cases: Case[] = [
     code: status.INVALID_ARGUMENT,
     mentions: ['model_name'],
   },
+  {
+    name: 'model name longer than the router allows',
+    model: 'simple',
+    rest: { path: `/v2/models/${'m'.repeat(300)}/infer`, body: JSON.stringify({ inputs: GOOD_SIMPLE }) },
+    grpc: 'gRPC has no path parameters; a long name is just an unknown model',
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['too long'],
+  },
+  {
+    name: 'URL with a broken percent-encoding',
+    model: 'simple',
+    rest: { path: '/v2/models/%E0%A4%A/infer', body: JSON.stringify({ inputs: GOOD_SIMPLE }) },
+    grpc: 'gRPC has no URL',
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['URL', 'percent-encoding'],
+  },
+  {
+    name: 'unsupported Content-Encoding',
+    model: 'simple',
+    rest: {
+      path: '/v2/models/simple/infer',
+      headers: { 'content-encoding': 'br' },
+      body: JSON.stringify({ inputs: GOOD_SIMPLE }),
+    },
+    grpc: 'REST header',
+    http: 415,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['Content-Encoding', 'br'],
+  },
+  {
+    name: 'gzip Content-Encoding on a body that is not gzip',
+    model: 'simple',
+    rest: {
+      path: '/v2/models/simple/infer',
+      headers: { 'content-encoding': 'gzip' },
+      body: JSON.stringify({ inputs: GOOD_SIMPLE }),
+    },
+    grpc: 'REST header',
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['decompress'],
+  },
+  {
+    name: 'nested data one level past max_json_depth',
+    model: 'simple',
+    rest: {
+      path: '/v2/models/simple/infer',
+      // { inputs [ { data = 3 levels, so 98 array levels make 101.
+      body: `{"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":${'['.repeat(97)}[${SEQ.join(',')}]${']'.repeat(97)}}]}`,
+    },
+    grpc: 'protobuf framing, not JSON',
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['deeper than the limit of 100'],
+  },
   // ---- A8 parser hardening (REST only: protobuf has no JSON, headers or content types) ----
   {
     name: 'malformed JSON',
@@ -584,6 +642,25 @@ const cases: Case[] = [
     mentions: ['deeper than the limit of 100'],
   },
 ];
+
+/** Writes raw bytes to the HTTP port and collects everything until the server closes (bounded). */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolveExchange, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let reply = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no close within 5 s; got: ${reply.slice(0, 200)}`));
+    }, 5000);
+    socket.on('connect', () => socket.end(request));
+    socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolveExchange(reply);
+    });
+  });
+}
 
 function binaryBody(inputs: object[], binary: Buffer): Buffer {
   const header = Buffer.from(JSON.stringify({ inputs }));
@@ -697,6 +774,49 @@ void describe('bad input on REST and gRPC', () => {
       assert.equal(grpcMessages.get(c.name), restMessages.get(c.name), c.name);
     }
   });
+
+  void it('REST: nested data exactly at max_json_depth is served', async () => {
+    const deep = `${'['.repeat(96)}[${SEQ.join(',')}]${']'.repeat(96)}`;
+    const body = `{"inputs":[{"name":"INPUT0","shape":[1,16],"datatype":"INT32","data":${deep}},${JSON.stringify(int32('INPUT1', ONES))}]}`;
+    const response = await sendRest(server.httpUrl, { path: '/v2/models/simple/infer', body });
+    assert.equal(response.status, 200, await response.clone().text());
+    const out = (await response.json()) as { outputs: { name: string; data: number[] }[] };
+    assert.deepEqual(out.outputs.find((o) => o.name === 'OUTPUT0')?.data, SEQ.map((v) => v + 1));
+  });
+
+  // Requests the HTTP parser itself rejects never reach a route; their answer must keep the contract.
+  const malformed = 'malformed HTTP request';
+  for (const [name, raw, code, mention] of [
+    ['a header line without a colon', 'GET /v2/health/live HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n', 400, malformed],
+    ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, malformed],
+    [
+      'both Content-Length and Transfer-Encoding',
+      'POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      400,
+      malformed,
+    ],
+    [
+      'headers larger than the parser allows',
+      `GET /v2/health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(64 * 1024)}\r\n\r\n`,
+      431,
+      'too large',
+    ],
+  ] as const) {
+    void it(`REST: malformed HTTP (${name}) → ${code} {"error": ...}`, async () => {
+      const reply = await rawExchange(server.ports.http, raw);
+      const split = reply.indexOf('\r\n\r\n');
+      const statusLine = reply.slice(0, reply.indexOf('\r\n'));
+      const body = split < 0 ? '' : reply.slice(split + 4);
+      assert.match(statusLine, new RegExp(`^HTTP/1\\.1 ${code} `), `reply: ${reply.slice(0, 300)}`);
+      const headers = reply.slice(0, split);
+      await assertRestError(
+        new Response(body, { status: code, headers: { 'content-type': /content-type: *([^\r]+)/i.exec(headers)?.[1] ?? '' } }),
+        code,
+        [mention],
+      );
+      await assertRestServes(server.httpUrl, 'simple');
+    });
+  }
 
   // A7: zero-size tensors are not bad input; they must give empty outputs and never a crash.
   void it('REST: zero-size tensors [0,16] → 200 with empty outputs', async () => {
