@@ -23,6 +23,8 @@ const LEAKS: readonly (string | RegExp)[] = [
 
 /** Asserts that a message names what is wrong (every `mentions` entry) and leaks nothing. */
 export function assertCleanMessage(message: string, mentions: readonly (string | RegExp)[]): void {
+  // Messages quote client-supplied names; those must be shortened, never echoed whole.
+  assert.ok(message.length <= 2048, `message is ${message.length} characters long: ${message.slice(0, 200)}…`);
   for (const leak of LEAKS) {
     if (typeof leak === 'string') assert.ok(!message.includes(leak), `message leaks '${leak}': ${message}`);
     else assert.doesNotMatch(message, leak, `message leaks a stack frame: ${message}`);
