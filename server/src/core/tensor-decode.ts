@@ -3,24 +3,25 @@
  * errors in the same words (reliability-catalogue §4 A1–A4). Nothing here allocates more than the
  * data that actually arrived: counts are checked against the shape before any typed array is built.
  */
-import { invalidInput } from '../errors.js';
+import { invalidInput, shorten } from '../errors.js';
 import { ELEMENT_SIZE, INTEGER_RANGE, RAW_ONLY, isDatatype, type Datatype } from './datatype.js';
 import { elementCount, formatShape, parseShape } from './shape.js';
 import type { RequestInput, Tensor, TensorValues, WireData } from './types.js';
 
 /** Validates one request input and returns it with decoded, typed data. */
 export function decodeTensor(input: RequestInput): Tensor {
-  const name = input.name;
+  // `name` is only for messages; the tensor keeps the full name.
+  const name = shorten(input.name);
   if (!isDatatype(input.datatype)) {
-    throw invalidInput(`input '${name}': unknown datatype '${input.datatype.slice(0, 32)}'`);
+    throw invalidInput(`input '${name}': unknown datatype '${shorten(input.datatype)}'`);
   }
   const datatype = input.datatype;
   const shape = parseShape(name, input.shape);
   const count = elementCount(name, shape);
   const data = decodeData(name, datatype, shape, count, input.data);
   return input.parameters === undefined
-    ? { name, datatype, shape, data }
-    : { name, datatype, shape, data, parameters: input.parameters };
+    ? { name: input.name, datatype, shape, data }
+    : { name: input.name, datatype, shape, data, parameters: input.parameters };
 }
 
 function decodeData(

@@ -3,7 +3,7 @@
  * contents rules follow Triton's grpc_service.proto comments: one `raw_input_contents` entry per
  * input, in order, and then no input may also carry typed `contents`.
  */
-import { invalidInput } from '../../errors.js';
+import { invalidInput, shorten } from '../../errors.js';
 import { toRawBytes } from '../../core/tensor-encode.js';
 import type {
   InferenceRequest,
@@ -94,7 +94,7 @@ function checkContentsField(name: string, datatype: string, c: InferTensorConten
     .map(([field]) => field);
   if (misplaced.length > 0) {
     throw invalidInput(
-      `input '${name}': ${datatype} values belong in contents.${expected}, but the request set ${misplaced.map((f) => `contents.${f}`).join(', ')}`,
+      `input '${shorten(name)}': ${shorten(datatype)} values belong in contents.${expected}, but the request set ${misplaced.map((f) => `contents.${f}`).join(', ')}`,
     );
   }
 }
@@ -144,11 +144,11 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
     let data: WireData;
     if (raw.length > 0) {
       if (hasTypedContents(input.contents)) {
-        throw invalidInput(`input '${input.name}': use either raw_input_contents or contents, not both`);
+        throw invalidInput(`input '${shorten(input.name)}': use either raw_input_contents or contents, not both`);
       }
       data = { kind: 'raw', bytes: raw[i] ?? Buffer.alloc(0) };
     } else if (input.contents === null) {
-      throw invalidInput(`input '${input.name}' has no data: set contents or raw_input_contents`);
+      throw invalidInput(`input '${shorten(input.name)}' has no data: set contents or raw_input_contents`);
     } else {
       checkContentsField(input.name, input.datatype, input.contents);
       data = { kind: 'list', values: typedValues(input.datatype, input.contents) };
