@@ -59,6 +59,8 @@ interface Case {
   mentions: (string | RegExp)[];
   restMentions?: (string | RegExp)[];
   grpcMentions?: (string | RegExp)[];
+  /** Why REST and gRPC messages may differ although the request is the same. */
+  differs?: string;
 }
 
 const SEQ = Array.from({ length: 16 }, (_, i) => i + 1);
@@ -495,9 +497,18 @@ const cases: Case[] = [
     mentions: ["model 'iris' version 'vvvv", 'not found'],
   },
   {
+    name: 'shape with 20 000 dimensions',
+    model: 'simple',
+    inputs: [int32('INPUT0', SEQ, Array.from({ length: 20_000 }, () => 1)), int32('INPUT1')],
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ["'INPUT0'", '20000 dimensions', 'needs 1 elements, got 16'],
+  },
+  {
     name: 'input name with a lone surrogate, bad shape',
     model: 'simple',
     inputs: [int32('INPUT0'), int32('INPUT1'), int32('X\ud800Y', SEQ, [-1])],
+    differs: 'protobufjs writes a lone surrogate as 3 bytes, each decoded as U+FFFD; JSON carries it as one escape',
     http: 400,
     code: status.INVALID_ARGUMENT,
     mentions: ['unknown input'],
@@ -815,7 +826,7 @@ void describe('bad input on REST and gRPC', () => {
   }
 
   void it('REST and gRPC give the same message for the same request (shared core validation)', () => {
-    const shared = cases.filter((c) => c.rest === undefined && c.grpc === undefined);
+    const shared = cases.filter((c) => c.rest === undefined && c.grpc === undefined && c.differs === undefined);
     assert.ok(shared.length >= 12, `${shared.length} cases send the same request on both protocols`);
     for (const c of shared) {
       assert.equal(grpcMessages.get(c.name), restMessages.get(c.name), c.name);
