@@ -4,7 +4,7 @@
 // a known-good inference succeeds. Every wait is bounded; only loopback addresses are used.
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { status } from '@grpc/grpc-js';
@@ -15,6 +15,7 @@ import { startServer, type ServerProcess } from '../../support/server-process.js
 const MAX_BODY = 64 * 1024;
 const MAX_GRPC = 64 * 1024;
 const HEADERS_TIMEOUT_S = 1;
+const REQUEST_TIMEOUT_S = 3;
 
 const SEQ = Array.from({ length: 16 }, (_, i) => i + 1);
 const GOOD = JSON.stringify({
@@ -80,6 +81,7 @@ void describe('server limits', () => {
         TESSERA_MAX_BODY_BYTES: String(MAX_BODY),
         TESSERA_GRPC_MAX_MESSAGE_LENGTH: String(MAX_GRPC),
         TESSERA_HEADERS_TIMEOUT_SECONDS: String(HEADERS_TIMEOUT_S),
+        TESSERA_REQUEST_TIMEOUT_SECONDS: String(REQUEST_TIMEOUT_S),
       },
     });
     client = grpcClient(server.grpcAddress);
@@ -243,6 +245,70 @@ void describe('server limits', () => {
       );
     }
     await assertRestServes(server.httpUrl, 'simple');
+  });
+
+  void it('a body trickled slower than request_timeout_seconds → 408 and the connection is closed', async () => {
+    const started = Date.now();
+    const limitMs = REQUEST_TIMEOUT_S * 1000 + 6000;
+    const body = paddedBody(4096);
+    const outcome = await new Promise<{ closedAfterMs: number; reply: string }>((resolveTrickle, reject) => {
+      const socket = connect({ host: '127.0.0.1', port: server.ports.http });
+      let reply = '';
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = setTimeout(() => {
+        clearInterval(timer);
+        socket.destroy();
+        reject(new Error(`the server kept a trickling body open for ${limitMs} ms`));
+      }, limitMs);
+      socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearInterval(timer);
+        clearTimeout(giveUp);
+        resolveTrickle({ closedAfterMs: Date.now() - started, reply });
+      });
+      socket.on('connect', () => {
+        socket.write(
+          `POST /v2/models/simple/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+        );
+        // Complete headers, then one body byte every 100 ms: 4096 bytes would take ~7 minutes.
+        let i = 0;
+        timer = setInterval(() => {
+          if (i < body.length && !socket.destroyed) socket.write(body.subarray(i, ++i));
+        }, 100);
+      });
+    });
+    assert.ok(outcome.closedAfterMs >= REQUEST_TIMEOUT_S * 1000 - 100, `closed only after the timeout (${outcome.closedAfterMs} ms)`);
+    if (outcome.reply !== '') {
+      assert.match(outcome.reply, /^HTTP\/1\.1 408 /, `reply: ${outcome.reply.slice(0, 200)}`);
+      const replyBody = outcome.reply.slice(outcome.reply.indexOf('\r\n\r\n') + 4);
+      await assertRestError(
+        new Response(replyBody, { status: 408, headers: { 'content-type': 'application/json' } }),
+        408,
+        ['in time', `${REQUEST_TIMEOUT_S} s`],
+      );
+    }
+    await assertRestServes(server.httpUrl, 'simple');
+  });
+
+  void it('200 idle connections do not starve new requests', async () => {
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<Socket>((resolveSocket, reject) => {
+            const socket = connect({ host: '127.0.0.1', port: server.ports.http });
+            socket.once('connect', () => resolveSocket(socket));
+            socket.once('error', reject);
+          }),
+      ),
+    );
+    try {
+      await assertRestServes(server.httpUrl, 'simple');
+      await assertGrpcServes(client, 'simple');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   void it('unknown routes → 404 {"error": ...}', async () => {
