@@ -44,18 +44,22 @@ const MAX_PARAM_LENGTH = 256;
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const { settings } = deps;
   const rootPath = settings.root_path;
+  // Node checks headers/request timeouts only every connectionsCheckingInterval (30 s by
+  // default), so a 1 s headers timeout would let a slow client hold a socket for up to 31 s.
+  const checkIntervalMs = Math.min(1000, (settings.headers_timeout_seconds * 1000) / 2);
+  const requestTimeoutMs = settings.request_timeout_seconds * 1000;
   const app = fastify({
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- the cast fixes the app's logger type parameter
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: settings.max_body_bytes,
-    requestTimeout: settings.request_timeout_seconds * 1000,
+    requestTimeout: requestTimeoutMs,
     keepAliveTimeout: settings.keep_alive_timeout_seconds * 1000,
-    handlerTimeout: settings.request_timeout_seconds * 1000,
+    // fastify starts the handler timer before the body is read; if it fired first, a slow upload
+    // would get a 504 on a kept-alive socket instead of Node's 408 and a closed socket.
+    handlerTimeout: requestTimeoutMs + 2 * checkIntervalMs,
     return503OnClosing: true,
-    // Node checks headers/request timeouts only every connectionsCheckingInterval (30 s by
-    // default), so a 1 s headers timeout would let a slow client hold a socket for up to 31 s.
-    http: { connectionsCheckingInterval: Math.min(1000, (settings.headers_timeout_seconds * 1000) / 2) },
+    http: { connectionsCheckingInterval: checkIntervalMs },
     requestIdHeader: false,
     genReqId: (req) => {
       const header = req.headers['x-request-id'];
