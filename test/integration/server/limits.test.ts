@@ -298,7 +298,9 @@ void describe('server limits', () => {
         () =>
           new Promise<Socket>((resolveSocket, reject) => {
             const socket = connect({ host: '127.0.0.1', port: server.ports.http });
-            socket.once('connect', () => resolveSocket(socket));
+            socket.once('connect', () => {
+              resolveSocket(socket);
+            });
             socket.once('error', reject);
           }),
       ),
