@@ -457,6 +457,15 @@ const cases: Case[] = [
     code: status.UNAVAILABLE,
     mentions: ["model 'broken'", 'not ready'],
   },
+  {
+    name: 'load of a model whose ONNX file is corrupt (the runtime error names a path)',
+    model: 'simple',
+    rest: { path: '/v2/repository/models/broken/load' },
+    grpc: { method: 'RepositoryModelLoad', request: { model_name: 'broken' } },
+    http: 422,
+    code: status.FAILED_PRECONDITION,
+    mentions: ["model 'broken'", 'could not be loaded'],
+  },
   // ---- echoed names stay short: gRPC sends the message in a trailer, which has a size limit ----
   {
     name: 'unknown model with a 100 000-character name',
