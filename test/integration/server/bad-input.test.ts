@@ -466,6 +466,24 @@ const cases: Case[] = [
     code: status.FAILED_PRECONDITION,
     mentions: ["model 'broken'", 'could not be loaded'],
   },
+  {
+    name: 'load of a model whose relative uri leaves the repository',
+    model: 'simple',
+    rest: { path: '/v2/repository/models/escape/load' },
+    grpc: { method: 'RepositoryModelLoad', service: 'repository', request: { model_name: 'escape' } },
+    http: 422,
+    code: status.FAILED_PRECONDITION,
+    mentions: ["model 'escape'", 'must stay inside the model repository'],
+  },
+  {
+    name: 'inference on a model whose relative uri leaves the repository',
+    model: 'simple',
+    inferModel: 'escape',
+    inputs: GOOD_SIMPLE,
+    http: 503,
+    code: status.UNAVAILABLE,
+    mentions: ["model 'escape'", 'not ready', 'must stay inside the model repository'],
+  },
   // ---- echoed names stay short: gRPC sends the message in a trailer, which has a size limit ----
   {
     name: 'unknown model with a 100 000-character name',
@@ -780,6 +798,7 @@ void describe('bad input on REST and gRPC', () => {
   let server: ServerProcess;
   let client: GrpcTestClient;
   let parent: string;
+  let stopping = false;
   const restMessages = new Map<string, string>();
   const grpcMessages = new Map<string, string>();
 
@@ -797,16 +816,27 @@ void describe('bad input on REST and gRPC', () => {
       await cp(join(REPO_ROOT, folder), join(repo, folder.split('/').pop() ?? ''), { recursive: true });
     }
     await cp(join(REPO_ROOT, 'examples/models/simple'), join(parent, 'outside'), { recursive: true });
+    // A model inside the repository whose relative uri climbs out of it.
+    await mkdir(join(repo, 'escape'));
+    await writeFile(
+      join(repo, 'escape', 'model-settings.json'),
+      JSON.stringify({ name: 'escape', implementation: 'onnx', parameters: { uri: '../../outside/model.onnx' } }),
+    );
     await writeFile(
       join(parent, 'outside', 'model-settings.json'),
       JSON.stringify({ name: 'outside', implementation: 'onnx', parameters: { uri: './model.onnx' } }),
     );
     server = await startServer({ folder: repo });
+    // A crash mid-suite fails every later case; say so once, with the last log lines.
+    server.child.once('exit', (code, signal) => {
+      if (!stopping) console.error(`server exited early (code ${code}, signal ${signal}):`, JSON.stringify(server.logs.slice(-8)));
+    });
     client = grpcClient(server.grpcAddress);
   });
 
   after(async () => {
     client.close();
+    stopping = true;
     const code = await server.stop();
     await rm(parent, { recursive: true, force: true });
     assert.equal(code, 0, 'server exits 0 on SIGTERM');
@@ -922,8 +952,9 @@ void describe('bad input on REST and gRPC', () => {
   void it('nothing outside the repository was loaded by the traversal attempts', async () => {
     const index = await fetch(`${server.httpUrl}/v2/repository/index`, { method: 'POST' });
     assert.equal(index.status, 200);
-    const entries = (await index.json()) as { name: string }[];
-    assert.deepEqual([...new Set(entries.map((e) => e.name))].sort(), ['broken', 'iris', 'simple', 'strings']);
+    const entries = (await index.json()) as { name: string; state: string }[];
+    assert.deepEqual([...new Set(entries.map((e) => e.name))].sort(), ['broken', 'escape', 'iris', 'simple', 'strings']);
+    assert.equal(entries.find((e) => e.name === 'escape')?.state, 'UNAVAILABLE', 'the escaping model never loaded');
     // The sibling model is unknown by its own name too: the repository never looks outside.
     const load = await fetch(`${server.httpUrl}/v2/repository/models/outside/load`, { method: 'POST' });
     await assertRestError(load, 404, ["model 'outside'"]);
