@@ -44,12 +44,30 @@ export const modelNotFound = (name: string, version?: string): ServerError =>
   new ServerError(
     ErrorCode.MODEL_NOT_FOUND,
     version === undefined
-      ? `model '${name}' not found`
-      : `model '${name}' version '${version}' not found`,
+      ? `model '${shorten(name)}' not found`
+      : `model '${shorten(name)}' version '${shorten(version)}' not found`,
   );
 
 export const modelNotReady = (name: string, detail: string): ServerError =>
-  new ServerError(ErrorCode.MODEL_NOT_READY, `model '${name}' is not ready: ${detail}`);
+  new ServerError(ErrorCode.MODEL_NOT_READY, `model '${shorten(name)}' is not ready: ${detail}`);
+
+const SHOWN_LENGTH = 64;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * A client-supplied name (model, version, input, output) as messages quote it: at most 64
+ * characters, and well-formed text. Echoing names whole lets one request make an error message
+ * of megabytes, which gRPC cannot even deliver (status details travel in a size-limited trailer).
+ */
+export function shorten(value: string): string {
+  const cut = value.length > SHOWN_LENGTH ? `${value.slice(0, SHOWN_LENGTH)}…` : value;
+  return wellFormed(cut);
+}
+
+/** Replaces lone UTF-16 surrogates with U+FFFD, so the text can be percent-encoded or UTF-8 encoded. */
+export function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\uFFFD');
+}
 
 /**
  * Wraps anything thrown into a ServerError. Unknown errors are defects: they become INTERNAL with a

@@ -11,8 +11,11 @@ export interface GrpcTestClient {
   close(): void;
 }
 
-/** Connects to a server; message limits are lifted on the client side so the server's limits are what is tested. */
-export function grpcClient(address: string): GrpcTestClient {
+/**
+ * Connects to a server; message limits are lifted on the client side so the server's limits are what
+ * is tested. `channelOptions` adds grpc-js channel options (e.g. `grpc.default_compression_algorithm`).
+ */
+export function grpcClient(address: string, channelOptions: Record<string, number | string> = {}): GrpcTestClient {
   const root = loadProtos() as unknown as Record<string, Record<string, unknown>>;
   const inference = root['inference'] as Record<string, unknown>;
   const Inference = inference['GRPCInferenceService'] as new (address: string, creds: unknown, options: object) => Client;
@@ -21,7 +24,7 @@ export function grpcClient(address: string): GrpcTestClient {
     creds: unknown,
     options: object,
   ) => Client;
-  const options = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
+  const options = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1, ...channelOptions };
   const clients = {
     inference: new Inference(address, credentials.createInsecure(), options),
     repository: new Repository(address, credentials.createInsecure(), options),

@@ -3,7 +3,7 @@
  * A5): every input known, none twice, none missing, datatype and shape as declared, requested
  * outputs known and unique.
  */
-import { invalidInput } from '../errors.js';
+import { invalidInput, shorten } from '../errors.js';
 import type { InstanceMetadata } from './model-runtime.js';
 import { formatShape, shapeMatches } from './shape.js';
 import { decodeTensor } from './tensor-decode.js';
@@ -11,32 +11,32 @@ import type { InferenceRequest, RequestInput, RequestOutput, Tensor } from './ty
 
 /** Decodes and validates all inputs of a request against a model's metadata. */
 export function decodeInputs(request: InferenceRequest, metadata: InstanceMetadata): Tensor[] {
-  const requestInputs: readonly RequestInput[] = request.inputs;
-  if (requestInputs.length === 0) {
-    throw invalidInput("request has no 'inputs'");
-  }
+  // Array.isArray narrows a typed array to any[]; keep the declared element type.
+  const inputs: readonly RequestInput[] = Array.isArray(request.inputs) ? request.inputs : [];
+  if (inputs.length === 0) throw invalidInput("request has no 'inputs'");
   const declared = new Map(metadata.inputs.map((t) => [t.name, t]));
   const seen = new Set<string>();
   const tensors: Tensor[] = [];
-  for (const input of requestInputs) {
-    if (seen.has(input.name)) throw invalidInput(`input '${input.name}' appears more than once`);
+  for (const input of inputs) {
+    const shown = shorten(input.name);
+    if (seen.has(input.name)) throw invalidInput(`input '${shown}' appears more than once`);
     seen.add(input.name);
     const spec = declared.get(input.name);
     if (spec === undefined && declared.size > 0) {
       throw invalidInput(
-        `unknown input '${input.name}'; the model takes: ${[...declared.keys()].join(', ')}`,
+        `unknown input '${shown}'; the model takes: ${[...declared.keys()].join(', ')}`,
       );
     }
     const tensor = decodeTensor(input);
     if (spec !== undefined) {
       if (tensor.datatype !== spec.datatype) {
         throw invalidInput(
-          `input '${input.name}': datatype ${tensor.datatype} does not match the model's ${spec.datatype}`,
+          `input '${shown}': datatype ${tensor.datatype} does not match the model's ${spec.datatype}`,
         );
       }
       if (spec.shape.length > 0 && !shapeMatches(tensor.shape, spec.shape)) {
         throw invalidInput(
-          `input '${input.name}': shape ${formatShape(tensor.shape)} does not match the model's ${formatShape(spec.shape)} (-1 = any size)`,
+          `input '${shown}': shape ${formatShape(tensor.shape)} does not match the model's ${formatShape(spec.shape)} (-1 = any size)`,
         );
       }
     }
@@ -57,11 +57,11 @@ export function requestedOutputNames(
   const names: string[] = [];
   for (const output of outputs) {
     if (names.includes(output.name)) {
-      throw invalidInput(`output '${output.name}' is requested more than once`);
+      throw invalidInput(`output '${shorten(output.name)}' is requested more than once`);
     }
     if (known.size > 0 && !known.has(output.name)) {
       throw invalidInput(
-        `unknown output '${output.name}'; the model produces: ${[...known].join(', ')}`,
+        `unknown output '${shorten(output.name)}'; the model produces: ${[...known].join(', ')}`,
       );
     }
     names.push(output.name);

@@ -36,7 +36,7 @@ export function elementCount(inputName: string, shape: readonly number[]): numbe
     count *= dim;
     if (!Number.isSafeInteger(count)) {
       throw invalidInput(
-        `input '${inputName}': shape [${shape.join(',')}] has too many elements to address`,
+        `input '${inputName}': shape ${formatShape(shape)} has too many elements to address`,
       );
     }
   }
@@ -55,15 +55,18 @@ export function shapeMatches(actual: readonly number[], declared: readonly numbe
 
 /** Formats a shape the way messages show it: `[2,3]`. */
 export function formatShape(shape: readonly number[]): string {
+  // A shape comes from the client and may have any number of dimensions; messages stay short.
+  if (shape.length > MAX_SHOWN_DIMS) return `[${shape.slice(0, MAX_SHOWN_DIMS).join(',')},… (${shape.length} dimensions)]`;
   return `[${shape.join(',')}]`;
 }
+
+const MAX_SHOWN_DIMS = 16;
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `"${value.slice(0, 32)}"`;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
-  return typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint'
-    ? String(value)
-    : typeof value;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return value.toString();
+  return typeof value;
 }

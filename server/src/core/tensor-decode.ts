@@ -3,24 +3,25 @@
  * errors in the same words (reliability-catalogue §4 A1–A4). Nothing here allocates more than the
  * data that actually arrived: counts are checked against the shape before any typed array is built.
  */
-import { invalidInput } from '../errors.js';
+import { invalidInput, shorten } from '../errors.js';
 import { ELEMENT_SIZE, INTEGER_RANGE, RAW_ONLY, isDatatype, type Datatype } from './datatype.js';
 import { elementCount, formatShape, parseShape } from './shape.js';
 import type { RequestInput, Tensor, TensorValues, WireData } from './types.js';
 
 /** Validates one request input and returns it with decoded, typed data. */
 export function decodeTensor(input: RequestInput): Tensor {
-  const name = input.name;
+  // `name` is only for messages; the tensor keeps the full name.
+  const name = shorten(input.name);
   if (!isDatatype(input.datatype)) {
-    throw invalidInput(`input '${name}': unknown datatype '${input.datatype.slice(0, 32)}'`);
+    throw invalidInput(`input '${name}': unknown datatype '${shorten(input.datatype)}'`);
   }
   const datatype = input.datatype;
   const shape = parseShape(name, input.shape);
   const count = elementCount(name, shape);
   const data = decodeData(name, datatype, shape, count, input.data);
   return input.parameters === undefined
-    ? { name, datatype, shape, data }
-    : { name, datatype, shape, data, parameters: input.parameters };
+    ? { name: input.name, datatype, shape, data }
+    : { name: input.name, datatype, shape, data, parameters: input.parameters };
 }
 
 function decodeData(
@@ -39,12 +40,19 @@ function decodeData(
       }
       if (!Array.isArray(data.value)) {
         if (data.value === undefined) throw invalidInput(`input '${name}': 'data' is missing`);
+        if (typeof data.value === 'object' && data.value !== null) {
+          throw invalidInput(`input '${name}': 'data' must be an array (or a bare scalar), got an object`);
+        }
         // A scalar with an empty shape may be sent bare (`"data": 3`).
         return decodeList(name, datatype, shape, count, [data.value]);
       }
       return decodeList(name, datatype, shape, count, flatten(data.value as unknown[]));
     }
     case 'list':
+      // Checked before the element count: FP16/BF16 have no typed field, so a count would mislead.
+      if (RAW_ONLY.has(datatype)) {
+        throw invalidInput(`input '${name}': ${datatype} data must be sent as raw bytes, not typed contents`);
+      }
       return decodeList(name, datatype, shape, count, data.values);
   }
 }
@@ -74,6 +82,31 @@ function countMismatch(name: string, shape: readonly number[], count: number, go
   );
 }
 
+type SmallIntArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array;
+type ListDecoder = (name: string, values: ArrayLike<unknown>, count: number) => TensorValues;
+
+const rawOnly = (datatype: Datatype): ListDecoder => (name) => {
+  throw invalidInput(`input '${name}': ${datatype} data must be sent as binary`);
+};
+
+/** How list values (JSON `data`, gRPC typed contents) of each datatype become a typed array. */
+const LIST_DECODERS: Readonly<Record<Datatype, ListDecoder>> = {
+  BOOL: (name, values) => decodeBools(name, values),
+  BYTES: (name, values) => decodeStrings(name, values),
+  FP32: (name, values, count) => decodeFloats(name, values, new Float32Array(count)),
+  FP64: (name, values, count) => decodeFloats(name, values, new Float64Array(count)),
+  INT64: (name, values, count) => decodeBigInts(name, 'INT64', values, new BigInt64Array(count)),
+  UINT64: (name, values, count) => decodeBigInts(name, 'UINT64', values, new BigUint64Array(count)),
+  UINT8: (name, values, count) => decodeInts(name, 'UINT8', values, new Uint8Array(count)),
+  UINT16: (name, values, count) => decodeInts(name, 'UINT16', values, new Uint16Array(count)),
+  UINT32: (name, values, count) => decodeInts(name, 'UINT32', values, new Uint32Array(count)),
+  INT8: (name, values, count) => decodeInts(name, 'INT8', values, new Int8Array(count)),
+  INT16: (name, values, count) => decodeInts(name, 'INT16', values, new Int16Array(count)),
+  INT32: (name, values, count) => decodeInts(name, 'INT32', values, new Int32Array(count)),
+  FP16: rawOnly('FP16'),
+  BF16: rawOnly('BF16'),
+};
+
 function decodeList(
   name: string,
   datatype: Datatype,
@@ -82,35 +115,7 @@ function decodeList(
   values: ArrayLike<unknown>,
 ): TensorValues {
   if (values.length !== count) countMismatch(name, shape, count, values.length);
-  switch (datatype) {
-    case 'BOOL':
-      return decodeBools(name, values);
-    case 'BYTES':
-      return decodeStrings(name, values);
-    case 'FP32':
-      return decodeFloats(name, values, new Float32Array(count));
-    case 'FP64':
-      return decodeFloats(name, values, new Float64Array(count));
-    case 'INT64':
-      return decodeBigInts(name, datatype, values, new BigInt64Array(count));
-    case 'UINT64':
-      return decodeBigInts(name, datatype, values, new BigUint64Array(count));
-    case 'UINT8':
-      return decodeInts(name, datatype, values, new Uint8Array(count));
-    case 'UINT16':
-      return decodeInts(name, datatype, values, new Uint16Array(count));
-    case 'UINT32':
-      return decodeInts(name, datatype, values, new Uint32Array(count));
-    case 'INT8':
-      return decodeInts(name, datatype, values, new Int8Array(count));
-    case 'INT16':
-      return decodeInts(name, datatype, values, new Int16Array(count));
-    case 'INT32':
-      return decodeInts(name, datatype, values, new Int32Array(count));
-    case 'FP16':
-    case 'BF16':
-      throw invalidInput(`input '${name}': ${datatype} data must be sent as binary`);
-  }
+  return LIST_DECODERS[datatype](name, values, count);
 }
 
 function badElement(name: string, datatype: Datatype, index: number, value: unknown): never {
@@ -138,12 +143,16 @@ function decodeFloats<T extends Float32Array | Float64Array>(
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (typeof v !== 'number') badElement(name, out instanceof Float32Array ? 'FP32' : 'FP64', i, v);
+    // A finite number beyond FP32's range would silently become ±Infinity.
+    if (out instanceof Float32Array && Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
+      badElement(name, 'FP32', i, v);
+    }
     out[i] = v;
   }
   return out;
 }
 
-function decodeInts<T extends Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array>(
+function decodeInts<T extends SmallIntArray>(
   name: string,
   datatype: Datatype,
   values: ArrayLike<unknown>,
@@ -210,35 +219,32 @@ export function decodeRaw(
   }
   // Typed-array views need aligned offsets; Buffers from a pool often are not, so copy then.
   const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
-  const { buffer, byteOffset } = aligned;
-  switch (datatype) {
-    case 'BOOL':
-      for (const b of aligned) if (b > 1) throw invalidInput(`input '${name}': BOOL bytes must be 0 or 1`);
-      return aligned;
-    case 'UINT8':
-      return aligned;
-    case 'INT8':
-      return new Int8Array(buffer, byteOffset, count);
-    case 'UINT16':
-    case 'FP16':
-    case 'BF16':
-      return new Uint16Array(buffer, byteOffset, count);
-    case 'INT16':
-      return new Int16Array(buffer, byteOffset, count);
-    case 'UINT32':
-      return new Uint32Array(buffer, byteOffset, count);
-    case 'INT32':
-      return new Int32Array(buffer, byteOffset, count);
-    case 'UINT64':
-      return new BigUint64Array(buffer, byteOffset, count);
-    case 'INT64':
-      return new BigInt64Array(buffer, byteOffset, count);
-    case 'FP32':
-      return new Float32Array(buffer, byteOffset, count);
-    case 'FP64':
-      return new Float64Array(buffer, byteOffset, count);
+  if (datatype === 'BOOL') {
+    for (const b of aligned) if (b > 1) throw invalidInput(`input '${name}': BOOL bytes must be 0 or 1`);
+    return aligned;
   }
+  if (datatype === 'UINT8') return aligned;
+  return new RAW_VIEWS[datatype](aligned.buffer, aligned.byteOffset, count);
 }
+
+type RawView = Exclude<TensorValues, readonly Uint8Array[]>;
+
+/** Typed-array views over raw little-endian bytes, for every fixed-size datatype but BOOL and UINT8. */
+const RAW_VIEWS: Readonly<
+  Record<Exclude<Datatype, 'BYTES' | 'BOOL' | 'UINT8'>, new (buffer: ArrayBufferLike, offset: number, length: number) => RawView>
+> = {
+  INT8: Int8Array,
+  UINT16: Uint16Array,
+  FP16: Uint16Array,
+  BF16: Uint16Array,
+  INT16: Int16Array,
+  UINT32: Uint32Array,
+  INT32: Int32Array,
+  UINT64: BigUint64Array,
+  INT64: BigInt64Array,
+  FP32: Float32Array,
+  FP64: Float64Array,
+};
 
 /** Parses BYTES elements, each a 4-byte little-endian length followed by that many bytes. */
 function decodeRawStrings(

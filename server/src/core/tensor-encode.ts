@@ -10,27 +10,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: false });
 export function toJsonData(tensor: Tensor): unknown[] {
   const data = tensor.data;
   if (Array.isArray(data)) return (data as readonly Uint8Array[]).map((b) => utf8.decode(b));
-  switch (tensor.datatype) {
-    case 'BOOL':
-      return Array.from(data as Uint8Array, (v) => v !== 0);
-    case 'FP16':
-      return Array.from(data as Uint16Array, halfToFloat);
-    case 'BF16':
-      return Array.from(data as Uint16Array, bfloat16ToFloat);
-    case 'INT64':
-    case 'UINT64':
-      return Array.from(data as BigInt64Array | BigUint64Array, Number);
-    case 'UINT8':
-    case 'UINT16':
-    case 'UINT32':
-    case 'INT8':
-    case 'INT16':
-    case 'INT32':
-    case 'FP32':
-    case 'FP64':
-    case 'BYTES':
-      return Array.from(data as ArrayLike<number>);
+  const datatype = tensor.datatype;
+  if (datatype === 'BOOL') return Array.from(data as Uint8Array, (v) => v !== 0);
+  if (datatype === 'FP16') return Array.from(data as Uint16Array, halfToFloat);
+  if (datatype === 'BF16') return Array.from(data as Uint16Array, bfloat16ToFloat);
+  if (datatype === 'INT64' || datatype === 'UINT64') {
+    return Array.from(data as BigInt64Array | BigUint64Array, Number);
   }
+  return Array.from(data as ArrayLike<number>);
 }
 
 /** Raw bytes of a tensor. Numeric data is returned as a view over the typed array, without copying. */

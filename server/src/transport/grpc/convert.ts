@@ -3,7 +3,7 @@
  * contents rules follow Triton's grpc_service.proto comments: one `raw_input_contents` entry per
  * input, in order, and then no input may also carry typed `contents`.
  */
-import { invalidInput } from '../../errors.js';
+import { invalidInput, shorten } from '../../errors.js';
 import { toRawBytes } from '../../core/tensor-encode.js';
 import type {
   InferenceRequest,
@@ -13,8 +13,10 @@ import type {
   RepositoryIndexEntry,
   RequestInput,
   Tensor,
+  TensorValues,
   WireData,
 } from '../../core/types.js';
+import type { Datatype } from '../../core/datatype.js';
 import type { InferParameter, InferParameter__Output } from '../../generated/inference/InferParameter.js';
 import type { InferTensorContents, InferTensorContents__Output } from '../../generated/inference/InferTensorContents.js';
 import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
@@ -63,6 +65,40 @@ export function fromCoreParameters(params: Parameters | undefined): Record<strin
   return out;
 }
 
+/** The InferTensorContents field that carries each datatype's values (v2-protocol.md §1.7). */
+const CONTENTS_FIELD: Readonly<Record<string, keyof InferTensorContents__Output>> = {
+  BOOL: 'bool_contents',
+  INT8: 'int_contents',
+  INT16: 'int_contents',
+  INT32: 'int_contents',
+  INT64: 'int64_contents',
+  UINT8: 'uint_contents',
+  UINT16: 'uint_contents',
+  UINT32: 'uint_contents',
+  UINT64: 'uint64_contents',
+  FP32: 'fp32_contents',
+  FP64: 'fp64_contents',
+  BYTES: 'bytes_contents',
+};
+
+/**
+ * Values in a field that does not belong to the datatype (e.g. INT32 data in bytes_contents) would
+ * otherwise read as "0 elements"; say what is actually wrong. Unknown and raw-only datatypes are
+ * left to the core, which names those problems.
+ */
+function checkContentsField(name: string, datatype: string, c: InferTensorContents__Output): void {
+  const expected = CONTENTS_FIELD[datatype];
+  if (expected === undefined) return;
+  const misplaced = Object.entries(c)
+    .filter(([field, v]) => field !== expected && Array.isArray(v) && v.length > 0)
+    .map(([field]) => field);
+  if (misplaced.length > 0) {
+    throw invalidInput(
+      `input '${shorten(name)}': ${shorten(datatype)} values belong in contents.${expected}, but the request set ${misplaced.map((f) => `contents.${f}`).join(', ')}`,
+    );
+  }
+}
+
 /** Picks the typed contents field that carries a datatype's values. */
 function typedValues(datatype: string, c: InferTensorContents__Output): ArrayLike<number | bigint | boolean | Uint8Array> {
   switch (datatype) {
@@ -108,12 +144,13 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
     let data: WireData;
     if (raw.length > 0) {
       if (hasTypedContents(input.contents)) {
-        throw invalidInput(`input '${input.name}': use either raw_input_contents or contents, not both`);
+        throw invalidInput(`input '${shorten(input.name)}': use either raw_input_contents or contents, not both`);
       }
       data = { kind: 'raw', bytes: raw[i] ?? Buffer.alloc(0) };
     } else if (input.contents === null) {
-      throw invalidInput(`input '${input.name}' has no data: set contents or raw_input_contents`);
+      throw invalidInput(`input '${shorten(input.name)}' has no data: set contents or raw_input_contents`);
     } else {
+      checkContentsField(input.name, input.datatype, input.contents);
       data = { kind: 'list', values: typedValues(input.datatype, input.contents) };
     }
     const params = toCoreParameters(input.parameters);
@@ -141,34 +178,32 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
   };
 }
 
+const numbers = (field: keyof InferTensorContents) => (data: TensorValues): InferTensorContents => ({
+  [field]: Array.from(data as ArrayLike<number>),
+});
+
+/** How each datatype's values become typed contents; 16-bit floats have no field and travel raw only. */
+const TYPED_ENCODERS: Readonly<Record<Datatype, (data: TensorValues) => InferTensorContents>> = {
+  BOOL: (data) => ({ bool_contents: Array.from(data as Uint8Array, (v) => v !== 0) }),
+  INT8: numbers('int_contents'),
+  INT16: numbers('int_contents'),
+  INT32: numbers('int_contents'),
+  UINT8: numbers('uint_contents'),
+  UINT16: numbers('uint_contents'),
+  UINT32: numbers('uint_contents'),
+  FP32: numbers('fp32_contents'),
+  FP64: numbers('fp64_contents'),
+  INT64: (data) => ({ int64_contents: Array.from(data as BigInt64Array, (v) => v.toString()) }),
+  UINT64: (data) => ({ uint64_contents: Array.from(data as BigUint64Array, (v) => v.toString()) }),
+  BYTES: (data) => ({
+    bytes_contents: (data as readonly Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+  }),
+  FP16: () => ({}),
+  BF16: () => ({}),
+};
+
 function typedContents(tensor: Tensor): InferTensorContents {
-  const data = tensor.data;
-  switch (tensor.datatype) {
-    case 'BOOL':
-      return { bool_contents: Array.from(data as Uint8Array, (v) => v !== 0) };
-    case 'INT8':
-    case 'INT16':
-    case 'INT32':
-      return { int_contents: Array.from(data as Int32Array) };
-    case 'UINT8':
-    case 'UINT16':
-    case 'UINT32':
-      return { uint_contents: Array.from(data as Uint32Array) };
-    case 'INT64':
-      return { int64_contents: Array.from(data as BigInt64Array, (v) => v.toString()) };
-    case 'UINT64':
-      return { uint64_contents: Array.from(data as BigUint64Array, (v) => v.toString()) };
-    case 'FP32':
-      return { fp32_contents: Array.from(data as Float32Array) };
-    case 'FP64':
-      return { fp64_contents: Array.from(data as Float64Array) };
-    case 'BYTES':
-      return { bytes_contents: (data as readonly Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)) };
-    case 'FP16':
-    case 'BF16':
-      // No typed field exists for 16-bit floats; they only travel raw (v2-protocol.md §1.7).
-      return {};
-  }
+  return TYPED_ENCODERS[tensor.datatype](tensor.data);
 }
 
 /** Converts a core response; raw contents when the request used them, or when a dtype has no typed field. */
@@ -198,7 +233,8 @@ export function fromCoreInferResponse(res: InferenceResponse, useRaw: boolean): 
 
 function withoutHeaders(params: Parameters | undefined): Parameters | undefined {
   if (params === undefined) return undefined;
-  const { headers: _headers, ...rest } = params;
+  const rest = { ...params };
+  delete rest['headers'];
   return rest;
 }
 

@@ -11,7 +11,7 @@ import {
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
 import { SpanKind, SpanStatusCode, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
-import { ErrorCode, toServerError } from '../../errors.js';
+import { ErrorCode, toServerError, wellFormed } from '../../errors.js';
 import type { RequestContext } from '../../core/types.js';
 import type { PinoLogger } from '../../observability/logger.js';
 import type { ServerMetrics } from '../../observability/metrics.js';
@@ -87,8 +87,23 @@ export function unary<Req, Res>(
             deps.logger.error({ err: error, rpc: rpc.method }, 'RPC failed with an unexpected error');
           }
           finish(code);
-          callback({ code, details: serverError.message });
+          callback({ code, details: statusDetails(serverError.message) });
         },
       );
   };
 }
+
+const MAX_DETAILS_LENGTH = 4096;
+
+/**
+ * Status details travel percent-encoded (encodeURI) in an HTTP/2 trailer, which clients cap
+ * (grpc-js: 8 KiB of metadata) and which encodeURI cannot build from lone surrogates: a message
+ * that breaks either rule never reaches the client, whose call then hangs until its deadline.
+ */
+export function statusDetails(message: string): string {
+  let text = wellFormed(message);
+  if (encodeURI(text).length <= MAX_DETAILS_LENGTH) return text;
+  while (encodeURI(text).length > MAX_DETAILS_LENGTH - 3) text = wellFormed(text.slice(0, Math.floor(text.length * 0.75)));
+  return `${text}…`;
+}
+

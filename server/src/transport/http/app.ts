@@ -4,10 +4,18 @@
  * convert out; everything protocol-specific (status codes, gzip, CORS, body limits) lives here.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
-import fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import fastify, {
+  LogController,
+  type ConnectionError,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Settings } from '../../config.js';
 import type { DataPlane } from '../../core/dataplane.js';
 import { ErrorCode, ServerError, toServerError } from '../../errors.js';
@@ -30,11 +38,15 @@ export interface HttpDeps {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const MAX_PARAM_LENGTH = 256;
 
 /** Builds the REST app. */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const { settings } = deps;
   const rootPath = settings.root_path;
+  // Node checks headers/request timeouts only every connectionsCheckingInterval (30 s by
+  // default), so a 1 s headers timeout would let a slow client hold a socket for up to 31 s.
+  const checkIntervalMs = Math.min(1000, (settings.headers_timeout_seconds * 1000) / 2);
   // pino's Logger type is wider than fastify's base logger; assign to the narrower interface.
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = fastify({
@@ -43,16 +55,32 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     bodyLimit: settings.max_body_bytes,
     requestTimeout: settings.request_timeout_seconds * 1000,
     // No fastify handlerTimeout: it makes every request allocate an AbortSignal that fastify then
-    // aborts when the POST body ends (measured: ~5% of CPU). Inference has its own deadline in the
+    // aborts when the POST body ends (measured: ~5% of CPU), and it would answer a slow upload with
+    // 504 on a kept-alive socket before Node's 408 closes it. Inference has its own deadline in the
     // core (infer_timeout_seconds); requestTimeout/headersTimeout bound slow clients.
     keepAliveTimeout: settings.keep_alive_timeout_seconds * 1000,
     return503OnClosing: true,
+    http: { connectionsCheckingInterval: checkIntervalMs },
     requestIdHeader: false,
     genReqId: (req) => {
       const header = req.headers['x-request-id'];
       return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 256 },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: MAX_PARAM_LENGTH },
+    // Errors raised before routing (bad URL, over-long parameter) and by the HTTP parser would
+    // otherwise get fastify's own bodies ({error, code, message, statusCode}) instead of ours.
+    frameworkErrors: (error, _request, reply) => {
+      const message =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? `a path parameter is too long (the limit is ${MAX_PARAM_LENGTH} characters)`
+          : error.code === 'FST_ERR_BAD_URL'
+            ? 'the URL is not valid: check its percent-encoding'
+            : 'bad request';
+      void (reply as FastifyReply).code(400).type('application/json').send({ error: message });
+    },
+    clientErrorHandler: (error, socket) => {
+      answerClientError(error, socket, settings);
+    },
     // root_path: the app answers both with and without the prefix, so it works behind a proxy
     // that strips it and one that does not (MLServer's ASGI root_path).
     rewriteUrl: rootPath === '' ? undefined : (req: IncomingMessage) => stripRootPath(req.url ?? '/', rootPath),
@@ -90,6 +118,31 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   repositoryRoutes(app, deps.dataplane);
   await docsRoutes(app, deps.dataplane, { serverVersion: settings.server_version, rootPath });
   return app;
+}
+
+/**
+ * Answers a request the HTTP parser rejected (malformed, headers too large, too slow) with our
+ * `{"error": ...}` body, then closes the socket, as fastify's default handler does.
+ */
+function answerClientError(error: ConnectionError, socket: Socket, settings: Settings): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  let status = 400;
+  let message = 'malformed HTTP request';
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = 408;
+    message = `the request did not arrive in time (headers within ${settings.headers_timeout_seconds} s, the whole request within ${settings.request_timeout_seconds} s)`;
+  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+    status = 431;
+    message = 'the request headers are too large';
+  }
+  const body = JSON.stringify({ error: message });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 function stripRootPath(url: string, rootPath: string): string {

@@ -3,7 +3,7 @@
  * Converters only repackage; validation of tensors happens in the core.
  */
 import { z } from 'zod';
-import { invalidInput } from '../../errors.js';
+import { invalidInput, shorten } from '../../errors.js';
 import { formatIssues } from '../../core/model-settings.js';
 import { toJsonData, toRawBytes } from '../../core/tensor-encode.js';
 import type { InferenceRequest, InferenceResponse, Parameters, RequestInput, Tensor } from '../../core/types.js';
@@ -45,11 +45,11 @@ export function toCoreInferRequest(body: ParsedBody): InferenceRequest {
     let data: RequestInput['data'];
     if (size !== undefined) {
       if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-        throw invalidInput(`input '${input.name}': binary_data_size must be a non-negative integer`);
+        throw invalidInput(`input '${shorten(input.name)}': binary_data_size must be a non-negative integer`);
       }
       if (binary === undefined || offset + size > binary.length) {
         throw invalidInput(
-          `input '${input.name}': binary_data_size ${size} runs past the end of the binary data`,
+          `input '${shorten(input.name)}': binary_data_size ${size} runs past the end of the binary data`,
         );
       }
       data = { kind: 'raw', bytes: binary.subarray(offset, offset + size) };
@@ -153,7 +153,8 @@ function encodeOutput(tensor: Tensor, binary: boolean, chunks: Uint8Array[]): ob
 /** Response parameters minus `headers`, which become HTTP headers instead (MLServer). */
 function responseParameters(params: Parameters | undefined): Parameters | undefined {
   if (params === undefined) return undefined;
-  const { headers: _headers, ...rest } = params;
+  const rest = { ...params };
+  delete rest['headers'];
   return Object.keys(rest).length === 0 ? undefined : rest;
 }
 

@@ -19,17 +19,18 @@ export async function docsRoutes(
   const spec = dataplaneSpec(options.serverVersion, options.rootPath);
   await app.register(swagger, { mode: 'static', specification: { document: spec as never } });
   await app.register(swaggerUi, { routePrefix: '/v2/docs' });
-  app.get('/v2/docs/dataplane.json', async () => spec);
+  app.get('/v2/docs/dataplane.json', () => Promise.resolve(spec));
   for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
-    app.get<{ Params: ModelParams }>(`${base}/docs/dataplane.json`, async (request) => {
+    app.get<{ Params: ModelParams }>(`${base}/docs/dataplane.json`, (request) => {
       const metadata = dataplane.modelMetadata(request.params.model, request.params.version);
-      return modelSpec(metadata, options.serverVersion, options.rootPath);
+      return Promise.resolve(modelSpec(metadata, options.serverVersion, options.rootPath));
     });
-    app.get<{ Params: ModelParams }>(`${base}/docs`, async (request, reply) => {
+    app.get<{ Params: ModelParams }>(`${base}/docs`, (request, reply) => {
       const metadata = dataplane.modelMetadata(request.params.model, request.params.version);
       const specUrl = `${request.url.replace(/\/docs\/?(\?.*)?$/, '')}/docs/dataplane.json`;
       const page = docsPage(`Model ${metadata.name}`, specUrl, `${options.rootPath}/v2/docs/static`);
-      return reply.type('text/html; charset=utf-8').send(page);
+      void reply.type('text/html; charset=utf-8');
+      return Promise.resolve(page);
     });
   }
 }

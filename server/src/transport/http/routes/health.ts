@@ -8,13 +8,14 @@ import { ErrorCode, ServerError } from '../../../errors.js';
 
 /** Registers `/v2/health/*` and `GET /v2`. */
 export function healthRoutes(app: FastifyInstance, dataplane: DataPlane): void {
-  app.get('/v2/health/live', async () => {
+  // Synchronous handlers: fastify sends what they return and routes what they throw to the error handler.
+  app.get('/v2/health/live', () => {
     if (!dataplane.live()) throw new ServerError(ErrorCode.SHUTTING_DOWN, 'server is not live');
-    return { live: true };
+    return Promise.resolve({ live: true });
   });
-  app.get('/v2/health/ready', async () => {
+  app.get('/v2/health/ready', () => {
     if (!dataplane.ready()) throw new ServerError(ErrorCode.SHUTTING_DOWN, 'server is not ready');
-    return { ready: true };
+    return Promise.resolve({ ready: true });
   });
-  app.get('/v2', async () => dataplane.serverMetadata());
+  app.get('/v2', () => Promise.resolve(dataplane.serverMetadata()));
 }

@@ -19,21 +19,21 @@ type ModelParams = { model: string; version?: string };
 /** Registers the per-model routes. */
 export function modelRoutes(app: FastifyInstance, dataplane: DataPlane): void {
   for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
-    app.get<{ Params: ModelParams }>(`${base}/ready`, async (request) => {
+    app.get<{ Params: ModelParams }>(`${base}/ready`, (request) => {
       const { model, version } = request.params;
       if (!dataplane.modelReady(model, version)) throw modelNotReady(model, 'it is not loaded');
-      return { name: model, ready: true };
+      return Promise.resolve({ name: model, ready: true });
     });
-    app.get<{ Params: ModelParams }>(base, async (request) => {
+    app.get<{ Params: ModelParams }>(base, (request) => {
       const metadata = dataplane.modelMetadata(request.params.model, request.params.version);
-      return {
+      return Promise.resolve({
         name: metadata.name,
         versions: metadata.versions,
         platform: metadata.platform,
         inputs: metadata.inputs,
         outputs: metadata.outputs,
         ...(metadata.parameters === undefined ? {} : { parameters: metadata.parameters }),
-      };
+      });
     });
     app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) => infer(dataplane, request, reply));
   }
