@@ -174,7 +174,6 @@ class WorkerInstance implements ModelInstance {
 function ownBuffer(tensor: PortableTensor): PortableTensor {
   const data = tensor.data;
   if (Array.isArray(data)) return tensor;
-  const view = data as Exclude<PortableTensor['data'], string[]>;
-  if (view.byteOffset === 0 && view.byteLength === view.buffer.byteLength) return tensor;
-  return { ...tensor, data: view.slice() };
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return tensor;
+  return { ...tensor, data: data.slice() };
 }

@@ -105,13 +105,13 @@ export async function runSession(
 ): Promise<PortableTensor[]> {
   const inputs: Record<string, ort.Tensor> = {};
   for (const feed of feeds) {
-    inputs[feed.name] = new ortModule.Tensor(feed.type, feed.data as never, feed.dims);
+    inputs[feed.name] = new ortModule.Tensor(feed.type, feed.data, feed.dims);
   }
   const results = await session.run(inputs, outputNames);
   return outputNames.map((name) => {
     const value = results[name];
     if (value === undefined) throw new Error(`the model returned no output '${name}'`);
-    return { name, type: value.type, dims: [...value.dims], data: value.data as NumericValues | string[] };
+    return { name, type: value.type, dims: [...value.dims], data: value.data };
   });
 }
 
