@@ -16,7 +16,7 @@ interface Check {
   detail: string;
 }
 
-describe('tritonclient conformance', () => {
+void describe('tritonclient conformance', () => {
   let server: ServerProcess;
   let checks: Check[] = [];
 
@@ -41,7 +41,7 @@ describe('tritonclient conformance', () => {
     assert.equal(await server.stop(), 0, 'server exits 0 on SIGTERM');
   });
 
-  it('ran the whole conformance suite on both protocols', () => {
+  void it('ran the whole conformance suite on both protocols', () => {
     const names = new Set(checks.map((c) => c.name));
     for (const expected of [
       'http.infer.simple.binary',
@@ -60,7 +60,7 @@ describe('tritonclient conformance', () => {
     }
   });
 
-  it('passes every check', () => {
+  void it('passes every check', () => {
     const failed = checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
     assert.deepEqual(failed, []);
     assert.ok(checks.length >= 30, `expected at least 30 checks, got ${checks.length}`);
