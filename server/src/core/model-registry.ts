@@ -261,7 +261,7 @@ export class ModelRegistry {
     entry.knownVersions = new Set(loaded.map((m) => m.version));
     entry.state = ModelState.READY;
     entry.reason = '';
-    await this.#retire(entry.name, [...previous.values()]);
+    await this.#retire(entry, [...previous.values()]);
   }
 
   #failLoad(entry: ModelEntry, wasServing: boolean, reason: string): never {
@@ -310,12 +310,16 @@ export class ModelRegistry {
     entry.reason = '';
     const previous = [...entry.serving.values()];
     entry.serving = new Map();
-    await this.#retire(entry.name, previous);
+    await this.#retire(entry, previous);
     entry.state = ModelState.UNAVAILABLE;
   }
 
-  /** Drains then frees instances that no longer serve. */
-  async #retire(name: string, models: readonly LoadedModel[]): Promise<void> {
+  /**
+   * Drains then frees instances that no longer serve. A version that a reload replaced keeps its
+   * metric series: they belong to the version, which is still serving, not to the old instance.
+   */
+  async #retire(entry: ModelEntry, models: readonly LoadedModel[]): Promise<void> {
+    const name = entry.name;
     await Promise.all(
       models.map(async (model) => {
         const drained = await model.drain(this.#deps.drainTimeoutMs);
@@ -328,7 +332,7 @@ export class ModelRegistry {
         await model.instance.unload().catch((error: unknown) => {
           this.#deps.logger.error({ model: name, err: getErrorMessage(error) }, 'Model unload failed');
         });
-        this.#deps.observer.modelUnloaded(name, model.version);
+        if (!entry.serving.has(model.version)) this.#deps.observer.modelUnloaded(name, model.version);
         this.#deps.logger.info({ model: name, model_version: model.version }, 'Unloaded model');
       }),
     );
