@@ -248,7 +248,9 @@ export class ModelRegistry {
       const reason = found.problems[0]?.message ?? 'no model-settings.json declares this model any more';
       this.#failLoad(entry, wasServing, reason);
     }
-    entry.state = ModelState.LOADING;
+    // A reload keeps the model READY: the current versions serve until the new ones replace them, so
+    // the ready index and /v2/models must not drop it meanwhile (Triton: "v1 ready until v2 ready").
+    entry.state = wasServing ? ModelState.READY : ModelState.LOADING;
     entry.reason = wasServing ? 'reloading; the current version keeps serving' : '';
     let loaded: LoadedModel[];
     try {
