@@ -286,6 +286,35 @@ void describe('reload', () => {
     assert.deepEqual(states(index.filter((e) => e.name === 'versioned')), ['versioned@1=READY', 'versioned@2=READY']);
   });
 
+  void it('keeps a reloading model READY in the index and in /v2/models until the new version is ready', async () => {
+    let stop = false;
+    const seen: string[] = [];
+    const poller = async (): Promise<void> => {
+      for (let i = 0; i < 2000 && !stop; i++) {
+        const [ready, all, list] = await Promise.all([
+          restIndex(server.httpUrl, true),
+          restIndex(server.httpUrl),
+          fetch(`${server.httpUrl}/v2/models`).then((r) => r.json() as Promise<{ models: string[] }>),
+        ]);
+        if (!ready.some((e) => e.name === 'simple')) seen.push('missing from the ready index');
+        const entry = all.find((e) => e.name === 'simple');
+        if (entry?.state !== 'READY') seen.push(`index state ${entry?.state ?? 'none'}`);
+        if (!list.models.includes('simple')) seen.push('missing from /v2/models');
+      }
+    };
+    const pollers = [poller(), poller()];
+    try {
+      for (let i = 0; i < 15; i++) {
+        assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+        await grpc.call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' });
+      }
+    } finally {
+      stop = true;
+      await Promise.all(pollers);
+    }
+    assert.deepEqual([...new Set(seen)], [], 'a serving model stays READY while it reloads');
+  });
+
   void it('a failed reload answers 422 / FAILED_PRECONDITION with a reason and keeps the old model serving', async () => {
     await simpleOk(server);
     const modelFile = join(models.dir, 'simple', 'model.onnx');
