@@ -128,3 +128,26 @@ export function irisGrpcRawRequest(rows: number): object {
     raw_input_contents: [Buffer.from(values.buffer, values.byteOffset, values.byteLength)],
   };
 }
+
+/**
+ * A request for the `slow` fixture: y = x + n, computed as n sequential "+1" steps (ONNX Loop), so
+ * the run time grows with n (about 1 ms per 1,000 steps) whatever the number of cores.
+ */
+export function slowRestRequest(n: number, x: readonly number[] = [0, 1, 2, 3]): object {
+  return {
+    inputs: [
+      { name: 'x', datatype: 'FP32', shape: [1, 4], data: [...x] },
+      { name: 'n', datatype: 'INT64', shape: [1], data: [n] },
+    ],
+  };
+}
+
+export function slowGrpcRequest(n: number, x: readonly number[] = [0, 1, 2, 3]): object {
+  return {
+    model_name: 'slow',
+    inputs: [
+      { name: 'x', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [...x] } },
+      { name: 'n', datatype: 'INT64', shape: [1], contents: { int64_contents: [String(n)] } },
+    ],
+  };
+}
