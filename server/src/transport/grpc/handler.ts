@@ -11,7 +11,7 @@ import {
   type ServerUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { SpanKind, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
 import { ErrorCode, toServerError } from '../../errors.js';
 import type { RequestContext } from '../../core/types.js';
 import type { PinoLogger } from '../../observability/logger.js';
@@ -19,6 +19,8 @@ import type { ServerMetrics } from '../../observability/metrics.js';
 import { GRPC_STATUS } from './status.js';
 
 const tracer = trace.getTracer('tessera-server');
+
+const UNTRACED_METHODS = new Set(['ServerLive', 'ServerReady']);
 
 const metadataGetter: TextMapGetter<Metadata> = {
   keys: (carrier) => Object.keys(carrier.getMap()),
@@ -56,11 +58,15 @@ export function unary<Req, Res>(
   body: UnaryBody<Req, Res>,
 ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
   const labels = { ...rpc, type: 'UNARY' };
+  // Health probes are not traced (MLServer excludes ServerLive/ServerReady; v2-protocol §5.2).
+  const traced = !UNTRACED_METHODS.has(rpc.method);
   return (call, callback) => {
     const started = performance.now();
     deps.metrics.grpcStarted(labels);
     const parent = propagation.extract(context.active(), call.metadata, metadataGetter);
-    const span = tracer.startSpan(`${rpc.service}/${rpc.method}`, { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpc.service, 'rpc.method': rpc.method } }, parent);
+    const span = traced
+      ? tracer.startSpan(`${rpc.service}/${rpc.method}`, { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpc.service, 'rpc.method': rpc.method } }, parent)
+      : trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const controller = new AbortController();
     call.once('cancelled', () => {
       controller.abort();
@@ -69,7 +75,7 @@ export function unary<Req, Res>(
     const finish = (code: status): void => {
       deps.metrics.grpcHandled(labels, status[code], (performance.now() - started) / 1000);
       span.setAttribute('rpc.grpc.status_code', code);
-      if (code !== status.OK) span.setStatus({ code: 2 });
+      if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     };
     context
@@ -94,12 +100,12 @@ export function unary<Req, Res>(
           }
           finish(code);
           const failure: Partial<ServiceError> = { code, details: serverError.message };
-          callback(failure as ServiceError);
+          callback(failure);
         },
       );
   };
 }
 
-function isWithHeaders<Res>(value: unknown): value is { response: Res; headers: Record<string, string> } {
+function isWithHeaders<Res>(value: Res | { response: Res; headers: Record<string, string> }): value is { response: Res; headers: Record<string, string> } {
   return typeof value === 'object' && value !== null && 'response' in value && 'headers' in value && Object.keys(value).length === 2;
 }
