@@ -154,6 +154,23 @@ void describe('metrics', () => {
     }
   });
 
+  void it('leaves health probes out of the REST metrics, as MLServer does', async () => {
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await fetch(`${server.httpUrl}/v2/health/live`)).status, 200);
+      assert.equal((await fetch(`${server.httpUrl}/v2/health/ready`)).status, 200);
+    }
+    assert.equal((await fetch(`${server.httpUrl}/v2/models/simple`)).status, 200);
+    const m = await scrape(server);
+    for (const name of ['rest_server_requests_total', 'rest_server_request_duration_seconds_count']) {
+      const health = m.find(name).filter((s) => s.labels['path']?.startsWith('/v2/health') === true);
+      assert.deepEqual(health, [], `${name} has no health series`);
+    }
+    assert.deepEqual(m.find('tessera_rest_requests_total').filter((s) => s.labels['route']?.startsWith('/v2/health') === true), []);
+    assert.equal(m.sum('rest_server_requests_in_progress'), 0);
+    // Other GET routes are still counted.
+    assert.ok(m.sum('rest_server_requests_total', { method: 'GET', path: '/v2/models/:model' }) >= 1);
+  });
+
   void it('keeps a model version\'s series across a reload, with in-flight accounting intact', async () => {
     const before = await scrape(server);
     const successes = before.sum('tessera_model_infer_requests_total', { ...SIMPLE, outcome: 'success' });

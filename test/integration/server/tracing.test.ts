@@ -40,8 +40,11 @@ function checkChain(
   assert.equal(infer.attributes['model'], 'iris');
   assert.equal(infer.attributes['model_version'], '1');
   assert.equal(request.resourceAttributes['service.name'], 'tessera-server');
-  assert.ok(BigInt(infer.startTimeUnixNano) >= BigInt(request.startTimeUnixNano), 'the child starts inside its parent');
-  assert.ok(BigInt(infer.endTimeUnixNano) <= BigInt(request.endTimeUnixNano), 'the child ends inside its parent');
+  // The SDK anchors each span's clock to Date.now() (millisecond resolution) when the span starts,
+  // so parent and child timestamps can disagree by up to a few milliseconds.
+  const slack = 5_000_000n;
+  assert.ok(BigInt(infer.startTimeUnixNano) + slack >= BigInt(request.startTimeUnixNano), 'the child starts inside its parent');
+  assert.ok(BigInt(infer.endTimeUnixNano) <= BigInt(request.endTimeUnixNano) + slack, 'the child ends inside its parent');
   return { request, infer };
 }
 
@@ -88,6 +91,20 @@ void describe('tracing over OTLP/gRPC to a real collector', { skip, timeout: 90_
     const { request } = checkChain(spans, parent, 'inference.GRPCInferenceService/ModelInfer');
     assert.equal(request.attributes['rpc.system'], 'grpc');
     assert.equal(request.attributes['rpc.method'], 'ModelInfer');
+  });
+
+  void it('does not trace health probes (REST /v2/health/*, gRPC ServerLive/ServerReady)', async () => {
+    const parent = newTraceparent();
+    await fetch(`${server.httpUrl}/v2/health/live`, { headers: { traceparent: parent.header } });
+    await fetch(`${server.httpUrl}/v2/health/ready`, { headers: { traceparent: parent.header } });
+    await grpc.call('ServerLive', {}, { metadata: { traceparent: parent.header } });
+    await grpc.call('ServerReady', {}, { metadata: { traceparent: parent.header } });
+    // A traced request afterwards: once its spans arrive, the probes' spans would have too.
+    const marker = newTraceparent();
+    await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, { traceparent: marker.header });
+    const spans = await collector.waitForSpans((all) => all.filter((s) => s.traceId === marker.traceId).length >= 2, SPAN_WAIT_MS);
+    const probes = spans.filter((s) => s.traceId === parent.traceId || /health|ServerLive|ServerReady/.test(s.name));
+    assert.deepEqual(probes.map((s) => s.name), []);
   });
 
   void it('starts a new trace when no traceparent is sent, and marks failed inferences as errors', async () => {
