@@ -2,10 +2,14 @@
 // in flight over REST and gRPC. Every accepted request completes with 200 / OK, readiness turns
 // false (or new connections are refused), and the process exits 0.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { grpcClient } from '../../support/grpc-client.js';
-import { startServer, type ServerProcess } from '../../support/server-process.js';
+import { REPO_ROOT, startServer, type ServerProcess } from '../../support/server-process.js';
 import { irisGrpcRawRequest, irisRestRequest, postJson, waitFor } from './lifecycle-helpers.js';
 
 async function scrape(server: ServerProcess, name: string): Promise<number> {
@@ -106,6 +110,48 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
       assert.ok(performance.now() - started < 5000, 'idle connections do not hold the shutdown');
     } finally {
       grpc.close();
+    }
+  });
+});
+
+void describe('SIGTERM during start-up', { timeout: 60_000 }, () => {
+  void it('a SIGTERM that arrives while models load shuts down cleanly (exit 0), not by the default signal action', async () => {
+    // Forty copies of iris make start-up loading take a while.
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-many-'));
+    try {
+      for (let i = 0; i < 40; i++) {
+        await mkdir(join(dir, `m${i}`));
+        await copyFile(join(REPO_ROOT, 'examples/models/iris/model.onnx'), join(dir, `m${i}`, 'model.onnx'));
+        await writeFile(join(dir, `m${i}`, 'model-settings.json'), JSON.stringify({ name: `m${i}`, implementation: 'onnx' }));
+      }
+      const child = spawn(
+        process.execPath,
+        [join(REPO_ROOT, 'server/dist/cli.js'), 'start', dir, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'],
+        { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TESSERA_LOG_LEVEL: 'info' } },
+      );
+      let output = '';
+      let signalledBeforeReady: boolean | undefined;
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (signalledBeforeReady === undefined && output.includes('Loaded model')) {
+          signalledBeforeReady = !output.includes('Server ready');
+          child.kill('SIGTERM');
+        }
+      });
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolveExit) => {
+        child.once('exit', (c, s) => {
+          resolveExit([c, s]);
+        });
+      });
+      clearTimeout(killer);
+      assert.ok(signalledBeforeReady !== undefined, `a model loaded:\n${output.slice(-2000)}`);
+      assert.equal(signal, null, `the process was killed by ${signal ?? ''} (SIGTERM before ready: ${String(signalledBeforeReady)})`);
+      assert.equal(code, 0);
+      assert.match(output, /Shutdown complete/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
