@@ -199,9 +199,13 @@ export class ModelRegistry {
    */
   async load(name: string): Promise<void> {
     assertModelName(name);
-    const found = await this.#deps.repository.find(name);
-    if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
-      throw modelNotFound(name);
+    // Only a name the registry does not know yet needs a look at the disk first. A known model is
+    // queued at once: awaiting a scan here would let a later unload overtake this load.
+    if (!this.#entries.has(name)) {
+      const found = await this.#deps.repository.find(name);
+      if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
+        throw modelNotFound(name);
+      }
     }
     const entry = this.#entry(name);
     await entry.serialize(() => this.#load(entry));
