@@ -181,6 +181,21 @@ void describe('repository index, load and unload', () => {
     await simpleOk(server);
   });
 
+  void it('runs lifecycle calls on one model in arrival order (load then unload on one connection ends UNAVAILABLE)', async () => {
+    for (let i = 0; i < 5; i++) {
+      // Both calls go out on one HTTP/2 connection, so the server receives the load first.
+      const order: string[] = [];
+      const load = grpc.call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' }).then(() => order.push('load'));
+      const unload = grpc.call('RepositoryModelUnload', { model_name: 'simple' }, { service: 'repository' }).then(() => order.push('unload'));
+      await Promise.all([load, unload]);
+      assert.deepEqual(order, ['load', 'unload'], `round ${i}: answers in arrival order`);
+      const entry = (await restIndex(server.httpUrl)).find((e) => e.name === 'simple');
+      assert.equal(entry?.state, 'UNAVAILABLE', `round ${i}: the later call (unload) wins`);
+    }
+    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+    await simpleOk(server);
+  });
+
   void it('unload with requests in flight: every in-flight request completes, later ones get 503', async () => {
     const N = 16;
     const labels = { model: 'iris', version: '1' };
