@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Agent, get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -111,6 +112,62 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
     } finally {
       grpc.close();
     }
+  });
+});
+
+void describe('SIGTERM with busy keep-alive connections', () => {
+  void it('clients that keep sending on keep-alive connections (REST and gRPC) do not hold the shutdown', async () => {
+    const server = await startServer();
+    const agent = new Agent({ keepAlive: true, maxSockets: 2 });
+    const grpc = grpcClient(server.grpcAddress);
+    let running = true;
+    const seen = new Map<string, number>();
+    const count = (key: string): void => {
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    };
+    const probe = (): Promise<string> =>
+      new Promise((resolveProbe) => {
+        const request = httpGet(`${server.httpUrl}/v2/models/simple/ready`, { agent, timeout: 5000 }, (response) => {
+          response.resume();
+          response.on('end', () => {
+            resolveProbe(`HTTP ${response.statusCode ?? 0}`);
+          });
+        });
+        request.on('error', (error: NodeJS.ErrnoException) => {
+          resolveProbe(error.code ?? 'error');
+        });
+      });
+    const rest = async (): Promise<void> => {
+      for (let i = 0; i < 100_000 && running; i++) count(await probe());
+    };
+    const rpc = async (): Promise<void> => {
+      for (let i = 0; i < 100_000 && running; i++) {
+        try {
+          await grpc.call('ModelReady', { name: 'simple', version: '' }, { deadlineMs: 5000 });
+          count('gRPC OK');
+        } catch (error) {
+          count(`gRPC ${(error as { code?: number }).code ?? '?'}`);
+          await new Promise((resolveWait) => setTimeout(resolveWait, 5));
+        }
+      }
+    };
+    const clients = [rest(), rest(), rpc()];
+    try {
+      await waitFor(() => (seen.get('HTTP 200') ?? 0) > 20 && (seen.get('gRPC OK') ?? 0) > 20, 'traffic on both protocols');
+      const started = performance.now();
+      const code = await server.stop();
+      const took = performance.now() - started;
+      assert.equal(code, 0);
+      assert.ok(took < 5000, `shutdown took ${Math.round(took)} ms`);
+    } finally {
+      running = false;
+      await Promise.all(clients);
+      grpc.close();
+      agent.destroy();
+    }
+    // Answers are 200 before the shutdown, then 503 or a closed connection; never another error status.
+    const statuses = [...seen.keys()].filter((k) => k.startsWith('HTTP '));
+    assert.deepEqual(statuses.filter((k) => k !== 'HTTP 200' && k !== 'HTTP 503'), [], JSON.stringify([...seen]));
   });
 });
 
