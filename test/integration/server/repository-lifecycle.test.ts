@@ -2,7 +2,7 @@
 // gRPC (reliability-catalogue §4 C19, C20, C22; v2-protocol §3.2): index, load, unload, versions,
 // zero-downtime reload, failed reload, invalid settings, and unload with requests in flight.
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
@@ -330,6 +330,27 @@ void describe('reload', () => {
       await Promise.all(pollers);
     }
     assert.deepEqual([...new Set(seen)], [], 'a serving model stays READY while it reloads');
+  });
+
+  void it('a reload picks up added and removed versions', async () => {
+    const root = join(models.dir, 'versioned');
+    await mkdir(join(root, '3'));
+    await copyFile(join(root, '2', 'model.onnx'), join(root, '3', 'model.onnx'));
+    await writeFile(join(root, '3', 'model-settings.json'), JSON.stringify({ name: 'versioned', implementation: 'onnx', parameters: { uri: './model.onnx', version: '3' } }));
+    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status, 200);
+    assert.deepEqual(states((await restIndex(server.httpUrl)).filter((e) => e.name === 'versioned')), ['versioned@1=READY', 'versioned@2=READY', 'versioned@3=READY']);
+    const latest = await postJson(`${server.httpUrl}/v2/models/versioned/infer`, versionedRestRequest());
+    assert.equal((latest.body as { model_version: string }).model_version, '3');
+
+    await rm(join(root, '1'), { recursive: true });
+    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status, 200);
+    assert.deepEqual(states((await restIndex(server.httpUrl)).filter((e) => e.name === 'versioned')), ['versioned@2=READY', 'versioned@3=READY']);
+    const gone = await postJson(`${server.httpUrl}/v2/models/versioned/versions/1/infer`, versionedRestRequest());
+    assert.equal(gone.status, 404, JSON.stringify(gone.body));
+    const meta = (await (await fetch(`${server.httpUrl}/v2/models/versioned`)).json()) as { versions: string[] };
+    assert.deepEqual(meta.versions, ['2', '3']);
+    const scrape = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+    assert.ok(!scrape.split('\n').some((l) => l.includes('model="versioned"') && l.includes('version="1"')), 'the removed version\'s series are gone');
   });
 
   void it('a failed reload answers 422 / FAILED_PRECONDITION with a reason and keeps the old model serving', async () => {
