@@ -214,8 +214,14 @@ export class ModelRegistry {
   /** Unloads every version of a model after draining. Unloading a model that is not loaded is a no-op. */
   async unload(name: string): Promise<void> {
     assertModelName(name);
-    const entry = this.#entries.get(name);
-    if (entry === undefined) throw modelNotFound(name);
+    if (!this.#entries.has(name)) {
+      // A model added to the repository since the last scan is known, just not loaded.
+      const found = await this.#deps.repository.find(name);
+      if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
+        throw modelNotFound(name);
+      }
+    }
+    const entry = this.#entry(name);
     await entry.serialize(() => this.#unload(entry));
   }
 
