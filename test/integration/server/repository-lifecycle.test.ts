@@ -128,6 +128,23 @@ void describe('repository index, load and unload', () => {
     }
   });
 
+  void it('treats a model added to the repository after start-up like any other: unload is a no-op, load serves it', async () => {
+    const dir = join(models.dir, 'late');
+    await mkdir(dir);
+    await copyFile(join(REPO_ROOT, 'examples/models/simple/model.onnx'), join(dir, 'model.onnx'));
+    await writeFile(join(dir, 'model-settings.json'), JSON.stringify({ name: 'late', implementation: 'onnx' }));
+    try {
+      const unload = await postJson(`${server.httpUrl}/v2/repository/models/late/unload`);
+      assert.equal(unload.status, 200, `unload of a model on disk that is not loaded: ${JSON.stringify(unload.body)}`);
+      assert.equal((await grpcCode(grpc.call('ModelInfer', simpleGrpcRequest('late')))).code, status.UNAVAILABLE);
+      assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/late/load`)).status, 200);
+      assert.equal((await postJson(`${server.httpUrl}/v2/models/late/infer`, simpleRestRequest())).status, 200);
+      assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/late/unload`)).status, 200);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   void it('serves every version of a versioned model; no version means the highest', async () => {
     const v1 = await postJson(`${server.httpUrl}/v2/models/versioned/versions/1/infer`, versionedRestRequest([1, 2]));
     const v2 = await postJson(`${server.httpUrl}/v2/models/versioned/versions/2/infer`, versionedRestRequest([1, 2]));
