@@ -69,6 +69,24 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   const logger = createLogger(settings);
+  // Signals are handled from here on, also while models load: a SIGTERM that arrives during
+  // start-up (a rollout replacing a pod that is still loading) shuts down once the server is up,
+  // instead of killing the process with the default action.
+  let received: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const handle = (signal: string): void => {
+    if (onSignal !== undefined) onSignal(signal);
+    else if (received === undefined) {
+      received = signal;
+      logger.info({ signal }, 'Received signal during start-up; shutting down once started');
+    }
+  };
+  process.once('SIGTERM', () => {
+    handle('SIGTERM');
+  });
+  process.once('SIGINT', () => {
+    handle('SIGINT');
+  });
   const server = await startServer(settings, logger);
   const host = settings.host === '0.0.0.0' ? 'localhost' : settings.host;
   logger.info({ ports: server.ports, model_repository_root: settings.model_repository_root }, 'Server ready');
@@ -101,12 +119,8 @@ async function main(argv: string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGTERM', () => {
-      stop('SIGTERM');
-    });
-    process.once('SIGINT', () => {
-      stop('SIGINT');
-    });
+    if (received === undefined) onSignal = stop;
+    else stop(received);
   });
 }
 

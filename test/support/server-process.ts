@@ -92,7 +92,7 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     }
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with code ${code} before it was ready:\n${buffer}`));
+      reject(new Error(`server exited with code ${code} (signal ${child.signalCode ?? 'none'}) before it was ready:\n${buffer}`));
     });
   });
   const ports = await ready;
@@ -105,13 +105,19 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
     logs,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timeout = new Promise<null>((resolveTimeout) =>
-        setTimeout(() => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<null>((resolveTimeout) => {
+        timer = setTimeout(() => {
           child.kill('SIGKILL');
           resolveTimeout(null);
-        }, 15000).unref(),
-      );
-      return Promise.race([exited, timeout]);
+        }, 15000);
+        timer.unref();
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -199,9 +199,13 @@ export class ModelRegistry {
    */
   async load(name: string): Promise<void> {
     assertModelName(name);
-    const found = await this.#deps.repository.find(name);
-    if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
-      throw modelNotFound(name);
+    // Only a name the registry does not know yet needs a look at the disk first. A known model is
+    // queued at once: awaiting a scan here would let a later unload overtake this load.
+    if (!this.#entries.has(name)) {
+      const found = await this.#deps.repository.find(name);
+      if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
+        throw modelNotFound(name);
+      }
     }
     const entry = this.#entry(name);
     await entry.serialize(() => this.#load(entry));
@@ -210,8 +214,14 @@ export class ModelRegistry {
   /** Unloads every version of a model after draining. Unloading a model that is not loaded is a no-op. */
   async unload(name: string): Promise<void> {
     assertModelName(name);
-    const entry = this.#entries.get(name);
-    if (entry === undefined) throw modelNotFound(name);
+    if (!this.#entries.has(name)) {
+      // A model added to the repository since the last scan is known, just not loaded.
+      const found = await this.#deps.repository.find(name);
+      if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
+        throw modelNotFound(name);
+      }
+    }
+    const entry = this.#entry(name);
     await entry.serialize(() => this.#unload(entry));
   }
 
@@ -248,7 +258,9 @@ export class ModelRegistry {
       const reason = found.problems[0]?.message ?? 'no model-settings.json declares this model any more';
       this.#failLoad(entry, wasServing, reason);
     }
-    entry.state = ModelState.LOADING;
+    // A reload keeps the model READY: the current versions serve until the new ones replace them, so
+    // the ready index and /v2/models must not drop it meanwhile (Triton: "v1 ready until v2 ready").
+    entry.state = wasServing ? ModelState.READY : ModelState.LOADING;
     entry.reason = wasServing ? 'reloading; the current version keeps serving' : '';
     let loaded: LoadedModel[];
     try {
@@ -261,7 +273,7 @@ export class ModelRegistry {
     entry.knownVersions = new Set(loaded.map((m) => m.version));
     entry.state = ModelState.READY;
     entry.reason = '';
-    await this.#retire(entry.name, [...previous.values()]);
+    await this.#retire(entry, [...previous.values()]);
   }
 
   #failLoad(entry: ModelEntry, wasServing: boolean, reason: string): never {
@@ -310,12 +322,16 @@ export class ModelRegistry {
     entry.reason = '';
     const previous = [...entry.serving.values()];
     entry.serving = new Map();
-    await this.#retire(entry.name, previous);
+    await this.#retire(entry, previous);
     entry.state = ModelState.UNAVAILABLE;
   }
 
-  /** Drains then frees instances that no longer serve. */
-  async #retire(name: string, models: readonly LoadedModel[]): Promise<void> {
+  /**
+   * Drains then frees instances that no longer serve. A version that a reload replaced keeps its
+   * metric series: they belong to the version, which is still serving, not to the old instance.
+   */
+  async #retire(entry: ModelEntry, models: readonly LoadedModel[]): Promise<void> {
+    const name = entry.name;
     await Promise.all(
       models.map(async (model) => {
         const drained = await model.drain(this.#deps.drainTimeoutMs);
@@ -328,7 +344,7 @@ export class ModelRegistry {
         await model.instance.unload().catch((error: unknown) => {
           this.#deps.logger.error({ model: name, err: getErrorMessage(error) }, 'Model unload failed');
         });
-        this.#deps.observer.modelUnloaded(name, model.version);
+        if (!entry.serving.has(model.version)) this.#deps.observer.modelUnloaded(name, model.version);
         this.#deps.logger.info({ model: name, model_version: model.version }, 'Unloaded model');
       }),
     );

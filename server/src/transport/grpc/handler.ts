@@ -10,7 +10,7 @@ import {
   type sendUnaryData,
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
-import { SpanKind, SpanStatusCode, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
 import { ErrorCode, toServerError, wellFormed } from '../../errors.js';
 import type { RequestContext } from '../../core/types.js';
 import type { PinoLogger } from '../../observability/logger.js';
@@ -18,6 +18,8 @@ import type { ServerMetrics } from '../../observability/metrics.js';
 import { GRPC_STATUS } from './status.js';
 
 const tracer = trace.getTracer('tessera-server');
+
+const UNTRACED_METHODS = new Set(['ServerLive', 'ServerReady']);
 
 const metadataGetter: TextMapGetter<Metadata> = {
   keys: (carrier) => Object.keys(carrier.getMap()),
@@ -55,11 +57,15 @@ export function unary<Req, Res>(
   body: UnaryBody<Req, Res>,
 ): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
   const labels = { ...rpc, type: 'UNARY' };
+  // Health probes are not traced (MLServer excludes ServerLive/ServerReady; v2-protocol §5.2).
+  const traced = !UNTRACED_METHODS.has(rpc.method);
   return (call, callback) => {
     const started = performance.now();
     deps.metrics.grpcStarted(labels);
     const parent = propagation.extract(context.active(), call.metadata, metadataGetter);
-    const span = tracer.startSpan(`${rpc.service}/${rpc.method}`, { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpc.service, 'rpc.method': rpc.method } }, parent);
+    const span = traced
+      ? tracer.startSpan(`${rpc.service}/${rpc.method}`, { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpc.service, 'rpc.method': rpc.method } }, parent)
+      : trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const trailers = new Metadata();
     const controller = new AbortController();
     call.once('cancelled', () => {

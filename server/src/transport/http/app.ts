@@ -152,11 +152,16 @@ function stripRootPath(url: string, rootPath: string): string {
   return url;
 }
 
+/** Health probes are neither counted nor traced (MLServer excludes them; v2-protocol §5.2). */
+const UNOBSERVED_ROUTES = new Set(['/v2/health/live', '/v2/health/ready']);
+
 function installHooks(app: FastifyInstance, metrics: ServerMetrics): void {
   app.addHook('onRequest', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    request.metricsDone = metrics.restStarted(request.method);
-    startRequestSpan(request, route);
+    if (!UNOBSERVED_ROUTES.has(route)) {
+      request.metricsDone = metrics.restStarted(request.method);
+      startRequestSpan(request, route);
+    }
     void reply.header('x-request-id', request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
