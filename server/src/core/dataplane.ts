@@ -100,11 +100,12 @@ export class DataPlane {
     this.#deps.observer.inferStarted(target.model, version);
     const started = performance.now();
     let outcome: 'success' | 'failure' = 'failure';
+    const call: RuntimeCall = {};
     try {
       const response = await tracer.startActiveSpan('model infer', async (span) => {
         span.setAttributes({ model: target.model, model_version: version, protocol: ctx.protocol });
         try {
-          return await this.#run(model, request, target.model, ctx);
+          return await this.#run(model, request, target.model, ctx, call);
         } catch (error) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: getErrorMessage(error) });
           throw error;
@@ -121,6 +122,14 @@ export class DataPlane {
         (performance.now() - started) / 1000,
         outcome,
       );
+      // Released only after the metrics are recorded (an unload drops the model's series once it
+      // drained) and after the runtime call settled, even when the client gave up or the deadline
+      // passed: an unload must never free a model that native code still runs.
+      const release = (): void => {
+        model.release();
+      };
+      if (call.settled === undefined) release();
+      else void call.settled.then(release, release);
     }
   }
 
@@ -129,24 +138,20 @@ export class DataPlane {
     request: InferenceRequest,
     modelName: string,
     ctx: RequestContext,
+    call: RuntimeCall,
   ): Promise<InferenceResponse> {
-    let runtimeCall: Promise<RuntimeResult> | undefined;
     try {
       const metadata = model.instance.metadata;
       const inputs = decodeInputs(request, metadata);
       const outputNames = requestedOutputNames(request.outputs, metadata);
       const id = requestId(request, ctx);
       const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
-      runtimeCall = model.instance.infer(
+      const runtimeCall = model.instance.infer(
         { id, parameters, inputs, ...(request.outputs === undefined ? {} : { outputs: request.outputs }) },
         { ...(outputNames === undefined ? {} : { outputNames }), ...(ctx.signal ? { signal: ctx.signal } : {}) },
       );
-      // The instance stays retained until the runtime call settles, even when the client gave up
-      // or the deadline passed: an unload must never free a model that native code still runs.
-      const guarded = runtimeCall.finally(() => {
-        model.release();
-      });
-      const result = await this.#withDeadline(guarded, modelName, ctx.signal);
+      call.settled = runtimeCall;
+      const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
       return {
         modelName,
         ...(model.version === '' ? {} : { modelVersion: model.version }),
@@ -156,8 +161,6 @@ export class DataPlane {
       };
     } catch (error) {
       throw wrapRuntimeError(error, modelName);
-    } finally {
-      if (runtimeCall === undefined) model.release();
     }
   }
 
@@ -193,6 +196,11 @@ export class DataPlane {
   async repositoryUnload(name: string): Promise<void> {
     await this.#deps.registry.unload(name);
   }
+}
+
+/** The runtime call of one inference, once started; the model lease waits for it to settle. */
+interface RuntimeCall {
+  settled?: Promise<RuntimeResult>;
 }
 
 /** The request id: the body's `id`, else an `x-request-id` header, else a new UUID (MLServer does the last). */

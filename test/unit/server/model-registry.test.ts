@@ -97,7 +97,9 @@ describe('ModelRegistry', () => {
     const during = registry.acquire('alpha');
     assert.equal(during.instance, before.instance, 'old instance keeps serving while loading');
     during.release();
-    assert.equal((await registry.index(false))[0]?.state, 'LOADING');
+    const [reloading] = await registry.index(false);
+    assert.equal(reloading?.state, 'READY', 'a serving model stays READY while it reloads');
+    assert.match(reloading?.reason ?? '', /reload/);
     open();
     await reload;
     const after = registry.acquire('alpha');
