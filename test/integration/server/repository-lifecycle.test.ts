@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
