@@ -8,6 +8,7 @@ import type { Settings } from './config.js';
 import { DataPlane } from './core/dataplane.js';
 import { ModelRegistry } from './core/model-registry.js';
 import { ModelRepository } from './core/model-repository.js';
+import type { ModelRuntime } from './core/model-runtime.js';
 import type { PinoLogger } from './observability/logger.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { buildMetricsApp } from './observability/metrics-app.js';
@@ -27,14 +28,24 @@ export interface RunningServer {
   shutdown(): Promise<void>;
 }
 
+/** Options for embedding the server. */
+export interface StartOptions {
+  /** Custom runtimes, selected by `implementation` like the built-in ones. */
+  readonly runtimes?: readonly ModelRuntime[];
+}
+
 /** Starts the REST, gRPC and metrics servers, then loads models (liveness answers meanwhile). */
-export async function startServer(settings: Settings, logger: PinoLogger): Promise<RunningServer> {
+export async function startServer(
+  settings: Settings,
+  logger: PinoLogger,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const tracing = startTracing(settings);
   const metrics = new ServerMetrics({ restPrefix: settings.metrics_rest_server_prefix });
   const repository = new ModelRepository(settings.model_repository_root);
   const registry = new ModelRegistry({
     repository,
-    runtimes: builtinRuntimes({ parallelWorkers: settings.parallel_workers }),
+    runtimes: [...builtinRuntimes({ parallelWorkers: settings.parallel_workers }), ...(options.runtimes ?? [])],
     observer: metrics,
     logger,
     drainTimeoutMs: settings.drain_timeout_seconds * 1000,
