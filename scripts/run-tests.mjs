@@ -37,7 +37,9 @@ function log(peer) {
 async function loadPeers() {
   const dir = 'test/peers';
   if (!existsSync(dir)) return [];
-  const names = readdirSync(dir).filter((f) => f.endsWith('.peer.mjs')).sort();
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith('.peer.mjs'))
+    .sort();
   const peers = [];
   for (const file of names) {
     const mod = await import(pathToFileURL(resolve(dir, file)).href);

@@ -23,7 +23,9 @@ Options:
   -v, --version        show the version`;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -60,7 +62,10 @@ async function main(argv: string[]): Promise<number> {
   }
   let settings: Settings;
   try {
-    settings = loadSettings(undefined, { folder, values: { server_version: version(), ...overrides } });
+    settings = loadSettings(undefined, {
+      folder,
+      values: { server_version: version(), ...overrides },
+    });
   } catch (error) {
     if (error instanceof SettingsError) {
       console.error(`tessera: ${error.message}`);
@@ -89,13 +94,18 @@ async function main(argv: string[]): Promise<number> {
   });
   const server = await startServer(settings, logger);
   const host = settings.host === '0.0.0.0' ? 'localhost' : settings.host;
-  logger.info({ ports: server.ports, model_repository_root: settings.model_repository_root }, 'Server ready');
+  logger.info(
+    { ports: server.ports, model_repository_root: settings.model_repository_root },
+    'Server ready',
+  );
   console.log(
     [
       `Tessera is serving ${folder}`,
       `  REST     http://${host}:${server.ports.http}${settings.root_path}/v2`,
       `  gRPC     ${host}:${server.ports.grpc}`,
-      server.ports.metrics === null ? '' : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
+      server.ports.metrics === null
+        ? ''
+        : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
       `Try: curl -s http://${host}:${server.ports.http}${settings.root_path}/v2/repository/index -X POST -d '{}'`,
     ]
       .filter((l) => l !== '')
@@ -131,7 +141,9 @@ main(process.argv.slice(2)).then(
     setImmediate(() => process.exit(code));
   },
   (error: unknown) => {
-    console.error(`tessera: failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(
+      `tessera: failed to start: ${error instanceof Error ? error.message : String(error)}`,
+    );
     process.exit(1);
   },
 );

@@ -54,7 +54,10 @@ export const settingsSchema = z.object({
   extensions: json(z.array(z.string())).default([]),
   root_path: z
     .string()
-    .regex(/^(\/[A-Za-z0-9._~-]+)*$/, "must be empty or a path such as '/serving' (no trailing slash)")
+    .regex(
+      /^(\/[A-Za-z0-9._~-]+)*$/,
+      "must be empty or a path such as '/serving' (no trailing slash)",
+    )
     .default(''),
   gzip_enabled: bool.default(true),
   cors_settings: json(corsSchema.nullable()).default(null),
@@ -63,7 +66,10 @@ export const settingsSchema = z.object({
     .regex(/^\/[A-Za-z0-9._/-]*$/, "must be a path such as '/metrics'")
     .nullable()
     .default('/metrics'),
-  metrics_rest_server_prefix: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/).default('rest_server'),
+  metrics_rest_server_prefix: z
+    .string()
+    .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/)
+    .default('rest_server'),
   tracing_server: z.string().min(1).nullable().default(null),
   tracing_protocol: z.enum(['grpc', 'http/protobuf']).default('grpc'),
   tracing_service_name: z.string().min(1).default('tessera-server'),
@@ -99,7 +105,10 @@ export interface CliOverrides {
   readonly values?: Readonly<Record<string, string>>;
 }
 
-type Layer = { readonly origin: (field: string) => string; readonly values: Record<string, unknown> };
+type Layer = {
+  readonly origin: (field: string) => string;
+  readonly values: Record<string, unknown>;
+};
 
 /**
  * Loads settings from every source. Pure apart from reading `settings.json`: the environment is
@@ -125,13 +134,18 @@ export function loadSettings(
   const root = resolve(folder, settings.model_repository_root);
   if (!existsSync(root)) {
     const where = origins.get('model_repository_root') ?? 'the command line';
-    throw new SettingsError(`invalid setting model_repository_root (from ${where}): folder does not exist`);
+    throw new SettingsError(
+      `invalid setting model_repository_root (from ${where}): folder does not exist`,
+    );
   }
   return Object.freeze({ ...settings, model_repository_root: root });
 }
 
 /** Later layers win; each field remembers where its value came from, for error messages. */
-function mergeLayers(layers: readonly Layer[]): { merged: Record<string, unknown>; origins: Map<string, string> } {
+function mergeLayers(layers: readonly Layer[]): {
+  merged: Record<string, unknown>;
+  origins: Map<string, string>;
+} {
   const merged: Record<string, unknown> = {};
   const origins = new Map<string, string>();
   for (const layer of layers) {
@@ -149,7 +163,9 @@ function settingsError(error: z.ZodError, origins: ReadonlyMap<string, string>):
   const field = String(issue?.path[0] ?? '(root)');
   const where = origins.get(field) ?? 'settings';
   const path = issue === undefined ? field : issue.path.join('.');
-  return new SettingsError(`invalid setting ${path} (from ${where}): ${issue?.message ?? 'invalid'}`);
+  return new SettingsError(
+    `invalid setting ${path} (from ${where}): ${issue?.message ?? 'invalid'}`,
+  );
 }
 
 function settingsFileLayer(folder: string): Layer {

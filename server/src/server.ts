@@ -45,7 +45,10 @@ export async function startServer(
   const repository = new ModelRepository(settings.model_repository_root);
   const registry = new ModelRegistry({
     repository,
-    runtimes: [...builtinRuntimes({ parallelWorkers: settings.parallel_workers }), ...(options.runtimes ?? [])],
+    runtimes: [
+      ...builtinRuntimes({ parallelWorkers: settings.parallel_workers }),
+      ...(options.runtimes ?? []),
+    ],
     observer: metrics,
     logger,
     drainTimeoutMs: settings.drain_timeout_seconds * 1000,

@@ -26,13 +26,18 @@ const LEAKS: readonly (string | RegExp)[] = [
 /** Asserts that a message names what is wrong (every `mentions` entry) and leaks nothing. */
 export function assertCleanMessage(message: string, mentions: readonly (string | RegExp)[]): void {
   // Messages quote client-supplied names; those must be shortened, never echoed whole.
-  assert.ok(message.length <= 2048, `message is ${message.length} characters long: ${message.slice(0, 200)}…`);
+  assert.ok(
+    message.length <= 2048,
+    `message is ${message.length} characters long: ${message.slice(0, 200)}…`,
+  );
   for (const leak of LEAKS) {
-    if (typeof leak === 'string') assert.ok(!message.includes(leak), `message leaks '${leak}': ${message}`);
+    if (typeof leak === 'string')
+      assert.ok(!message.includes(leak), `message leaks '${leak}': ${message}`);
     else assert.doesNotMatch(message, leak, `message leaks a stack frame: ${message}`);
   }
   for (const mention of mentions) {
-    if (typeof mention === 'string') assert.ok(message.includes(mention), `message should mention '${mention}': ${message}`);
+    if (typeof mention === 'string')
+      assert.ok(message.includes(mention), `message should mention '${mention}': ${message}`);
     else assert.match(message, mention);
   }
 }
@@ -45,9 +50,16 @@ export async function assertRestError(
 ): Promise<string> {
   const text = await response.text();
   assert.equal(response.status, expectedStatus, `HTTP status (body: ${text.slice(0, 300)})`);
-  assert.match(response.headers.get('content-type') ?? '', /^application\/json/, 'error bodies are JSON');
+  assert.match(
+    response.headers.get('content-type') ?? '',
+    /^application\/json/,
+    'error bodies are JSON',
+  );
   const body = JSON.parse(text) as unknown;
-  assert.ok(typeof body === 'object' && body !== null && !Array.isArray(body), 'error body is an object');
+  assert.ok(
+    typeof body === 'object' && body !== null && !Array.isArray(body),
+    'error body is an object',
+  );
   assert.deepEqual(Object.keys(body), ['error'], `error body has exactly one key 'error': ${text}`);
   const message = (body as { error: unknown }).error;
   assert.equal(typeof message, 'string', 'error is a string');
@@ -101,11 +113,18 @@ export async function assertRestServes(httpUrl: string, model: GoodModel): Promi
     body: JSON.stringify({ inputs }),
   });
   const text = await response.text();
-  assert.equal(response.status, 200, `good inference on ${model} still works: ${text.slice(0, 300)}`);
+  assert.equal(
+    response.status,
+    200,
+    `good inference on ${model} still works: ${text.slice(0, 300)}`,
+  );
   const body = JSON.parse(text) as { outputs: { name: string; data: unknown[] }[] };
   if (model === 'simple') {
     const sum = body.outputs.find((o) => o.name === 'OUTPUT0');
-    assert.deepEqual(sum?.data, SEQ.map((v) => v + 1));
+    assert.deepEqual(
+      sum?.data,
+      SEQ.map((v) => v + 1),
+    );
   } else {
     assert.ok(body.outputs.length > 0, `${model} returns outputs`);
   }
@@ -118,20 +137,39 @@ export async function assertGrpcServes(client: GrpcTestClient, model: GoodModel)
   const inputs = {
     simple: [
       { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], contents: { int_contents: SEQ } },
-      { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], contents: { int_contents: SEQ.map(() => 1) } },
+      {
+        name: 'INPUT1',
+        datatype: 'INT32',
+        shape: [1, 16],
+        contents: { int_contents: SEQ.map(() => 1) },
+      },
     ],
-    iris: [{ name: 'input', datatype: 'FP32', shape: [1, 4], contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] } }],
+    iris: [
+      {
+        name: 'input',
+        datatype: 'FP32',
+        shape: [1, 4],
+        contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] },
+      },
+    ],
     strings: [
-      { name: 'input', datatype: 'BYTES', shape: [2], contents: { bytes_contents: [Buffer.from('ab'), Buffer.from('c')] } },
+      {
+        name: 'input',
+        datatype: 'BYTES',
+        shape: [2],
+        contents: { bytes_contents: [Buffer.from('ab'), Buffer.from('c')] },
+      },
     ],
   }[model];
-  const response = await client.call<{ outputs: { name: string; contents: { int_contents: number[] } | null }[] }>(
-    'ModelInfer',
-    { model_name: model, inputs },
-  );
+  const response = await client.call<{
+    outputs: { name: string; contents: { int_contents: number[] } | null }[];
+  }>('ModelInfer', { model_name: model, inputs });
   if (model === 'simple') {
     const sum = response.outputs.find((o) => o.name === 'OUTPUT0');
-    assert.deepEqual(sum?.contents?.int_contents, SEQ.map((v) => v + 1));
+    assert.deepEqual(
+      sum?.contents?.int_contents,
+      SEQ.map((v) => v + 1),
+    );
   } else {
     assert.ok(response.outputs.length > 0, `${model} returns outputs`);
   }

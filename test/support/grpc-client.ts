@@ -3,11 +3,24 @@
 import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
 import { loadProtos } from '../../server/src/transport/grpc/server.js';
 
-type Unary = (request: object, metadata: Metadata, options: object, callback: (error: ServiceError | null, response?: unknown) => void) => void;
+type Unary = (
+  request: object,
+  metadata: Metadata,
+  options: object,
+  callback: (error: ServiceError | null, response?: unknown) => void,
+) => void;
 
 export interface GrpcTestClient {
   /** Calls a unary RPC on GRPCInferenceService (or ModelRepositoryService with `service`). */
-  call<T = Record<string, unknown>>(method: string, request: object, options?: { metadata?: Record<string, string>; service?: 'inference' | 'repository'; deadlineMs?: number }): Promise<T>;
+  call<T = Record<string, unknown>>(
+    method: string,
+    request: object,
+    options?: {
+      metadata?: Record<string, string>;
+      service?: 'inference' | 'repository';
+      deadlineMs?: number;
+    },
+  ): Promise<T>;
   close(): void;
 }
 
@@ -15,16 +28,25 @@ export interface GrpcTestClient {
  * Connects to a server; message limits are lifted on the client side so the server's limits are what
  * is tested. `channelOptions` adds grpc-js channel options (e.g. `grpc.default_compression_algorithm`).
  */
-export function grpcClient(address: string, channelOptions: Record<string, number | string> = {}): GrpcTestClient {
+export function grpcClient(
+  address: string,
+  channelOptions: Record<string, number | string> = {},
+): GrpcTestClient {
   const root = loadProtos() as unknown as Record<string, Record<string, unknown>>;
   const inference = root['inference'] as Record<string, unknown>;
-  const Inference = inference['GRPCInferenceService'] as new (address: string, creds: unknown, options: object) => Client;
-  const Repository = (inference['model_repository'] as Record<string, unknown>)['ModelRepositoryService'] as new (
+  const Inference = inference['GRPCInferenceService'] as new (
     address: string,
     creds: unknown,
     options: object,
   ) => Client;
-  const options = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1, ...channelOptions };
+  const Repository = (inference['model_repository'] as Record<string, unknown>)[
+    'ModelRepositoryService'
+  ] as new (address: string, creds: unknown, options: object) => Client;
+  const options = {
+    'grpc.max_receive_message_length': -1,
+    'grpc.max_send_message_length': -1,
+    ...channelOptions,
+  };
   const clients = {
     inference: new Inference(address, credentials.createInsecure(), options),
     repository: new Repository(address, credentials.createInsecure(), options),
@@ -40,10 +62,16 @@ export function grpcClient(address: string, channelOptions: Record<string, numbe
         }
         const metadata = new Metadata();
         for (const [k, v] of Object.entries(opts.metadata ?? {})) metadata.set(k, v);
-        fn.call(client, request, metadata, { deadline: Date.now() + (opts.deadlineMs ?? 10000) }, (error, response) => {
-          if (error) reject(error);
-          else resolveCall(response as never);
-        });
+        fn.call(
+          client,
+          request,
+          metadata,
+          { deadline: Date.now() + (opts.deadlineMs ?? 10000) },
+          (error, response) => {
+            if (error) reject(error);
+            else resolveCall(response as never);
+          },
+        );
       }),
     close: () => {
       clients.inference.close();

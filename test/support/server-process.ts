@@ -34,7 +34,9 @@ export interface StartOptions {
 }
 
 /** Copies a folder of models into a fresh temp dir, so a test can change files freely. */
-export async function copyModels(...folders: string[]): Promise<{ dir: string; cleanup(): Promise<void> }> {
+export async function copyModels(
+  ...folders: string[]
+): Promise<{ dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'tessera-models-'));
   for (const folder of folders) {
     const source = resolve(REPO_ROOT, folder);
@@ -48,7 +50,19 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
   const folder = resolve(REPO_ROOT, options.folder ?? 'examples/models');
   const child = spawn(
     process.execPath,
-    [CLI, 'start', folder, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'],
+    [
+      CLI,
+      'start',
+      folder,
+      '--host',
+      '127.0.0.1',
+      '--http-port',
+      '0',
+      '--grpc-port',
+      '0',
+      '--metrics-port',
+      '0',
+    ],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, TESSERA_LOG_LEVEL: 'info', ...options.env },
@@ -62,39 +76,52 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       resolveExit(code);
     });
   });
-  const ready = new Promise<{ http: number; grpc: number; metrics: number | null }>((resolveReady, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`server did not become ready within ${options.timeoutMs ?? 20000} ms:\n${buffer}`));
-    }, options.timeoutMs ?? 20000);
-    const onLine = (line: string): void => {
-      let parsed: unknown = line;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        // plain text lines (the CLI banner) are kept as strings
+  const ready = new Promise<{ http: number; grpc: number; metrics: number | null }>(
+    (resolveReady, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new Error(
+            `server did not become ready within ${options.timeoutMs ?? 20000} ms:\n${buffer}`,
+          ),
+        );
+      }, options.timeoutMs ?? 20000);
+      const onLine = (line: string): void => {
+        let parsed: unknown = line;
+        try {
+          parsed = JSON.parse(line);
+        } catch {
+          // plain text lines (the CLI banner) are kept as strings
+        }
+        logs.push(parsed);
+        const entry = parsed as {
+          msg?: string;
+          ports?: { http: number; grpc: number; metrics: number | null };
+        };
+        if (entry.msg === 'Server ready' && entry.ports) {
+          clearTimeout(timer);
+          resolveReady(entry.ports);
+        }
+      };
+      for (const stream of [child.stdout, child.stderr]) {
+        let partial = '';
+        stream.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString();
+          partial += chunk.toString();
+          const lines = partial.split('\n');
+          partial = lines.pop() ?? '';
+          lines.filter((l) => l.trim() !== '').forEach(onLine);
+        });
       }
-      logs.push(parsed);
-      const entry = parsed as { msg?: string; ports?: { http: number; grpc: number; metrics: number | null } };
-      if (entry.msg === 'Server ready' && entry.ports) {
+      void exited.then((code) => {
         clearTimeout(timer);
-        resolveReady(entry.ports);
-      }
-    };
-    for (const stream of [child.stdout, child.stderr]) {
-      let partial = '';
-      stream.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString();
-        partial += chunk.toString();
-        const lines = partial.split('\n');
-        partial = lines.pop() ?? '';
-        lines.filter((l) => l.trim() !== '').forEach(onLine);
+        reject(
+          new Error(
+            `server exited with code ${code} (signal ${child.signalCode ?? 'none'}) before it was ready:\n${buffer}`,
+          ),
+        );
       });
-    }
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with code ${code} (signal ${child.signalCode ?? 'none'}) before it was ready:\n${buffer}`));
-    });
-  });
+    },
+  );
   const ports = await ready;
   return {
     httpUrl: `http://127.0.0.1:${ports.http}`,

@@ -147,8 +147,16 @@ export class DataPlane {
       const id = requestId(request, ctx);
       const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
       const runtimeCall = model.instance.infer(
-        { id, parameters, inputs, ...(request.outputs === undefined ? {} : { outputs: request.outputs }) },
-        { ...(outputNames === undefined ? {} : { outputNames }), ...(ctx.signal ? { signal: ctx.signal } : {}) },
+        {
+          id,
+          parameters,
+          inputs,
+          ...(request.outputs === undefined ? {} : { outputs: request.outputs }),
+        },
+        {
+          ...(outputNames === undefined ? {} : { outputNames }),
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+        },
       );
       call.settled = runtimeCall;
       const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
@@ -171,11 +179,18 @@ export class DataPlane {
       const timer =
         timeoutMs > 0
           ? setTimeout(() => {
-              rejectWork(new ServerError(ErrorCode.TIMEOUT, `inference on model '${model}' exceeded ${timeoutMs} ms`));
+              rejectWork(
+                new ServerError(
+                  ErrorCode.TIMEOUT,
+                  `inference on model '${model}' exceeded ${timeoutMs} ms`,
+                ),
+              );
             }, timeoutMs)
           : undefined;
       const onAbort = (): void => {
-        rejectWork(new ServerError(ErrorCode.CANCELLED, `request for model '${model}' was cancelled`));
+        rejectWork(
+          new ServerError(ErrorCode.CANCELLED, `request for model '${model}' was cancelled`),
+        );
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       work.then(resolveWork, rejectWork).finally(() => {

@@ -13,7 +13,10 @@ export function isValidModelName(value: string): boolean {
 }
 
 /** Throws a clear 400 if a model name (or version) is not acceptable. */
-export function assertModelName(value: string, what: 'model name' | 'model version' = 'model name'): void {
+export function assertModelName(
+  value: string,
+  what: 'model name' | 'model version' = 'model name',
+): void {
   if (!isValidModelName(value)) {
     const shown = JSON.stringify(value.slice(0, 64));
     throw invalidInput(

@@ -148,9 +148,15 @@ export class ModelRegistry {
   acquire(name: string, version?: string): LoadedModel {
     const entry = this.#entries.get(name);
     if (entry === undefined) throw modelNotFound(name, version);
-    const model = version === undefined || version === '' ? entry.defaultModel() : entry.serving.get(version);
+    const model =
+      version === undefined || version === '' ? entry.defaultModel() : entry.serving.get(version);
     if (model === undefined) {
-      if (version !== undefined && version !== '' && !entry.knownVersions.has(version) && entry.serving.size > 0) {
+      if (
+        version !== undefined &&
+        version !== '' &&
+        !entry.knownVersions.has(version) &&
+        entry.serving.size > 0
+      ) {
         throw modelNotFound(name, version);
       }
       throw modelNotReady(name, describeState(entry));
@@ -164,7 +170,11 @@ export class ModelRegistry {
     const entry = this.#entries.get(name);
     if (entry === undefined) throw modelNotFound(name, version);
     if (version === undefined || version === '') return entry.serving.size > 0;
-    if (!entry.serving.has(version) && !entry.knownVersions.has(version) && entry.serving.size > 0) {
+    if (
+      !entry.serving.has(version) &&
+      !entry.knownVersions.has(version) &&
+      entry.serving.size > 0
+    ) {
       throw modelNotFound(name, version);
     }
     return entry.serving.has(version);
@@ -183,7 +193,9 @@ export class ModelRegistry {
     const out: RepositoryIndexEntry[] = [];
     for (const entry of [...this.#entries.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       if (entry.serving.size > 0) {
-        for (const model of [...entry.serving.values()].sort((a, b) => compareVersions(a.version, b.version))) {
+        for (const model of [...entry.serving.values()].sort((a, b) =>
+          compareVersions(a.version, b.version),
+        )) {
           out.push(indexEntry(entry.name, model.version, entry.state, entry.reason));
         }
       } else if (!readyOnly) {
@@ -231,7 +243,10 @@ export class ModelRegistry {
     await Promise.all(
       names.map((name) =>
         this.load(name).catch((error: unknown) => {
-          this.#deps.logger.error({ model: name, err: getErrorMessage(error) }, 'Model failed to load');
+          this.#deps.logger.error(
+            { model: name, err: getErrorMessage(error) },
+            'Model failed to load',
+          );
         }),
       ),
     );
@@ -239,7 +254,9 @@ export class ModelRegistry {
 
   /** Unloads everything, for shutdown. */
   async unloadAll(): Promise<void> {
-    await Promise.all([...this.#entries.values()].map((entry) => entry.serialize(() => this.#unload(entry))));
+    await Promise.all(
+      [...this.#entries.values()].map((entry) => entry.serialize(() => this.#unload(entry))),
+    );
   }
 
   #entry(name: string): ModelEntry {
@@ -255,7 +272,8 @@ export class ModelRegistry {
     const found = await this.#deps.repository.find(entry.name);
     const wasServing = entry.serving.size > 0;
     if (found.models.length === 0) {
-      const reason = found.problems[0]?.message ?? 'no model-settings.json declares this model any more';
+      const reason =
+        found.problems[0]?.message ?? 'no model-settings.json declares this model any more';
       this.#failLoad(entry, wasServing, reason);
     }
     // A reload keeps the model READY: the current versions serve until the new ones replace them, so
@@ -266,7 +284,11 @@ export class ModelRegistry {
     try {
       loaded = await this.#instantiateAll(found.models);
     } catch (error) {
-      this.#failLoad(entry, wasServing, error instanceof ServerError ? error.message : redactPaths(getErrorMessage(error)));
+      this.#failLoad(
+        entry,
+        wasServing,
+        error instanceof ServerError ? error.message : redactPaths(getErrorMessage(error)),
+      );
     }
     const previous = entry.serving;
     entry.serving = new Map(loaded.map((m) => [m.version, m]));
@@ -281,7 +303,10 @@ export class ModelRegistry {
     entry.reason = wasServing ? `reload failed, previous version kept serving: ${reason}` : reason;
     this.#deps.observer.modelLoadFailed(entry.name);
     this.#deps.logger.warn({ model: entry.name, reason }, 'Model load failed');
-    throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `failed to load model '${entry.name}': ${reason}`);
+    throw new ServerError(
+      ErrorCode.MODEL_LOAD_FAILED,
+      `failed to load model '${entry.name}': ${reason}`,
+    );
   }
 
   /** Loads all versions; if one fails, the ones that loaded are freed and the error is rethrown. */
@@ -308,7 +333,11 @@ export class ModelRegistry {
     const started = performance.now();
     const instance = await runtime.load(settings);
     const model = new LoadedModel(settings, instance);
-    this.#deps.observer.modelLoaded(settings.name, model.version, (performance.now() - started) / 1000);
+    this.#deps.observer.modelLoaded(
+      settings.name,
+      model.version,
+      (performance.now() - started) / 1000,
+    );
     this.#deps.logger.info({ model: settings.name, model_version: model.version }, 'Loaded model');
     return model;
   }
@@ -342,9 +371,13 @@ export class ModelRegistry {
           );
         }
         await model.instance.unload().catch((error: unknown) => {
-          this.#deps.logger.error({ model: name, err: getErrorMessage(error) }, 'Model unload failed');
+          this.#deps.logger.error(
+            { model: name, err: getErrorMessage(error) },
+            'Model unload failed',
+          );
         });
-        if (!entry.serving.has(model.version)) this.#deps.observer.modelUnloaded(name, model.version);
+        if (!entry.serving.has(model.version))
+          this.#deps.observer.modelUnloaded(name, model.version);
         this.#deps.logger.info({ model: name, model_version: model.version }, 'Unloaded model');
       }),
     );
@@ -364,6 +397,11 @@ function describeState(entry: ModelEntry): string {
   }
 }
 
-function indexEntry(name: string, version: string, state: ModelState, reason: string): RepositoryIndexEntry {
+function indexEntry(
+  name: string,
+  version: string,
+  state: ModelState,
+  reason: string,
+): RepositoryIndexEntry {
   return version === '' ? { name, state, reason } : { name, version, state, reason };
 }

@@ -81,14 +81,22 @@ export class ModelRepository {
     try {
       raw = JSON.parse(await readFile(file, 'utf8'));
     } catch (error) {
-      return { ok: false, name: defaultName, message: `${source}: not valid JSON (${getErrorMessage(error)})` };
+      return {
+        ok: false,
+        name: defaultName,
+        message: `${source}: not valid JSON (${getErrorMessage(error)})`,
+      };
     }
     const declared = (raw as { name?: unknown } | null)?.name;
     const name = typeof declared === 'string' && declared !== '' ? declared : defaultName;
     const parsed = parseModelSettings(raw, { folder, source, defaultName });
     if (!parsed.ok) return { ok: false, name, message: parsed.message };
     if (!this.#isInside(parsed.settings.uri) && !isAbsoluteUri(raw)) {
-      return { ok: false, name, message: `${source}: parameters.uri: must stay inside the model repository` };
+      return {
+        ok: false,
+        name,
+        message: `${source}: parameters.uri: must stay inside the model repository`,
+      };
     }
     return parsed;
   }

@@ -18,7 +18,10 @@ const tensorMetadataSchema = z.object({
 
 const nameSchema = z
   .string()
-  .refine(isValidModelName, "must use letters, digits, '.', '_' or '-', starting with a letter or digit");
+  .refine(
+    isValidModelName,
+    "must use letters, digits, '.', '_' or '-', starting with a letter or digit",
+  );
 
 /** The JSON schema of model-settings.json. */
 export const modelSettingsFileSchema = z.object({

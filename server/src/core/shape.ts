@@ -56,7 +56,8 @@ export function shapeMatches(actual: readonly number[], declared: readonly numbe
 /** Formats a shape the way messages show it: `[2,3]`. */
 export function formatShape(shape: readonly number[]): string {
   // A shape comes from the client and may have any number of dimensions; messages stay short.
-  if (shape.length > MAX_SHOWN_DIMS) return `[${shape.slice(0, MAX_SHOWN_DIMS).join(',')},… (${shape.length} dimensions)]`;
+  if (shape.length > MAX_SHOWN_DIMS)
+    return `[${shape.slice(0, MAX_SHOWN_DIMS).join(',')},… (${shape.length} dimensions)]`;
   return `[${shape.join(',')}]`;
 }
 
@@ -67,6 +68,7 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return value.toString();
   return typeof value;
 }

@@ -41,7 +41,9 @@ function decodeData(
       if (!Array.isArray(data.value)) {
         if (data.value === undefined) throw invalidInput(`input '${name}': 'data' is missing`);
         if (typeof data.value === 'object' && data.value !== null) {
-          throw invalidInput(`input '${name}': 'data' must be an array (or a bare scalar), got an object`);
+          throw invalidInput(
+            `input '${name}': 'data' must be an array (or a bare scalar), got an object`,
+          );
         }
         // A scalar with an empty shape may be sent bare (`"data": 3`).
         return decodeList(name, datatype, shape, count, [data.value]);
@@ -51,7 +53,9 @@ function decodeData(
     case 'list':
       // Checked before the element count: FP16/BF16 have no typed field, so a count would mislead.
       if (RAW_ONLY.has(datatype)) {
-        throw invalidInput(`input '${name}': ${datatype} data must be sent as raw bytes, not typed contents`);
+        throw invalidInput(
+          `input '${name}': ${datatype} data must be sent as raw bytes, not typed contents`,
+        );
       }
       return decodeList(name, datatype, shape, count, data.values);
   }
@@ -85,9 +89,11 @@ function countMismatch(name: string, shape: readonly number[], count: number, go
 type SmallIntArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array;
 type ListDecoder = (name: string, values: ArrayLike<unknown>, count: number) => TensorValues;
 
-const rawOnly = (datatype: Datatype): ListDecoder => (name) => {
-  throw invalidInput(`input '${name}': ${datatype} data must be sent as binary`);
-};
+const rawOnly =
+  (datatype: Datatype): ListDecoder =>
+  (name) => {
+    throw invalidInput(`input '${name}': ${datatype} data must be sent as binary`);
+  };
 
 /** How list values (JSON `data`, gRPC typed contents) of each datatype become a typed array. */
 const LIST_DECODERS: Readonly<Record<Datatype, ListDecoder>> = {
@@ -142,7 +148,8 @@ function decodeFloats<T extends Float32Array | Float64Array>(
 ): T {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (typeof v !== 'number') badElement(name, out instanceof Float32Array ? 'FP32' : 'FP64', i, v);
+    if (typeof v !== 'number')
+      badElement(name, out instanceof Float32Array ? 'FP32' : 'FP64', i, v);
     // A finite number beyond FP32's range would silently become ±Infinity.
     if (out instanceof Float32Array && Number.isFinite(v) && !Number.isFinite(Math.fround(v))) {
       badElement(name, 'FP32', i, v);
@@ -220,7 +227,8 @@ export function decodeRaw(
   // Typed-array views need aligned offsets; Buffers from a pool often are not, so copy then.
   const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   if (datatype === 'BOOL') {
-    for (const b of aligned) if (b > 1) throw invalidInput(`input '${name}': BOOL bytes must be 0 or 1`);
+    for (const b of aligned)
+      if (b > 1) throw invalidInput(`input '${name}': BOOL bytes must be 0 or 1`);
     return aligned;
   }
   if (datatype === 'UINT8') return aligned;
@@ -231,7 +239,10 @@ type RawView = Exclude<TensorValues, readonly Uint8Array[]>;
 
 /** Typed-array views over raw little-endian bytes, for every fixed-size datatype but BOOL and UINT8. */
 const RAW_VIEWS: Readonly<
-  Record<Exclude<Datatype, 'BYTES' | 'BOOL' | 'UINT8'>, new (buffer: ArrayBufferLike, offset: number, length: number) => RawView>
+  Record<
+    Exclude<Datatype, 'BYTES' | 'BOOL' | 'UINT8'>,
+    new (buffer: ArrayBufferLike, offset: number, length: number) => RawView
+  >
 > = {
   INT8: Int8Array,
   UINT16: Uint16Array,
@@ -259,7 +270,9 @@ function decodeRawStrings(
   while (offset < bytes.byteLength) {
     if (out.length === count) break;
     if (offset + 4 > bytes.byteLength) {
-      throw invalidInput(`input '${name}': BYTES element ${out.length} has a truncated length prefix`);
+      throw invalidInput(
+        `input '${name}': BYTES element ${out.length} has a truncated length prefix`,
+      );
     }
     const length = view.getUint32(offset, true);
     offset += 4;
@@ -272,7 +285,10 @@ function decodeRawStrings(
     offset += length;
   }
   if (out.length !== count || offset !== bytes.byteLength) {
-    const got = offset === bytes.byteLength ? `${out.length} elements` : 'trailing bytes after the last element';
+    const got =
+      offset === bytes.byteLength
+        ? `${out.length} elements`
+        : 'trailing bytes after the last element';
     throw invalidInput(
       `input '${name}': BYTES shape ${formatShape(shape)} needs ${count} elements, got ${got}`,
     );

@@ -13,7 +13,10 @@ export function buildMetricsApp(metrics: ServerMetrics, endpoint: string): Fasti
     return reply.type(metrics.registry.contentType).send(body);
   });
   app.setNotFoundHandler((_request, reply) =>
-    reply.code(404).type('application/json').send({ error: `metrics are served at ${endpoint}` }),
+    reply
+      .code(404)
+      .type('application/json')
+      .send({ error: `metrics are served at ${endpoint}` }),
   );
   return app;
 }

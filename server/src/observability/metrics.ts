@@ -6,17 +6,12 @@
  * keep working (v2-protocol.md §5.2). Labels are bounded: model, version, method, route template,
  * status code — never a request id or a raw URL.
  */
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  Summary,
-  collectDefaultMetrics,
-} from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import type { CoreObserver, InferOutcome } from '../core/ports.js';
 
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 /** The server's metrics; also the core's observer. */
 export class ServerMetrics implements CoreObserver {
@@ -45,24 +40,121 @@ export class ServerMetrics implements CoreObserver {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const p = options.restPrefix;
-    this.#inferTotal = new Counter({ name: 'tessera_model_infer_requests_total', help: 'Inference requests per model and version, by outcome.', labelNames: ['model', 'version', 'outcome'], registers });
-    this.#inferDuration = new Histogram({ name: 'tessera_model_infer_duration_seconds', help: 'Inference latency in the core (validation + model), in seconds.', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers });
-    this.#inFlight = new Gauge({ name: 'tessera_model_infer_in_flight', help: 'Inference requests currently being processed, per model and version.', labelNames: ['model', 'version'], registers });
-    this.#loadDuration = new Histogram({ name: 'tessera_model_load_duration_seconds', help: 'Time to load a model version, in seconds.', labelNames: ['model'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120], registers });
-    this.#loadFailures = new Counter({ name: 'tessera_model_load_failures_total', help: 'Failed model loads.', labelNames: ['model'], registers });
-    this.#mlSuccess = new Counter({ name: 'model_infer_request_success_total', help: 'MLServer-compatible: successful inference requests.', labelNames: ['model', 'version'], registers });
-    this.#mlFailure = new Counter({ name: 'model_infer_request_failure_total', help: 'MLServer-compatible: failed inference requests.', labelNames: ['model', 'version'], registers });
-    this.#mlDuration = new Summary({ name: 'model_infer_request_duration', help: 'MLServer-compatible: inference duration in seconds.', labelNames: ['model', 'version'], percentiles: [], registers });
-    this.#restTotal = new Counter({ name: 'tessera_rest_requests_total', help: 'REST requests by route template and status code.', labelNames: ['method', 'route', 'status_code'], registers });
-    this.#restDuration = new Histogram({ name: 'tessera_rest_request_duration_seconds', help: 'REST request latency, in seconds.', labelNames: ['method', 'route'], buckets: LATENCY_BUCKETS, registers });
-    this.#mlRestTotal = new Counter({ name: `${p}_requests_total`, help: 'MLServer-compatible: REST requests.', labelNames: ['method', 'path', 'status_code', 'app_name'], registers });
-    this.#mlRestDuration = new Histogram({ name: `${p}_request_duration_seconds`, help: 'MLServer-compatible: REST request duration.', labelNames: ['method', 'path', 'status_code', 'app_name'], buckets: LATENCY_BUCKETS, registers });
-    this.#mlRestInProgress = new Gauge({ name: `${p}_requests_in_progress`, help: 'MLServer-compatible: REST requests in progress.', labelNames: ['method', 'app_name'], registers });
-    this.#grpcTotal = new Counter({ name: 'tessera_grpc_requests_total', help: 'gRPC requests by method and status code.', labelNames: ['method', 'code'], registers });
-    this.#grpcDuration = new Histogram({ name: 'tessera_grpc_request_duration_seconds', help: 'gRPC request latency, in seconds.', labelNames: ['method'], buckets: LATENCY_BUCKETS, registers });
-    this.#grpcStarted = new Counter({ name: 'grpc_server_started_total', help: 'MLServer-compatible: RPCs started on the server.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], registers });
-    this.#grpcHandled = new Counter({ name: 'grpc_server_handled_total', help: 'MLServer-compatible: RPCs completed on the server.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'], registers });
-    this.#grpcHandling = new Histogram({ name: 'grpc_server_handling_seconds', help: 'MLServer-compatible: RPC handling time.', labelNames: ['grpc_type', 'grpc_service', 'grpc_method'], buckets: LATENCY_BUCKETS, registers });
+    this.#inferTotal = new Counter({
+      name: 'tessera_model_infer_requests_total',
+      help: 'Inference requests per model and version, by outcome.',
+      labelNames: ['model', 'version', 'outcome'],
+      registers,
+    });
+    this.#inferDuration = new Histogram({
+      name: 'tessera_model_infer_duration_seconds',
+      help: 'Inference latency in the core (validation + model), in seconds.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#inFlight = new Gauge({
+      name: 'tessera_model_infer_in_flight',
+      help: 'Inference requests currently being processed, per model and version.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#loadDuration = new Histogram({
+      name: 'tessera_model_load_duration_seconds',
+      help: 'Time to load a model version, in seconds.',
+      labelNames: ['model'],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120],
+      registers,
+    });
+    this.#loadFailures = new Counter({
+      name: 'tessera_model_load_failures_total',
+      help: 'Failed model loads.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.#mlSuccess = new Counter({
+      name: 'model_infer_request_success_total',
+      help: 'MLServer-compatible: successful inference requests.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#mlFailure = new Counter({
+      name: 'model_infer_request_failure_total',
+      help: 'MLServer-compatible: failed inference requests.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#mlDuration = new Summary({
+      name: 'model_infer_request_duration',
+      help: 'MLServer-compatible: inference duration in seconds.',
+      labelNames: ['model', 'version'],
+      percentiles: [],
+      registers,
+    });
+    this.#restTotal = new Counter({
+      name: 'tessera_rest_requests_total',
+      help: 'REST requests by route template and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      registers,
+    });
+    this.#restDuration = new Histogram({
+      name: 'tessera_rest_request_duration_seconds',
+      help: 'REST request latency, in seconds.',
+      labelNames: ['method', 'route'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#mlRestTotal = new Counter({
+      name: `${p}_requests_total`,
+      help: 'MLServer-compatible: REST requests.',
+      labelNames: ['method', 'path', 'status_code', 'app_name'],
+      registers,
+    });
+    this.#mlRestDuration = new Histogram({
+      name: `${p}_request_duration_seconds`,
+      help: 'MLServer-compatible: REST request duration.',
+      labelNames: ['method', 'path', 'status_code', 'app_name'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#mlRestInProgress = new Gauge({
+      name: `${p}_requests_in_progress`,
+      help: 'MLServer-compatible: REST requests in progress.',
+      labelNames: ['method', 'app_name'],
+      registers,
+    });
+    this.#grpcTotal = new Counter({
+      name: 'tessera_grpc_requests_total',
+      help: 'gRPC requests by method and status code.',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.#grpcDuration = new Histogram({
+      name: 'tessera_grpc_request_duration_seconds',
+      help: 'gRPC request latency, in seconds.',
+      labelNames: ['method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#grpcStarted = new Counter({
+      name: 'grpc_server_started_total',
+      help: 'MLServer-compatible: RPCs started on the server.',
+      labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+      registers,
+    });
+    this.#grpcHandled = new Counter({
+      name: 'grpc_server_handled_total',
+      help: 'MLServer-compatible: RPCs completed on the server.',
+      labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'],
+      registers,
+    });
+    this.#grpcHandling = new Histogram({
+      name: 'grpc_server_handling_seconds',
+      help: 'MLServer-compatible: RPC handling time.',
+      labelNames: ['grpc_type', 'grpc_service', 'grpc_method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
   }
 
   inferStarted(model: string, version: string): void {
@@ -88,10 +180,17 @@ export class ServerMetrics implements CoreObserver {
 
   /** Drops a model version's series so that unloaded models don't linger in scrapes. */
   modelUnloaded(model: string, version: string): void {
-    for (const metric of [this.#inFlight, this.#inferDuration, this.#mlSuccess, this.#mlFailure, this.#mlDuration]) {
+    for (const metric of [
+      this.#inFlight,
+      this.#inferDuration,
+      this.#mlSuccess,
+      this.#mlFailure,
+      this.#mlDuration,
+    ]) {
       metric.remove({ model, version });
     }
-    for (const outcome of ['success', 'failure']) this.#inferTotal.remove({ model, version, outcome });
+    for (const outcome of ['success', 'failure'])
+      this.#inferTotal.remove({ model, version, outcome });
   }
 
   /** Called when a REST request starts; returns the function that records its end. */
@@ -103,12 +202,19 @@ export class ServerMetrics implements CoreObserver {
       this.#restTotal.inc({ method, route, status_code });
       this.#restDuration.observe({ method, route }, seconds);
       this.#mlRestTotal.inc({ method, path: route, status_code, app_name: 'tessera' });
-      this.#mlRestDuration.observe({ method, path: route, status_code, app_name: 'tessera' }, seconds);
+      this.#mlRestDuration.observe(
+        { method, path: route, status_code, app_name: 'tessera' },
+        seconds,
+      );
     };
   }
 
   /** Records a completed RPC. `service` is the full service name, `method` the RPC name. */
-  grpcHandled(rpc: { service: string; method: string; type: string }, code: string, seconds: number): void {
+  grpcHandled(
+    rpc: { service: string; method: string; type: string },
+    code: string,
+    seconds: number,
+  ): void {
     const labels = { grpc_type: rpc.type, grpc_service: rpc.service, grpc_method: rpc.method };
     this.#grpcHandled.inc({ ...labels, grpc_code: code });
     this.#grpcHandling.observe(labels, seconds);
@@ -118,6 +224,10 @@ export class ServerMetrics implements CoreObserver {
 
   /** Records the start of an RPC. */
   grpcStarted(rpc: { service: string; method: string; type: string }): void {
-    this.#grpcStarted.inc({ grpc_type: rpc.type, grpc_service: rpc.service, grpc_method: rpc.method });
+    this.#grpcStarted.inc({
+      grpc_type: rpc.type,
+      grpc_service: rpc.service,
+      grpc_method: rpc.method,
+    });
   }
 }

@@ -18,7 +18,10 @@ export interface Tracing {
 
 /** Starts tracing when configured; otherwise returns a no-op. */
 export function startTracing(
-  settings: Pick<Settings, 'tracing_server' | 'tracing_protocol' | 'tracing_service_name' | 'server_version'>,
+  settings: Pick<
+    Settings,
+    'tracing_server' | 'tracing_protocol' | 'tracing_service_name' | 'server_version'
+  >,
 ): Tracing {
   if (settings.tracing_server === null) return { shutdown: () => Promise.resolve() };
   const exporter =

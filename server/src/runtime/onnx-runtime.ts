@@ -14,7 +14,12 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
 import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../errors.js';
-import type { InstanceMetadata, ModelInstance, ModelRuntime, RuntimeResult } from '../core/model-runtime.js';
+import type {
+  InstanceMetadata,
+  ModelInstance,
+  ModelRuntime,
+  RuntimeResult,
+} from '../core/model-runtime.js';
 import type { ModelSettings } from '../core/model-settings.js';
 import type { DecodedRequest } from '../core/types.js';
 import type { OnnxTask, OnnxWorkerData } from './onnx-worker.js';
@@ -31,7 +36,10 @@ import {
 const WELL_KNOWN_FILES = ['model.onnx', 'model.ort'];
 
 /** The worker module next to this one (.js when built, .ts under tsx). */
-const WORKER_FILE = new URL(`./onnx-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href;
+const WORKER_FILE = new URL(
+  `./onnx-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+  import.meta.url,
+).href;
 
 /** Options of the ONNX runtime. */
 export interface OnnxRuntimeOptions {
@@ -63,15 +71,23 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): ModelRuntime {
   };
 }
 
-function buildSessionOptions(settings: ModelSettings, workers: number): ort.InferenceSession.SessionOptions {
+function buildSessionOptions(
+  settings: ModelSettings,
+  workers: number,
+): ort.InferenceSession.SessionOptions {
   const intra = settings.extra['intra_op_threads'];
   const inter = settings.extra['inter_op_threads'];
   // With several workers, give each session a share of the cores instead of all of them each.
-  const defaultIntra = workers > 1 ? Math.max(1, Math.floor(availableParallelism() / workers)) : undefined;
+  const defaultIntra =
+    workers > 1 ? Math.max(1, Math.floor(availableParallelism() / workers)) : undefined;
   return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-    ...(typeof intra === 'number' ? { intraOpNumThreads: intra } : defaultIntra === undefined ? {} : { intraOpNumThreads: defaultIntra }),
+    ...(typeof intra === 'number'
+      ? { intraOpNumThreads: intra }
+      : defaultIntra === undefined
+        ? {}
+        : { intraOpNumThreads: defaultIntra }),
     ...(typeof inter === 'number' ? { interOpNumThreads: inter } : {}),
   };
 }
@@ -89,14 +105,20 @@ async function resolveModelFile(settings: ModelSettings): Promise<string> {
       `${settings.source}: no ${WELL_KNOWN_FILES.join(' or ')} found in the model folder; set parameters.uri`,
     );
   }
-  throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${settings.source}: parameters.uri: no such file`);
+  throw new ServerError(
+    ErrorCode.MODEL_LOAD_FAILED,
+    `${settings.source}: parameters.uri: no such file`,
+  );
 }
 
 function instanceMetadata(meta: PortableMetadata): InstanceMetadata {
   return { platform: 'onnx_onnxv1', inputs: meta.inputs, outputs: meta.outputs };
 }
 
-function outputNamesOf(metadata: InstanceMetadata, wanted: readonly string[] | undefined): readonly string[] {
+function outputNamesOf(
+  metadata: InstanceMetadata,
+  wanted: readonly string[] | undefined,
+): readonly string[] {
   return wanted ?? metadata.outputs.map((o) => o.name);
 }
 
@@ -110,11 +132,17 @@ class InProcessInstance implements ModelInstance {
     this.metadata = instanceMetadata(sessionMetadata(session));
   }
 
-  static async create(file: string, options: ort.InferenceSession.SessionOptions): Promise<InProcessInstance> {
+  static async create(
+    file: string,
+    options: ort.InferenceSession.SessionOptions,
+  ): Promise<InProcessInstance> {
     return new InProcessInstance(await ort.InferenceSession.create(file, options));
   }
 
-  async infer(request: DecodedRequest, options: { outputNames?: readonly string[] }): Promise<RuntimeResult> {
+  async infer(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ): Promise<RuntimeResult> {
     const names = outputNamesOf(this.metadata, options.outputNames);
     const outputs = await runSession(ort, this.#session, request.inputs.map(toPortable), names);
     return { outputs: outputs.map(fromPortable) };
@@ -130,12 +158,19 @@ class WorkerInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
   readonly #pool: Piscina<OnnxTask, PortableMetadata | PortableTensor[]>;
 
-  private constructor(pool: Piscina<OnnxTask, PortableMetadata | PortableTensor[]>, metadata: PortableMetadata) {
+  private constructor(
+    pool: Piscina<OnnxTask, PortableMetadata | PortableTensor[]>,
+    metadata: PortableMetadata,
+  ) {
     this.#pool = pool;
     this.metadata = instanceMetadata(metadata);
   }
 
-  static async create(file: string, options: ort.InferenceSession.SessionOptions, workers: number): Promise<WorkerInstance> {
+  static async create(
+    file: string,
+    options: ort.InferenceSession.SessionOptions,
+    workers: number,
+  ): Promise<WorkerInstance> {
     const workerData: OnnxWorkerData = { file, options };
     const pool = new Piscina<OnnxTask, PortableMetadata | PortableTensor[]>({
       filename: WORKER_FILE,
@@ -155,10 +190,17 @@ class WorkerInstance implements ModelInstance {
     }
   }
 
-  async infer(request: DecodedRequest, options: { outputNames?: readonly string[] }): Promise<RuntimeResult> {
+  async infer(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ): Promise<RuntimeResult> {
     const names = outputNamesOf(this.metadata, options.outputNames);
     const feeds = request.inputs.map((t) => ownBuffer(toPortable(t)));
-    const outputs = (await this.#pool.run({ kind: 'run', feeds, outputNames: names })) as PortableTensor[];
+    const outputs = (await this.#pool.run({
+      kind: 'run',
+      feeds,
+      outputNames: names,
+    })) as PortableTensor[];
     return { outputs: outputs.map(fromPortable) };
   }
 

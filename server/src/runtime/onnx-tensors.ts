@@ -69,15 +69,23 @@ export function toTensorMetadata(meta: ort.InferenceSession.ValueMetadata): Tens
   }
   const datatype = ORT_TO_V2[meta.type];
   if (datatype === undefined) {
-    throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `ONNX tensor '${meta.name}' has unsupported type ${meta.type}`);
+    throw new ServerError(
+      ErrorCode.MODEL_LOAD_FAILED,
+      `ONNX tensor '${meta.name}' has unsupported type ${meta.type}`,
+    );
   }
-  return { name: meta.name, datatype, shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) };
+  return {
+    name: meta.name,
+    datatype,
+    shape: meta.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  };
 }
 
 /** A core tensor in onnxruntime's terms (BYTES become strings, which is what ORT takes). */
 export function toPortable(tensor: Tensor): PortableTensor {
   const type = V2_TO_ORT[tensor.datatype];
-  if (type === undefined) throw new Error(`datatype ${tensor.datatype} is not supported by ONNX Runtime`);
+  if (type === undefined)
+    throw new Error(`datatype ${tensor.datatype} is not supported by ONNX Runtime`);
   if (type === 'string') {
     const strings = (tensor.data as readonly Uint8Array[]).map((b) => utf8Decoder.decode(b));
     return { name: tensor.name, type, dims: tensor.shape, data: strings };
@@ -88,10 +96,16 @@ export function toPortable(tensor: Tensor): PortableTensor {
 /** An onnxruntime output as a core tensor. */
 export function fromPortable(tensor: PortableTensor): Tensor {
   const datatype = ORT_TO_V2[tensor.type];
-  if (datatype === undefined) throw new Error(`output '${tensor.name}' has unsupported type ${tensor.type}`);
+  if (datatype === undefined)
+    throw new Error(`output '${tensor.name}' has unsupported type ${tensor.type}`);
   const shape = [...tensor.dims];
   if (datatype === 'BYTES') {
-    return { name: tensor.name, datatype, shape, data: (tensor.data as string[]).map((s) => utf8Encoder.encode(s)) };
+    return {
+      name: tensor.name,
+      datatype,
+      shape,
+      data: (tensor.data as string[]).map((s) => utf8Encoder.encode(s)),
+    };
   }
   return { name: tensor.name, datatype, shape, data: tensor.data as NumericValues };
 }

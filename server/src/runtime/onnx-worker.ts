@@ -5,7 +5,12 @@
  */
 import * as ort from 'onnxruntime-node';
 import { workerData } from 'piscina';
-import { runSession, sessionMetadata, type PortableMetadata, type PortableTensor } from './onnx-tensors.js';
+import {
+  runSession,
+  sessionMetadata,
+  type PortableMetadata,
+  type PortableTensor,
+} from './onnx-tensors.js';
 
 /** What the main thread passes when it creates the pool. */
 export interface OnnxWorkerData {
@@ -16,7 +21,11 @@ export interface OnnxWorkerData {
 /** A task: read the metadata, or run an inference. */
 export type OnnxTask =
   | { readonly kind: 'metadata' }
-  | { readonly kind: 'run'; readonly feeds: readonly PortableTensor[]; readonly outputNames: readonly string[] };
+  | {
+      readonly kind: 'run';
+      readonly feeds: readonly PortableTensor[];
+      readonly outputNames: readonly string[];
+    };
 
 const data = workerData as OnnxWorkerData;
 // Created once per worker; a failure surfaces on the first task, which load() always sends.

@@ -134,7 +134,10 @@ void describe('example and fixture models', () => {
   });
 
   // A missing peer fails the test instead of skipping it: no tier is skipped in CI.
-  assert.ok(process.env['TESSERA_PYTHON'], 'TESSERA_PYTHON is not set: run through scripts/run-tests.mjs, which provisions it');
+  assert.ok(
+    process.env['TESSERA_PYTHON'],
+    'TESSERA_PYTHON is not set: run through scripts/run-tests.mjs, which provisions it',
+  );
 
   void it('iris in onnxruntime-node agrees with Python onnxruntime', async () => {
     const rows = [5.1, 3.5, 1.4, 0.2, 7.0, 3.2, 4.7, 1.4, 6.3, 3.3, 6.0, 2.5];

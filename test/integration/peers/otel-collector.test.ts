@@ -9,7 +9,10 @@ import { createConnection } from 'node:net';
 import { parseOtlpJsonLines, startCollector } from '../../support/otel-collector.js';
 
 // A missing peer fails the test instead of skipping it: no tier is skipped in CI.
-assert.ok(process.env['TESSERA_OTELCOL'], 'TESSERA_OTELCOL is not set: run through scripts/run-tests.mjs, which provisions it');
+assert.ok(
+  process.env['TESSERA_OTELCOL'],
+  'TESSERA_OTELCOL is not set: run through scripts/run-tests.mjs, which provisions it',
+);
 
 function connects(hostPort: string): Promise<boolean> {
   const [host, port] = hostPort.split(':');

@@ -10,7 +10,10 @@ import {
 } from '../../support/python-peer.js';
 
 // A missing peer fails the test instead of skipping it: no tier is skipped in CI.
-assert.ok(process.env['TESSERA_PYTHON'], 'TESSERA_PYTHON is not set: run through scripts/run-tests.mjs, which provisions it');
+assert.ok(
+  process.env['TESSERA_PYTHON'],
+  'TESSERA_PYTHON is not set: run through scripts/run-tests.mjs, which provisions it',
+);
 
 void describe('python peer', { timeout: 240_000 }, () => {
   let server: FakeV2Server | undefined;

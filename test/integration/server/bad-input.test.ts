@@ -65,7 +65,11 @@ interface Case {
 
 const SEQ = Array.from({ length: 16 }, (_, i) => i + 1);
 const ONES = SEQ.map(() => 1);
-const int32 = (name: string, data: unknown[] = SEQ, shape: (number | string)[] = [1, 16]): TensorSpec => ({
+const int32 = (
+  name: string,
+  data: unknown[] = SEQ,
+  shape: (number | string)[] = [1, 16],
+): TensorSpec => ({
   name,
   datatype: 'INT32',
   shape,
@@ -110,7 +114,10 @@ const cases: Case[] = [
   {
     name: 'datatype differs from the model metadata',
     model: 'simple',
-    inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [1, 16], data: SEQ.map((v) => v + 0.5) }, int32('INPUT1')],
+    inputs: [
+      { name: 'INPUT0', datatype: 'FP32', shape: [1, 16], data: SEQ.map((v) => v + 0.5) },
+      int32('INPUT1'),
+    ],
     http: 400,
     code: status.INVALID_ARGUMENT,
     mentions: ["'INPUT0'", 'FP32', 'INT32'],
@@ -126,7 +133,10 @@ const cases: Case[] = [
   {
     name: 'value 300 out of range for UINT8',
     model: 'simple',
-    inputs: [{ name: 'INPUT0', datatype: 'UINT8', shape: [1, 16], data: [300, ...SEQ.slice(1)] }, int32('INPUT1')],
+    inputs: [
+      { name: 'INPUT0', datatype: 'UINT8', shape: [1, 16], data: [300, ...SEQ.slice(1)] },
+      int32('INPUT1'),
+    ],
     http: 400,
     code: status.INVALID_ARGUMENT,
     mentions: ["'INPUT0'", '300', 'UINT8'],
@@ -150,7 +160,12 @@ const cases: Case[] = [
       request: {
         model_name: 'simple',
         inputs: [
-          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], contents: { bytes_contents: SEQ.map((v) => Buffer.from(String(v))) } },
+          {
+            name: 'INPUT0',
+            datatype: 'INT32',
+            shape: [1, 16],
+            contents: { bytes_contents: SEQ.map((v) => Buffer.from(String(v))) },
+          },
           grpcTensor(int32('INPUT1')),
         ],
       },
@@ -180,7 +195,14 @@ const cases: Case[] = [
       method: 'ModelInfer',
       request: {
         model_name: 'iris',
-        inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 4], contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] } }],
+        inputs: [
+          {
+            name: 'input',
+            datatype: 'FP16',
+            shape: [1, 4],
+            contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] },
+          },
+        ],
       },
     },
     http: 400,
@@ -192,7 +214,9 @@ const cases: Case[] = [
     model: 'iris',
     rest: {
       path: '/v2/models/iris/infer',
-      body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: { a: 1 } }] }),
+      body: JSON.stringify({
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: { a: 1 } }],
+      }),
     },
     grpc: 'contents is a typed message, it cannot be an arbitrary object',
     http: 400,
@@ -233,7 +257,10 @@ const cases: Case[] = [
       method: 'ModelInfer',
       request: {
         model_name: 'simple',
-        inputs: [grpcTensor(int32('INPUT0', SEQ, [1, '9007199254740993'])), grpcTensor(int32('INPUT1'))],
+        inputs: [
+          grpcTensor(int32('INPUT0', SEQ, [1, '9007199254740993'])),
+          grpcTensor(int32('INPUT1')),
+        ],
       },
     },
     http: 400,
@@ -248,7 +275,10 @@ const cases: Case[] = [
       method: 'ModelInfer',
       request: {
         model_name: 'simple',
-        inputs: [grpcTensor(int32('INPUT0', SEQ, [16, '1152921504606846976'])), grpcTensor(int32('INPUT1'))],
+        inputs: [
+          grpcTensor(int32('INPUT0', SEQ, [16, '1152921504606846976'])),
+          grpcTensor(int32('INPUT1')),
+        ],
       },
     },
     http: 400,
@@ -354,7 +384,12 @@ const cases: Case[] = [
       headers: { 'content-type': 'application/octet-stream' },
       body: binaryBody(
         [
-          { name: 'INPUT0', shape: [1, 16], datatype: 'INT32', parameters: { binary_data_size: 60 } },
+          {
+            name: 'INPUT0',
+            shape: [1, 16],
+            datatype: 'INT32',
+            parameters: { binary_data_size: 60 },
+          },
           { name: 'INPUT1', shape: [1, 16], datatype: 'INT32', data: ONES },
         ],
         int32Bytes(SEQ).subarray(0, 60),
@@ -383,8 +418,18 @@ const cases: Case[] = [
       headers: { 'content-type': 'application/octet-stream' },
       body: binaryBody(
         [
-          { name: 'INPUT0', shape: [1, 16], datatype: 'INT32', parameters: { binary_data_size: 64 } },
-          { name: 'INPUT1', shape: [1, 16], datatype: 'INT32', parameters: { binary_data_size: 64 } },
+          {
+            name: 'INPUT0',
+            shape: [1, 16],
+            datatype: 'INT32',
+            parameters: { binary_data_size: 64 },
+          },
+          {
+            name: 'INPUT1',
+            shape: [1, 16],
+            datatype: 'INT32',
+            parameters: { binary_data_size: 64 },
+          },
         ],
         Buffer.concat([int32Bytes(SEQ), int32Bytes(ONES).subarray(0, 40)]),
       ),
@@ -402,7 +447,10 @@ const cases: Case[] = [
       method: 'ModelInfer',
       request: {
         model_name: 'simple',
-        inputs: [grpcTensor(int32('INPUT0')), { name: 'INPUT1', datatype: 'INT32', shape: [1, 16] }],
+        inputs: [
+          grpcTensor(int32('INPUT0')),
+          { name: 'INPUT1', datatype: 'INT32', shape: [1, 16] },
+        ],
         raw_input_contents: [int32Bytes(SEQ), int32Bytes(ONES)],
       },
     },
@@ -415,13 +463,18 @@ const cases: Case[] = [
     model: 'simple',
     rest: {
       path: '/v2/models/simple/infer',
-      body: JSON.stringify({ inputs: [{ name: 'INPUT0', shape: [1, 16], datatype: 'INT32' }, { ...int32('INPUT1') }] }),
+      body: JSON.stringify({
+        inputs: [{ name: 'INPUT0', shape: [1, 16], datatype: 'INT32' }, { ...int32('INPUT1') }],
+      }),
     },
     grpc: {
       method: 'ModelInfer',
       request: {
         model_name: 'simple',
-        inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16] }, grpcTensor(int32('INPUT1'))],
+        inputs: [
+          { name: 'INPUT0', datatype: 'INT32', shape: [1, 16] },
+          grpcTensor(int32('INPUT1')),
+        ],
       },
     },
     http: 400,
@@ -470,7 +523,11 @@ const cases: Case[] = [
     name: 'load of a model whose relative uri leaves the repository',
     model: 'simple',
     rest: { path: '/v2/repository/models/escape/load' },
-    grpc: { method: 'RepositoryModelLoad', service: 'repository', request: { model_name: 'escape' } },
+    grpc: {
+      method: 'RepositoryModelLoad',
+      service: 'repository',
+      request: { model_name: 'escape' },
+    },
     http: 422,
     code: status.FAILED_PRECONDITION,
     mentions: ["model 'escape'", 'must stay inside the model repository'],
@@ -526,7 +583,14 @@ const cases: Case[] = [
   {
     name: 'shape with 20 000 dimensions',
     model: 'simple',
-    inputs: [int32('INPUT0', SEQ, Array.from({ length: 20_000 }, () => 1)), int32('INPUT1')],
+    inputs: [
+      int32(
+        'INPUT0',
+        SEQ,
+        Array.from({ length: 20_000 }, () => 1),
+      ),
+      int32('INPUT1'),
+    ],
     http: 400,
     code: status.INVALID_ARGUMENT,
     mentions: ["'INPUT0'", '20000 dimensions', 'needs 1 elements, got 16'],
@@ -535,7 +599,8 @@ const cases: Case[] = [
     name: 'input name with a lone surrogate, bad shape',
     model: 'simple',
     inputs: [int32('INPUT0'), int32('INPUT1'), int32('X\ud800Y', SEQ, [-1])],
-    differs: 'protobufjs writes a lone surrogate as 3 bytes, each decoded as U+FFFD; JSON carries it as one escape',
+    differs:
+      'protobufjs writes a lone surrogate as 3 bytes, each decoded as U+FFFD; JSON carries it as one escape',
     http: 400,
     code: status.INVALID_ARGUMENT,
     mentions: ['unknown input'],
@@ -563,7 +628,11 @@ const cases: Case[] = [
     name: 'path traversal to a sibling of the repository on load',
     model: 'simple',
     rest: { path: '/v2/repository/models/..%2Foutside/load' },
-    grpc: { method: 'RepositoryModelLoad', service: 'repository', request: { model_name: '../outside' } },
+    grpc: {
+      method: 'RepositoryModelLoad',
+      service: 'repository',
+      request: { model_name: '../outside' },
+    },
     http: 400,
     code: status.INVALID_ARGUMENT,
     mentions: ['invalid model name', 'outside'],
@@ -581,7 +650,10 @@ const cases: Case[] = [
     name: 'empty model name on infer',
     model: 'simple',
     rest: 'the REST route has the name in the path; an empty segment is another route',
-    grpc: { method: 'ModelInfer', request: { model_name: '', inputs: GOOD_SIMPLE.map(grpcTensor) } },
+    grpc: {
+      method: 'ModelInfer',
+      request: { model_name: '', inputs: GOOD_SIMPLE.map(grpcTensor) },
+    },
     http: 400,
     code: status.INVALID_ARGUMENT,
     mentions: ['model_name'],
@@ -589,7 +661,10 @@ const cases: Case[] = [
   {
     name: 'model name longer than the router allows',
     model: 'simple',
-    rest: { path: `/v2/models/${'m'.repeat(300)}/infer`, body: JSON.stringify({ inputs: GOOD_SIMPLE }) },
+    rest: {
+      path: `/v2/models/${'m'.repeat(300)}/infer`,
+      body: JSON.stringify({ inputs: GOOD_SIMPLE }),
+    },
     grpc: 'gRPC has no path parameters; a long name is just an unknown model',
     http: 400,
     code: status.INVALID_ARGUMENT,
@@ -784,12 +859,16 @@ async function sendRest(httpUrl: string, req: RestRequest): Promise<Response> {
   const body = req.body;
   // The binary extension needs the JSON header's length; binaryBody() records it.
   if (Buffer.isBuffer(body) && 'headerLength' in body) {
-    headers['inference-header-content-length'] = String((body as Buffer & { headerLength: number }).headerLength);
+    headers['inference-header-content-length'] = String(
+      (body as Buffer & { headerLength: number }).headerLength,
+    );
   }
   return fetch(`${httpUrl}${req.path}`, {
     method: req.method ?? 'POST',
     headers,
-    ...(body === undefined ? {} : { body: new Uint8Array(body instanceof Buffer ? body : Buffer.from(body)) }),
+    ...(body === undefined
+      ? {}
+      : { body: new Uint8Array(body instanceof Buffer ? body : Buffer.from(body)) }),
     signal: AbortSignal.timeout(10_000),
   });
 }
@@ -813,23 +892,39 @@ void describe('bad input on REST and gRPC', () => {
       'test/fixtures/models/strings',
       'test/fixtures/models/broken',
     ]) {
-      await cp(join(REPO_ROOT, folder), join(repo, folder.split('/').pop() ?? ''), { recursive: true });
+      await cp(join(REPO_ROOT, folder), join(repo, folder.split('/').pop() ?? ''), {
+        recursive: true,
+      });
     }
-    await cp(join(REPO_ROOT, 'examples/models/simple'), join(parent, 'outside'), { recursive: true });
+    await cp(join(REPO_ROOT, 'examples/models/simple'), join(parent, 'outside'), {
+      recursive: true,
+    });
     // A model inside the repository whose relative uri climbs out of it.
     await mkdir(join(repo, 'escape'));
     await writeFile(
       join(repo, 'escape', 'model-settings.json'),
-      JSON.stringify({ name: 'escape', implementation: 'onnx', parameters: { uri: '../../outside/model.onnx' } }),
+      JSON.stringify({
+        name: 'escape',
+        implementation: 'onnx',
+        parameters: { uri: '../../outside/model.onnx' },
+      }),
     );
     await writeFile(
       join(parent, 'outside', 'model-settings.json'),
-      JSON.stringify({ name: 'outside', implementation: 'onnx', parameters: { uri: './model.onnx' } }),
+      JSON.stringify({
+        name: 'outside',
+        implementation: 'onnx',
+        parameters: { uri: './model.onnx' },
+      }),
     );
     server = await startServer({ folder: repo });
     // A crash mid-suite fails every later case; say so once, with the last log lines.
     server.child.once('exit', (code, signal) => {
-      if (!stopping) console.error(`server exited early (code ${code}, signal ${signal}):`, JSON.stringify(server.logs.slice(-8)));
+      if (!stopping)
+        console.error(
+          `server exited early (code ${code}, signal ${signal}):`,
+          JSON.stringify(server.logs.slice(-8)),
+        );
     });
     client = grpcClient(server.grpcAddress);
   });
@@ -846,7 +941,10 @@ void describe('bad input on REST and gRPC', () => {
     if (typeof c.rest !== 'string') {
       void it(`REST: ${c.name} → ${c.http}`, async () => {
         const response = await sendRest(server.httpUrl, restRequestFor(c));
-        restMessages.set(c.name, await assertRestError(response, c.http, c.restMentions ?? c.mentions));
+        restMessages.set(
+          c.name,
+          await assertRestError(response, c.http, c.restMentions ?? c.mentions),
+        );
         await assertRestServes(server.httpUrl, c.model);
       });
     }
@@ -854,7 +952,11 @@ void describe('bad input on REST and gRPC', () => {
       void it(`gRPC: ${c.name} → ${status[c.code]}`, async () => {
         const req = grpcRequestFor(c);
         const details = await assertGrpcError(
-          client.call(req.method, req.request, req.service === undefined ? {} : { service: req.service }),
+          client.call(
+            req.method,
+            req.request,
+            req.service === undefined ? {} : { service: req.service },
+          ),
           c.code,
           c.grpcMentions ?? c.mentions,
         );
@@ -865,8 +967,13 @@ void describe('bad input on REST and gRPC', () => {
   }
 
   void it('REST and gRPC give the same message for the same request (shared core validation)', () => {
-    const shared = cases.filter((c) => c.rest === undefined && c.grpc === undefined && c.differs === undefined);
-    assert.ok(shared.length >= 12, `${shared.length} cases send the same request on both protocols`);
+    const shared = cases.filter(
+      (c) => c.rest === undefined && c.grpc === undefined && c.differs === undefined,
+    );
+    assert.ok(
+      shared.length >= 12,
+      `${shared.length} cases send the same request on both protocols`,
+    );
     for (const c of shared) {
       assert.equal(grpcMessages.get(c.name), restMessages.get(c.name), c.name);
     }
@@ -878,13 +985,21 @@ void describe('bad input on REST and gRPC', () => {
     const response = await sendRest(server.httpUrl, { path: '/v2/models/simple/infer', body });
     assert.equal(response.status, 200, await response.clone().text());
     const out = (await response.json()) as { outputs: { name: string; data: number[] }[] };
-    assert.deepEqual(out.outputs.find((o) => o.name === 'OUTPUT0')?.data, SEQ.map((v) => v + 1));
+    assert.deepEqual(
+      out.outputs.find((o) => o.name === 'OUTPUT0')?.data,
+      SEQ.map((v) => v + 1),
+    );
   });
 
   // Requests the HTTP parser itself rejects never reach a route; their answer must keep the contract.
   const malformed = 'malformed HTTP request';
   for (const [name, raw, code, mention] of [
-    ['a header line without a colon', 'GET /v2/health/live HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n', 400, malformed],
+    [
+      'a header line without a colon',
+      'GET /v2/health/live HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n',
+      400,
+      malformed,
+    ],
     ['a request line that is not HTTP', 'HELLO\r\n\r\n', 400, malformed],
     [
       'both Content-Length and Transfer-Encoding',
@@ -907,7 +1022,10 @@ void describe('bad input on REST and gRPC', () => {
       assert.match(statusLine, new RegExp(`^HTTP/1\\.1 ${code} `), `reply: ${reply.slice(0, 300)}`);
       const headers = reply.slice(0, split);
       await assertRestError(
-        new Response(body, { status: code, headers: { 'content-type': /content-type: *([^\r]+)/i.exec(headers)?.[1] ?? '' } }),
+        new Response(body, {
+          status: code,
+          headers: { 'content-type': /content-type: *([^\r]+)/i.exec(headers)?.[1] ?? '' },
+        }),
         code,
         [mention],
       );
@@ -919,16 +1037,27 @@ void describe('bad input on REST and gRPC', () => {
   void it('REST: zero-size tensors [0,16] → 200 with empty outputs', async () => {
     const response = await sendRest(server.httpUrl, {
       path: '/v2/models/simple/infer',
-      body: JSON.stringify({ inputs: [int32('INPUT0', [], [0, 16]), int32('INPUT1', [], [0, 16])] }),
+      body: JSON.stringify({
+        inputs: [int32('INPUT0', [], [0, 16]), int32('INPUT1', [], [0, 16])],
+      }),
     });
     const body = (await response.json()) as { outputs: { shape: number[]; data: unknown[] }[] };
     assert.equal(response.status, 200);
-    assert.deepEqual(body.outputs.map((o) => [o.shape, o.data]), [[[0, 16], []], [[0, 16], []]]);
+    assert.deepEqual(
+      body.outputs.map((o) => [o.shape, o.data]),
+      [
+        [[0, 16], []],
+        [[0, 16], []],
+      ],
+    );
     await assertRestServes(server.httpUrl, 'simple');
   });
 
   void it('gRPC: zero-size raw tensors [0,16] → OK with empty outputs', async () => {
-    const response = await client.call<{ outputs: { shape: string[] }[]; raw_output_contents: Buffer[] }>('ModelInfer', {
+    const response = await client.call<{
+      outputs: { shape: string[] }[];
+      raw_output_contents: Buffer[];
+    }>('ModelInfer', {
       model_name: 'simple',
       inputs: [
         { name: 'INPUT0', datatype: 'INT32', shape: [0, 16] },
@@ -936,8 +1065,17 @@ void describe('bad input on REST and gRPC', () => {
       ],
       raw_input_contents: [Buffer.alloc(0), Buffer.alloc(0)],
     });
-    assert.deepEqual(response.outputs.map((o) => o.shape.map(Number)), [[0, 16], [0, 16]]);
-    assert.deepEqual(response.raw_output_contents.map((b) => b.length), [0, 0]);
+    assert.deepEqual(
+      response.outputs.map((o) => o.shape.map(Number)),
+      [
+        [0, 16],
+        [0, 16],
+      ],
+    );
+    assert.deepEqual(
+      response.raw_output_contents.map((b) => b.length),
+      [0, 0],
+    );
     await assertGrpcServes(client, 'simple');
   });
 
@@ -945,7 +1083,9 @@ void describe('bad input on REST and gRPC', () => {
     for (const c of cases) {
       assert.ok(typeof c.rest !== 'string' || typeof c.grpc !== 'string', c.name);
     }
-    const both = cases.filter((c) => typeof c.rest !== 'string' && typeof c.grpc !== 'string').length;
+    const both = cases.filter(
+      (c) => typeof c.rest !== 'string' && typeof c.grpc !== 'string',
+    ).length;
     assert.ok(both >= 20, `most cases run on both protocols (${both})`);
   });
 
@@ -953,13 +1093,30 @@ void describe('bad input on REST and gRPC', () => {
     const index = await fetch(`${server.httpUrl}/v2/repository/index`, { method: 'POST' });
     assert.equal(index.status, 200);
     const entries = (await index.json()) as { name: string; state: string }[];
-    assert.deepEqual([...new Set(entries.map((e) => e.name))].sort(), ['broken', 'escape', 'iris', 'simple', 'strings']);
-    assert.equal(entries.find((e) => e.name === 'escape')?.state, 'UNAVAILABLE', 'the escaping model never loaded');
+    assert.deepEqual([...new Set(entries.map((e) => e.name))].sort(), [
+      'broken',
+      'escape',
+      'iris',
+      'simple',
+      'strings',
+    ]);
+    assert.equal(
+      entries.find((e) => e.name === 'escape')?.state,
+      'UNAVAILABLE',
+      'the escaping model never loaded',
+    );
     // The sibling model is unknown by its own name too: the repository never looks outside.
-    const load = await fetch(`${server.httpUrl}/v2/repository/models/outside/load`, { method: 'POST' });
+    const load = await fetch(`${server.httpUrl}/v2/repository/models/outside/load`, {
+      method: 'POST',
+    });
     await assertRestError(load, 404, ["model 'outside'"]);
-    await assertGrpcError(client.call('ModelReady', { name: 'outside' }), status.NOT_FOUND, ["model 'outside'"]);
+    await assertGrpcError(client.call('ModelReady', { name: 'outside' }), status.NOT_FOUND, [
+      "model 'outside'",
+    ]);
     const logs = JSON.stringify(server.logs);
-    assert.ok(!logs.includes(join(parent, 'outside')), 'the server never touched the sibling folder');
+    assert.ok(
+      !logs.includes(join(parent, 'outside')),
+      'the server never touched the sibling folder',
+    );
   });
 });

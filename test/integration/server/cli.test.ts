@@ -10,11 +10,23 @@ import { REPO_ROOT } from '../../support/server-process.js';
 
 const CLI = join(REPO_ROOT, 'server', 'dist', 'cli.js');
 
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolveRun) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (error, stdout, stderr) => {
-      resolveRun({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, ...env }, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        resolveRun({
+          code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
   });
 }
 
@@ -34,14 +46,20 @@ describe('tessera CLI', () => {
     assert.equal(code, 1);
     const lines = stderr.trim().split('\n');
     assert.equal(lines.length, 1, stderr);
-    assert.match(lines[0]!, /^tessera: invalid setting http_port \(from settings\.json\): .*expected number/);
+    assert.match(
+      lines[0]!,
+      /^tessera: invalid setting http_port \(from settings\.json\): .*expected number/,
+    );
   });
 
   it('names the environment variable a bad value came from', async () => {
     await writeFile(join(folder, 'settings.json'), '{}');
     const { code, stderr } = await runCli(['start', folder], { MLSERVER_GRPC_PORT: '99999' });
     assert.equal(code, 1);
-    assert.match(stderr, /invalid setting grpc_port \(from environment variable MLSERVER_GRPC_PORT\)/);
+    assert.match(
+      stderr,
+      /invalid setting grpc_port \(from environment variable MLSERVER_GRPC_PORT\)/,
+    );
   });
 
   it('prints usage and exits 2 on a wrong command line', async () => {

@@ -46,8 +46,14 @@ describe('headers ⇄ parameters.headers', () => {
   before(async () => {
     folder = await mkdtemp(join(tmpdir(), 'tessera-headers-'));
     await mkdir(join(folder, 'echo'));
-    await writeFile(join(folder, 'echo', 'model-settings.json'), JSON.stringify({ name: 'echo', implementation: 'echo-headers' }));
-    const settings = loadSettings({ TESSERA_LOG_LEVEL: 'silent' }, { folder, values: { host: '127.0.0.1', http_port: '0', grpc_port: '0', metrics_port: '0' } });
+    await writeFile(
+      join(folder, 'echo', 'model-settings.json'),
+      JSON.stringify({ name: 'echo', implementation: 'echo-headers' }),
+    );
+    const settings = loadSettings(
+      { TESSERA_LOG_LEVEL: 'silent' },
+      { folder, values: { host: '127.0.0.1', http_port: '0', grpc_port: '0', metrics_port: '0' } },
+    );
     server = await startServer(settings, createLogger(settings), { runtimes: [echoRuntime] });
   });
 
@@ -70,15 +76,30 @@ describe('headers ⇄ parameters.headers', () => {
   });
 
   it('gRPC: metadata reaches the runtime; its headers come back as trailing metadata', async () => {
-    const root = loadProtos() as unknown as { inference: { GRPCInferenceService: new (a: string, c: unknown) => Client } };
-    const client = new root.inference.GRPCInferenceService(`127.0.0.1:${server.ports.grpc}`, credentials.createInsecure()) as Client & {
-      ModelInfer: (req: object, md: Metadata, cb: (e: ServiceError | null, r?: { outputs: { contents: { bytes_contents: Buffer[] } }[] }) => void) => { on(event: 'status', fn: (s: { metadata: Metadata }) => void): void };
+    const root = loadProtos() as unknown as {
+      inference: { GRPCInferenceService: new (a: string, c: unknown) => Client };
+    };
+    const client = new root.inference.GRPCInferenceService(
+      `127.0.0.1:${server.ports.grpc}`,
+      credentials.createInsecure(),
+    ) as Client & {
+      ModelInfer: (
+        req: object,
+        md: Metadata,
+        cb: (
+          e: ServiceError | null,
+          r?: { outputs: { contents: { bytes_contents: Buffer[] } }[] },
+        ) => void,
+      ) => { on(event: 'status', fn: (s: { metadata: Metadata }) => void): void };
     };
     const metadata = new Metadata();
     metadata.set('x-custom', 'grpc-hi');
     const trailers = new Promise<Metadata>((resolveTrailers, reject) => {
       const call = client.ModelInfer(
-        { model_name: 'echo', inputs: [{ name: 'x', datatype: 'INT32', shape: [1], contents: { int_contents: [1] } }] },
+        {
+          model_name: 'echo',
+          inputs: [{ name: 'x', datatype: 'INT32', shape: [1], contents: { int_contents: [1] } }],
+        },
         metadata,
         (error, response) => {
           if (error) reject(error);

@@ -11,7 +11,11 @@ export interface HttpResult {
 }
 
 /** POSTs JSON (or nothing) and parses the JSON answer; never throws on a status code. */
-export async function postJson(url: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+export async function postJson(
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
   const response = await fetch(url, {
     method: 'POST',
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -36,13 +40,24 @@ export interface IndexEntry {
 }
 
 export async function restIndex(httpUrl: string, ready?: boolean): Promise<IndexEntry[]> {
-  const result = await postJson(`${httpUrl}/v2/repository/index`, ready === undefined ? {} : { ready });
+  const result = await postJson(
+    `${httpUrl}/v2/repository/index`,
+    ready === undefined ? {} : { ready },
+  );
   assert.equal(result.status, 200, JSON.stringify(result.body));
   return result.body as IndexEntry[];
 }
 
-export async function grpcIndex(client: GrpcTestClient, ready: boolean, service: 'inference' | 'repository' = 'repository'): Promise<IndexEntry[]> {
-  const response = await client.call<{ models: IndexEntry[] }>('RepositoryIndex', { repository_name: '', ready }, { service });
+export async function grpcIndex(
+  client: GrpcTestClient,
+  ready: boolean,
+  service: 'inference' | 'repository' = 'repository',
+): Promise<IndexEntry[]> {
+  const response = await client.call<{ models: IndexEntry[] }>(
+    'RepositoryIndex',
+    { repository_name: '', ready },
+    { service },
+  );
   return response.models;
 }
 
@@ -109,7 +124,11 @@ export async function grpcCode(call: Promise<unknown>): Promise<{ code: number; 
 }
 
 /** Polls `check` until it returns true; fails after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

@@ -8,7 +8,12 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { status } from '@grpc/grpc-js';
-import { assertGrpcError, assertGrpcServes, assertRestError, assertRestServes } from '../../support/error-checks.js';
+import {
+  assertGrpcError,
+  assertGrpcServes,
+  assertRestError,
+  assertRestServes,
+} from '../../support/error-checks.js';
 import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import { startServer, type ServerProcess } from '../../support/server-process.js';
 
@@ -45,12 +50,20 @@ function post(url: string, body: Buffer, headers: Record<string, string>): Promi
   return new Promise((resolvePost, reject) => {
     const req = httpRequest(
       url,
-      { method: 'POST', headers: { 'content-length': String(body.length), ...headers }, timeout: 10_000 },
+      {
+        method: 'POST',
+        headers: { 'content-length': String(body.length), ...headers },
+        timeout: 10_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          resolvePost({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() });
+          resolvePost({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString(),
+          });
         });
         res.on('error', reject);
       },
@@ -115,18 +128,27 @@ void describe('server limits', () => {
     const raw = await new Promise<RawResponse>((resolvePost, reject) => {
       const req = httpRequest(
         `${server.httpUrl}/v2/models/simple/infer`,
-        { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' }, timeout: 10_000 },
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          timeout: 10_000,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            resolvePost({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() });
+            resolvePost({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString(),
+            });
           });
         },
       );
       req.on('timeout', () => req.destroy(new Error('request timed out')));
       req.on('error', reject);
-      for (let offset = 0; offset < body.length; offset += 8192) req.write(body.subarray(offset, offset + 8192));
+      for (let offset = 0; offset < body.length; offset += 8192)
+        req.write(body.subarray(offset, offset + 8192));
       req.end();
     });
     await assertRestError(asResponse(raw), 413, [String(MAX_BODY)]);
@@ -149,10 +171,14 @@ void describe('server limits', () => {
     });
 
     void it(`a ${encoding} body that inflates to under the limit is served`, async () => {
-      const raw = await post(`${server.httpUrl}/v2/models/simple/infer`, compress(paddedBody(MAX_BODY - 100)), {
-        'content-type': 'application/json',
-        'content-encoding': encoding,
-      });
+      const raw = await post(
+        `${server.httpUrl}/v2/models/simple/infer`,
+        compress(paddedBody(MAX_BODY - 100)),
+        {
+          'content-type': 'application/json',
+          'content-encoding': encoding,
+        },
+      );
       assert.equal(raw.status, 200, raw.body.slice(0, 300));
     });
   }
@@ -204,32 +230,34 @@ void describe('server limits', () => {
     const [host, port] = ['127.0.0.1', server.ports.http];
     const started = Date.now();
     const limitMs = HEADERS_TIMEOUT_S * 1000 + 6000;
-    const outcome = await new Promise<{ closedAfterMs: number; reply: string }>((resolveTrickle, reject) => {
-      const socket = connect({ host, port });
-      let reply = '';
-      let timer: NodeJS.Timeout | undefined;
-      const giveUp = setTimeout(() => {
-        clearInterval(timer);
-        socket.destroy();
-        reject(new Error(`the server kept a trickling connection open for ${limitMs} ms`));
-      }, limitMs);
-      socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        clearInterval(timer);
-        clearTimeout(giveUp);
-        resolveTrickle({ closedAfterMs: Date.now() - started, reply });
-      });
-      socket.on('connect', () => {
-        socket.write(`GET /v2/health/live HTTP/1.1\r\nHost: ${host}\r\n`);
-        // One header byte every 200 ms: the headers never finish within the timeout.
-        const header = Buffer.from(`X-Slow: ${'a'.repeat(200)}`);
-        let i = 0;
-        timer = setInterval(() => {
-          if (i < header.length && !socket.destroyed) socket.write(header.subarray(i, ++i));
-        }, 200);
-      });
-    });
+    const outcome = await new Promise<{ closedAfterMs: number; reply: string }>(
+      (resolveTrickle, reject) => {
+        const socket = connect({ host, port });
+        let reply = '';
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = setTimeout(() => {
+          clearInterval(timer);
+          socket.destroy();
+          reject(new Error(`the server kept a trickling connection open for ${limitMs} ms`));
+        }, limitMs);
+        socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          clearInterval(timer);
+          clearTimeout(giveUp);
+          resolveTrickle({ closedAfterMs: Date.now() - started, reply });
+        });
+        socket.on('connect', () => {
+          socket.write(`GET /v2/health/live HTTP/1.1\r\nHost: ${host}\r\n`);
+          // One header byte every 200 ms: the headers never finish within the timeout.
+          const header = Buffer.from(`X-Slow: ${'a'.repeat(200)}`);
+          let i = 0;
+          timer = setInterval(() => {
+            if (i < header.length && !socket.destroyed) socket.write(header.subarray(i, ++i));
+          }, 200);
+        });
+      },
+    );
     assert.ok(
       outcome.closedAfterMs >= HEADERS_TIMEOUT_S * 1000 - 100,
       `closed only after the timeout (${outcome.closedAfterMs} ms)`,
@@ -251,34 +279,39 @@ void describe('server limits', () => {
     const started = Date.now();
     const limitMs = REQUEST_TIMEOUT_S * 1000 + 6000;
     const body = paddedBody(4096);
-    const outcome = await new Promise<{ closedAfterMs: number; reply: string }>((resolveTrickle, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: server.ports.http });
-      let reply = '';
-      let timer: NodeJS.Timeout | undefined;
-      const giveUp = setTimeout(() => {
-        clearInterval(timer);
-        socket.destroy();
-        reject(new Error(`the server kept a trickling body open for ${limitMs} ms`));
-      }, limitMs);
-      socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        clearInterval(timer);
-        clearTimeout(giveUp);
-        resolveTrickle({ closedAfterMs: Date.now() - started, reply });
-      });
-      socket.on('connect', () => {
-        socket.write(
-          `POST /v2/models/simple/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
-        );
-        // Complete headers, then one body byte every 100 ms: 4096 bytes would take ~7 minutes.
-        let i = 0;
-        timer = setInterval(() => {
-          if (i < body.length && !socket.destroyed) socket.write(body.subarray(i, ++i));
-        }, 100);
-      });
-    });
-    assert.ok(outcome.closedAfterMs >= REQUEST_TIMEOUT_S * 1000 - 100, `closed only after the timeout (${outcome.closedAfterMs} ms)`);
+    const outcome = await new Promise<{ closedAfterMs: number; reply: string }>(
+      (resolveTrickle, reject) => {
+        const socket = connect({ host: '127.0.0.1', port: server.ports.http });
+        let reply = '';
+        let timer: NodeJS.Timeout | undefined;
+        const giveUp = setTimeout(() => {
+          clearInterval(timer);
+          socket.destroy();
+          reject(new Error(`the server kept a trickling body open for ${limitMs} ms`));
+        }, limitMs);
+        socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
+        socket.on('error', () => undefined);
+        socket.on('close', () => {
+          clearInterval(timer);
+          clearTimeout(giveUp);
+          resolveTrickle({ closedAfterMs: Date.now() - started, reply });
+        });
+        socket.on('connect', () => {
+          socket.write(
+            `POST /v2/models/simple/infer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+          );
+          // Complete headers, then one body byte every 100 ms: 4096 bytes would take ~7 minutes.
+          let i = 0;
+          timer = setInterval(() => {
+            if (i < body.length && !socket.destroyed) socket.write(body.subarray(i, ++i));
+          }, 100);
+        });
+      },
+    );
+    assert.ok(
+      outcome.closedAfterMs >= REQUEST_TIMEOUT_S * 1000 - 100,
+      `closed only after the timeout (${outcome.closedAfterMs} ms)`,
+    );
     if (outcome.reply !== '') {
       assert.match(outcome.reply, /^HTTP\/1\.1 408 /, `reply: ${outcome.reply.slice(0, 200)}`);
       const replyBody = outcome.reply.slice(outcome.reply.indexOf('\r\n\r\n') + 4);
@@ -320,7 +353,10 @@ void describe('server limits', () => {
       ['GET', '/v2/models/simple/infer'],
       ['DELETE', '/v2/models/simple'],
     ] as const) {
-      const response = await fetch(`${server.httpUrl}${path}`, { method, signal: AbortSignal.timeout(10_000) });
+      const response = await fetch(`${server.httpUrl}${path}`, {
+        method,
+        signal: AbortSignal.timeout(10_000),
+      });
       await assertRestError(response, 404, [method, path]);
     }
     await assertRestServes(server.httpUrl, 'simple');

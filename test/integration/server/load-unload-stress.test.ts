@@ -73,10 +73,17 @@ void describe('concurrent load/unload stress on one model', { timeout: 120_000 }
         try {
           if (grpc === undefined) {
             const result = await postJson(`${server.httpUrl}/v2/repository/models/simple/${op}`);
-            if (result.status !== 200) throw new Error(`REST ${op} answered ${result.status}: ${JSON.stringify(result.body)}`);
+            if (result.status !== 200)
+              throw new Error(
+                `REST ${op} answered ${result.status}: ${JSON.stringify(result.body)}`,
+              );
           } else {
             const method = op === 'load' ? 'RepositoryModelLoad' : 'RepositoryModelUnload';
-            await grpc.call(method, { model_name: 'simple' }, { service: i % 2 === 0 ? 'repository' : 'inference', deadlineMs: 60_000 });
+            await grpc.call(
+              method,
+              { model_name: 'simple' },
+              { service: i % 2 === 0 ? 'repository' : 'inference', deadlineMs: 60_000 },
+            );
           }
           completed.push({ op, sent, at: performance.now(), client: index });
         } catch (error) {
@@ -101,7 +108,11 @@ void describe('concurrent load/unload stress on one model', { timeout: 120_000 }
     // Operations on one model run one at a time, so its final state is the one the last operation
     // the server completed left.
     const acceptable = acceptableStates(completed);
-    const last = [...completed].sort((a, b) => a.at - b.at).slice(-3).map((o) => `${o.op}/c${o.client}`).join(' ');
+    const last = [...completed]
+      .sort((a, b) => a.at - b.at)
+      .slice(-3)
+      .map((o) => `${o.op}/c${o.client}`)
+      .join(' ');
     const simple = index.filter((e) => e.name === 'simple');
     assert.equal(simple.length, 1, JSON.stringify(simple));
     assert.ok(
@@ -109,18 +120,38 @@ void describe('concurrent load/unload stress on one model', { timeout: 120_000 }
       `final state ${simple[0]!.state}, expected ${[...acceptable].join('|')} (last answers: ${last}), seed ${seed}`,
     );
     const modelReady = await fetch(`${server.httpUrl}/v2/models/simple/ready`);
-    assert.equal(modelReady.status === 200, simple[0]!.state === 'READY', 'model readiness agrees with the index');
+    assert.equal(
+      modelReady.status === 200,
+      simple[0]!.state === 'READY',
+      'model readiness agrees with the index',
+    );
 
     // A final load and an inference work, and the server is live and ready.
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status,
+      200,
+    );
     const infer = await postJson(`${server.httpUrl}/v2/models/simple/infer`, simpleRestRequest());
     assert.equal(infer.status, 200, JSON.stringify(infer.body));
-    assert.deepEqual(outputData(infer.body, 'OUTPUT0'), Array.from({ length: 16 }, (_, i) => i + 2));
+    assert.deepEqual(
+      outputData(infer.body, 'OUTPUT0'),
+      Array.from({ length: 16 }, (_, i) => i + 2),
+    );
     const grpcInfer = await grpcClients[0]!.call<{ outputs: unknown[] }>('ModelInfer', {
       model_name: 'simple',
       inputs: [
-        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], contents: { int_contents: Array.from({ length: 16 }, () => 3) } },
-        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], contents: { int_contents: Array.from({ length: 16 }, () => 1) } },
+        {
+          name: 'INPUT0',
+          datatype: 'INT32',
+          shape: [1, 16],
+          contents: { int_contents: Array.from({ length: 16 }, () => 3) },
+        },
+        {
+          name: 'INPUT1',
+          datatype: 'INT32',
+          shape: [1, 16],
+          contents: { int_contents: Array.from({ length: 16 }, () => 1) },
+        },
       ],
     });
     assert.equal(grpcInfer.outputs.length, 2);
@@ -140,8 +171,14 @@ void describe('concurrent load/unload stress across 10 models', { timeout: 120_0
     dir = await mkdtemp(join(tmpdir(), 'tessera-stress-'));
     for (let i = 0; i < MODELS; i++) {
       await mkdir(join(dir, `s${i}`));
-      await copyFile(join(REPO_ROOT, 'examples/models/simple/model.onnx'), join(dir, `s${i}`, 'model.onnx'));
-      await writeFile(join(dir, `s${i}`, 'model-settings.json'), JSON.stringify({ name: `s${i}`, implementation: 'onnx' }));
+      await copyFile(
+        join(REPO_ROOT, 'examples/models/simple/model.onnx'),
+        join(dir, `s${i}`, 'model.onnx'),
+      );
+      await writeFile(
+        join(dir, `s${i}`, 'model-settings.json'),
+        JSON.stringify({ name: `s${i}`, implementation: 'onnx' }),
+      );
     }
     server = await startServer({ folder: dir });
     for (let i = 0; i < CLIENTS / 2; i++) grpcClients.push(grpcClient(server.grpcAddress));
@@ -167,9 +204,16 @@ void describe('concurrent load/unload stress across 10 models', { timeout: 120_0
         try {
           if (grpc === undefined) {
             const result = await postJson(`${server.httpUrl}/v2/repository/models/${model}/${op}`);
-            if (result.status !== 200) throw new Error(`REST ${op} answered ${result.status}: ${JSON.stringify(result.body)}`);
+            if (result.status !== 200)
+              throw new Error(
+                `REST ${op} answered ${result.status}: ${JSON.stringify(result.body)}`,
+              );
           } else {
-            await grpc.call(op === 'load' ? 'RepositoryModelLoad' : 'RepositoryModelUnload', { model_name: model }, { service: 'repository', deadlineMs: 60_000 });
+            await grpc.call(
+              op === 'load' ? 'RepositoryModelLoad' : 'RepositoryModelUnload',
+              { model_name: model },
+              { service: 'repository', deadlineMs: 60_000 },
+            );
           }
           const list = completed.get(model) ?? [];
           list.push({ op, sent, at: performance.now(), client: index });
@@ -183,16 +227,29 @@ void describe('concurrent load/unload stress across 10 models', { timeout: 120_0
     assert.deepEqual(failures, [], `seed ${seed}`);
 
     const index = await restIndex(server.httpUrl);
-    assert.deepEqual(index.filter((e) => e.state === 'LOADING' || e.state === 'UNLOADING'), [], `seed ${seed}`);
+    assert.deepEqual(
+      index.filter((e) => e.state === 'LOADING' || e.state === 'UNLOADING'),
+      [],
+      `seed ${seed}`,
+    );
     assert.equal(index.length, MODELS, JSON.stringify(index));
     for (const entry of index) {
       const ops = completed.get(entry.name);
       const expected = ops === undefined ? new Set(['READY']) : acceptableStates(ops);
-      const tail = (ops ?? []).slice(-4).map((o) => `${o.op}@${o.at.toFixed(2)}/c${o.client}`).join(' ');
-      assert.ok(expected.has(entry.state), `${entry.name}: ${entry.state}, expected ${[...expected].join('|')} after ${tail}, seed ${seed}`);
+      const tail = (ops ?? [])
+        .slice(-4)
+        .map((o) => `${o.op}@${o.at.toFixed(2)}/c${o.client}`)
+        .join(' ');
+      assert.ok(
+        expected.has(entry.state),
+        `${entry.name}: ${entry.state}, expected ${[...expected].join('|')} after ${tail}, seed ${seed}`,
+      );
     }
     for (let i = 0; i < MODELS; i++) {
-      assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/s${i}/load`)).status, 200);
+      assert.equal(
+        (await postJson(`${server.httpUrl}/v2/repository/models/s${i}/load`)).status,
+        200,
+      );
       const infer = await postJson(`${server.httpUrl}/v2/models/s${i}/infer`, simpleRestRequest());
       assert.equal(infer.status, 200, JSON.stringify(infer.body));
     }

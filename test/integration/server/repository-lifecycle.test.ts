@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
-import { REPO_ROOT, copyModels, startServer, type ServerProcess } from '../../support/server-process.js';
+import {
+  REPO_ROOT,
+  copyModels,
+  startServer,
+  type ServerProcess,
+} from '../../support/server-process.js';
 import {
   grpcCode,
   grpcIndex,
@@ -28,24 +33,39 @@ const BROKEN_ONNX = join(REPO_ROOT, 'test/fixtures/models/broken/model.onnx');
 const VERSION_2_ONNX = join(REPO_ROOT, 'test/fixtures/models/versioned/2/model.onnx');
 
 function states(index: readonly IndexEntry[]): string[] {
-  return index.map((e) => `${e.name}${e.version === undefined || e.version === '' ? '' : `@${e.version}`}=${e.state}`).sort();
+  return index
+    .map(
+      (e) =>
+        `${e.name}${e.version === undefined || e.version === '' ? '' : `@${e.version}`}=${e.state}`,
+    )
+    .sort();
 }
 
 async function simpleOk(server: ServerProcess): Promise<void> {
   const result = await postJson(`${server.httpUrl}/v2/models/simple/infer`, simpleRestRequest());
   assert.equal(result.status, 200, JSON.stringify(result.body));
-  assert.deepEqual(outputData(result.body, 'OUTPUT0'), Array.from({ length: 16 }, (_, i) => i + 2));
+  assert.deepEqual(
+    outputData(result.body, 'OUTPUT0'),
+    Array.from({ length: 16 }, (_, i) => i + 2),
+  );
 }
 
 /** Reads one gauge/counter sample from a Prometheus scrape (0 when absent). */
-async function sample(server: ServerProcess, name: string, labels: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${server.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+async function sample(
+  server: ServerProcess,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const text = await (
+    await fetch(`${server.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
+  ).text();
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   let total = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
     const labelText = line.slice(name.length + 1, line.indexOf('}'));
-    if (wanted.every((w) => labelText.split(',').includes(w))) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (wanted.every((w) => labelText.split(',').includes(w)))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
 }
@@ -56,10 +76,18 @@ void describe('repository index, load and unload', () => {
   let models: { dir: string; cleanup(): Promise<void> };
 
   before(async () => {
-    models = await copyModels('examples/models/simple', 'examples/models/iris', 'test/fixtures/models/versioned', 'test/fixtures/models/broken');
+    models = await copyModels(
+      'examples/models/simple',
+      'examples/models/iris',
+      'test/fixtures/models/versioned',
+      'test/fixtures/models/broken',
+    );
     // A model whose settings are invalid: `implementation` must be a string.
     await mkdir(join(models.dir, 'badsettings'));
-    await writeFile(join(models.dir, 'badsettings', 'model-settings.json'), JSON.stringify({ name: 'badsettings', implementation: 42 }));
+    await writeFile(
+      join(models.dir, 'badsettings', 'model-settings.json'),
+      JSON.stringify({ name: 'badsettings', implementation: 42 }),
+    );
     server = await startServer({ folder: models.dir });
     grpc = grpcClient(server.grpcAddress);
   });
@@ -85,7 +113,12 @@ void describe('repository index, load and unload', () => {
     for (const e of all.filter((x) => x.state === 'READY')) assert.equal(e.reason, '');
 
     const ready = await restIndex(server.httpUrl, true);
-    assert.deepEqual(states(ready), ['iris@1=READY', 'simple=READY', 'versioned@1=READY', 'versioned@2=READY']);
+    assert.deepEqual(states(ready), [
+      'iris@1=READY',
+      'simple=READY',
+      'versioned@1=READY',
+      'versioned@2=READY',
+    ]);
 
     // An empty body (tritonclient) is the same as {}.
     const empty = await postJson(`${server.httpUrl}/v2/repository/index`);
@@ -104,11 +137,17 @@ void describe('repository index, load and unload', () => {
     assert.equal(entry.state, 'UNAVAILABLE');
     assert.match(entry.reason, /badsettings\/model-settings\.json/);
     assert.match(entry.reason, /implementation/);
-    assert.doesNotMatch(entry.reason, new RegExp(models.dir.replaceAll('/', '\\/')), 'no absolute path in the reason');
+    assert.doesNotMatch(
+      entry.reason,
+      new RegExp(models.dir.replaceAll('/', '\\/')),
+      'no absolute path in the reason',
+    );
     const load = await postJson(`${server.httpUrl}/v2/repository/models/badsettings/load`);
     assert.equal(load.status, 422, JSON.stringify(load.body));
     assert.match((load.body as { error: string }).error, /implementation/);
-    const grpcLoad = await grpcCode(grpc.call('RepositoryModelLoad', { model_name: 'badsettings' }, { service: 'repository' }));
+    const grpcLoad = await grpcCode(
+      grpc.call('RepositoryModelLoad', { model_name: 'badsettings' }, { service: 'repository' }),
+    );
     assert.equal(grpcLoad.code, status.FAILED_PRECONDITION);
     await simpleOk(server);
   });
@@ -121,7 +160,9 @@ void describe('repository index, load and unload', () => {
     }
     for (const method of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
       for (const service of ['repository', 'inference'] as const) {
-        const failure = await grpcCode(grpc.call(method, { model_name: 'no-such-model' }, { service }));
+        const failure = await grpcCode(
+          grpc.call(method, { model_name: 'no-such-model' }, { service }),
+        );
         assert.equal(failure.code, status.NOT_FOUND, `${service} ${method}: ${failure.details}`);
       }
     }
@@ -131,38 +172,77 @@ void describe('repository index, load and unload', () => {
     const dir = join(models.dir, 'late');
     await mkdir(dir);
     await copyFile(join(REPO_ROOT, 'examples/models/simple/model.onnx'), join(dir, 'model.onnx'));
-    await writeFile(join(dir, 'model-settings.json'), JSON.stringify({ name: 'late', implementation: 'onnx' }));
+    await writeFile(
+      join(dir, 'model-settings.json'),
+      JSON.stringify({ name: 'late', implementation: 'onnx' }),
+    );
     try {
       const unload = await postJson(`${server.httpUrl}/v2/repository/models/late/unload`);
-      assert.equal(unload.status, 200, `unload of a model on disk that is not loaded: ${JSON.stringify(unload.body)}`);
-      assert.equal((await grpcCode(grpc.call('ModelInfer', simpleGrpcRequest('late')))).code, status.UNAVAILABLE);
-      assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/late/load`)).status, 200);
-      assert.equal((await postJson(`${server.httpUrl}/v2/models/late/infer`, simpleRestRequest())).status, 200);
-      assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/late/unload`)).status, 200);
+      assert.equal(
+        unload.status,
+        200,
+        `unload of a model on disk that is not loaded: ${JSON.stringify(unload.body)}`,
+      );
+      assert.equal(
+        (await grpcCode(grpc.call('ModelInfer', simpleGrpcRequest('late')))).code,
+        status.UNAVAILABLE,
+      );
+      assert.equal(
+        (await postJson(`${server.httpUrl}/v2/repository/models/late/load`)).status,
+        200,
+      );
+      assert.equal(
+        (await postJson(`${server.httpUrl}/v2/models/late/infer`, simpleRestRequest())).status,
+        200,
+      );
+      assert.equal(
+        (await postJson(`${server.httpUrl}/v2/repository/models/late/unload`)).status,
+        200,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   void it('serves every version of a versioned model; no version means the highest', async () => {
-    const v1 = await postJson(`${server.httpUrl}/v2/models/versioned/versions/1/infer`, versionedRestRequest([1, 2]));
-    const v2 = await postJson(`${server.httpUrl}/v2/models/versioned/versions/2/infer`, versionedRestRequest([1, 2]));
-    const latest = await postJson(`${server.httpUrl}/v2/models/versioned/infer`, versionedRestRequest([1, 2]));
+    const v1 = await postJson(
+      `${server.httpUrl}/v2/models/versioned/versions/1/infer`,
+      versionedRestRequest([1, 2]),
+    );
+    const v2 = await postJson(
+      `${server.httpUrl}/v2/models/versioned/versions/2/infer`,
+      versionedRestRequest([1, 2]),
+    );
+    const latest = await postJson(
+      `${server.httpUrl}/v2/models/versioned/infer`,
+      versionedRestRequest([1, 2]),
+    );
     assert.deepEqual(outputData(v1.body), [2, 3]);
     assert.deepEqual(outputData(v2.body), [3, 4]);
     assert.deepEqual(outputData(latest.body), [3, 4]);
     assert.equal((v1.body as { model_version: string }).model_version, '1');
     assert.equal((latest.body as { model_version: string }).model_version, '2');
 
-    const g1 = await grpc.call<{ model_version: string; outputs: { contents: { fp32_contents: number[] } }[] }>('ModelInfer', versionedGrpcRequest('1'));
-    const gLatest = await grpc.call<{ model_version: string; outputs: { contents: { fp32_contents: number[] } }[] }>('ModelInfer', versionedGrpcRequest(''));
+    const g1 = await grpc.call<{
+      model_version: string;
+      outputs: { contents: { fp32_contents: number[] } }[];
+    }>('ModelInfer', versionedGrpcRequest('1'));
+    const gLatest = await grpc.call<{
+      model_version: string;
+      outputs: { contents: { fp32_contents: number[] } }[];
+    }>('ModelInfer', versionedGrpcRequest(''));
     assert.deepEqual(g1.outputs[0]?.contents.fp32_contents, [2, 3]);
     assert.equal(gLatest.model_version, '2');
     assert.deepEqual(gLatest.outputs[0]?.contents.fp32_contents, [3, 4]);
 
-    const meta = await (await fetch(`${server.httpUrl}/v2/models/versioned`)).json() as { versions: string[] };
+    const meta = (await (await fetch(`${server.httpUrl}/v2/models/versioned`)).json()) as {
+      versions: string[];
+    };
     assert.deepEqual(meta.versions, ['1', '2']);
-    const unknown = await postJson(`${server.httpUrl}/v2/models/versioned/versions/7/infer`, versionedRestRequest());
+    const unknown = await postJson(
+      `${server.httpUrl}/v2/models/versioned/versions/7/infer`,
+      versionedRestRequest(),
+    );
     assert.equal(unknown.status, 404);
   });
 
@@ -181,19 +261,33 @@ void describe('repository index, load and unload', () => {
     assert.notEqual(ready.status, 200);
     const grpcInfer = await grpcCode(grpc.call('ModelInfer', simpleGrpcRequest()));
     assert.equal(grpcInfer.code, status.UNAVAILABLE, grpcInfer.details);
-    assert.deepEqual(await grpc.call('ModelReady', { name: 'simple', version: '' }), { ready: false });
+    assert.deepEqual(await grpc.call('ModelReady', { name: 'simple', version: '' }), {
+      ready: false,
+    });
 
     // Unloading again is a no-op.
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/unload`)).status, 200);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/simple/unload`)).status,
+      200,
+    );
 
     await grpc.call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' });
-    assert.equal((await restIndex(server.httpUrl)).find((e) => e.name === 'simple')?.state, 'READY');
+    assert.equal(
+      (await restIndex(server.httpUrl)).find((e) => e.name === 'simple')?.state,
+      'READY',
+    );
     await simpleOk(server);
 
     // And the other way round: gRPC unload, REST load.
     await grpc.call('RepositoryModelUnload', { model_name: 'simple' }, { service: 'inference' });
-    assert.equal((await postJson(`${server.httpUrl}/v2/models/simple/infer`, simpleRestRequest())).status, 503);
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/models/simple/infer`, simpleRestRequest())).status,
+      503,
+    );
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status,
+      200,
+    );
     await simpleOk(server);
   });
 
@@ -201,14 +295,21 @@ void describe('repository index, load and unload', () => {
     for (let i = 0; i < 5; i++) {
       // Both calls go out on one HTTP/2 connection, so the server receives the load first.
       const order: string[] = [];
-      const load = grpc.call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' }).then(() => order.push('load'));
-      const unload = grpc.call('RepositoryModelUnload', { model_name: 'simple' }, { service: 'repository' }).then(() => order.push('unload'));
+      const load = grpc
+        .call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' })
+        .then(() => order.push('load'));
+      const unload = grpc
+        .call('RepositoryModelUnload', { model_name: 'simple' }, { service: 'repository' })
+        .then(() => order.push('unload'));
       await Promise.all([load, unload]);
       assert.deepEqual(order, ['load', 'unload'], `round ${i}: answers in arrival order`);
       const entry = (await restIndex(server.httpUrl)).find((e) => e.name === 'simple');
       assert.equal(entry?.state, 'UNAVAILABLE', `round ${i}: the later call (unload) wins`);
     }
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status,
+      200,
+    );
     await simpleOk(server);
   });
 
@@ -230,11 +331,16 @@ void describe('repository index, load and unload', () => {
       );
       // Wait until the server has taken every request (in flight + finished = N).
       const before = await sample(server, 'tessera_model_infer_requests_total', labels);
-      await waitFor(async () => {
-        atUnload.inFlight = await sample(server, 'tessera_model_infer_in_flight', labels);
-        const finished = (await sample(server, 'tessera_model_infer_requests_total', labels)) - before;
-        return atUnload.inFlight + finished >= N || done.length === N;
-      }, 'all requests to reach the model', 30_000);
+      await waitFor(
+        async () => {
+          atUnload.inFlight = await sample(server, 'tessera_model_infer_in_flight', labels);
+          const finished =
+            (await sample(server, 'tessera_model_infer_requests_total', labels)) - before;
+          return atUnload.inFlight + finished >= N || done.length === N;
+        },
+        'all requests to reach the model',
+        30_000,
+      );
       if (atUnload.inFlight === 0) {
         await Promise.all(calls);
         continue;
@@ -243,15 +349,26 @@ void describe('repository index, load and unload', () => {
       assert.equal(unload.status, 200, JSON.stringify(unload.body));
       unloaded = true;
       await Promise.all(calls);
-      assert.deepEqual(done.filter((d) => !d.ok), [], 'every in-flight request succeeded');
+      assert.deepEqual(
+        done.filter((d) => !d.ok),
+        [],
+        'every in-flight request succeeded',
+      );
     }
     assert.ok(unloaded, 'some requests were still in flight when unload was sent');
-    const drainTimeouts = server.logs.filter((l) => (l as { msg?: string }).msg?.startsWith('Drain timeout') === true);
+    const drainTimeouts = server.logs.filter(
+      (l) => (l as { msg?: string }).msg?.startsWith('Drain timeout') === true,
+    );
     assert.deepEqual(drainTimeouts, [], 'the unload waited for the requests instead of timing out');
 
-    const later = await postJson(`${server.httpUrl}/v2/models/iris/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
+    const later = await postJson(`${server.httpUrl}/v2/models/iris/infer`, {
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }],
+    });
     assert.equal(later.status, 503);
-    assert.equal((await grpcCode(grpc.call('ModelInfer', irisGrpcRawRequest(1)))).code, status.UNAVAILABLE);
+    assert.equal(
+      (await grpcCode(grpc.call('ModelInfer', irisGrpcRawRequest(1)))).code,
+      status.UNAVAILABLE,
+    );
     assert.equal((await fetch(`${server.httpUrl}/v2/health/live`)).status, 200);
     assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/iris/load`)).status, 200);
   });
@@ -284,11 +401,17 @@ void describe('reload', () => {
         requests++;
         try {
           if (index % 2 === 0) {
-            const result = await postJson(`${server.httpUrl}/v2/models/versioned/versions/1/infer`, versionedRestRequest([1, 2]));
-            if (result.status !== 200) failures.push(`REST ${result.status} ${JSON.stringify(result.body)}`);
+            const result = await postJson(
+              `${server.httpUrl}/v2/models/versioned/versions/1/infer`,
+              versionedRestRequest([1, 2]),
+            );
+            if (result.status !== 200)
+              failures.push(`REST ${result.status} ${JSON.stringify(result.body)}`);
             else v1Answers.add(JSON.stringify(outputData(result.body)));
           } else {
-            const response = await grpc.call<{ outputs: { contents: { fp32_contents: number[] } }[] }>('ModelInfer', versionedGrpcRequest(index % 4 === 1 ? '1' : ''));
+            const response = await grpc.call<{
+              outputs: { contents: { fp32_contents: number[] } }[];
+            }>('ModelInfer', versionedGrpcRequest(index % 4 === 1 ? '1' : ''));
             if (response.outputs.length !== 1) failures.push('gRPC: no output');
           }
         } catch (error) {
@@ -300,13 +423,26 @@ void describe('reload', () => {
     try {
       // A plain reload of the same files, over both protocols.
       for (let i = 0; i < 3; i++) {
-        assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status, 200);
-        await grpc.call('RepositoryModelLoad', { model_name: 'versioned' }, { service: 'repository' });
+        assert.equal(
+          (await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status,
+          200,
+        );
+        await grpc.call(
+          'RepositoryModelLoad',
+          { model_name: 'versioned' },
+          { service: 'repository' },
+        );
       }
       // Swap version 1's model for version 2's (same signature, x+2) and reload.
       await copyFile(VERSION_2_ONNX, join(models.dir, 'versioned', '1', 'model.onnx'));
-      assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status, 200);
-      const afterSwap = await postJson(`${server.httpUrl}/v2/models/versioned/versions/1/infer`, versionedRestRequest([1, 2]));
+      assert.equal(
+        (await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status,
+        200,
+      );
+      const afterSwap = await postJson(
+        `${server.httpUrl}/v2/models/versioned/versions/1/infer`,
+        versionedRestRequest([1, 2]),
+      );
       assert.deepEqual(outputData(afterSwap.body), [3, 4], 'version 1 now serves the new model');
     } finally {
       stop = true;
@@ -316,7 +452,10 @@ void describe('reload', () => {
     assert.ok(requests > 50, `enough traffic ran during the reloads (${requests})`);
     assert.ok(v1Answers.has('[2,3]'), 'the old model served during the reloads');
     const index = await restIndex(server.httpUrl);
-    assert.deepEqual(states(index.filter((e) => e.name === 'versioned')), ['versioned@1=READY', 'versioned@2=READY']);
+    assert.deepEqual(states(index.filter((e) => e.name === 'versioned')), [
+      'versioned@1=READY',
+      'versioned@2=READY',
+    ]);
   });
 
   void it('keeps a reloading model READY in the index and in /v2/models until the new version is ready', async () => {
@@ -327,7 +466,9 @@ void describe('reload', () => {
         const [ready, all, list] = await Promise.all([
           restIndex(server.httpUrl, true),
           restIndex(server.httpUrl),
-          fetch(`${server.httpUrl}/v2/models`).then((r) => r.json() as Promise<{ models: string[] }>),
+          fetch(`${server.httpUrl}/v2/models`).then(
+            (r) => r.json() as Promise<{ models: string[] }>,
+          ),
         ]);
         if (!ready.some((e) => e.name === 'simple')) seen.push('missing from the ready index');
         const entry = all.find((e) => e.name === 'simple');
@@ -338,7 +479,10 @@ void describe('reload', () => {
     const pollers = [poller(), poller()];
     try {
       for (let i = 0; i < 15; i++) {
-        assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+        assert.equal(
+          (await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status,
+          200,
+        );
         await grpc.call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' });
       }
     } finally {
@@ -352,21 +496,51 @@ void describe('reload', () => {
     const root = join(models.dir, 'versioned');
     await mkdir(join(root, '3'));
     await copyFile(join(root, '2', 'model.onnx'), join(root, '3', 'model.onnx'));
-    await writeFile(join(root, '3', 'model-settings.json'), JSON.stringify({ name: 'versioned', implementation: 'onnx', parameters: { uri: './model.onnx', version: '3' } }));
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status, 200);
-    assert.deepEqual(states((await restIndex(server.httpUrl)).filter((e) => e.name === 'versioned')), ['versioned@1=READY', 'versioned@2=READY', 'versioned@3=READY']);
-    const latest = await postJson(`${server.httpUrl}/v2/models/versioned/infer`, versionedRestRequest());
+    await writeFile(
+      join(root, '3', 'model-settings.json'),
+      JSON.stringify({
+        name: 'versioned',
+        implementation: 'onnx',
+        parameters: { uri: './model.onnx', version: '3' },
+      }),
+    );
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status,
+      200,
+    );
+    assert.deepEqual(
+      states((await restIndex(server.httpUrl)).filter((e) => e.name === 'versioned')),
+      ['versioned@1=READY', 'versioned@2=READY', 'versioned@3=READY'],
+    );
+    const latest = await postJson(
+      `${server.httpUrl}/v2/models/versioned/infer`,
+      versionedRestRequest(),
+    );
     assert.equal((latest.body as { model_version: string }).model_version, '3');
 
     await rm(join(root, '1'), { recursive: true });
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status, 200);
-    assert.deepEqual(states((await restIndex(server.httpUrl)).filter((e) => e.name === 'versioned')), ['versioned@2=READY', 'versioned@3=READY']);
-    const gone = await postJson(`${server.httpUrl}/v2/models/versioned/versions/1/infer`, versionedRestRequest());
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/versioned/load`)).status,
+      200,
+    );
+    assert.deepEqual(
+      states((await restIndex(server.httpUrl)).filter((e) => e.name === 'versioned')),
+      ['versioned@2=READY', 'versioned@3=READY'],
+    );
+    const gone = await postJson(
+      `${server.httpUrl}/v2/models/versioned/versions/1/infer`,
+      versionedRestRequest(),
+    );
     assert.equal(gone.status, 404, JSON.stringify(gone.body));
-    const meta = (await (await fetch(`${server.httpUrl}/v2/models/versioned`)).json()) as { versions: string[] };
+    const meta = (await (await fetch(`${server.httpUrl}/v2/models/versioned`)).json()) as {
+      versions: string[];
+    };
     assert.deepEqual(meta.versions, ['2', '3']);
     const scrape = await (await fetch(`${server.metricsUrl}/metrics`)).text();
-    assert.ok(!scrape.split('\n').some((l) => l.includes('model="versioned"') && l.includes('version="1"')), 'the removed version\'s series are gone');
+    assert.ok(
+      !scrape.split('\n').some((l) => l.includes('model="versioned"') && l.includes('version="1"')),
+      "the removed version's series are gone",
+    );
   });
 
   void it('a failed reload answers 422 / FAILED_PRECONDITION with a reason and keeps the old model serving', async () => {
@@ -381,13 +555,22 @@ void describe('reload', () => {
     const message = (load.body as { error: string }).error;
     assert.match(message, /simple/);
     assert.match(message, /ONNX|onnx|model\.onnx/);
-    assert.doesNotMatch(message, new RegExp(models.dir.replaceAll('/', '\\/')), 'no absolute path in the reason');
-    const grpcLoad = await grpcCode(grpc.call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' }));
+    assert.doesNotMatch(
+      message,
+      new RegExp(models.dir.replaceAll('/', '\\/')),
+      'no absolute path in the reason',
+    );
+    const grpcLoad = await grpcCode(
+      grpc.call('RepositoryModelLoad', { model_name: 'simple' }, { service: 'repository' }),
+    );
     assert.equal(grpcLoad.code, status.FAILED_PRECONDITION);
     assert.match(grpcLoad.details, /simple/);
 
     await simpleOk(server);
-    const simpleGrpc = await grpc.call<{ outputs: { contents: { int_contents: number[] } }[] }>('ModelInfer', simpleGrpcRequest());
+    const simpleGrpc = await grpc.call<{ outputs: { contents: { int_contents: number[] } }[] }>(
+      'ModelInfer',
+      simpleGrpcRequest(),
+    );
     assert.equal(simpleGrpc.outputs[0]?.contents.int_contents[0], 2);
     const entry = (await restIndex(server.httpUrl)).find((e) => e.name === 'simple');
     assert.equal(entry?.state, 'READY');
@@ -396,7 +579,10 @@ void describe('reload', () => {
 
     // Once the file is fixed, a load succeeds and clears the reason.
     await copyFile(good, modelFile);
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status,
+      200,
+    );
     const fixed = (await restIndex(server.httpUrl)).find((e) => e.name === 'simple');
     assert.deepEqual([fixed?.state, fixed?.reason], ['READY', '']);
     await simpleOk(server);
@@ -412,9 +598,15 @@ void describe('reload', () => {
     const entry = (await restIndex(server.httpUrl)).find((e) => e.name === 'simple');
     assert.equal(entry?.state, 'UNAVAILABLE');
     assert.match(entry.reason, /ONNX|onnx/);
-    assert.equal((await postJson(`${server.httpUrl}/v2/models/simple/infer`, simpleRestRequest())).status, 503);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/models/simple/infer`, simpleRestRequest())).status,
+      503,
+    );
     await copyFile(good, modelFile);
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status,
+      200,
+    );
     await simpleOk(server);
   });
 });
@@ -434,17 +626,30 @@ void describe('load_models_at_startup=false', () => {
   });
 
   void it('starts with every model UNAVAILABLE; load makes them READY', async () => {
-    assert.equal((await fetch(`${server.httpUrl}/v2/health/ready`)).status, 200, 'the server itself is ready');
-    assert.deepEqual(states(await restIndex(server.httpUrl)), ['iris=UNAVAILABLE', 'simple=UNAVAILABLE']);
+    assert.equal(
+      (await fetch(`${server.httpUrl}/v2/health/ready`)).status,
+      200,
+      'the server itself is ready',
+    );
+    assert.deepEqual(states(await restIndex(server.httpUrl)), [
+      'iris=UNAVAILABLE',
+      'simple=UNAVAILABLE',
+    ]);
     assert.deepEqual(await restIndex(server.httpUrl, true), []);
     assert.deepEqual(await grpcIndex(grpc, true), []);
     const infer = await postJson(`${server.httpUrl}/v2/models/simple/infer`, simpleRestRequest());
     assert.equal(infer.status, 503);
     assert.ok(infer.headers.get('retry-after'));
 
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status, 200);
+    assert.equal(
+      (await postJson(`${server.httpUrl}/v2/repository/models/simple/load`)).status,
+      200,
+    );
     await grpc.call('RepositoryModelLoad', { model_name: 'iris' }, { service: 'inference' });
-    await waitFor(async () => (await restIndex(server.httpUrl, true)).length === 2, 'both models READY');
+    await waitFor(
+      async () => (await restIndex(server.httpUrl, true)).length === 2,
+      'both models READY',
+    );
     assert.deepEqual(states(await restIndex(server.httpUrl)), ['iris@1=READY', 'simple=READY']);
     await simpleOk(server);
     const iris = await grpc.call<{ outputs: unknown[] }>('ModelInfer', irisGrpcRawRequest(2));
@@ -467,7 +672,10 @@ void describe('a long-running inference', () => {
   });
 
   void it('the slow fixture computes y = x + n', async () => {
-    const result = await postJson(`${server.httpUrl}/v2/models/slow/infer`, slowRestRequest(1000, [0, 1, 2, 3]));
+    const result = await postJson(
+      `${server.httpUrl}/v2/models/slow/infer`,
+      slowRestRequest(1000, [0, 1, 2, 3]),
+    );
     assert.equal(result.status, 200, JSON.stringify(result.body));
     assert.deepEqual(outputData(result.body), [1000, 1001, 1002, 1003]);
   });
@@ -479,7 +687,10 @@ void describe('a long-running inference', () => {
   void it('liveness and the index answer while a long inference runs', async () => {
     // Ordering, not timing: both probes must be answered before the long inference finishes.
     const order: string[] = [];
-    const long = postJson(`${server.httpUrl}/v2/models/slow/infer`, slowRestRequest(4_000_000)).then((r) => {
+    const long = postJson(
+      `${server.httpUrl}/v2/models/slow/infer`,
+      slowRestRequest(4_000_000),
+    ).then((r) => {
       order.push('infer');
       return r;
     });

@@ -11,8 +11,16 @@ const IRIS_ROWS = [
   [6.7, 3.0, 5.2, 2.3],
 ];
 
-async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 describe('REST API as MLServer documents it', () => {
@@ -22,7 +30,11 @@ describe('REST API as MLServer documents it', () => {
     server = await startServer({
       env: {
         TESSERA_ROOT_PATH: '/serving',
-        TESSERA_CORS_SETTINGS: JSON.stringify({ allow_origins: ['https://app.example'], allow_methods: ['GET', 'POST'], allow_headers: ['content-type'] }),
+        TESSERA_CORS_SETTINGS: JSON.stringify({
+          allow_origins: ['https://app.example'],
+          allow_methods: ['GET', 'POST'],
+          allow_headers: ['content-type'],
+        }),
       },
     });
   });
@@ -41,7 +53,11 @@ describe('REST API as MLServer documents it', () => {
   });
 
   it('serves server metadata with an extensions array', async () => {
-    const body = (await (await fetch(`${server.httpUrl}/v2`)).json()) as { name: string; version: string; extensions: string[] };
+    const body = (await (await fetch(`${server.httpUrl}/v2`)).json()) as {
+      name: string;
+      version: string;
+      extensions: string[];
+    };
     assert.equal(body.name, 'tessera');
     assert.match(body.version, /^\d+\.\d+\.\d+/);
     assert.ok(body.extensions.includes('model_repository'));
@@ -61,15 +77,25 @@ describe('REST API as MLServer documents it', () => {
     const res = await postJson(`${server.httpUrl}/v2/models/iris/versions/1/infer`, {
       id: 'req-42',
       model_name: 'iris',
-      inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: IRIS_ROWS, extra_field: true }],
+      inputs: [
+        { name: 'input', shape: [2, 4], datatype: 'FP32', data: IRIS_ROWS, extra_field: true },
+      ],
       outputs: [{ name: 'label' }],
     });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { id: string; model_name: string; model_version: string; outputs: { name: string; shape: number[]; data: number[] }[] };
+    const body = (await res.json()) as {
+      id: string;
+      model_name: string;
+      model_version: string;
+      outputs: { name: string; shape: number[]; data: number[] }[];
+    };
     assert.equal(body.id, 'req-42');
     assert.equal(body.model_name, 'iris');
     assert.equal(body.model_version, '1');
-    assert.deepEqual(body.outputs.map((o) => o.name), ['label']);
+    assert.deepEqual(
+      body.outputs.map((o) => o.name),
+      ['label'],
+    );
     assert.deepEqual(body.outputs[0]?.shape, [2]);
     assert.deepEqual(body.outputs[0]?.data, [0, 2], 'setosa and virginica');
   });
@@ -77,7 +103,14 @@ describe('REST API as MLServer documents it', () => {
   it('uses the x-request-id header as the id when the body has none, and returns it as a header', async () => {
     const res = await postJson(
       `${server.httpUrl}/v2/models/simple/infer`,
-      { inputs: [0, 1].map((i) => ({ name: `INPUT${i}`, shape: [1, 16], datatype: 'INT32', data: new Array(16).fill(i + 1) })) },
+      {
+        inputs: [0, 1].map((i) => ({
+          name: `INPUT${i}`,
+          shape: [1, 16],
+          datatype: 'INT32',
+          data: new Array(16).fill(i + 1),
+        })),
+      },
       { 'x-request-id': 'trace-abc' },
     );
     assert.equal(res.headers.get('x-request-id'), 'trace-abc');
@@ -89,10 +122,18 @@ describe('REST API as MLServer documents it', () => {
 
   it('accepts gzip request bodies and compresses large responses', async () => {
     const rows = Array.from({ length: 200 }, (_, i) => IRIS_ROWS[i % 2]!);
-    const body = gzipSync(JSON.stringify({ inputs: [{ name: 'input', shape: [200, 4], datatype: 'FP32', data: rows }] }));
+    const body = gzipSync(
+      JSON.stringify({
+        inputs: [{ name: 'input', shape: [200, 4], datatype: 'FP32', data: rows }],
+      }),
+    );
     const res = await fetch(`${server.httpUrl}/v2/models/iris/infer`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', 'accept-encoding': 'gzip' },
+      headers: {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+        'accept-encoding': 'gzip',
+      },
       body,
     });
     assert.equal(res.status, 200);
@@ -112,24 +153,47 @@ describe('REST API as MLServer documents it', () => {
   it('applies the CORS settings', async () => {
     const preflight = await fetch(`${server.httpUrl}/v2/models/iris/infer`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
     assert.equal(preflight.status, 204);
     assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example');
-    const other = await fetch(`${server.httpUrl}/v2/health/live`, { headers: { origin: 'https://evil.example' } });
+    const other = await fetch(`${server.httpUrl}/v2/health/live`, {
+      headers: { origin: 'https://evil.example' },
+    });
     assert.equal(other.headers.get('access-control-allow-origin'), null);
   });
 
   it('serves OpenAPI documents and Swagger UI pages', async () => {
-    const spec = (await (await fetch(`${server.httpUrl}/v2/docs/dataplane.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const spec = (await (await fetch(`${server.httpUrl}/v2/docs/dataplane.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     assert.match(spec.openapi, /^3\./);
     assert.ok('/v2/models/{model_name}/infer' in spec.paths);
     const page = await fetch(`${server.httpUrl}/v2/docs`, { redirect: 'follow' });
     assert.equal(page.status, 200);
     assert.match(await page.text(), /swagger/i);
-    const modelSpec = (await (await fetch(`${server.httpUrl}/v2/models/iris/docs/dataplane.json`)).json()) as { paths: Record<string, { post?: { requestBody: { content: Record<string, { example: { inputs: { name: string }[] } }> } } }> };
+    const modelSpec = (await (
+      await fetch(`${server.httpUrl}/v2/models/iris/docs/dataplane.json`)
+    ).json()) as {
+      paths: Record<
+        string,
+        {
+          post?: {
+            requestBody: { content: Record<string, { example: { inputs: { name: string }[] } }> };
+          };
+        }
+      >;
+    };
     const infer = modelSpec.paths['/v2/models/iris/infer'];
-    assert.equal(infer?.post?.requestBody.content['application/json']?.example.inputs[0]?.name, 'input');
+    assert.equal(
+      infer?.post?.requestBody.content['application/json']?.example.inputs[0]?.name,
+      'input',
+    );
     const modelPage = await fetch(`${server.httpUrl}/v2/models/iris/docs`);
     assert.equal(modelPage.status, 200);
     assert.match(await modelPage.text(), /v2\/models\/iris\/docs\/dataplane\.json/);
@@ -138,7 +202,9 @@ describe('REST API as MLServer documents it', () => {
   });
 
   it('lists loaded models the way the KServe SDK expects', async () => {
-    const body = (await (await fetch(`${server.httpUrl}/v2/models`)).json()) as { models: string[] };
+    const body = (await (await fetch(`${server.httpUrl}/v2/models`)).json()) as {
+      models: string[];
+    };
     assert.deepEqual(body.models.sort(), ['iris', 'simple']);
   });
 });

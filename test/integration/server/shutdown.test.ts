@@ -14,10 +14,13 @@ import { REPO_ROOT, startServer, type ServerProcess } from '../../support/server
 import { irisGrpcRawRequest, irisRestRequest, postJson, waitFor } from './lifecycle-helpers.js';
 
 async function scrape(server: ServerProcess, name: string): Promise<number> {
-  const text = await (await fetch(`${server.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+  const text = await (
+    await fetch(`${server.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
+  ).text();
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) && line.includes('model="iris"')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith(`${name}{`) && line.includes('model="iris"'))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
 }
@@ -25,7 +28,9 @@ async function scrape(server: ServerProcess, name: string): Promise<number> {
 /** What a readiness probe sees: the status code, or 'refused' when nothing answers. */
 async function readiness(server: ServerProcess): Promise<number | 'refused'> {
   try {
-    const response = await fetch(`${server.httpUrl}/v2/health/ready`, { signal: AbortSignal.timeout(2000) });
+    const response = await fetch(`${server.httpUrl}/v2/health/ready`, {
+      signal: AbortSignal.timeout(2000),
+    });
     await response.arrayBuffer();
     return response.status;
   } catch {
@@ -47,7 +52,12 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
       const calls = [
         ...Array.from({ length: REST }, () =>
           postJson(`${server.httpUrl}/v2/models/iris/infer`, restBody).then(
-            (r) => results.push(r.status === 200 && (r.body as { outputs: unknown[] }).outputs.length === 2 ? 'ok' : `REST ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`),
+            (r) =>
+              results.push(
+                r.status === 200 && (r.body as { outputs: unknown[] }).outputs.length === 2
+                  ? 'ok'
+                  : `REST ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`,
+              ),
             (error: unknown) => results.push(`REST ${String(error)}`),
           ),
         ),
@@ -60,11 +70,15 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
       ];
       // Every request has reached the model (in flight or finished), and some are still running.
       let inFlight = 0;
-      await waitFor(async () => {
-        inFlight = await scrape(server, 'tessera_model_infer_in_flight');
-        const finished = await scrape(server, 'tessera_model_infer_requests_total');
-        return inFlight + finished >= REST + GRPC || results.length === REST + GRPC;
-      }, 'every request to reach the model', 60_000);
+      await waitFor(
+        async () => {
+          inFlight = await scrape(server, 'tessera_model_infer_in_flight');
+          const finished = await scrape(server, 'tessera_model_infer_requests_total');
+          return inFlight + finished >= REST + GRPC || results.length === REST + GRPC;
+        },
+        'every request to reach the model',
+        60_000,
+      );
 
       const signalled = performance.now();
       const exit = server.stop();
@@ -73,7 +87,12 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
       let exitCode: number | null | undefined;
       void exit.then((code) => (exitCode = code));
       // The signal is handled on the server's event loop; probe once it has been received.
-      await waitFor(() => server.logs.some((l) => (l as { msg?: string }).msg === 'Received signal') || exitCode !== undefined, 'the server to receive SIGTERM');
+      await waitFor(
+        () =>
+          server.logs.some((l) => (l as { msg?: string }).msg === 'Received signal') ||
+          exitCode !== undefined,
+        'the server to receive SIGTERM',
+      );
       for (let i = 0; i < 200 && exitCode === undefined; i++) {
         probes.push(await readiness(server));
         await new Promise((r) => setTimeout(r, 20));
@@ -82,7 +101,11 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
       const code = await exit;
       const took = performance.now() - signalled;
 
-      assert.deepEqual(results.filter((r) => r !== 'ok'), [], `${results.length} results`);
+      assert.deepEqual(
+        results.filter((r) => r !== 'ok'),
+        [],
+        `${results.length} results`,
+      );
       assert.equal(results.length, REST + GRPC);
       assert.ok(inFlight > 0, 'some inferences were in flight when SIGTERM was sent');
       assert.ok(!probes.includes(200), `readiness after SIGTERM: ${probes.join(',')}`);
@@ -127,12 +150,16 @@ void describe('SIGTERM with busy keep-alive connections', () => {
     };
     const probe = (): Promise<string> =>
       new Promise((resolveProbe) => {
-        const request = httpGet(`${server.httpUrl}/v2/models/simple/ready`, { agent, timeout: 5000 }, (response) => {
-          response.resume();
-          response.on('end', () => {
-            resolveProbe(`HTTP ${response.statusCode ?? 0}`);
-          });
-        });
+        const request = httpGet(
+          `${server.httpUrl}/v2/models/simple/ready`,
+          { agent, timeout: 5000 },
+          (response) => {
+            response.resume();
+            response.on('end', () => {
+              resolveProbe(`HTTP ${response.statusCode ?? 0}`);
+            });
+          },
+        );
         request.on('error', (error: NodeJS.ErrnoException) => {
           resolveProbe(error.code ?? 'error');
         });
@@ -153,7 +180,10 @@ void describe('SIGTERM with busy keep-alive connections', () => {
     };
     const clients = [rest(), rest(), rpc()];
     try {
-      await waitFor(() => (seen.get('HTTP 200') ?? 0) > 20 && (seen.get('gRPC OK') ?? 0) > 20, 'traffic on both protocols');
+      await waitFor(
+        () => (seen.get('HTTP 200') ?? 0) > 20 && (seen.get('gRPC OK') ?? 0) > 20,
+        'traffic on both protocols',
+      );
       const started = performance.now();
       const code = await server.stop();
       const took = performance.now() - started;
@@ -167,7 +197,11 @@ void describe('SIGTERM with busy keep-alive connections', () => {
     }
     // Answers are 200 before the shutdown, then 503 or a closed connection; never another error status.
     const statuses = [...seen.keys()].filter((k) => k.startsWith('HTTP '));
-    assert.deepEqual(statuses.filter((k) => k !== 'HTTP 200' && k !== 'HTTP 503'), [], JSON.stringify([...seen]));
+    assert.deepEqual(
+      statuses.filter((k) => k !== 'HTTP 200' && k !== 'HTTP 503'),
+      [],
+      JSON.stringify([...seen]),
+    );
   });
 });
 
@@ -178,13 +212,35 @@ void describe('SIGTERM during start-up', { timeout: 60_000 }, () => {
     try {
       for (let i = 0; i < 40; i++) {
         await mkdir(join(dir, `m${i}`));
-        await copyFile(join(REPO_ROOT, 'examples/models/iris/model.onnx'), join(dir, `m${i}`, 'model.onnx'));
-        await writeFile(join(dir, `m${i}`, 'model-settings.json'), JSON.stringify({ name: `m${i}`, implementation: 'onnx' }));
+        await copyFile(
+          join(REPO_ROOT, 'examples/models/iris/model.onnx'),
+          join(dir, `m${i}`, 'model.onnx'),
+        );
+        await writeFile(
+          join(dir, `m${i}`, 'model-settings.json'),
+          JSON.stringify({ name: `m${i}`, implementation: 'onnx' }),
+        );
       }
       const child = spawn(
         process.execPath,
-        [join(REPO_ROOT, 'server/dist/cli.js'), 'start', dir, '--host', '127.0.0.1', '--http-port', '0', '--grpc-port', '0', '--metrics-port', '0'],
-        { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TESSERA_LOG_LEVEL: 'info' } },
+        [
+          join(REPO_ROOT, 'server/dist/cli.js'),
+          'start',
+          dir,
+          '--host',
+          '127.0.0.1',
+          '--http-port',
+          '0',
+          '--grpc-port',
+          '0',
+          '--metrics-port',
+          '0',
+        ],
+        {
+          cwd: REPO_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, TESSERA_LOG_LEVEL: 'info' },
+        },
       );
       let output = '';
       let signalledBeforeReady: boolean | undefined;
@@ -197,14 +253,20 @@ void describe('SIGTERM during start-up', { timeout: 60_000 }, () => {
       });
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolveExit) => {
-        child.once('exit', (c, s) => {
-          resolveExit([c, s]);
-        });
-      });
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
+        (resolveExit) => {
+          child.once('exit', (c, s) => {
+            resolveExit([c, s]);
+          });
+        },
+      );
       clearTimeout(killer);
       assert.ok(signalledBeforeReady !== undefined, `a model loaded:\n${output.slice(-2000)}`);
-      assert.equal(signal, null, `the process was killed by ${signal ?? ''} (SIGTERM before ready: ${String(signalledBeforeReady)})`);
+      assert.equal(
+        signal,
+        null,
+        `the process was killed by ${signal ?? ''} (SIGTERM before ready: ${String(signalledBeforeReady)})`,
+      );
       assert.equal(code, 0);
       assert.match(output, /Shutdown complete/);
     } finally {

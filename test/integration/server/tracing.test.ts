@@ -7,11 +7,17 @@ import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
-import { startCollector, type CollectedSpan, type Collector } from '../../support/otel-collector.js';
+import {
+  startCollector,
+  type CollectedSpan,
+  type Collector,
+} from '../../support/otel-collector.js';
 import { startServer, type ServerProcess } from '../../support/server-process.js';
 import { irisGrpcRawRequest, postJson } from './lifecycle-helpers.js';
 
-const skip = process.env['TESSERA_OTELCOL'] ? false : 'TESSERA_OTELCOL is not set (run via scripts/run-tests.mjs)';
+const skip = process.env['TESSERA_OTELCOL']
+  ? false
+  : 'TESSERA_OTELCOL is not set (run via scripts/run-tests.mjs)';
 
 const SPAN_WAIT_MS = 20_000;
 
@@ -21,7 +27,9 @@ function newTraceparent(): { traceId: string; spanId: string; header: string } {
   return { traceId, spanId, header: `00-${traceId}-${spanId}-01` };
 }
 
-const IRIS_REST_BODY = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] };
+const IRIS_REST_BODY = {
+  inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
+};
 
 /** Checks the request span → 'model infer' span chain of one trace and returns the two spans. */
 function checkChain(
@@ -31,8 +39,11 @@ function checkChain(
 ): { request: CollectedSpan; infer: CollectedSpan } {
   const inTrace = spans.filter((s) => s.traceId === parent.traceId);
   const request = inTrace.find((s) => s.name === requestSpanName);
-  assert.ok(request, `request span '${requestSpanName}' in ${JSON.stringify(inTrace.map((s) => s.name))}`);
-  assert.equal(request.parentSpanId, parent.spanId, 'the request span continues the caller\'s span');
+  assert.ok(
+    request,
+    `request span '${requestSpanName}' in ${JSON.stringify(inTrace.map((s) => s.name))}`,
+  );
+  assert.equal(request.parentSpanId, parent.spanId, "the request span continues the caller's span");
   assert.equal(request.kind, 2, 'the request span is a SERVER span');
   const infer = inTrace.find((s) => s.name === 'model infer');
   assert.ok(infer, `'model infer' span in ${JSON.stringify(inTrace.map((s) => s.name))}`);
@@ -43,8 +54,14 @@ function checkChain(
   // The SDK anchors each span's clock to Date.now() (millisecond resolution) when the span starts,
   // so parent and child timestamps can disagree by up to a few milliseconds.
   const slack = 5_000_000n;
-  assert.ok(BigInt(infer.startTimeUnixNano) + slack >= BigInt(request.startTimeUnixNano), 'the child starts inside its parent');
-  assert.ok(BigInt(infer.endTimeUnixNano) <= BigInt(request.endTimeUnixNano) + slack, 'the child ends inside its parent');
+  assert.ok(
+    BigInt(infer.startTimeUnixNano) + slack >= BigInt(request.startTimeUnixNano),
+    'the child starts inside its parent',
+  );
+  assert.ok(
+    BigInt(infer.endTimeUnixNano) <= BigInt(request.endTimeUnixNano) + slack,
+    'the child ends inside its parent',
+  );
   return { request, infer };
 }
 
@@ -69,7 +86,9 @@ void describe('tracing over OTLP/gRPC to a real collector', { skip, timeout: 90_
 
   void it('continues a REST traceparent: request span → model infer span, with model and version', async () => {
     const parent = newTraceparent();
-    const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, { traceparent: parent.header });
+    const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, {
+      traceparent: parent.header,
+    });
     assert.equal(result.status, 200, JSON.stringify(result.body));
     const spans = await collector.waitForSpans(
       (all) => all.filter((s) => s.traceId === parent.traceId).length >= 2,
@@ -82,7 +101,11 @@ void describe('tracing over OTLP/gRPC to a real collector', { skip, timeout: 90_
 
   void it('continues a gRPC traceparent (metadata): request span → model infer span', async () => {
     const parent = newTraceparent();
-    const response = await grpc.call<{ model_version: string }>('ModelInfer', irisGrpcRawRequest(2), { metadata: { traceparent: parent.header } });
+    const response = await grpc.call<{ model_version: string }>(
+      'ModelInfer',
+      irisGrpcRawRequest(2),
+      { metadata: { traceparent: parent.header } },
+    );
     assert.equal(response.model_version, '1');
     const spans = await collector.waitForSpans(
       (all) => all.filter((s) => s.traceId === parent.traceId).length >= 2,
@@ -101,14 +124,26 @@ void describe('tracing over OTLP/gRPC to a real collector', { skip, timeout: 90_
     await grpc.call('ServerReady', {}, { metadata: { traceparent: parent.header } });
     // A traced request afterwards: once its spans arrive, the probes' spans would have too.
     const marker = newTraceparent();
-    await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, { traceparent: marker.header });
-    const spans = await collector.waitForSpans((all) => all.filter((s) => s.traceId === marker.traceId).length >= 2, SPAN_WAIT_MS);
-    const probes = spans.filter((s) => s.traceId === parent.traceId || /health|ServerLive|ServerReady/.test(s.name));
-    assert.deepEqual(probes.map((s) => s.name), []);
+    await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, {
+      traceparent: marker.header,
+    });
+    const spans = await collector.waitForSpans(
+      (all) => all.filter((s) => s.traceId === marker.traceId).length >= 2,
+      SPAN_WAIT_MS,
+    );
+    const probes = spans.filter(
+      (s) => s.traceId === parent.traceId || /health|ServerLive|ServerReady/.test(s.name),
+    );
+    assert.deepEqual(
+      probes.map((s) => s.name),
+      [],
+    );
   });
 
   void it('starts a new trace when no traceparent is sent, and marks failed inferences as errors', async () => {
-    const bad = await postJson(`${server.httpUrl}/v2/models/iris/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1] }] });
+    const bad = await postJson(`${server.httpUrl}/v2/models/iris/infer`, {
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1] }],
+    });
     assert.equal(bad.status, 400);
     const spans = await collector.waitForSpans(
       (all) => all.some((s) => s.name === 'model infer' && s.status.code === 2),
@@ -122,64 +157,85 @@ void describe('tracing over OTLP/gRPC to a real collector', { skip, timeout: 90_
   });
 });
 
-void describe('tracing over OTLP/HTTP (protobuf) to a real collector', { skip, timeout: 90_000 }, () => {
-  let collector: Collector;
-  let server: ServerProcess;
+void describe(
+  'tracing over OTLP/HTTP (protobuf) to a real collector',
+  { skip, timeout: 90_000 },
+  () => {
+    let collector: Collector;
+    let server: ServerProcess;
 
-  before(async () => {
-    collector = await startCollector();
-    server = await startServer({
-      env: { TESSERA_TRACING_SERVER: collector.otlpHttpEndpoint, TESSERA_TRACING_PROTOCOL: 'http/protobuf' },
+    before(async () => {
+      collector = await startCollector();
+      server = await startServer({
+        env: {
+          TESSERA_TRACING_SERVER: collector.otlpHttpEndpoint,
+          TESSERA_TRACING_PROTOCOL: 'http/protobuf',
+        },
+      });
     });
-  });
 
-  after(async () => {
-    const code = await server.stop();
-    await collector.stop();
-    assert.equal(code, 0);
-  });
+    after(async () => {
+      const code = await server.stop();
+      await collector.stop();
+      assert.equal(code, 0);
+    });
 
-  void it('continues a REST traceparent: request span → model infer span', async () => {
-    const parent = newTraceparent();
-    const result = await postJson(`${server.httpUrl}/v2/models/iris/versions/1/infer`, IRIS_REST_BODY, { traceparent: parent.header });
-    assert.equal(result.status, 200, JSON.stringify(result.body));
-    const spans = await collector.waitForSpans(
-      (all) => all.filter((s) => s.traceId === parent.traceId).length >= 2,
-      SPAN_WAIT_MS,
-    );
-    checkChain(spans, parent, 'POST /v2/models/:model/versions/:version/infer');
-  });
+    void it('continues a REST traceparent: request span → model infer span', async () => {
+      const parent = newTraceparent();
+      const result = await postJson(
+        `${server.httpUrl}/v2/models/iris/versions/1/infer`,
+        IRIS_REST_BODY,
+        { traceparent: parent.header },
+      );
+      assert.equal(result.status, 200, JSON.stringify(result.body));
+      const spans = await collector.waitForSpans(
+        (all) => all.filter((s) => s.traceId === parent.traceId).length >= 2,
+        SPAN_WAIT_MS,
+      );
+      checkChain(spans, parent, 'POST /v2/models/:model/versions/:version/infer');
+    });
 
-  void it('flushes pending spans on SIGTERM', async () => {
-    const parent = newTraceparent();
-    const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, { traceparent: parent.header });
-    assert.equal(result.status, 200);
-    // Stop at once, before the batch processor's scheduled export.
-    assert.equal(await server.stop(), 0);
-    const spans = await collector.waitForSpans(
-      (all) => all.filter((s) => s.traceId === parent.traceId).length >= 2,
-      SPAN_WAIT_MS,
-    );
-    checkChain(spans, parent, 'POST /v2/models/:model/infer');
-  });
-});
+    void it('flushes pending spans on SIGTERM', async () => {
+      const parent = newTraceparent();
+      const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, {
+        traceparent: parent.header,
+      });
+      assert.equal(result.status, 200);
+      // Stop at once, before the batch processor's scheduled export.
+      assert.equal(await server.stop(), 0);
+      const spans = await collector.waitForSpans(
+        (all) => all.filter((s) => s.traceId === parent.traceId).length >= 2,
+        SPAN_WAIT_MS,
+      );
+      checkChain(spans, parent, 'POST /v2/models/:model/infer');
+    });
+  },
+);
 
 void describe('tracing is off by default', () => {
   void it('serves without any collector when tracing_server is not set', async () => {
     const env: Record<string, string> = {};
     // Make sure nothing inherited from the environment turns tracing on.
-    for (const key of ['TESSERA_TRACING_SERVER', 'MLSERVER_TRACING_SERVER', 'OTEL_EXPORTER_OTLP_ENDPOINT']) {
+    for (const key of [
+      'TESSERA_TRACING_SERVER',
+      'MLSERVER_TRACING_SERVER',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]) {
       if (process.env[key] !== undefined) env[key] = '';
     }
     const server = await startServer({ env });
     try {
       const parent = newTraceparent();
-      const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, { traceparent: parent.header });
+      const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, {
+        traceparent: parent.header,
+      });
       assert.equal(result.status, 200);
     } finally {
       assert.equal(await server.stop(), 0);
     }
-    const exporterErrors = server.logs.filter((l) => /otlp|export|ECONNREFUSED/i.test(JSON.stringify(l)));
+    const exporterErrors = server.logs.filter((l) =>
+      /otlp|export|ECONNREFUSED/i.test(JSON.stringify(l)),
+    );
     assert.deepEqual(exporterErrors, []);
   });
 });
@@ -190,7 +246,11 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolveListen) => server.listen(0, '127.0.0.1', resolveListen));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  await new Promise<void>((resolveClose) => server.close(() => { resolveClose(); }));
+  await new Promise<void>((resolveClose) =>
+    server.close(() => {
+      resolveClose();
+    }),
+  );
   return port;
 }
 
@@ -198,12 +258,16 @@ void describe('tracing with an unreachable collector', { timeout: 60_000 }, () =
   for (const protocol of ['grpc', 'http/protobuf']) {
     void it(`keeps serving and still exits 0 promptly on SIGTERM (${protocol})`, async () => {
       const port = await closedPort();
-      const server = await startServer({ env: { TESSERA_TRACING_SERVER: `127.0.0.1:${port}`, TESSERA_TRACING_PROTOCOL: protocol } });
+      const server = await startServer({
+        env: { TESSERA_TRACING_SERVER: `127.0.0.1:${port}`, TESSERA_TRACING_PROTOCOL: protocol },
+      });
       let code: number | null = null;
       let took = 0;
       try {
         for (let i = 0; i < 5; i++) {
-          const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, { traceparent: newTraceparent().header });
+          const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, {
+            traceparent: newTraceparent().header,
+          });
           assert.equal(result.status, 200);
         }
         const started = performance.now();

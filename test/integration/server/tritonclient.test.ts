@@ -22,15 +22,21 @@ void describe('tritonclient conformance', () => {
 
   before(async () => {
     const python = process.env['TESSERA_PYTHON'];
-    assert.ok(python, 'TESSERA_PYTHON is not set: run through scripts/run-tests.mjs, which provisions it');
+    assert.ok(
+      python,
+      'TESSERA_PYTHON is not set: run through scripts/run-tests.mjs, which provisions it',
+    );
     server = await startServer();
     const { stdout } = await run(
       python,
       [
         'test/peers/python/triton_conformance.py',
-        '--http', `127.0.0.1:${server.ports.http}`,
-        '--grpc', `127.0.0.1:${server.ports.grpc}`,
-        '--models-dir', 'examples/models',
+        '--http',
+        `127.0.0.1:${server.ports.http}`,
+        '--grpc',
+        `127.0.0.1:${server.ports.grpc}`,
+        '--models-dir',
+        'examples/models',
       ],
       { cwd: REPO_ROOT, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 },
     );

@@ -18,7 +18,10 @@ describe('jsonDepth', () => {
 describe('parseJson', () => {
   it('parses within the limit and rejects deeper documents with a clear message', () => {
     assert.deepEqual(parseJson(Buffer.from('{"a":[[1]]}'), 3), { a: [[1]] });
-    assert.throws(() => parseJson(Buffer.from('{"a":[[[1]]]}'), 3), /nests deeper than the limit of 3/);
+    assert.throws(
+      () => parseJson(Buffer.from('{"a":[[[1]]]}'), 3),
+      /nests deeper than the limit of 3/,
+    );
   });
 
   it('reports malformed JSON as invalid input and treats an empty body as {}', () => {

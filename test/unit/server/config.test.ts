@@ -27,7 +27,10 @@ describe('loadSettings', () => {
   });
 
   it('reads settings.json, then MLSERVER_*, then TESSERA_*, then flags', async () => {
-    await writeFile(join(folder, 'settings.json'), JSON.stringify({ http_port: 9000, grpc_port: 9001, debug: 'true', parallel_workers: 4 }));
+    await writeFile(
+      join(folder, 'settings.json'),
+      JSON.stringify({ http_port: 9000, grpc_port: 9001, debug: 'true', parallel_workers: 4 }),
+    );
     const s = loadSettings(
       { MLSERVER_GRPC_PORT: '9101', MLSERVER_METRICS_PORT: '9102', TESSERA_METRICS_PORT: '9202' },
       { folder, values: { host: '127.0.0.1' } },
@@ -40,11 +43,20 @@ describe('loadSettings', () => {
   });
 
   it('parses "false" as false (never z.coerce.boolean)', () => {
-    assert.equal(loadSettings({ MLSERVER_LOAD_MODELS_AT_STARTUP: 'false' }, { folder }).load_models_at_startup, false);
+    assert.equal(
+      loadSettings({ MLSERVER_LOAD_MODELS_AT_STARTUP: 'false' }, { folder }).load_models_at_startup,
+      false,
+    );
   });
 
   it('parses structured values from JSON in environment variables', () => {
-    const s = loadSettings({ TESSERA_CORS_SETTINGS: '{"allow_origins":["https://a.example"]}', TESSERA_EXTENSIONS: '["x"]' }, { folder });
+    const s = loadSettings(
+      {
+        TESSERA_CORS_SETTINGS: '{"allow_origins":["https://a.example"]}',
+        TESSERA_EXTENSIONS: '["x"]',
+      },
+      { folder },
+    );
     assert.deepEqual(s.cors_settings?.allow_origins, ['https://a.example']);
     assert.equal(s.cors_settings?.max_age, 600);
     assert.deepEqual(s.extensions, ['x']);
@@ -52,20 +64,35 @@ describe('loadSettings', () => {
 
   it('names the source, the field and the reason of a bad value', async () => {
     await writeFile(join(folder, 'settings.json'), JSON.stringify({ http_port: 'eighty' }));
-    assert.throws(() => loadSettings({}, { folder }), (e: unknown) => {
-      assert.ok(e instanceof SettingsError);
-      assert.match(e.message, /^invalid setting http_port \(from settings\.json\): .*expected number, received string/);
-      return true;
-    });
+    assert.throws(
+      () => loadSettings({}, { folder }),
+      (e: unknown) => {
+        assert.ok(e instanceof SettingsError);
+        assert.match(
+          e.message,
+          /^invalid setting http_port \(from settings\.json\): .*expected number, received string/,
+        );
+        return true;
+      },
+    );
     await rm(join(folder, 'settings.json'));
-    assert.throws(() => loadSettings({ TESSERA_GRPC_PORT: '70000' }, { folder }), /invalid setting grpc_port \(from environment variable TESSERA_GRPC_PORT\)/);
-    assert.throws(() => loadSettings({ MLSERVER_ROOT_PATH: 'no-slash' }, { folder }), /root_path \(from environment variable MLSERVER_ROOT_PATH\)/);
+    assert.throws(
+      () => loadSettings({ TESSERA_GRPC_PORT: '70000' }, { folder }),
+      /invalid setting grpc_port \(from environment variable TESSERA_GRPC_PORT\)/,
+    );
+    assert.throws(
+      () => loadSettings({ MLSERVER_ROOT_PATH: 'no-slash' }, { folder }),
+      /root_path \(from environment variable MLSERVER_ROOT_PATH\)/,
+    );
   });
 
   it('rejects a settings.json that is not JSON, and a missing repository folder', async () => {
     await writeFile(join(folder, 'settings.json'), '{ nope');
     assert.throws(() => loadSettings({}, { folder }), /settings\.json is not valid JSON/);
     await writeFile(join(folder, 'settings.json'), '{}');
-    assert.throws(() => loadSettings({ TESSERA_MODEL_REPOSITORY_ROOT: 'missing' }, { folder }), /model_repository_root .*folder does not exist/);
+    assert.throws(
+      () => loadSettings({ TESSERA_MODEL_REPOSITORY_ROOT: 'missing' }, { folder }),
+      /model_repository_root .*folder does not exist/,
+    );
   });
 });

@@ -10,7 +10,10 @@ import { HTTP_STATUS } from '../../../server/src/transport/http/error-mapping.js
 
 const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'errors.md'), 'utf8');
 const rows = new Map(
-  [...doc.matchAll(/^\| `(SRV_ERR_[A-Z_]+)` \| (\d+) \| ([A-Z_]+) \|/gm)].map((m) => [m[1], { http: Number(m[2]), grpc: m[3] }]),
+  [...doc.matchAll(/^\| `(SRV_ERR_[A-Z_]+)` \| (\d+) \| ([A-Z_]+) \|/gm)].map((m) => [
+    m[1],
+    { http: Number(m[2]), grpc: m[3] },
+  ]),
 );
 
 describe('docs/errors.md', () => {

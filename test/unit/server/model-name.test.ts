@@ -10,7 +10,19 @@ describe('model names', () => {
   });
 
   it('rejects traversal, separators, whitespace and empty names', () => {
-    for (const name of ['', '..', '../etc', 'a/b', 'a\\b', ' iris', 'iris ', '.hidden', 'a..b', 'x'.repeat(300), 'na\u0000me']) {
+    for (const name of [
+      '',
+      '..',
+      '../etc',
+      'a/b',
+      'a\\b',
+      ' iris',
+      'iris ',
+      '.hidden',
+      'a..b',
+      'x'.repeat(300),
+      'na\u0000me',
+    ]) {
       assert.equal(isValidModelName(name), false, JSON.stringify(name));
     }
     assert.throws(() => {

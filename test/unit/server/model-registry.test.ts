@@ -68,7 +68,9 @@ describe('ModelRegistry', () => {
 
   it('discovers models as UNAVAILABLE and loads them to READY', async () => {
     await registry.discover();
-    assert.deepEqual(await registry.index(false), [{ name: 'alpha', state: 'UNAVAILABLE', reason: '' }]);
+    assert.deepEqual(await registry.index(false), [
+      { name: 'alpha', state: 'UNAVAILABLE', reason: '' },
+    ]);
     await registry.load('alpha');
     assert.deepEqual(await registry.index(false), [{ name: 'alpha', state: 'READY', reason: '' }]);
     assert.equal(registry.isReady('alpha'), true);
@@ -76,13 +78,25 @@ describe('ModelRegistry', () => {
 
   it('answers 404 for unknown models and 503 for known but unloaded ones', async () => {
     await registry.discover();
-    assert.throws(() => registry.acquire('nope'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_FOUND');
-    assert.throws(() => registry.acquire('alpha'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_READY');
-    await assert.rejects(registry.load('nope'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_FOUND');
+    assert.throws(
+      () => registry.acquire('nope'),
+      (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_FOUND',
+    );
+    assert.throws(
+      () => registry.acquire('alpha'),
+      (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_READY',
+    );
+    await assert.rejects(
+      registry.load('nope'),
+      (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_NOT_FOUND',
+    );
   });
 
   it('rejects path-traversal names before touching the repository', async () => {
-    await assert.rejects(registry.load('../etc'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_INVALID_INPUT');
+    await assert.rejects(
+      registry.load('../etc'),
+      (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_INVALID_INPUT',
+    );
     await assert.rejects(registry.unload('a/b'), /invalid model name/);
   });
 
@@ -111,7 +125,13 @@ describe('ModelRegistry', () => {
   it('keeps the old instance serving when a reload fails, and reports why', async () => {
     await registry.load('alpha');
     runtime.failNext = 'corrupt weights';
-    await assert.rejects(registry.load('alpha'), (e: unknown) => e instanceof ServerError && e.code === 'SRV_ERR_MODEL_LOAD_FAILED' && /corrupt weights/.test(e.message));
+    await assert.rejects(
+      registry.load('alpha'),
+      (e: unknown) =>
+        e instanceof ServerError &&
+        e.code === 'SRV_ERR_MODEL_LOAD_FAILED' &&
+        /corrupt weights/.test(e.message),
+    );
     assert.equal(registry.isReady('alpha'), true);
     const [entry] = await registry.index(false);
     assert.equal(entry?.state, 'READY');
@@ -134,7 +154,11 @@ describe('ModelRegistry', () => {
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(unloaded, false, 'unload waits while a request is in flight');
     assert.equal(runtime.unloads, 0);
-    assert.throws(() => registry.acquire('alpha'), /not ready/, 'new requests are refused while unloading');
+    assert.throws(
+      () => registry.acquire('alpha'),
+      /not ready/,
+      'new requests are refused while unloading',
+    );
     lease.release();
     await unload;
     assert.equal(runtime.unloads, 1);
@@ -143,7 +167,10 @@ describe('ModelRegistry', () => {
 
   it('serializes concurrent load and unload so the last call decides the state', async () => {
     const ops: Promise<unknown>[] = [];
-    for (let i = 0; i < 50; i++) ops.push(i % 2 === 0 ? registry.load('alpha') : registry.unload('alpha').catch(() => undefined));
+    for (let i = 0; i < 50; i++)
+      ops.push(
+        i % 2 === 0 ? registry.load('alpha') : registry.unload('alpha').catch(() => undefined),
+      );
     ops.push(registry.load('alpha'));
     await Promise.all(ops);
     const [entry] = await registry.index(false);
@@ -152,9 +179,21 @@ describe('ModelRegistry', () => {
   });
 
   it('serves every version and picks the highest by default', async () => {
-    await writeModel(root, 'multi/1', { name: 'multi', implementation: 'fake', parameters: { version: '1' } });
-    await writeModel(root, 'multi/10', { name: 'multi', implementation: 'fake', parameters: { version: '10' } });
-    await writeModel(root, 'multi/9', { name: 'multi', implementation: 'fake', parameters: { version: '9' } });
+    await writeModel(root, 'multi/1', {
+      name: 'multi',
+      implementation: 'fake',
+      parameters: { version: '1' },
+    });
+    await writeModel(root, 'multi/10', {
+      name: 'multi',
+      implementation: 'fake',
+      parameters: { version: '10' },
+    });
+    await writeModel(root, 'multi/9', {
+      name: 'multi',
+      implementation: 'fake',
+      parameters: { version: '9' },
+    });
     await registry.load('multi');
     assert.deepEqual(registry.servingVersions('multi'), ['1', '9', '10']);
     const model = registry.acquire('multi');
@@ -178,7 +217,14 @@ describe('ModelRegistry', () => {
   });
 
   it('keeps relative artefact URIs inside the repository', async () => {
-    await writeModel(root, 'delta', { name: 'delta', implementation: 'fake', parameters: { uri: '../../etc/passwd' } });
-    await assert.rejects(registry.load('delta'), /parameters\.uri: must stay inside the model repository/);
+    await writeModel(root, 'delta', {
+      name: 'delta',
+      implementation: 'fake',
+      parameters: { uri: '../../etc/passwd' },
+    });
+    await assert.rejects(
+      registry.load('delta'),
+      /parameters\.uri: must stay inside the model repository/,
+    );
   });
 });

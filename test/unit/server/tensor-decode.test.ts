@@ -32,7 +32,16 @@ function rejects(input: RequestInput, pattern: RegExp): void {
 describe('decodeTensor with JSON data', () => {
   it('accepts flat and nested data in row-major order', () => {
     const flat = decodeTensor(json('FP32', [2, 2], [1, 2, 3, 4]));
-    const nested = decodeTensor(json('FP32', [2, 2], [[1, 2], [3, 4]]));
+    const nested = decodeTensor(
+      json(
+        'FP32',
+        [2, 2],
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ),
+    );
     assert.deepEqual(Array.from(flat.data as Float32Array), [1, 2, 3, 4]);
     assert.deepEqual(Array.from(nested.data as Float32Array), [1, 2, 3, 4]);
     assert.ok(nested.data instanceof Float32Array);
@@ -63,7 +72,10 @@ describe('decodeTensor with JSON data', () => {
   });
 
   it('rejects an element count that does not match the shape', () => {
-    rejects(json('FP32', [2, 3], [1, 2, 3, 4, 5]), /input 'x': shape \[2,3\] needs 6 elements, got 5/);
+    rejects(
+      json('FP32', [2, 3], [1, 2, 3, 4, 5]),
+      /input 'x': shape \[2,3\] needs 6 elements, got 5/,
+    );
   });
 
   it('rejects unknown datatypes', () => {
@@ -130,7 +142,10 @@ describe('decodeTensor with raw bytes', () => {
   });
 
   it('rejects BYTES elements that run past the end or miscount', () => {
-    rejects(raw('BYTES', [1], Buffer.from([9, 0, 0, 0, 1, 2])), /declares 9 bytes but only 2 remain/);
+    rejects(
+      raw('BYTES', [1], Buffer.from([9, 0, 0, 0, 1, 2])),
+      /declares 9 bytes but only 2 remain/,
+    );
     rejects(raw('BYTES', [2], Buffer.from([1, 0, 0, 0, 65])), /needs 2 elements, got 1 elements/);
     rejects(raw('BYTES', [1], Buffer.from([1, 0, 0, 0, 65, 66])), /trailing bytes/);
   });

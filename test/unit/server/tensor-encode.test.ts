@@ -12,7 +12,12 @@ import type { Tensor } from '../../../server/src/core/types.js';
 
 describe('toJsonData', () => {
   it('turns typed data into flat JSON values', () => {
-    const t: Tensor = { name: 'y', datatype: 'INT64', shape: [2], data: new BigInt64Array([3n, -4n]) };
+    const t: Tensor = {
+      name: 'y',
+      datatype: 'INT64',
+      shape: [2],
+      data: new BigInt64Array([3n, -4n]),
+    };
     assert.deepEqual(toJsonData(t), [3, -4]);
     const b: Tensor = { name: 'b', datatype: 'BOOL', shape: [2], data: new Uint8Array([0, 1]) };
     assert.deepEqual(toJsonData(b), [false, true]);
@@ -41,8 +46,18 @@ describe('toRawBytes', () => {
       ['UINT8', [0, 255]],
     ];
     for (const [datatype, values] of cases) {
-      const original = decodeTensor({ name: 'x', datatype, shape: [2], data: { kind: 'json', value: values } });
-      const again = decodeTensor({ name: 'x', datatype, shape: [2], data: { kind: 'raw', bytes: toRawBytes(original) } });
+      const original = decodeTensor({
+        name: 'x',
+        datatype,
+        shape: [2],
+        data: { kind: 'json', value: values },
+      });
+      const again = decodeTensor({
+        name: 'x',
+        datatype,
+        shape: [2],
+        data: { kind: 'raw', bytes: toRawBytes(original) },
+      });
       assert.deepEqual(Array.from(again.data as ArrayLike<number>), values, datatype);
     }
   });

@@ -17,8 +17,14 @@ import type {
   WireData,
 } from '../../core/types.js';
 import type { Datatype } from '../../core/datatype.js';
-import type { InferParameter, InferParameter__Output } from '../../generated/inference/InferParameter.js';
-import type { InferTensorContents, InferTensorContents__Output } from '../../generated/inference/InferTensorContents.js';
+import type {
+  InferParameter,
+  InferParameter__Output,
+} from '../../generated/inference/InferParameter.js';
+import type {
+  InferTensorContents,
+  InferTensorContents__Output,
+} from '../../generated/inference/InferTensorContents.js';
 import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
 import type { ModelInferResponse } from '../../generated/inference/ModelInferResponse.js';
 import type { ModelMetadataResponse } from '../../generated/inference/ModelMetadataResponse.js';
@@ -100,7 +106,10 @@ function checkContentsField(name: string, datatype: string, c: InferTensorConten
 }
 
 /** Picks the typed contents field that carries a datatype's values. */
-function typedValues(datatype: string, c: InferTensorContents__Output): ArrayLike<number | bigint | boolean | Uint8Array> {
+function typedValues(
+  datatype: string,
+  c: InferTensorContents__Output,
+): ArrayLike<number | bigint | boolean | Uint8Array> {
   switch (datatype) {
     case 'BOOL':
       return c.bool_contents;
@@ -144,11 +153,15 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
     let data: WireData;
     if (raw.length > 0) {
       if (hasTypedContents(input.contents)) {
-        throw invalidInput(`input '${shorten(input.name)}': use either raw_input_contents or contents, not both`);
+        throw invalidInput(
+          `input '${shorten(input.name)}': use either raw_input_contents or contents, not both`,
+        );
       }
       data = { kind: 'raw', bytes: raw[i] ?? Buffer.alloc(0) };
     } else if (input.contents === null) {
-      throw invalidInput(`input '${shorten(input.name)}' has no data: set contents or raw_input_contents`);
+      throw invalidInput(
+        `input '${shorten(input.name)}' has no data: set contents or raw_input_contents`,
+      );
     } else {
       checkContentsField(input.name, input.datatype, input.contents);
       data = { kind: 'list', values: typedValues(input.datatype, input.contents) };
@@ -178,9 +191,11 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
   };
 }
 
-const numbers = (field: keyof InferTensorContents) => (data: TensorValues): InferTensorContents => ({
-  [field]: Array.from(data as ArrayLike<number>),
-});
+const numbers =
+  (field: keyof InferTensorContents) =>
+  (data: TensorValues): InferTensorContents => ({
+    [field]: Array.from(data as ArrayLike<number>),
+  });
 
 /** How each datatype's values become typed contents; 16-bit floats have no field and travel raw only. */
 const TYPED_ENCODERS: Readonly<Record<Datatype, (data: TensorValues) => InferTensorContents>> = {
@@ -196,7 +211,9 @@ const TYPED_ENCODERS: Readonly<Record<Datatype, (data: TensorValues) => InferTen
   INT64: (data) => ({ int64_contents: Array.from(data as BigInt64Array, (v) => v.toString()) }),
   UINT64: (data) => ({ uint64_contents: Array.from(data as BigUint64Array, (v) => v.toString()) }),
   BYTES: (data) => ({
-    bytes_contents: (data as readonly Uint8Array[]).map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)),
+    bytes_contents: (data as readonly Uint8Array[]).map((b) =>
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    ),
   }),
   FP16: () => ({}),
   BF16: () => ({}),
@@ -259,7 +276,12 @@ export function fromCoreModelMetadata(meta: ModelMetadata): ModelMetadataRespons
 /** Converts the repository index. */
 export function fromCoreIndex(entries: readonly RepositoryIndexEntry[]): RepositoryIndexResponse {
   return {
-    models: entries.map((e) => ({ name: e.name, version: e.version ?? '', state: e.state, reason: e.reason })),
+    models: entries.map((e) => ({
+      name: e.name,
+      version: e.version ?? '',
+      state: e.state,
+      reason: e.reason,
+    })),
   };
 }
 

@@ -4,13 +4,16 @@
  * W3C trace context, and copies metadata to the core's headers.
  */
 import { performance } from 'node:perf_hooks';
+import { Metadata, status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 import {
-  Metadata,
-  status,
-  type sendUnaryData,
-  type ServerUnaryCall,
-} from '@grpc/grpc-js';
-import { INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type TextMapGetter } from '@opentelemetry/api';
+  INVALID_SPAN_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type TextMapGetter,
+} from '@opentelemetry/api';
 import { ErrorCode, toServerError, wellFormed } from '../../errors.js';
 import type { RequestContext } from '../../core/types.js';
 import type { PinoLogger } from '../../observability/logger.js';
@@ -33,7 +36,11 @@ const metadataGetter: TextMapGetter<Metadata> = {
  * A handler body: gets the request, the core context and the trailing metadata it may fill
  * (MLServer sends response headers as trailing metadata), and returns the response.
  */
-export type UnaryBody<Req, Res> = (request: Req, ctx: RequestContext, trailers: Metadata) => Promise<Res>;
+export type UnaryBody<Req, Res> = (
+  request: Req,
+  ctx: RequestContext,
+  trailers: Metadata,
+) => Promise<Res>;
 
 /** What a wrapped handler needs. */
 export interface HandlerDeps {
@@ -64,14 +71,29 @@ export function unary<Req, Res>(
     deps.metrics.grpcStarted(labels);
     const parent = propagation.extract(context.active(), call.metadata, metadataGetter);
     const span = traced
-      ? tracer.startSpan(`${rpc.service}/${rpc.method}`, { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpc.service, 'rpc.method': rpc.method } }, parent)
+      ? tracer.startSpan(
+          `${rpc.service}/${rpc.method}`,
+          {
+            kind: SpanKind.SERVER,
+            attributes: {
+              'rpc.system': 'grpc',
+              'rpc.service': rpc.service,
+              'rpc.method': rpc.method,
+            },
+          },
+          parent,
+        )
       : trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const trailers = new Metadata();
     const controller = new AbortController();
     call.once('cancelled', () => {
       controller.abort();
     });
-    const ctx: RequestContext = { headers: metadataHeaders(call.metadata), signal: controller.signal, protocol: 'grpc' };
+    const ctx: RequestContext = {
+      headers: metadataHeaders(call.metadata),
+      signal: controller.signal,
+      protocol: 'grpc',
+    };
     const finish = (code: status): void => {
       deps.metrics.grpcHandled(labels, status[code], (performance.now() - started) / 1000);
       span.setAttribute('rpc.grpc.status_code', code);
@@ -90,7 +112,10 @@ export function unary<Req, Res>(
           const serverError = toServerError(error);
           const code = GRPC_STATUS[serverError.code];
           if (serverError.code === ErrorCode.INTERNAL) {
-            deps.logger.error({ err: error, rpc: rpc.method }, 'RPC failed with an unexpected error');
+            deps.logger.error(
+              { err: error, rpc: rpc.method },
+              'RPC failed with an unexpected error',
+            );
           }
           finish(code);
           callback({ code, details: statusDetails(serverError.message) });
@@ -109,7 +134,7 @@ const MAX_DETAILS_LENGTH = 4096;
 export function statusDetails(message: string): string {
   let text = wellFormed(message);
   if (encodeURI(text).length <= MAX_DETAILS_LENGTH) return text;
-  while (encodeURI(text).length > MAX_DETAILS_LENGTH - 3) text = wellFormed(text.slice(0, Math.floor(text.length * 0.75)));
+  while (encodeURI(text).length > MAX_DETAILS_LENGTH - 3)
+    text = wellFormed(text.slice(0, Math.floor(text.length * 0.75)));
   return `${text}…`;
 }
-

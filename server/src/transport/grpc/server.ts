@@ -4,7 +4,13 @@
  * grpc-js from the frame header with RESOURCE_EXHAUSTED (reliability-catalogue §4 B13).
  */
 import { fileURLToPath } from 'node:url';
-import { Server, ServerCredentials, loadPackageDefinition, type GrpcObject, type ServiceClientConstructor } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  loadPackageDefinition,
+  type GrpcObject,
+  type ServiceClientConstructor,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { Settings } from '../../config.js';
 import type { DataPlane } from '../../core/dataplane.js';
@@ -32,7 +38,9 @@ export interface GrpcServerHandle {
 }
 
 function service(root: GrpcObject, path: string): ServiceClientConstructor {
-  const found = path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], root);
+  const found = path
+    .split('.')
+    .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], root);
   return found as ServiceClientConstructor;
 }
 
@@ -59,17 +67,24 @@ export async function startGrpcServer(deps: {
   });
   const root = loadProtos();
   const handlerDeps = { metrics: deps.metrics, logger: deps.logger };
-  server.addService(service(root, 'inference.GRPCInferenceService').service, inferenceService(deps.dataplane, handlerDeps));
+  server.addService(
+    service(root, 'inference.GRPCInferenceService').service,
+    inferenceService(deps.dataplane, handlerDeps),
+  );
   server.addService(
     service(root, 'inference.model_repository.ModelRepositoryService').service,
     modelRepositoryService(deps.dataplane, handlerDeps),
   );
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   const port = await new Promise<number>((resolvePort, reject) => {
-    server.bindAsync(`${host}:${settings.grpc_port}`, ServerCredentials.createInsecure(), (error, bound) => {
-      if (error === null) resolvePort(bound);
-      else reject(error);
-    });
+    server.bindAsync(
+      `${host}:${settings.grpc_port}`,
+      ServerCredentials.createInsecure(),
+      (error, bound) => {
+        if (error === null) resolvePort(bound);
+        else reject(error);
+      },
+    );
   });
   const timeoutMs = settings.shutdown_timeout_seconds * 1000;
   return {

@@ -22,58 +22,105 @@ import { unary, type HandlerDeps } from './handler.js';
 const DATAPLANE = 'inference.GRPCInferenceService';
 const REPOSITORY = 'inference.model_repository.ModelRepositoryService';
 
-const optionalVersion = (version: string): string | undefined => (version === '' ? undefined : version);
+const optionalVersion = (version: string): string | undefined =>
+  version === '' ? undefined : version;
 
 /** The repository handlers, shared by both services (their messages agree on the fields used). */
-function repositoryHandlers(dataplane: DataPlane, deps: HandlerDeps, service: string): UntypedServiceImplementation {
+function repositoryHandlers(
+  dataplane: DataPlane,
+  deps: HandlerDeps,
+  service: string,
+): UntypedServiceImplementation {
   return {
-    RepositoryIndex: unary(deps, { service, method: 'RepositoryIndex' }, async (req: RepositoryIndexRequest__Output) =>
-      fromCoreIndex(await dataplane.repositoryIndex(req.ready)),
+    RepositoryIndex: unary(
+      deps,
+      { service, method: 'RepositoryIndex' },
+      async (req: RepositoryIndexRequest__Output) =>
+        fromCoreIndex(await dataplane.repositoryIndex(req.ready)),
     ),
-    RepositoryModelLoad: unary(deps, { service, method: 'RepositoryModelLoad' }, async (req: RepositoryModelLoadRequest__Output) => {
-      await dataplane.repositoryLoad(req.model_name);
-      return {};
-    }),
-    RepositoryModelUnload: unary(deps, { service, method: 'RepositoryModelUnload' }, async (req: RepositoryModelLoadRequest__Output) => {
-      await dataplane.repositoryUnload(req.model_name);
-      return {};
-    }),
+    RepositoryModelLoad: unary(
+      deps,
+      { service, method: 'RepositoryModelLoad' },
+      async (req: RepositoryModelLoadRequest__Output) => {
+        await dataplane.repositoryLoad(req.model_name);
+        return {};
+      },
+    ),
+    RepositoryModelUnload: unary(
+      deps,
+      { service, method: 'RepositoryModelUnload' },
+      async (req: RepositoryModelLoadRequest__Output) => {
+        await dataplane.repositoryUnload(req.model_name);
+        return {};
+      },
+    ),
   };
 }
 
 /** Handlers for GRPCInferenceService. */
-export function inferenceService(dataplane: DataPlane, deps: HandlerDeps): UntypedServiceImplementation {
+export function inferenceService(
+  dataplane: DataPlane,
+  deps: HandlerDeps,
+): UntypedServiceImplementation {
   const s = DATAPLANE;
   return {
-    ServerLive: unary(deps, { service: s, method: 'ServerLive' }, () => Promise.resolve({ live: dataplane.live() })),
-    ServerReady: unary(deps, { service: s, method: 'ServerReady' }, () => Promise.resolve({ ready: dataplane.ready() })),
+    ServerLive: unary(deps, { service: s, method: 'ServerLive' }, () =>
+      Promise.resolve({ live: dataplane.live() }),
+    ),
+    ServerReady: unary(deps, { service: s, method: 'ServerReady' }, () =>
+      Promise.resolve({ ready: dataplane.ready() }),
+    ),
     ServerMetadata: unary(deps, { service: s, method: 'ServerMetadata' }, () => {
       const meta = dataplane.serverMetadata();
-      return Promise.resolve({ name: meta.name, version: meta.version, extensions: [...meta.extensions] });
+      return Promise.resolve({
+        name: meta.name,
+        version: meta.version,
+        extensions: [...meta.extensions],
+      });
     }),
-    ModelReady: unary(deps, { service: s, method: 'ModelReady' }, (req: ModelReadyRequest__Output) =>
-      Promise.resolve({ ready: dataplane.modelReady(req.name, optionalVersion(req.version)) }),
+    ModelReady: unary(
+      deps,
+      { service: s, method: 'ModelReady' },
+      (req: ModelReadyRequest__Output) =>
+        Promise.resolve({ ready: dataplane.modelReady(req.name, optionalVersion(req.version)) }),
     ),
-    ModelMetadata: unary(deps, { service: s, method: 'ModelMetadata' }, (req: ModelMetadataRequest__Output) =>
-      Promise.resolve(fromCoreModelMetadata(dataplane.modelMetadata(req.name, optionalVersion(req.version)))),
+    ModelMetadata: unary(
+      deps,
+      { service: s, method: 'ModelMetadata' },
+      (req: ModelMetadataRequest__Output) =>
+        Promise.resolve(
+          fromCoreModelMetadata(dataplane.modelMetadata(req.name, optionalVersion(req.version))),
+        ),
     ),
-    ModelInfer: unary(deps, { service: s, method: 'ModelInfer' }, async (req: ModelInferRequest__Output, ctx, trailers) => {
-      if (req.model_name === '') throw new ServerError(ErrorCode.INVALID_INPUT, 'model_name is required');
-      const coreRequest = toCoreInferRequest(req);
-      const version = optionalVersion(req.model_version);
-      const response = await dataplane.infer(coreRequest, { model: req.model_name, ...(version === undefined ? {} : { version }) }, ctx);
-      const headers = response.parameters?.['headers'];
-      if (typeof headers === 'object') {
-        for (const [key, value] of Object.entries(headers)) trailers.set(key.toLowerCase(), value);
-      }
-      return fromCoreInferResponse(response, req.raw_input_contents.length > 0);
-    }),
+    ModelInfer: unary(
+      deps,
+      { service: s, method: 'ModelInfer' },
+      async (req: ModelInferRequest__Output, ctx, trailers) => {
+        if (req.model_name === '')
+          throw new ServerError(ErrorCode.INVALID_INPUT, 'model_name is required');
+        const coreRequest = toCoreInferRequest(req);
+        const version = optionalVersion(req.model_version);
+        const response = await dataplane.infer(
+          coreRequest,
+          { model: req.model_name, ...(version === undefined ? {} : { version }) },
+          ctx,
+        );
+        const headers = response.parameters?.['headers'];
+        if (typeof headers === 'object') {
+          for (const [key, value] of Object.entries(headers))
+            trailers.set(key.toLowerCase(), value);
+        }
+        return fromCoreInferResponse(response, req.raw_input_contents.length > 0);
+      },
+    ),
     ...repositoryHandlers(dataplane, deps, s),
   };
 }
 
 /** Handlers for MLServer's ModelRepositoryService. */
-export function modelRepositoryService(dataplane: DataPlane, deps: HandlerDeps): UntypedServiceImplementation {
+export function modelRepositoryService(
+  dataplane: DataPlane,
+  deps: HandlerDeps,
+): UntypedServiceImplementation {
   return repositoryHandlers(dataplane, deps, REPOSITORY);
 }
-

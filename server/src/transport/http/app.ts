@@ -51,7 +51,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = fastify({
     loggerInstance,
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'request_id',
+    }),
     bodyLimit: settings.max_body_bytes,
     requestTimeout: settings.request_timeout_seconds * 1000,
     // No fastify handlerTimeout: it makes every request allocate an AbortSignal that fastify then
@@ -66,7 +69,11 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
       const header = req.headers['x-request-id'];
       return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
     },
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: MAX_PARAM_LENGTH },
+    routerOptions: {
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+      maxParamLength: MAX_PARAM_LENGTH,
+    },
     // Errors raised before routing (bad URL, over-long parameter) and by the HTTP parser would
     // otherwise get fastify's own bodies ({error, code, message, statusCode}) instead of ours.
     frameworkErrors: (error, _request, reply) => {
@@ -83,7 +90,10 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     },
     // root_path: the app answers both with and without the prefix, so it works behind a proxy
     // that strips it and one that does not (MLServer's ASGI root_path).
-    rewriteUrl: rootPath === '' ? undefined : (req: IncomingMessage) => stripRootPath(req.url ?? '/', rootPath),
+    rewriteUrl:
+      rootPath === ''
+        ? undefined
+        : (req: IncomingMessage) => stripRootPath(req.url ?? '/', rootPath),
   });
   app.server.headersTimeout = settings.headers_timeout_seconds * 1000;
 
@@ -106,7 +116,9 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     await app.register(cors, {
       origin: origins.includes('*') ? '*' : origins,
       credentials: c.allow_credentials,
-      methods: c.allow_methods.includes('*') ? ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH'] : c.allow_methods,
+      methods: c.allow_methods.includes('*')
+        ? ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH']
+        : c.allow_methods,
       allowedHeaders: c.allow_headers.includes('*') ? undefined : c.allow_headers,
       exposedHeaders: c.expose_headers,
       maxAge: c.max_age,
@@ -169,7 +181,12 @@ function installHooks(app: FastifyInstance, metrics: ServerMetrics): void {
     request.metricsDone?.(route, reply.statusCode, reply.elapsedTime / 1000);
     endRequestSpan(request, reply.statusCode);
     request.log.debug(
-      { method: request.method, route, status_code: reply.statusCode, duration_ms: reply.elapsedTime },
+      {
+        method: request.method,
+        route,
+        status_code: reply.statusCode,
+        duration_ms: reply.elapsedTime,
+      },
       'Request completed',
     );
   });
@@ -222,6 +239,9 @@ function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]?.slice(0, 200) ?? '';
     const status = HTTP_STATUS[ErrorCode.ROUTE_NOT_FOUND];
-    return reply.code(status).type('application/json').send({ error: `no route for ${request.method} ${path}` });
+    return reply
+      .code(status)
+      .type('application/json')
+      .send({ error: `no route for ${request.method} ${path}` });
   });
 }

@@ -41,18 +41,26 @@ function parseBody(request: FastifyRequest, body: Buffer, maxDepth: number): Par
       `unsupported content type '${type.slice(0, 64)}': send application/json, or application/octet-stream with Inference-Header-Content-Length`,
     );
   }
-  const headerLength = parseHeaderLength(request.headers['inference-header-content-length'], body.length);
+  const headerLength = parseHeaderLength(
+    request.headers['inference-header-content-length'],
+    body.length,
+  );
   const jsonPart = headerLength === undefined ? body : body.subarray(0, headerLength);
   const json = parseJson(jsonPart, maxDepth);
   if (headerLength === undefined || headerLength === body.length) return { json };
   return { json, binary: body.subarray(headerLength) };
 }
 
-function parseHeaderLength(value: string | string[] | undefined, bodyLength: number): number | undefined {
+function parseHeaderLength(
+  value: string | string[] | undefined,
+  bodyLength: number,
+): number | undefined {
   if (value === undefined) return undefined;
-  const text = Array.isArray(value) ? value[0] ?? '' : value;
+  const text = Array.isArray(value) ? (value[0] ?? '') : value;
   if (!/^\d{1,15}$/.test(text.trim())) {
-    throw invalidInput(`Inference-Header-Content-Length must be a non-negative integer, got '${text.slice(0, 32)}'`);
+    throw invalidInput(
+      `Inference-Header-Content-Length must be a non-negative integer, got '${text.slice(0, 32)}'`,
+    );
   }
   const length = Number(text.trim());
   if (length > bodyLength) {

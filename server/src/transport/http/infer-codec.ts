@@ -6,10 +6,21 @@ import { z } from 'zod';
 import { invalidInput, shorten } from '../../errors.js';
 import { formatIssues } from '../../core/model-settings.js';
 import { toJsonData, toRawBytes } from '../../core/tensor-encode.js';
-import type { InferenceRequest, InferenceResponse, Parameters, RequestInput, Tensor } from '../../core/types.js';
+import type {
+  InferenceRequest,
+  InferenceResponse,
+  Parameters,
+  RequestInput,
+  Tensor,
+} from '../../core/types.js';
 import type { ParsedBody } from './body-parser.js';
 
-const parameterValue = z.union([z.string(), z.number(), z.boolean(), z.record(z.string(), z.string())]);
+const parameterValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.record(z.string(), z.string()),
+]);
 const parameters = z.record(z.string(), parameterValue.or(z.null()));
 
 // Unknown keys are ignored (z.object strips them): the KServe SDK adds `model_name` to every body.
@@ -35,7 +46,8 @@ const requestSchema = z.object({
 /** Converts a parsed REST body to a core request, slicing binary inputs out of the body tail. */
 export function toCoreInferRequest(body: ParsedBody): InferenceRequest {
   const parsed = requestSchema.safeParse(body.json);
-  if (!parsed.success) throw invalidInput(`invalid inference request: ${formatIssues(parsed.error)}`);
+  if (!parsed.success)
+    throw invalidInput(`invalid inference request: ${formatIssues(parsed.error)}`);
   const req = parsed.data;
   const binary = body.binary;
   let offset = 0;
@@ -45,7 +57,9 @@ export function toCoreInferRequest(body: ParsedBody): InferenceRequest {
     let data: RequestInput['data'];
     if (size !== undefined) {
       if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-        throw invalidInput(`input '${shorten(input.name)}': binary_data_size must be a non-negative integer`);
+        throw invalidInput(
+          `input '${shorten(input.name)}': binary_data_size must be a non-negative integer`,
+        );
       }
       if (binary === undefined || offset + size > binary.length) {
         throw invalidInput(
@@ -115,7 +129,9 @@ export function fromCoreInferResponse(
   wantsBinary: (name: string) => boolean,
 ): EncodedResponse {
   const chunks: Uint8Array[] = [];
-  const outputs = response.outputs.map((tensor) => encodeOutput(tensor, wantsBinary(tensor.name), chunks));
+  const outputs = response.outputs.map((tensor) =>
+    encodeOutput(tensor, wantsBinary(tensor.name), chunks),
+  );
   const params = responseParameters(response.parameters);
   const doc = {
     model_name: response.modelName,

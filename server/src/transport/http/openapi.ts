@@ -15,13 +15,38 @@ const error = {
 };
 
 const schemas = {
-  Parameters: { type: 'object', additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] } },
+  Parameters: {
+    type: 'object',
+    additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
+  },
   MetadataTensor: {
     type: 'object',
     required: ['name', 'datatype', 'shape'],
-    properties: { name: { type: 'string' }, datatype: { $ref: '#/components/schemas/Datatype' }, shape: { type: 'array', items: { type: 'integer' } } },
+    properties: {
+      name: { type: 'string' },
+      datatype: { $ref: '#/components/schemas/Datatype' },
+      shape: { type: 'array', items: { type: 'integer' } },
+    },
   },
-  Datatype: { type: 'string', enum: ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES', 'BF16'] },
+  Datatype: {
+    type: 'string',
+    enum: [
+      'BOOL',
+      'UINT8',
+      'UINT16',
+      'UINT32',
+      'UINT64',
+      'INT8',
+      'INT16',
+      'INT32',
+      'INT64',
+      'FP16',
+      'FP32',
+      'FP64',
+      'BYTES',
+      'BF16',
+    ],
+  },
   RequestInput: {
     type: 'object',
     required: ['name', 'shape', 'datatype'],
@@ -33,7 +58,14 @@ const schemas = {
       data: { description: 'Row-major tensor data, flat or nested.', type: 'array', items: {} },
     },
   },
-  RequestOutput: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, parameters: { $ref: '#/components/schemas/Parameters' } } },
+  RequestOutput: {
+    type: 'object',
+    required: ['name'],
+    properties: {
+      name: { type: 'string' },
+      parameters: { $ref: '#/components/schemas/Parameters' },
+    },
+  },
   InferenceRequest: {
     type: 'object',
     required: ['inputs'],
@@ -80,7 +112,11 @@ const schemas = {
   MetadataServerResponse: {
     type: 'object',
     required: ['name', 'version', 'extensions'],
-    properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+    properties: {
+      name: { type: 'string' },
+      version: { type: 'string' },
+      extensions: { type: 'array', items: { type: 'string' } },
+    },
   },
   RepositoryIndexResponse: {
     type: 'array',
@@ -90,24 +126,61 @@ const schemas = {
       properties: {
         name: { type: 'string' },
         version: { type: 'string' },
-        state: { type: 'string', enum: ['UNKNOWN', 'READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'] },
+        state: {
+          type: 'string',
+          enum: ['UNKNOWN', 'READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'],
+        },
         reason: { type: 'string' },
       },
     },
   },
 };
 
-const json = (ref: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ref}` } } });
+const json = (ref: string) => ({
+  'application/json': { schema: { $ref: `#/components/schemas/${ref}` } },
+});
 const ok = (ref: string) => ({ description: 'OK', content: json(ref) });
 const modelParam = { name: 'model_name', in: 'path', required: true, schema: { type: 'string' } };
-const versionParam = { name: 'model_version', in: 'path', required: true, schema: { type: 'string' } };
+const versionParam = {
+  name: 'model_version',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+};
 
 function modelPaths(prefix: string, params: object[], example?: object): Record<string, object> {
-  const requestBody = { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/InferenceRequest' }, ...(example ? { example } : {}) } } };
+  const requestBody = {
+    required: true,
+    content: {
+      'application/json': {
+        schema: { $ref: '#/components/schemas/InferenceRequest' },
+        ...(example ? { example } : {}),
+      },
+    },
+  };
   return {
-    [prefix]: { get: { summary: 'Model metadata', parameters: params, responses: { 200: ok('MetadataModelResponse'), 404: error } } },
-    [`${prefix}/ready`]: { get: { summary: 'Model ready', parameters: params, responses: { 200: { description: 'Ready' }, 503: error, 404: error } } },
-    [`${prefix}/infer`]: { post: { summary: 'Inference', parameters: params, requestBody, responses: { 200: ok('InferenceResponse'), 400: error, 404: error, 503: error } } },
+    [prefix]: {
+      get: {
+        summary: 'Model metadata',
+        parameters: params,
+        responses: { 200: ok('MetadataModelResponse'), 404: error },
+      },
+    },
+    [`${prefix}/ready`]: {
+      get: {
+        summary: 'Model ready',
+        parameters: params,
+        responses: { 200: { description: 'Ready' }, 503: error, 404: error },
+      },
+    },
+    [`${prefix}/infer`]: {
+      post: {
+        summary: 'Inference',
+        parameters: params,
+        requestBody,
+        responses: { 200: ok('InferenceResponse'), 400: error, 404: error, 503: error },
+      },
+    },
   };
 }
 
@@ -118,33 +191,75 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
     info: { title: 'Tessera data plane (V2 / Open Inference Protocol)', version: serverVersion },
     servers: [{ url: rootPath === '' ? '/' : rootPath }],
     paths: {
-      '/v2/health/live': { get: { summary: 'Server live', responses: { 200: { description: 'Live' } } } },
-      '/v2/health/ready': { get: { summary: 'Server ready', responses: { 200: { description: 'Ready' }, 503: error } } },
-      '/v2': { get: { summary: 'Server metadata', responses: { 200: ok('MetadataServerResponse') } } },
+      '/v2/health/live': {
+        get: { summary: 'Server live', responses: { 200: { description: 'Live' } } },
+      },
+      '/v2/health/ready': {
+        get: { summary: 'Server ready', responses: { 200: { description: 'Ready' }, 503: error } },
+      },
+      '/v2': {
+        get: { summary: 'Server metadata', responses: { 200: ok('MetadataServerResponse') } },
+      },
       ...modelPaths('/v2/models/{model_name}', [modelParam]),
       ...modelPaths('/v2/models/{model_name}/versions/{model_version}', [modelParam, versionParam]),
-      '/v2/repository/index': { post: { summary: 'Repository index', requestBody: { content: { 'application/json': { schema: { type: 'object', properties: { ready: { type: 'boolean' } } } } } }, responses: { 200: ok('RepositoryIndexResponse') } } },
-      '/v2/repository/models/{model_name}/load': { post: { summary: 'Load or reload a model', parameters: [modelParam], responses: { 200: { description: 'Loaded' }, 404: error, 422: error } } },
-      '/v2/repository/models/{model_name}/unload': { post: { summary: 'Unload a model', parameters: [modelParam], responses: { 200: { description: 'Unloaded' }, 404: error } } },
+      '/v2/repository/index': {
+        post: {
+          summary: 'Repository index',
+          requestBody: {
+            content: {
+              'application/json': {
+                schema: { type: 'object', properties: { ready: { type: 'boolean' } } },
+              },
+            },
+          },
+          responses: { 200: ok('RepositoryIndexResponse') },
+        },
+      },
+      '/v2/repository/models/{model_name}/load': {
+        post: {
+          summary: 'Load or reload a model',
+          parameters: [modelParam],
+          responses: { 200: { description: 'Loaded' }, 404: error, 422: error },
+        },
+      },
+      '/v2/repository/models/{model_name}/unload': {
+        post: {
+          summary: 'Unload a model',
+          parameters: [modelParam],
+          responses: { 200: { description: 'Unloaded' }, 404: error },
+        },
+      },
     },
     components: { schemas },
   };
 }
 
 /** One model's OpenAPI document, with an example request built from its metadata. */
-export function modelSpec(metadata: ModelMetadata, serverVersion: string, rootPath: string): object {
+export function modelSpec(
+  metadata: ModelMetadata,
+  serverVersion: string,
+  rootPath: string,
+): object {
   const example = {
     inputs: metadata.inputs.map((t) => {
       const shape = t.shape.map((d) => (d < 0 ? 1 : d));
       const count = shape.reduce((a, b) => a * b, 1);
       const value = t.datatype === 'BYTES' ? 'text' : t.datatype === 'BOOL' ? true : 0;
-      return { name: t.name, shape, datatype: t.datatype, data: new Array<unknown>(Math.min(count, 64)).fill(value) };
+      return {
+        name: t.name,
+        shape,
+        datatype: t.datatype,
+        data: new Array<unknown>(Math.min(count, 64)).fill(value),
+      };
     }),
   };
   const prefix = `/v2/models/${metadata.name}`;
   return {
     openapi: '3.0.3',
-    info: { title: `Model ${metadata.name} (V2 / Open Inference Protocol)`, version: serverVersion },
+    info: {
+      title: `Model ${metadata.name} (V2 / Open Inference Protocol)`,
+      version: serverVersion,
+    },
     servers: [{ url: rootPath === '' ? '/' : rootPath }],
     paths: modelPaths(prefix, [], example),
     components: { schemas },

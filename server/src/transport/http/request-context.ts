@@ -2,7 +2,15 @@
  * Per-request plumbing shared by the REST routes: the core's RequestContext (headers, abort
  * signal) and the OpenTelemetry context of the request span.
  */
-import { context, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  trace,
+  SpanKind,
+  SpanStatusCode,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestContext } from '../../core/types.js';
 
@@ -43,7 +51,10 @@ export function startRequestSpan(request: FastifyRequest, route: string): void {
   const parent = propagation.extract(context.active(), request.headers);
   const span = tracer.startSpan(
     `${request.method} ${route}`,
-    { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method, 'http.route': route } },
+    {
+      kind: SpanKind.SERVER,
+      attributes: { 'http.request.method': request.method, 'http.route': route },
+    },
     parent,
   );
   request.otelSpan = span;

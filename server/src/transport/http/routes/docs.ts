@@ -28,7 +28,11 @@ export async function docsRoutes(
     app.get<{ Params: ModelParams }>(`${base}/docs`, (request, reply) => {
       const metadata = dataplane.modelMetadata(request.params.model, request.params.version);
       const specUrl = `${request.url.replace(/\/docs\/?(\?.*)?$/, '')}/docs/dataplane.json`;
-      const page = docsPage(`Model ${metadata.name}`, specUrl, `${options.rootPath}/v2/docs/static`);
+      const page = docsPage(
+        `Model ${metadata.name}`,
+        specUrl,
+        `${options.rootPath}/v2/docs/static`,
+      );
       void reply.type('text/html; charset=utf-8');
       return Promise.resolve(page);
     });

@@ -35,7 +35,9 @@ export function modelRoutes(app: FastifyInstance, dataplane: DataPlane): void {
         ...(metadata.parameters === undefined ? {} : { parameters: metadata.parameters }),
       });
     });
-    app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) => infer(dataplane, request, reply));
+    app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) =>
+      infer(dataplane, request, reply),
+    );
   }
   app.get('/v2/models', async () => {
     const index = await dataplane.repositoryIndex(true);
@@ -53,10 +55,15 @@ async function infer(
   const response = await inRequestContext(request, () =>
     dataplane.infer(
       coreRequest,
-      { model: request.params.model, ...(request.params.version === undefined ? {} : { version: request.params.version }) },
+      {
+        model: request.params.model,
+        ...(request.params.version === undefined ? {} : { version: request.params.version }),
+      },
       contextOf(request, reply),
     ),
   );
   const encoded = fromCoreInferResponse(response, binaryOutputs(coreRequest));
-  return reply.headers({ ...responseHeaders(response.parameters), ...encoded.headers }).send(encoded.body);
+  return reply
+    .headers({ ...responseHeaders(response.parameters), ...encoded.headers })
+    .send(encoded.body);
 }

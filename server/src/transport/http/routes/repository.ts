@@ -19,12 +19,18 @@ export function repositoryRoutes(app: FastifyInstance, dataplane: DataPlane): vo
     if (!parsed.success) throw invalidInput(`invalid index request: ${formatIssues(parsed.error)}`);
     return dataplane.repositoryIndex(parsed.data.ready === true);
   });
-  app.post<{ Params: { model: string } }>('/v2/repository/models/:model/load', async (request, reply) => {
-    await dataplane.repositoryLoad(request.params.model);
-    return reply.code(200).send({});
-  });
-  app.post<{ Params: { model: string } }>('/v2/repository/models/:model/unload', async (request, reply) => {
-    await dataplane.repositoryUnload(request.params.model);
-    return reply.code(200).send({});
-  });
+  app.post<{ Params: { model: string } }>(
+    '/v2/repository/models/:model/load',
+    async (request, reply) => {
+      await dataplane.repositoryLoad(request.params.model);
+      return reply.code(200).send({});
+    },
+  );
+  app.post<{ Params: { model: string } }>(
+    '/v2/repository/models/:model/unload',
+    async (request, reply) => {
+      await dataplane.repositoryUnload(request.params.model);
+      return reply.code(200).send({});
+    },
+  );
 }
