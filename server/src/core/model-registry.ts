@@ -210,31 +210,31 @@ export class ModelRegistry {
    * Rejects names not in the repository with 404 and failed loads with MODEL_LOAD_FAILED.
    */
   async load(name: string): Promise<void> {
-    assertModelName(name);
-    // Only a name the registry does not know yet needs a look at the disk first. A known model is
-    // queued at once: awaiting a scan here would let a later unload overtake this load.
-    if (!this.#entries.has(name)) {
-      const found = await this.#deps.repository.find(name);
-      if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
-        throw modelNotFound(name);
-      }
-    }
-    const entry = this.#entry(name);
+    const entry = await this.#knownEntry(name);
     await entry.serialize(() => this.#load(entry));
   }
 
   /** Unloads every version of a model after draining. Unloading a model that is not loaded is a no-op. */
   async unload(name: string): Promise<void> {
+    const entry = await this.#knownEntry(name);
+    await entry.serialize(() => this.#unload(entry));
+  }
+
+  /**
+   * The entry of a model the repository declares; 400 for an invalid name, 404 for an unknown one.
+   * Only a name the registry does not know yet needs a look at the disk first (a model added since
+   * the last scan). A known model is queued at once: awaiting a scan here would let a later call
+   * overtake this one.
+   */
+  async #knownEntry(name: string): Promise<ModelEntry> {
     assertModelName(name);
     if (!this.#entries.has(name)) {
-      // A model added to the repository since the last scan is known, just not loaded.
       const found = await this.#deps.repository.find(name);
       if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
         throw modelNotFound(name);
       }
     }
-    const entry = this.#entry(name);
-    await entry.serialize(() => this.#unload(entry));
+    return this.#entry(name);
   }
 
   /** Loads every model found on disk; failures are logged and kept in the index, never thrown. */

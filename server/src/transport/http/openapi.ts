@@ -3,6 +3,7 @@
  * docs/user-guide/openapi.md) and specialised per model at `/v2/models/{m}/docs/dataplane.json`,
  * where the request example is built from the model's own inputs.
  */
+import { DATATYPES } from '../../core/datatype.js';
 import type { ModelMetadata } from '../../core/types.js';
 
 const error = {
@@ -28,25 +29,7 @@ const schemas = {
       shape: { type: 'array', items: { type: 'integer' } },
     },
   },
-  Datatype: {
-    type: 'string',
-    enum: [
-      'BOOL',
-      'UINT8',
-      'UINT16',
-      'UINT32',
-      'UINT64',
-      'INT8',
-      'INT16',
-      'INT32',
-      'INT64',
-      'FP16',
-      'FP32',
-      'FP64',
-      'BYTES',
-      'BF16',
-    ],
-  },
+  Datatype: { type: 'string', enum: [...DATATYPES] },
   RequestInput: {
     type: 'object',
     required: ['name', 'shape', 'datatype'],
