@@ -1,0 +1,24 @@
+import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { buildDeployment } from './deployment.js';
+import { buildHpa } from './hpa.js';
+import type { BuildInput } from './input.js';
+import { buildService } from './service.js';
+
+export { buildDeployment } from './deployment.js';
+export { buildHpa, POD_METRICS } from './hpa.js';
+export { buildService, serviceUrl } from './service.js';
+export * from './input.js';
+export * from './labels.js';
+export { controllerOwnerReference } from './owner-reference.js';
+
+/** Every child object an InferenceService wants. `hpa` is absent when autoscaling is off. */
+export interface DesiredChildren {
+  readonly deployment: V1Deployment;
+  readonly service: V1Service;
+  readonly hpa: V2HorizontalPodAutoscaler | undefined;
+}
+
+/** Builds all children. Pure: no I/O, no clock, no randomness. */
+export function buildAll(input: BuildInput): DesiredChildren {
+  return { deployment: buildDeployment(input), service: buildService(input), hpa: buildHpa(input) };
+}
