@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -57,21 +58,52 @@ async function waitFor(what, timeoutMs, probe, child) {
   throw new Error(`${what} not ready after ${timeoutMs / 1000}s (${last}):\n${child.tail()}`);
 }
 
-function httpsGet(url, token, ca) {
+function httpsGet(url, token, ca, method = 'GET', payload = undefined, contentType = undefined) {
   return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { headers: { authorization: `Bearer ${token}` }, ca, timeout: 5000 },
-      (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-      },
-    );
+    const headers = { authorization: `Bearer ${token}` };
+    if (contentType) headers['content-type'] = contentType;
+    const req = request(url, { method, headers, ca, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.end();
+    req.end(payload);
   });
+}
+
+/**
+ * Installs CRDs before kube-controller-manager starts, as envtest does (CRDInstallOptions): the
+ * garbage collector only learns about new resource types on its 30 s discovery resync, and
+ * owners deleted before that would leave their children behind.
+ */
+async function installCrds(server, token, ca, files, log) {
+  for (const file of files) {
+    const crd = parseYaml(readFileSync(file, 'utf8'));
+    const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`;
+    const res = await httpsGet(
+      `${server}${path}?fieldManager=tessera-test-harness&force=true`,
+      token,
+      ca,
+      'PATCH',
+      JSON.stringify(crd),
+      'application/apply-patch+yaml',
+    );
+    if (res.status !== 200 && res.status !== 201) {
+      throw new Error(`installing CRD ${file} failed: ${res.status} ${res.body}`);
+    }
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const live = JSON.parse((await httpsGet(`${server}${path}`, token, ca)).body);
+      if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'))
+        break;
+      if (Date.now() > deadline)
+        throw new Error(`CRD ${crd.metadata.name} not Established after 30s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  if (files.length > 0) log(`installed ${files.length} CRDs`);
 }
 
 async function stopChild(child, timeoutMs = 10_000) {
@@ -85,9 +117,14 @@ async function stopChild(child, timeoutMs = 10_000) {
 
 /**
  * Starts the control plane from the binaries in `binDir`.
+ * `crdFiles` are installed before the controller manager starts.
  * Returns { kubeconfig, server, token, dir, stop }.
  */
-export async function startControlPlane(binDir, log = console.log, startTimeoutMs = 120_000) {
+export async function startControlPlane(
+  binDir,
+  log = console.log,
+  { crdFiles = [], startTimeoutMs = 120_000 } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-kube-'));
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
   const token = randomBytes(24).toString('hex');
@@ -109,7 +146,8 @@ export async function startControlPlane(binDir, log = console.log, startTimeoutM
   const procs = [];
   const stop = async () => {
     for (const p of procs.reverse()) await stopChild(p);
-    rmSync(dir, { recursive: true, force: true });
+    if (process.env.TESSERA_TEST_KEEP_CLUSTER_LOGS) log('control plane logs kept in ' + dir);
+    else rmSync(dir, { recursive: true, force: true });
   };
   try {
     const started = Date.now();
@@ -203,6 +241,7 @@ export async function startControlPlane(binDir, log = console.log, startTimeoutM
       }),
       { mode: 0o600 },
     );
+    await installCrds(server, token, ca, crdFiles, log);
     const kcm = startProcess(
       'kube-controller-manager',
       join(binDir, 'kube-controller-manager'),

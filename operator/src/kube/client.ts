@@ -1,7 +1,7 @@
 import https from 'node:https';
 import http from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeApiError } from './errors.js';
+import type { Connection } from './kubeconfig.js';
 
 /** Any Kubernetes object as JSON. */
 export interface KubeObject {
@@ -107,40 +107,29 @@ function toApiError(statusCode: number, method: string, path: string, body: stri
   );
 }
 
-/** A {@link KubeClient} over node:https with a keep-alive agent, authenticated by a KubeConfig. */
+/** A {@link KubeClient} over node:https with a keep-alive agent. */
 export class HttpKubeClient implements KubeClient {
   private readonly server: URL;
   private readonly agent: https.Agent | http.Agent;
   private readonly observers: RequestObserver[] = [];
 
-  private constructor(
-    private readonly kc: KubeConfig,
-    server: URL,
-    agent: https.Agent | http.Agent,
+  /** Builds a client for `connection`. */
+  constructor(
+    private readonly connection: Connection,
+    maxSockets = 64,
   ) {
-    this.server = server;
-    this.agent = agent;
-  }
-
-  /** Builds a client for the KubeConfig's current context. */
-  static async create(kc: KubeConfig, maxSockets = 64): Promise<HttpKubeClient> {
-    const cluster = kc.getCurrentCluster();
-    if (cluster === null) throw new Error('kubeconfig has no current cluster');
-    const server = new URL(cluster.server);
-    const tls: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(tls);
-    const agent =
-      server.protocol === 'https:'
+    this.server = connection.server;
+    this.agent =
+      this.server.protocol === 'https:'
         ? new https.Agent({
             keepAlive: true,
             maxSockets,
-            ca: tls.ca,
-            cert: tls.cert,
-            key: tls.key,
-            rejectUnauthorized: tls.rejectUnauthorized ?? true,
+            ca: connection.ca,
+            cert: connection.cert,
+            key: connection.key,
+            rejectUnauthorized: !connection.insecureSkipTlsVerify,
           })
         : new http.Agent({ keepAlive: true, maxSockets });
-    return new HttpKubeClient(kc, server, agent);
   }
 
   /** Registers a callback run after every request. */
@@ -153,16 +142,10 @@ export class HttpKubeClient implements KubeClient {
     this.agent.destroy();
   }
 
-  private async headers(contentType?: string): Promise<http.OutgoingHttpHeaders> {
-    // Re-read credentials per request: in-cluster service-account tokens rotate.
-    const opts: https.RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
+  private headers(contentType?: string): http.OutgoingHttpHeaders {
     const headers: http.OutgoingHttpHeaders = { accept: 'application/json' };
-    if (opts.headers !== undefined && !Array.isArray(opts.headers))
-      Object.assign(headers, opts.headers);
-    if (opts.auth !== undefined && opts.auth !== null) {
-      headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-    }
+    const token = this.connection.token();
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (contentType !== undefined) headers['content-type'] = contentType;
     return headers;
   }
@@ -190,7 +173,7 @@ export class HttpKubeClient implements KubeClient {
     const fullPath = `${this.server.pathname.replace(/\/$/, '')}${path}${queryString(options.query)}`;
     const contentType =
       options.body === undefined ? undefined : (options.contentType ?? 'application/json');
-    const headers = await this.headers(contentType);
+    const headers = this.headers(contentType);
     const { statusCode, body } = await new Promise<{ statusCode: number; body: string }>(
       (resolve, reject) => {
         const req = this.open(method, fullPath, headers);
@@ -224,7 +207,7 @@ export class HttpKubeClient implements KubeClient {
     signal: AbortSignal,
   ): Promise<void> {
     const fullPath = `${this.server.pathname.replace(/\/$/, '')}${path}${queryString({ ...query, watch: true })}`;
-    const headers = await this.headers();
+    const headers = this.headers();
     await new Promise<void>((resolve, reject) => {
       const req = this.open('GET', fullPath, headers, signal);
       req.on('error', (err) => {
