@@ -31,7 +31,9 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const metrics = new OperatorMetrics(true);
   const client = new HttpKubeClient(connection(config));
-  client.observe((method, _path, code) => metrics.kubeRequests.inc({ method, code: String(code) }));
+  client.observe((method, _path, code) => {
+    metrics.kubeRequests.inc({ method, code: String(code) });
+  });
   const operator = new Operator({ config, client, logger, metrics });
   const le = config.leaderElection;
   const elector = le.enabled

@@ -36,9 +36,15 @@ export class Controller {
     this.queue =
       options.queue ??
       new WorkQueue(undefined, undefined, {
-        onAdd: () => options.metrics.queueAdds.inc(labels),
-        onRetry: () => options.metrics.queueRetries.inc(labels),
-        onDepth: (depth) => options.metrics.queueDepth.set(labels, depth),
+        onAdd: () => {
+          options.metrics.queueAdds.inc(labels);
+        },
+        onRetry: () => {
+          options.metrics.queueRetries.inc(labels);
+        },
+        onDepth: (depth) => {
+          options.metrics.queueDepth.set(labels, depth);
+        },
       });
   }
 

@@ -113,7 +113,7 @@ export class Informer {
         await this.watchOnce(signal);
         attempt = 0;
       } catch (err) {
-        if (signal.aborted) break;
+        if (this.isStopped()) break;
         if (isGone(err)) {
           this.options.logger.info(
             { path: this.options.path },
@@ -134,6 +134,10 @@ export class Informer {
         await sleep(delay, signal);
       }
     }
+  }
+
+  private isStopped(): boolean {
+    return this.abort.signal.aborted;
   }
 
   private async relist(): Promise<void> {

@@ -128,13 +128,7 @@ export class LeaderElector {
     const holder = spec.holderIdentity ?? '';
     const heldByOther = holder !== '' && holder !== identity;
     if (heldByOther && this.observedAtMs + leaseDurationMs > now) return false;
-    const next: LeaseSpec = {
-      holderIdentity: identity,
-      leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
-      acquireTime: holder === identity ? spec.acquireTime : microTime(now),
-      renewTime: microTime(now),
-      leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
-    };
+    const next = this.nextSpec(spec, now);
     try {
       // PUT with the read resourceVersion: a concurrent candidate's write makes this a 409.
       await this.client.request('PUT', this.path(this.options.leaseName), {
@@ -147,6 +141,18 @@ export class LeaderElector {
     this.observedRecord = `${identity}|${next.renewTime ?? ''}`;
     this.observedAtMs = now;
     return true;
+  }
+
+  /** The lease record after this candidate acquires or renews it. */
+  private nextSpec(spec: LeaseSpec, now: number): LeaseSpec {
+    const renewing = spec.holderIdentity === this.options.identity;
+    return {
+      holderIdentity: this.options.identity,
+      leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+      acquireTime: renewing ? spec.acquireTime : microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: (spec.leaseTransitions ?? 0) + (renewing ? 0 : 1),
+    };
   }
 
   private async create(now: number): Promise<boolean> {

@@ -218,8 +218,12 @@ export class HttpKubeClient implements KubeClient {
         const statusCode = res.statusCode ?? 0;
         if (statusCode !== 200) {
           let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString('utf8')));
-          res.on('end', () => reject(toApiError(statusCode, 'WATCH', path, body)));
+          res.on('data', (c: Buffer) => {
+            body += c.toString('utf8');
+          });
+          res.on('end', () => {
+            reject(toApiError(statusCode, 'WATCH', path, body));
+          });
           return;
         }
         let buffer = '';
@@ -239,8 +243,13 @@ export class HttpKubeClient implements KubeClient {
             reject(err instanceof Error ? err : new Error(String(err)));
           }
         });
-        res.on('end', () => resolve());
-        res.on('error', (err) => (signal.aborted ? resolve() : reject(err)));
+        res.on('end', () => {
+          resolve();
+        });
+        res.on('error', (err) => {
+          if (signal.aborted) resolve();
+          else reject(err);
+        });
       });
       req.end();
     });

@@ -1,10 +1,4 @@
-import type {
-  V1Container,
-  V1Deployment,
-  V1EnvVar,
-  V1PodSpec,
-  V1ResourceRequirements,
-} from '@kubernetes/client-node';
+import type { Container, Deployment, EnvVar, PodSpec, Resources } from './types.js';
 import type { RuntimeContainer } from '../api/v1alpha1/index.js';
 import { type BuildInput, isAutoscaled, SERVER_PORTS } from './input.js';
 import { commonLabels, predictorName, selectorLabels } from './labels.js';
@@ -24,10 +18,10 @@ const CONTAINER_SECURITY = {
   seccompProfile: { type: 'RuntimeDefault' },
 } as const;
 
-function modelEnv(input: BuildInput): V1EnvVar[] {
+function modelEnv(input: BuildInput): EnvVar[] {
   const { isvc } = input;
   const model = isvc.spec.predictor.model;
-  const env: V1EnvVar[] = [
+  const env: EnvVar[] = [
     { name: 'TESSERA_SERVER_MODEL_NAME', value: model.name ?? isvc.metadata.name },
     { name: 'TESSERA_SERVER_MODEL_FORMAT', value: model.modelFormat.name },
     { name: 'TESSERA_SERVER_MODEL_DIR', value: MODEL_DIR },
@@ -38,17 +32,17 @@ function modelEnv(input: BuildInput): V1EnvVar[] {
 }
 
 /** Runtime env first; the operator's model env wins on a name clash. */
-function mergeEnv(runtimeEnv: RuntimeContainer['env'], ours: V1EnvVar[]): V1EnvVar[] {
+function mergeEnv(runtimeEnv: RuntimeContainer['env'], ours: EnvVar[]): EnvVar[] {
   const taken = new Set(ours.map((e) => e.name));
   const kept = (runtimeEnv ?? []).filter((e) => !taken.has(e.name));
   return [...kept.map((e) => ({ name: e.name, value: e.value ?? '' })), ...ours];
 }
 
 /** InferenceService resources override the runtime's, key by key (as KServe merges them). */
-function mergeResources(input: BuildInput, container: RuntimeContainer): V1ResourceRequirements {
+function mergeResources(input: BuildInput, container: RuntimeContainer): Resources {
   const base = container.resources ?? {};
   const own = input.isvc.spec.predictor.model.resources ?? {};
-  const out: V1ResourceRequirements = {};
+  const out: Resources = {};
   const requests = { ...base.requests, ...own.requests };
   const limits = { ...base.limits, ...own.limits };
   if (Object.keys(requests).length > 0) out.requests = stringify(requests);
@@ -60,8 +54,8 @@ function stringify(values: Record<string, string | number>): Record<string, stri
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
 }
 
-function serverContainer(input: BuildInput, template: RuntimeContainer): V1Container {
-  const container: V1Container = {
+function serverContainer(input: BuildInput, template: RuntimeContainer): Container {
+  const container: Container = {
     name: template.name,
     image: template.image ?? input.config.serverImage,
     env: mergeEnv(template.env, modelEnv(input)),
@@ -89,8 +83,8 @@ function serverContainer(input: BuildInput, template: RuntimeContainer): V1Conta
   return container;
 }
 
-function sidecarContainer(input: BuildInput, template: RuntimeContainer): V1Container {
-  const container: V1Container = {
+function sidecarContainer(input: BuildInput, template: RuntimeContainer): Container {
+  const container: Container = {
     name: template.name,
     image: template.image ?? input.config.serverImage,
     env: mergeEnv(template.env, []),
@@ -103,7 +97,7 @@ function sidecarContainer(input: BuildInput, template: RuntimeContainer): V1Cont
   return container;
 }
 
-function podSpec(input: BuildInput): V1PodSpec {
+function podSpec(input: BuildInput): PodSpec {
   const [main, ...sidecars] = input.runtime.spec.containers;
   if (main === undefined) throw new Error('runtime has no containers (the CRD requires one)');
   return {
@@ -129,11 +123,11 @@ function podSpec(input: BuildInput): V1PodSpec {
  * The predictor Deployment. When an HPA runs, `spec.replicas` is omitted so server-side apply
  * never fights the autoscaler for that field (conventions 4.3 rule 6).
  */
-export function buildDeployment(input: BuildInput): V1Deployment {
+export function buildDeployment(input: BuildInput): Deployment {
   const { isvc } = input;
   const name = isvc.metadata.name;
   const predictor = isvc.spec.predictor;
-  const deployment: V1Deployment = {
+  const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: {

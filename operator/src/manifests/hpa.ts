@@ -1,4 +1,4 @@
-import type { V2HorizontalPodAutoscaler, V2MetricSpec } from '@kubernetes/client-node';
+import type { HorizontalPodAutoscaler, MetricSpec } from './types.js';
 import type { ScaleMetric } from '../api/v1alpha1/index.js';
 import { type BuildInput, isAutoscaled } from './input.js';
 import { commonLabels, predictorName } from './labels.js';
@@ -23,7 +23,7 @@ const DEFAULT_TARGET: Record<ScaleMetric, number> = {
   requestRate: 50,
 };
 
-function metricSpec(metric: ScaleMetric, target: number, modelName: string): V2MetricSpec {
+function metricSpec(metric: ScaleMetric, target: number, modelName: string): MetricSpec {
   switch (metric) {
     case 'cpu':
     case 'memory':
@@ -47,7 +47,7 @@ function metricSpec(metric: ScaleMetric, target: number, modelName: string): V2M
  * The predictor's HorizontalPodAutoscaler (autoscaling/v2), or `undefined` when
  * minReplicas == maxReplicas (no autoscaling; the reconciler then deletes any old HPA).
  */
-export function buildHpa(input: BuildInput): V2HorizontalPodAutoscaler | undefined {
+export function buildHpa(input: BuildInput): HorizontalPodAutoscaler | undefined {
   const { isvc } = input;
   if (!isAutoscaled(isvc)) return undefined;
   const predictor = isvc.spec.predictor;

@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { Deployment, HorizontalPodAutoscaler, Service } from './types.js';
 import { buildDeployment } from './deployment.js';
 import { buildHpa } from './hpa.js';
 import type { BuildInput } from './input.js';
@@ -10,12 +10,13 @@ export { buildService, serviceUrl } from './service.js';
 export * from './input.js';
 export * from './labels.js';
 export { controllerOwnerReference } from './owner-reference.js';
+export type * from './types.js';
 
 /** Every child object an InferenceService wants. `hpa` is absent when autoscaling is off. */
 export interface DesiredChildren {
-  readonly deployment: V1Deployment;
-  readonly service: V1Service;
-  readonly hpa: V2HorizontalPodAutoscaler | undefined;
+  readonly deployment: Deployment;
+  readonly service: Service;
+  readonly hpa: HorizontalPodAutoscaler | undefined;
 }
 
 /** Builds all children. Pure: no I/O, no clock, no randomness. */

@@ -1,4 +1,5 @@
 import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { Plain } from './types.js';
 import type { InferenceService } from '../api/v1alpha1/index.js';
 
 /**
@@ -6,7 +7,7 @@ import type { InferenceService } from '../api/v1alpha1/index.js';
  * with their owner, and `blockOwnerDeletion` keeps foreground deletion ordered
  * (controller-runtime `SetControllerReference`).
  */
-export function controllerOwnerReference(isvc: InferenceService): V1OwnerReference {
+export function controllerOwnerReference(isvc: InferenceService): Plain<V1OwnerReference> {
   const uid = isvc.metadata.uid;
   if (uid === undefined || uid === '') {
     throw new Error(`InferenceService ${isvc.metadata.name} has no uid; owner references need one`);

@@ -1,10 +1,10 @@
-import type { V1Service } from '@kubernetes/client-node';
+import type { Service } from './types.js';
 import { type BuildInput, SERVER_PORTS } from './input.js';
 import { commonLabels, predictorName, selectorLabels } from './labels.js';
 import { controllerOwnerReference } from './owner-reference.js';
 
 /** The predictor's ClusterIP Service: http on 80 (as KServe), grpc and metrics on their own ports. */
-export function buildService(input: BuildInput): V1Service {
+export function buildService(input: BuildInput): Service {
   const { isvc } = input;
   const name = isvc.metadata.name;
   return {

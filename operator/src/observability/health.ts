@@ -34,7 +34,9 @@ function probe(checks: Record<string, Check>, res: http.ServerResponse): void {
 function listen(server: http.Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+    server.listen(port, host, () => {
+      resolve((server.address() as AddressInfo).port);
+    });
   });
 }
 
@@ -63,7 +65,9 @@ export async function startHealthServers(options: HealthServerOptions): Promise<
   const close = (s: http.Server): Promise<void> =>
     new Promise((resolve) => {
       s.closeAllConnections();
-      s.close(() => resolve());
+      s.close(() => {
+        resolve();
+      });
     });
   return {
     healthPort,

@@ -56,7 +56,10 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  const suffix = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+  const suffix =
+    lastError === undefined
+      ? ''
+      : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${suffix}`);
 }
 
@@ -129,7 +132,9 @@ export async function startOperator(
 ): Promise<RunningOperator> {
   const client = new HttpKubeClient(connectionFromKubeconfig(kubeconfigPath()));
   const metrics = new OperatorMetrics();
-  client.observe((method, _path, code) => metrics.kubeRequests.inc({ method, code: String(code) }));
+  client.observe((method, _path, code) => {
+    metrics.kubeRequests.inc({ method, code: String(code) });
+  });
   const operator = new Operator({ config, client, logger: testLogger(), metrics, afterStep });
   await operator.start();
   return {

@@ -48,8 +48,9 @@ describe('InferenceService create, update, scale and delete against kube-apiserv
     );
     const service = await get(paths.service(ns, 'iris-predictor'));
     const owner = deployment.metadata?.ownerReferences?.[0];
-    assert.equal(owner?.kind, 'InferenceService');
-    assert.equal(owner?.controller, true);
+    assert.ok(owner);
+    assert.equal(owner.kind, 'InferenceService');
+    assert.equal(owner.controller, true);
     assert.equal(service.metadata?.ownerReferences?.[0]?.uid, owner.uid);
     assert.equal((deployment['spec'] as { replicas: number }).replicas, 1);
 

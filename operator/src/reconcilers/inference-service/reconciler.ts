@@ -159,16 +159,10 @@ export class InferenceServiceReconciler {
     }
     const input = { isvc, runtime: selection.runtime, config: this.deps.manifests };
     const desired = buildAll(input);
-    const deployment = await this.applyDeployment(desired.deployment as KubeObject, isvc, key, log);
-    await this.applyChild(
-      RESOURCES.Service,
-      desired.service as KubeObject,
-      caches.services,
-      key,
-      log,
-    );
+    const deployment = await this.applyDeployment(desired.deployment, isvc, key, log);
+    await this.applyChild(RESOURCES.Service, desired.service, caches.services, key, log);
     this.deps.afterStep?.('Service', key);
-    await this.reconcileHpa(desired.hpa as KubeObject | undefined, isvc, key, log);
+    await this.reconcileHpa(desired.hpa, isvc, key, log);
     this.deps.afterStep?.('HorizontalPodAutoscaler', key);
     await this.writeStatus(
       isvc,
@@ -325,7 +319,7 @@ export class InferenceServiceReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const meta = raw.metadata ?? {};
-    const previous = (raw['status'] ?? undefined) as InferenceServiceStatus | undefined;
+    const previous = raw['status'] as InferenceServiceStatus | undefined;
     const status = computeStatus({
       generation: meta.generation ?? 0,
       previous,

@@ -46,12 +46,26 @@ interface DeploymentStatus {
 }
 
 function deploymentStatus(d: KubeObject | undefined): DeploymentStatus {
-  return (d?.['status'] ?? {}) as DeploymentStatus;
+  const status = d?.['status'] as DeploymentStatus | undefined;
+  return status ?? {};
 }
 
 function desiredReplicas(d: KubeObject | undefined): number {
   const spec = (d?.['spec'] ?? {}) as { replicas?: number };
   return spec.replicas ?? 1;
+}
+
+/** Not ready while the Deployment controller has not observed the latest spec (API conventions). */
+function generationLag(d: KubeObject): ConditionCore | undefined {
+  const generation = d.metadata?.generation ?? 0;
+  const observed = deploymentStatus(d).observedGeneration ?? 0;
+  if (observed >= generation) return undefined;
+  return {
+    type: CONDITION.predictorReady,
+    status: 'False',
+    reason: 'DeploymentProgressing',
+    message: `waiting for the Deployment controller to observe generation ${generation} (observed ${observed})`,
+  };
 }
 
 /**
@@ -70,16 +84,8 @@ function predictorCondition(d: KubeObject | undefined): ConditionCore {
     };
   }
   const st = deploymentStatus(d);
-  const generation = d.metadata?.generation ?? 0;
-  const observed = st.observedGeneration ?? 0;
-  if (observed < generation) {
-    return {
-      type,
-      status: 'False',
-      reason: 'DeploymentProgressing',
-      message: `waiting for the Deployment controller to observe generation ${generation} (observed ${observed})`,
-    };
-  }
+  const lag = generationLag(d);
+  if (lag !== undefined) return lag;
   const available = st.conditions?.find((c) => c.type === 'Available');
   const count = `${st.availableReplicas ?? 0}/${desiredReplicas(d)} replicas available`;
   if (available?.status === 'True' && (st.availableReplicas ?? 0) >= 1) {
