@@ -18,7 +18,7 @@ export interface OperatorDeps {
   readonly logger: Logger;
   readonly metrics: OperatorMetrics;
   /** Fault-injection hook for tests (see InferenceServiceReconcilerDeps.afterStep). */
-  readonly afterStep?: (step: ReconcileStep, key: string) => void;
+  readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
 }
 
 /** Name of the InferenceService controller in metrics and logs. */

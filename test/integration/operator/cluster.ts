@@ -122,18 +122,22 @@ export interface RunningOperator {
   readonly operator: Operator;
   readonly metrics: OperatorMetrics;
   readonly client: HttpKubeClient;
+  /** Method and path of every write (non-GET request) this operator sent. */
+  readonly writes: string[];
   stop(): Promise<void>;
 }
 
 /** Starts an operator in-process and waits for its caches to sync. */
 export async function startOperator(
   config: OperatorConfig,
-  afterStep?: (step: ReconcileStep, key: string) => void,
+  afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>,
 ): Promise<RunningOperator> {
   const client = new HttpKubeClient(connectionFromKubeconfig(kubeconfigPath()));
   const metrics = new OperatorMetrics();
-  client.observe((method, _path, code) => {
+  const writes: string[] = [];
+  client.observe((method, path, code) => {
     metrics.kubeRequests.inc({ method, code: String(code) });
+    if (method !== 'GET') writes.push(`${method} ${path}`);
   });
   const operator = new Operator({ config, client, logger: testLogger(), metrics, afterStep });
   await operator.start();
@@ -141,6 +145,7 @@ export async function startOperator(
     operator,
     metrics,
     client,
+    writes,
     stop: async () => {
       await operator.stop();
       client.close();

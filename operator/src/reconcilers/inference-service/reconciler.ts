@@ -49,7 +49,7 @@ export interface InferenceServiceReconcilerDeps {
   readonly manifests: ManifestConfig;
   readonly now: () => Date;
   /** Called after each write step; fault-injection tests throw here to simulate a crash. */
-  readonly afterStep?: (step: ReconcileStep, key: string) => void;
+  readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
 }
 
 function parseRuntimes(objects: KubeObject[], log: Logger): ServingRuntime[] {
@@ -161,9 +161,9 @@ export class InferenceServiceReconciler {
     const desired = buildAll(input);
     const deployment = await this.applyDeployment(desired.deployment, isvc, key, log);
     await this.applyChild(RESOURCES.Service, desired.service, caches.services, key, log);
-    this.deps.afterStep?.('Service', key);
+    await this.deps.afterStep?.('Service', key);
     await this.reconcileHpa(desired.hpa, isvc, key, log);
-    this.deps.afterStep?.('HorizontalPodAutoscaler', key);
+    await this.deps.afterStep?.('HorizontalPodAutoscaler', key);
     await this.writeStatus(
       isvc,
       key,
@@ -233,7 +233,7 @@ export class InferenceServiceReconciler {
       );
       log.info({ kind: 'Deployment', child: desired.metadata?.name }, 'Applied Deployment');
     }
-    this.deps.afterStep?.('Deployment', key);
+    await this.deps.afterStep?.('Deployment', key);
     return result as KubeObject;
   }
 
@@ -310,7 +310,7 @@ export class InferenceServiceReconciler {
     );
     const ready = desired.conditions?.find((c) => c.type === 'Ready');
     log.info({ ready: ready?.status, reason: ready?.reason }, 'Updated InferenceService status');
-    this.deps.afterStep?.('status', key);
+    await this.deps.afterStep?.('status', key);
   }
 
   private async invalidSpec(
