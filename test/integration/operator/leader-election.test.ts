@@ -44,7 +44,7 @@ function spawnOperator(identity: string, ns: string): OperatorProcess {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const metricsPort = new Promise<number>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; metricsPort?: number };
@@ -119,7 +119,7 @@ describe('leader election between two operator processes', () => {
       30_000,
     );
     const leaderIndex = procs.findIndex((p) => p.identity === leaderId);
-    assert.ok(leaderIndex >= 0, `unknown holder ${String(leaderId)}`);
+    assert.ok(leaderIndex >= 0, `unknown holder ${leaderId}`);
     const standbyIndex = 1 - leaderIndex;
 
     await create(client, paths.isvcs(ns), isvcBody(ns, 'first'));
