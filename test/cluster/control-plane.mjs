@@ -144,7 +144,21 @@ export async function startControlPlane(
   writeFileSync(join(dir, 'sa.key'), privateKey, { mode: 0o600 });
   writeFileSync(join(dir, 'sa.pub'), publicKey);
   const procs = [];
+  // If the test runner dies, take the control plane with it rather than orphaning it.
+  const killAll = () => {
+    for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  };
+  const onSignal = (signal) => {
+    killAll();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('exit', killAll);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const stop = async () => {
+    process.removeListener('exit', killAll);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
     for (const p of procs.reverse()) await stopChild(p);
     if (process.env.TESSERA_TEST_KEEP_CLUSTER_LOGS) log('control plane logs kept in ' + dir);
     else rmSync(dir, { recursive: true, force: true });
