@@ -123,6 +123,8 @@ function startOperator(kubeconfig: string): Promise<{ port: number; stop(): Prom
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // Never leave the operator behind if the benchmark is interrupted.
+  process.once('exit', () => child.kill('SIGKILL'));
   const stop = (): Promise<void> =>
     new Promise((resolve) => {
       if (child.exitCode !== null) {

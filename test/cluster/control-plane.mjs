@@ -207,7 +207,8 @@ export async function startControlPlane(
         `--service-account-issuer=https://127.0.0.1:${apiPort}`,
         `--service-account-key-file=${join(dir, 'sa.pub')}`,
         `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
+        // A /16 leaves room for thousands of Services (the scale benchmark creates 500).
+        '--service-cluster-ip-range=10.96.0.0/16',
         '--allow-privileged=true',
         // No ServiceAccount controller runs, so pods' default SA would be missing (envtest).
         '--disable-admission-plugins=ServiceAccount',

@@ -124,8 +124,18 @@ describe(`steady state with ${COUNT} InferenceServices and a broken one`, () => 
     assert.deepEqual(healthyWrites, [], 'the operator wrote to healthy objects in steady state');
     // Resyncs did run (the loop is alive), they just found nothing to do.
     assert.ok(reconcilesDuring >= COUNT * 2, `only ${reconcilesDuring} reconciles during the wait`);
+    // The broken one says why in its status, without a write per retry.
     const brokenNow = (await listIsvcs()).find((o) => o.metadata?.name === 'broken');
     assert.ok(brokenNow);
+    assert.equal(condition(brokenNow, 'Ready')?.reason, 'DeploymentApplyFailed');
+    assert.match(
+      condition(brokenNow, 'Ready')?.message ?? '',
+      /must be less than or equal to cpu limit/,
+    );
+    const brokenStatusWrites = op.writes
+      .slice(writesBefore)
+      .filter((w) => w.includes('inferenceservices/broken/status'));
+    assert.deepEqual(brokenStatusWrites, []);
     process.stdout.write(
       `# steady state: ${reconcilesDuring} reconciles, 0 writes to healthy objects\n`,
     );

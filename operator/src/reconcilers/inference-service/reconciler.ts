@@ -76,6 +76,31 @@ function controlledBy(obj: KubeObject | undefined, uid: string | undefined): boo
   return (obj?.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.uid === uid);
 }
 
+/** A child could not be applied; its kind goes into the condition reason. */
+class ApplyError extends Error {
+  constructor(
+    readonly kind: string,
+    cause: unknown,
+  ) {
+    super(`applying the ${kind} failed: ${errorMessage(cause)}`, { cause });
+    this.name = 'ApplyError';
+  }
+}
+
+/** Applies `desired`, wrapping any failure other than a conflict in an {@link ApplyError}. */
+async function applyOrExplain(
+  client: KubeClient,
+  type: ResourceType,
+  desired: KubeObject,
+  fieldManager: string,
+): Promise<KubeObject> {
+  try {
+    return await applyObject(client, type, desired, fieldManager);
+  } catch (err) {
+    throw isConflict(err) ? err : new ApplyError(type.kind, err);
+  }
+}
+
 /**
  * Reconciles one InferenceService: read (from caches) → select runtime → build → apply the
  * children that differ → write status if it changed. Level-triggered and idempotent: it never
@@ -103,6 +128,8 @@ export class InferenceServiceReconciler {
       if (isConflict(err)) {
         // Someone changed the object since our cache saw it: retry on fresh state (no user-facing error).
         log.debug({ err: errorMessage(err) }, 'Conflict, retrying with fresh state');
+      } else if (err instanceof ApplyError) {
+        await this.reportApplyFailure(isvc, key, err, log);
       }
       return { kind: 'retry', error: err };
     }
@@ -187,7 +214,7 @@ export class InferenceServiceReconciler {
     const childKey = `${desired.metadata?.namespace ?? ''}/${desired.metadata?.name ?? ''}`;
     const live = cache.get(childKey);
     if (!needsApply(desired, live) && live !== undefined) return live;
-    const applied = await applyObject(this.deps.client, type, desired, this.deps.fieldManager);
+    const applied = await applyOrExplain(this.deps.client, type, desired, this.deps.fieldManager);
     log.info({ kind: type.kind, child: desired.metadata?.name, key }, `Applied ${type.kind}`);
     return applied;
   }
@@ -225,7 +252,7 @@ export class InferenceServiceReconciler {
     }
     let result = live;
     if (mustApply || live === undefined) {
-      result = await applyObject(
+      result = await applyOrExplain(
         this.deps.client,
         RESOURCES.Deployment,
         desired,
@@ -311,6 +338,39 @@ export class InferenceServiceReconciler {
     const ready = desired.conditions?.find((c) => c.type === 'Ready');
     log.info({ ready: ready?.status, reason: ready?.reason }, 'Updated InferenceService status');
     await this.deps.afterStep?.('status', key);
+  }
+
+  /**
+   * Makes a failing apply visible in the status (the API server's message says why, e.g. an
+   * invalid resource quantity), instead of only in the operator's logs. Written only when it
+   * changed, so a persistently failing object does not cause a write per retry.
+   */
+  private async reportApplyFailure(
+    isvc: InferenceService,
+    key: string,
+    err: ApplyError,
+    log: Logger,
+  ): Promise<void> {
+    log.warn({ err: err.message }, `Failed to apply ${err.kind}`);
+    try {
+      await this.writeStatus(
+        isvc,
+        key,
+        {
+          predictor: {
+            kind: 'blocked',
+            reason: `${err.kind}ApplyFailed`,
+            message: err.message,
+            transitionStatus: 'InProgress',
+          },
+          runtime: undefined,
+          url: undefined,
+        },
+        log,
+      );
+    } catch (statusErr) {
+      log.debug({ err: errorMessage(statusErr) }, 'Could not record the apply failure in status');
+    }
   }
 
   private async invalidSpec(
