@@ -41,9 +41,17 @@ function run(args, log) {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let tail = '';
+    let packages = 0;
     const onData = (chunk) => {
       tail = (tail + chunk.toString()).slice(-4000);
-      for (const line of chunk.toString().split('\n')) if (line.trim()) log(`  go: ${line.trim()}`);
+      for (const raw of chunk.toString().split('\n')) {
+        const line = raw.trim();
+        if (!line) continue;
+        // `go build -v` prints one import path per compiled package: report every 100th.
+        if (/^[\w.-]+(\/[\w.~+-]+)+$/.test(line)) {
+          if (++packages % 100 === 0) log(`  compiled ${packages} packages (${line})`);
+        } else log(`  go: ${line}`);
+      }
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
@@ -111,7 +119,17 @@ export async function ensureBinaries(log = console.log) {
     const started = Date.now();
     log(`building ${name} (${pkg})`);
     await run(
-      ['build', '-trimpath', '-buildvcs=false', '-ldflags', flags, '-o', join(staging, name), pkg],
+      [
+        'build',
+        '-v',
+        '-trimpath',
+        '-buildvcs=false',
+        '-ldflags',
+        flags,
+        '-o',
+        join(staging, name),
+        pkg,
+      ],
       log,
     );
     log(`built ${name} in ${Math.round((Date.now() - started) / 1000)}s`);
