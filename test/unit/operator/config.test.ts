@@ -4,8 +4,8 @@ import { ConfigError, loadConfig } from '../../../operator/src/config.js';
 
 describe('loadConfig', () => {
   it('applies defaults', () => {
-    const c = loadConfig({ KUBECONFIG: '/tmp/kc' });
-    assert.deepEqual(c.kube, { kind: 'kubeconfig', path: '/tmp/kc' });
+    const c = loadConfig({ KUBECONFIG: 'config/kubeconfig.yaml' });
+    assert.deepEqual(c.kube, { kind: 'kubeconfig', path: 'config/kubeconfig.yaml' });
     assert.equal(c.workers, 4);
     assert.equal(c.resyncMs, 600_000);
     assert.equal(c.fieldManager, 'tessera-operator');
