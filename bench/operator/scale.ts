@@ -157,7 +157,7 @@ function writeResults(section: string): void {
   const updated =
     start < 0
       ? `${current.trimEnd()}\n\n${section}`
-      : `${current.slice(0, start)}\n\n${section}${current.slice(next)}`;
+      : `${current.slice(0, start).trimEnd()}\n\n${section}${current.slice(next)}`;
   writeFileSync(file, `${updated.trimEnd()}\n`);
 }
 
