@@ -6,6 +6,7 @@ import type { KubeClient, KubeObject } from './kube/client.js';
 import { RESOURCES, resourcePath, type ResourceType } from './kube/resources.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifests/index.js';
 import type { OperatorMetrics } from './observability/metrics.js';
+import type { Cleanup } from './reconcilers/inference-service/finalizer.js';
 import {
   InferenceServiceReconciler,
   type ReconcileStep,
@@ -19,6 +20,8 @@ export interface OperatorDeps {
   readonly metrics: OperatorMetrics;
   /** Fault-injection hook for tests (see InferenceServiceReconcilerDeps.afterStep). */
   readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
+  /** External cleanups run before an InferenceService may be deleted (adds the finalizer). */
+  readonly cleanups?: readonly Cleanup[];
 }
 
 /** Name of the InferenceService controller in metrics and logs. */
@@ -83,6 +86,7 @@ export class Operator {
       manifests: config.manifests,
       now: () => new Date(),
       afterStep: deps.afterStep,
+      cleanups: deps.cleanups,
     });
     this.controller = new Controller({
       name: CONTROLLER_NAME,

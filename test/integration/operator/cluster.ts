@@ -12,6 +12,7 @@ import { loadConfig, type OperatorConfig } from '../../../operator/src/config.js
 import { OperatorMetrics } from '../../../operator/src/observability/metrics.js';
 import { Operator } from '../../../operator/src/operator.js';
 import type { ReconcileStep } from '../../../operator/src/reconcilers/inference-service/reconciler.js';
+import type { Cleanup } from '../../../operator/src/reconcilers/inference-service/finalizer.js';
 
 const CRD_DIR = join(import.meta.dirname, '../../../crds');
 
@@ -131,6 +132,7 @@ export interface RunningOperator {
 export async function startOperator(
   config: OperatorConfig,
   afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>,
+  cleanups?: readonly Cleanup[],
 ): Promise<RunningOperator> {
   const client = new HttpKubeClient(connectionFromKubeconfig(kubeconfigPath()));
   const metrics = new OperatorMetrics();
@@ -139,7 +141,14 @@ export async function startOperator(
     metrics.kubeRequests.inc({ method, code: String(code) });
     if (method !== 'GET') writes.push(`${method} ${path}`);
   });
-  const operator = new Operator({ config, client, logger: testLogger(), metrics, afterStep });
+  const operator = new Operator({
+    config,
+    client,
+    logger: testLogger(),
+    metrics,
+    afterStep,
+    cleanups,
+  });
   await operator.start();
   return {
     operator,

@@ -20,6 +20,7 @@ import {
   type ManifestConfig,
 } from '../../manifests/index.js';
 import { selectRuntime } from './runtime-selection.js';
+import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.js';
 import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
 
 /** A read-only view of an informer cache. */
@@ -50,6 +51,8 @@ export interface InferenceServiceReconcilerDeps {
   readonly now: () => Date;
   /** Called after each write step; fault-injection tests throw here to simulate a crash. */
   readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
+  /** External cleanups; the finalizer is added only when there is at least one. */
+  readonly cleanups?: readonly Cleanup[];
 }
 
 function parseRuntimes(objects: KubeObject[], log: Logger): ServingRuntime[] {
@@ -112,8 +115,18 @@ export class InferenceServiceReconciler {
   /** Reconciles `namespace/name`. */
   async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
     const raw = this.deps.caches.inferenceServices.get(key);
-    // Deleted: the garbage collector removes the children through their owner references.
-    if (raw === undefined || raw.metadata?.deletionTimestamp !== undefined) return DONE;
+    // Gone: the garbage collector removes the children through their owner references.
+    if (raw === undefined) return DONE;
+    if (raw.metadata?.deletionTimestamp !== undefined) return this.finalizeDeleted(raw, log);
+    const cleanups = this.deps.cleanups ?? [];
+    if (cleanups.length > 0 && !hasFinalizer(raw)) {
+      try {
+        await addFinalizer(this.deps.client, raw);
+      } catch (err) {
+        return { kind: 'retry', error: err };
+      }
+      return DONE; // the update event re-queues this key with the fresh object
+    }
     const parsed = inferenceServiceSchema.safeParse(raw);
     if (!parsed.success)
       return this.invalidSpec(
@@ -370,6 +383,16 @@ export class InferenceServiceReconciler {
       );
     } catch (statusErr) {
       log.debug({ err: errorMessage(statusErr) }, 'Could not record the apply failure in status');
+    }
+  }
+
+  private async finalizeDeleted(raw: KubeObject, log: Logger): Promise<ReconcileResult> {
+    if (!hasFinalizer(raw)) return DONE;
+    try {
+      await finalize(this.deps.client, raw, this.deps.cleanups ?? [], log);
+      return DONE;
+    } catch (err) {
+      return { kind: 'retry', error: err };
     }
   }
 
