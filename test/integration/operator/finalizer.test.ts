@@ -89,6 +89,7 @@ describe('finalizer for external cleanup', () => {
       await waitFor('finalizer', async () =>
         (await get('held')).metadata?.finalizers?.includes(CLEANUP_FINALIZER),
       );
+      await waitFor('status', async () => (await get('held'))['status'] !== undefined);
       await client.request('DELETE', paths.isvc(ns, 'held'));
       await waitFor('held deleted', () => gone('held'));
       assert.deepEqual(cleanup.calls, ['held', 'held'], 'one failure, then one success');
@@ -103,6 +104,7 @@ describe('finalizer for external cleanup', () => {
     await waitFor('finalizer', async () =>
       (await get('offline')).metadata?.finalizers?.includes(CLEANUP_FINALIZER),
     );
+    await waitFor('status', async () => (await get('offline'))['status'] !== undefined);
     await first.stop();
     await client.request('DELETE', paths.isvc(ns, 'offline'));
     await new Promise((r) => setTimeout(r, 500));
@@ -133,6 +135,9 @@ describe('finalizer for external cleanup', () => {
       await waitFor('finalizer', async () =>
         (await get('raced')).metadata?.finalizers?.includes(CLEANUP_FINALIZER),
       );
+      // Let the first reconcile finish (status written) so only the deletion path runs below.
+      await waitFor('status', async () => (await get('raced'))['status'] !== undefined);
+      await new Promise((r) => setTimeout(r, 300));
       const errorsBefore = (await op.metrics.reconcileErrors.get()).values.reduce(
         (n, v) => n + v.value,
         0,
