@@ -1,0 +1,3 @@
+export * from './common.js';
+export * from './inference-service.js';
+export * from './serving-runtime.js';

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import {
+  API_VERSION,
+  conditionSchema,
+  objectMetaSchema,
+  protocolVersionSchema,
+  resourceRequirementsSchema,
+} from './common.js';
+
+/** Kind name of the InferenceService custom resource. */
+export const INFERENCE_SERVICE_KIND = 'InferenceService';
+
+/** Metrics an HPA can scale on: Resource metrics, or the server's per-model Pods metrics. */
+export const scaleMetricSchema = z.enum(['cpu', 'memory', 'inFlight', 'requestRate']);
+/** A scale metric name. */
+export type ScaleMetric = z.infer<typeof scaleMetricSchema>;
+
+/** `spec.predictor.model`, as in KServe's `ModelSpec`. */
+export const modelSpecSchema = z.object({
+  name: z.string().optional(),
+  modelFormat: z.object({ name: z.string().min(1), version: z.string().optional() }),
+  storageUri: z.string().optional(),
+  runtime: z.string().optional(),
+  protocolVersion: protocolVersionSchema.optional(),
+  resources: resourceRequirementsSchema.optional(),
+});
+/** The model an InferenceService serves. */
+export type ModelSpec = z.infer<typeof modelSpecSchema>;
+
+/** `spec.predictor`. The CRD enforces minReplicas <= maxReplicas with CEL; repeated here. */
+export const predictorSpecSchema = z
+  .object({
+    model: modelSpecSchema,
+    minReplicas: z.number().int().min(1).optional(),
+    maxReplicas: z.number().int().min(1).optional(),
+    replicas: z.number().int().min(0).optional(),
+    scaleMetric: scaleMetricSchema.optional(),
+    scaleTarget: z.number().int().min(1).optional(),
+  })
+  .refine(
+    (p) =>
+      p.minReplicas === undefined || p.maxReplicas === undefined || p.minReplicas <= p.maxReplicas,
+    {
+      message: 'minReplicas must be less than or equal to maxReplicas',
+    },
+  );
+/** The predictor of an InferenceService. */
+export type PredictorSpec = z.infer<typeof predictorSpecSchema>;
+
+/** `spec` of an InferenceService. */
+export const inferenceServiceSpecSchema = z.object({
+  deploymentMode: z.enum(['Dedicated', 'Shared']).default('Dedicated'),
+  predictor: predictorSpecSchema,
+});
+/** A validated InferenceService spec (defaults applied). */
+export type InferenceServiceSpec = z.infer<typeof inferenceServiceSpecSchema>;
+
+/** KServe/ModelMesh model states, reused so dashboards and users keep their vocabulary. */
+export const modelStateSchema = z.enum([
+  '',
+  'Pending',
+  'Standby',
+  'Loading',
+  'Loaded',
+  'FailedToLoad',
+]);
+/** A model state. */
+export type ModelState = z.infer<typeof modelStateSchema>;
+
+/** `status.modelStatus`, after KServe's `ModelStatus`. */
+export const modelStatusSchema = z.object({
+  transitionStatus: z.enum(['UpToDate', 'InProgress', 'BlockedByFailedLoad', 'InvalidSpec']),
+  loaded: z.string(),
+  states: z.object({ activeModelState: modelStateSchema, targetModelState: modelStateSchema }),
+  copies: z.object({ totalCopies: z.number().int(), failedCopies: z.number().int() }),
+  lastFailureInfo: z.object({ reason: z.string(), message: z.string() }).optional(),
+});
+/** The model status block. */
+export type ModelStatus = z.infer<typeof modelStatusSchema>;
+
+/** `status` of an InferenceService. */
+export const inferenceServiceStatusSchema = z.object({
+  observedGeneration: z.number().int().optional(),
+  url: z.string().optional(),
+  replicas: z.number().int().optional(),
+  selector: z.string().optional(),
+  runtimeName: z.string().optional(),
+  runtimeKind: z.enum(['ServingRuntime', 'ClusterServingRuntime']).optional(),
+  deploymentMode: z.string().optional(),
+  conditions: z.array(conditionSchema).optional(),
+  modelStatus: modelStatusSchema.optional(),
+});
+/** InferenceService status. */
+export type InferenceServiceStatus = z.infer<typeof inferenceServiceStatusSchema>;
+
+/** A whole InferenceService object. */
+export const inferenceServiceSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal(INFERENCE_SERVICE_KIND),
+  metadata: objectMetaSchema,
+  spec: inferenceServiceSpecSchema,
+  status: inferenceServiceStatusSchema.optional(),
+});
+/** A parsed InferenceService. */
+export type InferenceService = z.infer<typeof inferenceServiceSchema>;

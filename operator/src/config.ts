@@ -1,0 +1,149 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const seconds = z.coerce.number().positive();
+
+/** Environment variables of the operator (prefix `TESSERA_OPERATOR_`), with defaults. */
+const envSchema = z
+  .object({
+    TESSERA_OPERATOR_KUBECONFIG: z.string().min(1).optional(),
+    KUBECONFIG: z.string().optional(),
+    KUBERNETES_SERVICE_HOST: z.string().optional(),
+    KUBERNETES_SERVICE_PORT: z.string().default('443'),
+    TESSERA_OPERATOR_NAMESPACE: z.string().min(1).default('tessera-system'),
+    TESSERA_OPERATOR_WATCH_NAMESPACE: z.string().default(''),
+    TESSERA_OPERATOR_SERVER_IMAGE: z.string().min(1).default('tessera/server'),
+    TESSERA_OPERATOR_SERVER_IMAGE_TAG: z.string().min(1).default('0.1.0'),
+    TESSERA_OPERATOR_CLUSTER_DOMAIN: z.string().min(1).default('cluster.local'),
+    TESSERA_OPERATOR_FIELD_MANAGER: z.string().min(1).default('tessera-operator'),
+    TESSERA_OPERATOR_WORKERS: z.coerce.number().int().positive().max(64).default(4),
+    TESSERA_OPERATOR_RESYNC_SECONDS: seconds.default(600),
+    TESSERA_OPERATOR_LEADER_ELECT: z.stringbool().default(true),
+    TESSERA_OPERATOR_LEADER_ELECTION_ID: z.string().min(1).default('tessera-operator-leader'),
+    TESSERA_OPERATOR_LEADER_IDENTITY: z.string().min(1).optional(),
+    TESSERA_OPERATOR_LEASE_DURATION_SECONDS: seconds.default(15),
+    TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS: seconds.default(10),
+    TESSERA_OPERATOR_RETRY_PERIOD_SECONDS: seconds.default(2),
+    TESSERA_OPERATOR_BIND_ADDRESS: z.string().min(1).default('0.0.0.0'),
+    TESSERA_OPERATOR_METRICS_PORT: port.default(8080),
+    TESSERA_OPERATOR_HEALTH_PORT: port.default(8081),
+    TESSERA_OPERATOR_LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+  })
+  // client-go's leader election requires leaseDuration > renewDeadline > retryPeriod.
+  .superRefine((env, ctx) => {
+    if (
+      env.TESSERA_OPERATOR_LEASE_DURATION_SECONDS <= env.TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TESSERA_OPERATOR_LEASE_DURATION_SECONDS'],
+        message: 'must be greater than TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS',
+      });
+    }
+    if (env.TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS <= env.TESSERA_OPERATOR_RETRY_PERIOD_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS'],
+        message: 'must be greater than TESSERA_OPERATOR_RETRY_PERIOD_SECONDS',
+      });
+    }
+  });
+
+/** Leader election settings; `enabled: false` runs the controllers at once (one replica). */
+export type LeaderElectionConfig =
+  | { readonly enabled: false }
+  | {
+      readonly enabled: true;
+      readonly namespace: string;
+      readonly leaseName: string;
+      readonly identity: string;
+      readonly leaseDurationMs: number;
+      readonly renewDeadlineMs: number;
+      readonly retryPeriodMs: number;
+    };
+
+/** The operator's configuration: parsed once at startup, immutable, passed explicitly. */
+export interface OperatorConfig {
+  /** How to reach the API server: a kubeconfig file, or the pod's service account. */
+  readonly kube:
+    | { readonly kind: 'kubeconfig'; readonly path: string }
+    | { readonly kind: 'inCluster'; readonly host: string; readonly port: string };
+  /** Namespace to watch; '' watches all namespaces. */
+  readonly watchNamespace: string;
+  readonly fieldManager: string;
+  readonly workers: number;
+  readonly resyncMs: number;
+  readonly manifests: { readonly serverImage: string; readonly clusterDomain: string };
+  readonly leaderElection: LeaderElectionConfig;
+  readonly http: {
+    readonly bindAddress: string;
+    readonly metricsPort: number;
+    readonly healthPort: number;
+  };
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** Thrown when the environment is invalid; the message lists every problem. */
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid operator configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parses the operator's configuration from `env` (default `process.env`). Pure apart from the
+ * default leader identity, which uses the host name (the pod name in a cluster) and the pid.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): OperatorConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const kubeconfig =
+    e.TESSERA_OPERATOR_KUBECONFIG ?? (e.KUBECONFIG === '' ? undefined : e.KUBECONFIG);
+  let kube: OperatorConfig['kube'];
+  if (kubeconfig !== undefined)
+    kube = { kind: 'kubeconfig', path: kubeconfig.split(':')[0] ?? kubeconfig };
+  else if (e.KUBERNETES_SERVICE_HOST !== undefined && e.KUBERNETES_SERVICE_HOST !== '') {
+    kube = { kind: 'inCluster', host: e.KUBERNETES_SERVICE_HOST, port: e.KUBERNETES_SERVICE_PORT };
+  } else {
+    throw new ConfigError([
+      'no API server: set TESSERA_OPERATOR_KUBECONFIG or KUBECONFIG, or run in a pod (KUBERNETES_SERVICE_HOST)',
+    ]);
+  }
+  return Object.freeze({
+    kube: Object.freeze(kube),
+    watchNamespace: e.TESSERA_OPERATOR_WATCH_NAMESPACE,
+    fieldManager: e.TESSERA_OPERATOR_FIELD_MANAGER,
+    workers: e.TESSERA_OPERATOR_WORKERS,
+    resyncMs: e.TESSERA_OPERATOR_RESYNC_SECONDS * 1000,
+    manifests: Object.freeze({
+      serverImage: `${e.TESSERA_OPERATOR_SERVER_IMAGE}:${e.TESSERA_OPERATOR_SERVER_IMAGE_TAG}`,
+      clusterDomain: e.TESSERA_OPERATOR_CLUSTER_DOMAIN,
+    }),
+    leaderElection: e.TESSERA_OPERATOR_LEADER_ELECT
+      ? Object.freeze({
+          enabled: true as const,
+          namespace: e.TESSERA_OPERATOR_NAMESPACE,
+          leaseName: e.TESSERA_OPERATOR_LEADER_ELECTION_ID,
+          identity: e.TESSERA_OPERATOR_LEADER_IDENTITY ?? `${hostname()}_${process.pid}`,
+          leaseDurationMs: e.TESSERA_OPERATOR_LEASE_DURATION_SECONDS * 1000,
+          renewDeadlineMs: e.TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS * 1000,
+          retryPeriodMs: e.TESSERA_OPERATOR_RETRY_PERIOD_SECONDS * 1000,
+        })
+      : Object.freeze({ enabled: false as const }),
+    http: Object.freeze({
+      bindAddress: e.TESSERA_OPERATOR_BIND_ADDRESS,
+      metricsPort: e.TESSERA_OPERATOR_METRICS_PORT,
+      healthPort: e.TESSERA_OPERATOR_HEALTH_PORT,
+    }),
+    logLevel: e.TESSERA_OPERATOR_LOG_LEVEL,
+  });
+}

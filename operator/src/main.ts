@@ -1,0 +1,101 @@
+import { ConfigError, loadConfig, type OperatorConfig } from './config.js';
+import { LeaderElector } from './controller/leader-election.js';
+import { HttpKubeClient } from './kube/client.js';
+import { errorMessage } from './kube/errors.js';
+import {
+  connectionFromKubeconfig,
+  inClusterConnection,
+  type Connection,
+} from './kube/kubeconfig.js';
+import { createLogger } from './observability/logger.js';
+import { startHealthServers } from './observability/health.js';
+import { OperatorMetrics } from './observability/metrics.js';
+import { Operator } from './operator.js';
+
+function connection(config: OperatorConfig): Connection {
+  return config.kube.kind === 'kubeconfig'
+    ? connectionFromKubeconfig(config.kube.path)
+    : inClusterConnection(config.kube.host, config.kube.port);
+}
+
+/** Entry point: config → client → health/metrics → leader election → controllers. */
+async function main(): Promise<void> {
+  let config: OperatorConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    // Print every problem and exit before opening any port (conventions 4.6).
+    process.stderr.write(`${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.logLevel);
+  const metrics = new OperatorMetrics(true);
+  const client = new HttpKubeClient(connection(config));
+  client.observe((method, _path, code) => {
+    metrics.kubeRequests.inc({ method, code: String(code) });
+  });
+  const operator = new Operator({ config, client, logger, metrics });
+  const le = config.leaderElection;
+  const elector = le.enabled
+    ? new LeaderElector(client, {
+        ...le,
+        logger,
+        onStartedLeading: () => {
+          metrics.leader.set({ name: le.leaseName }, 1);
+          operator.start().catch((err: unknown) => {
+            logger.fatal({ err: errorMessage(err) }, 'Failed to start controllers');
+            process.exit(1);
+          });
+        },
+        // controller-runtime exits when it loses the lease: another replica is writing now.
+        onStoppedLeading: () => {
+          metrics.leader.set({ name: le.leaseName }, 0);
+          process.exit(1);
+        },
+      })
+    : undefined;
+  const servers = await startHealthServers({
+    ...config.http,
+    registry: metrics.registry,
+    healthz: { ping: () => true },
+    // A standby replica is ready (it is healthy and waiting); a leader once its caches synced.
+    readyz: { informers: () => elector?.isLeader() === false || operator.hasSynced() },
+  });
+  logger.info(
+    {
+      healthPort: servers.healthPort,
+      metricsPort: servers.metricsPort,
+      leaderElection: le.enabled,
+    },
+    'Started operator',
+  );
+  if (elector !== undefined) elector.start();
+  else await operator.start();
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'Shutting down');
+    const deadline = setTimeout(() => process.exit(1), 20_000);
+    deadline.unref();
+    void (async () => {
+      await operator.stop();
+      await elector?.stop();
+      await servers.close();
+      client.close();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => {
+    shutdown('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    shutdown('SIGINT');
+  });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tessera-operator failed: ${errorMessage(err)}\n`);
+  process.exit(1);
+});

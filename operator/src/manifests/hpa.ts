@@ -1,0 +1,73 @@
+import type { HorizontalPodAutoscaler, MetricSpec } from './types.js';
+import type { ScaleMetric } from '../api/v1alpha1/index.js';
+import { type BuildInput, isAutoscaled } from './input.js';
+import { commonLabels, predictorName } from './labels.js';
+import { controllerOwnerReference } from './owner-reference.js';
+
+/**
+ * Names of the server's per-model metrics as a custom-metrics adapter exposes them
+ * (custom.metrics.k8s.io). Assumption, documented in docs/operator.md: prometheus-adapter with its
+ * default rules, which expose gauges under their own name and turn a counter `<x>_total` into a
+ * rate named `<x>_per_second`. The series carry a `model` label, used as the metric selector.
+ */
+export const POD_METRICS = {
+  inFlight: 'tessera_model_infer_in_flight',
+  requestRate: 'tessera_model_infer_requests_per_second',
+} as const;
+
+/** Default targets: 80% utilisation (KServe's default), 8 requests in flight, 50 requests/s. */
+const DEFAULT_TARGET: Record<ScaleMetric, number> = {
+  cpu: 80,
+  memory: 80,
+  inFlight: 8,
+  requestRate: 50,
+};
+
+function metricSpec(metric: ScaleMetric, target: number, modelName: string): MetricSpec {
+  switch (metric) {
+    case 'cpu':
+    case 'memory':
+      return {
+        type: 'Resource',
+        resource: { name: metric, target: { type: 'Utilization', averageUtilization: target } },
+      };
+    case 'inFlight':
+    case 'requestRate':
+      return {
+        type: 'Pods',
+        pods: {
+          metric: { name: POD_METRICS[metric], selector: { matchLabels: { model: modelName } } },
+          target: { type: 'AverageValue', averageValue: String(target) },
+        },
+      };
+  }
+}
+
+/**
+ * The predictor's HorizontalPodAutoscaler (autoscaling/v2), or `undefined` when
+ * minReplicas == maxReplicas (no autoscaling; the reconciler then deletes any old HPA).
+ */
+export function buildHpa(input: BuildInput): HorizontalPodAutoscaler | undefined {
+  const { isvc } = input;
+  if (!isAutoscaled(isvc)) return undefined;
+  const predictor = isvc.spec.predictor;
+  const name = isvc.metadata.name;
+  const metric = predictor.scaleMetric ?? 'cpu';
+  const target = predictor.scaleTarget ?? DEFAULT_TARGET[metric];
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: {
+      name: predictorName(name),
+      namespace: isvc.metadata.namespace ?? 'default',
+      labels: commonLabels(name),
+      ownerReferences: [controllerOwnerReference(isvc)],
+    },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: predictorName(name) },
+      minReplicas: predictor.minReplicas ?? 1,
+      maxReplicas: predictor.maxReplicas ?? 1,
+      metrics: [metricSpec(metric, target, predictor.model.name ?? name)],
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import type { Deployment, HorizontalPodAutoscaler, Service } from './types.js';
+import { buildDeployment } from './deployment.js';
+import { buildHpa } from './hpa.js';
+import type { BuildInput } from './input.js';
+import { buildService } from './service.js';
+
+export { buildDeployment } from './deployment.js';
+export { buildHpa, POD_METRICS } from './hpa.js';
+export { buildService, serviceUrl } from './service.js';
+export * from './input.js';
+export * from './labels.js';
+export { controllerOwnerReference } from './owner-reference.js';
+export type * from './types.js';
+
+/** Every child object an InferenceService wants. `hpa` is absent when autoscaling is off. */
+export interface DesiredChildren {
+  readonly deployment: Deployment;
+  readonly service: Service;
+  readonly hpa: HorizontalPodAutoscaler | undefined;
+}
+
+/** Builds all children. Pure: no I/O, no clock, no randomness. */
+export function buildAll(input: BuildInput): DesiredChildren {
+  return { deployment: buildDeployment(input), service: buildService(input), hpa: buildHpa(input) };
+}

@@ -1,0 +1,28 @@
+import type { InferenceService, ServingRuntime } from '../api/v1alpha1/index.js';
+
+/** Settings the builders need from the operator's configuration. */
+export interface ManifestConfig {
+  /** Image used when a runtime container names none, e.g. `tessera/server:0.1.0`. */
+  readonly serverImage: string;
+  /** Cluster DNS domain used in `status.url`, normally `cluster.local`. */
+  readonly clusterDomain: string;
+}
+
+/** Everything a builder reads. Builders are pure: same input, same output. */
+export interface BuildInput {
+  readonly isvc: InferenceService;
+  readonly runtime: ServingRuntime;
+  readonly config: ManifestConfig;
+}
+
+/** Container ports of the Tessera server (MLServer defaults: http 8080, grpc 8081, metrics 8082). */
+export const SERVER_PORTS = { http: 8080, grpc: 8081, metrics: 8082 } as const;
+
+/**
+ * Whether the operator runs an HPA: only when maxReplicas exceeds minReplicas (default 1).
+ * With min == max the replica count is fixed and an HPA would be noise.
+ */
+export function isAutoscaled(isvc: InferenceService): boolean {
+  const { minReplicas, maxReplicas } = isvc.spec.predictor;
+  return maxReplicas !== undefined && maxReplicas > (minReplicas ?? 1);
+}

@@ -1,0 +1,23 @@
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { Plain } from './types.js';
+import type { InferenceService } from '../api/v1alpha1/index.js';
+
+/**
+ * A controller owner reference to the InferenceService. The garbage collector deletes children
+ * with their owner, and `blockOwnerDeletion` keeps foreground deletion ordered
+ * (controller-runtime `SetControllerReference`).
+ */
+export function controllerOwnerReference(isvc: InferenceService): Plain<V1OwnerReference> {
+  const uid = isvc.metadata.uid;
+  if (uid === undefined || uid === '') {
+    throw new Error(`InferenceService ${isvc.metadata.name} has no uid; owner references need one`);
+  }
+  return {
+    apiVersion: isvc.apiVersion,
+    kind: isvc.kind,
+    name: isvc.metadata.name,
+    uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}

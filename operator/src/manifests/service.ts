@@ -1,0 +1,35 @@
+import type { Service } from './types.js';
+import { type BuildInput, SERVER_PORTS } from './input.js';
+import { commonLabels, predictorName, selectorLabels } from './labels.js';
+import { controllerOwnerReference } from './owner-reference.js';
+
+/** The predictor's ClusterIP Service: http on 80 (as KServe), grpc and metrics on their own ports. */
+export function buildService(input: BuildInput): Service {
+  const { isvc } = input;
+  const name = isvc.metadata.name;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: predictorName(name),
+      namespace: isvc.metadata.namespace ?? 'default',
+      labels: commonLabels(name),
+      ownerReferences: [controllerOwnerReference(isvc)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(name),
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'grpc', port: SERVER_PORTS.grpc, targetPort: 'grpc', protocol: 'TCP' },
+        { name: 'metrics', port: SERVER_PORTS.metrics, targetPort: 'metrics', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/** The in-cluster URL written to `status.url`. */
+export function serviceUrl(input: BuildInput): string {
+  const ns = input.isvc.metadata.namespace ?? 'default';
+  return `http://${predictorName(input.isvc.metadata.name)}.${ns}.svc.${input.config.clusterDomain}`;
+}

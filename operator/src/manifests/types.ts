@@ -1,0 +1,34 @@
+import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+
+/**
+ * The JSON shape of a client-node model class: the same fields as plain data (no class
+ * instances, timestamps as strings). The builders return plain objects, ready to send.
+ */
+export type Plain<T> = T extends Date
+  ? string
+  : T extends (infer U)[]
+    ? Plain<U>[]
+    : T extends object
+      ? { -readonly [K in keyof T]: Plain<T[K]> }
+      : T;
+
+/** An apps/v1 Deployment as JSON. */
+export type Deployment = Plain<V1Deployment>;
+/** A core/v1 Service as JSON. */
+export type Service = Plain<V1Service>;
+/** An autoscaling/v2 HorizontalPodAutoscaler as JSON. */
+export type HorizontalPodAutoscaler = Plain<V2HorizontalPodAutoscaler>;
+/** A container of a Deployment's pod template. */
+export type Container = NonNullable<
+  NonNullable<Deployment['spec']>['template']['spec']
+>['containers'][number];
+/** A pod spec. */
+export type PodSpec = NonNullable<NonNullable<Deployment['spec']>['template']['spec']>;
+/** An environment variable. */
+export type EnvVar = NonNullable<Container['env']>[number];
+/** Container resources. */
+export type Resources = NonNullable<Container['resources']>;
+/** One metric of an HPA. */
+export type MetricSpec = NonNullable<
+  NonNullable<HorizontalPodAutoscaler['spec']>['metrics']
+>[number];

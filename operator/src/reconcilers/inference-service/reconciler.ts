@@ -1,0 +1,446 @@
+import type { Logger } from 'pino';
+import {
+  inferenceServiceSchema,
+  servingRuntimeSchema,
+  type InferenceService,
+  type InferenceServiceStatus,
+  type ServingRuntime,
+} from '../../api/v1alpha1/index.js';
+import { DONE, type ReconcileResult } from '../../controller/result.js';
+import type { KubeClient, KubeObject } from '../../kube/client.js';
+import { errorMessage, isConflict, isNotFound } from '../../kube/errors.js';
+import { RESOURCES, resourcePath, type ResourceType } from '../../kube/resources.js';
+import { applyObject, needsApply, ownsField } from '../../kube/ssa-apply.js';
+import { applyStatus } from '../../kube/status.js';
+import {
+  buildAll,
+  predictorName,
+  selectorLabels,
+  serviceUrl,
+  type ManifestConfig,
+} from '../../manifests/index.js';
+import { selectRuntime } from './runtime-selection.js';
+import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.js';
+import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
+
+/** A read-only view of an informer cache. */
+export interface ObjectCache {
+  get(key: string): KubeObject | undefined;
+  list(): KubeObject[];
+}
+
+/** The caches the reconciler reads instead of the API server. */
+export interface ReconcilerCaches {
+  readonly inferenceServices: ObjectCache;
+  readonly servingRuntimes: ObjectCache;
+  readonly clusterServingRuntimes: ObjectCache;
+  readonly deployments: ObjectCache;
+  readonly services: ObjectCache;
+  readonly hpas: ObjectCache;
+}
+
+/** The write steps of one reconcile, in order; a test hook can stop the process after each. */
+export type ReconcileStep = 'Deployment' | 'Service' | 'HorizontalPodAutoscaler' | 'status';
+
+/** Collaborators of the InferenceService reconciler. */
+export interface InferenceServiceReconcilerDeps {
+  readonly client: KubeClient;
+  readonly caches: ReconcilerCaches;
+  readonly fieldManager: string;
+  readonly manifests: ManifestConfig;
+  readonly now: () => Date;
+  /** Called after each write step; fault-injection tests throw here to simulate a crash. */
+  readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
+  /** External cleanups; the finalizer is added only when there is at least one. */
+  readonly cleanups?: readonly Cleanup[];
+}
+
+function parseRuntimes(objects: KubeObject[], log: Logger): ServingRuntime[] {
+  const out: ServingRuntime[] = [];
+  for (const obj of objects) {
+    const parsed = servingRuntimeSchema.safeParse(obj);
+    if (parsed.success) out.push(parsed.data);
+    else
+      log.warn(
+        { runtime: obj.metadata?.name, err: parsed.error.message },
+        'Ignored invalid runtime',
+      );
+  }
+  return out;
+}
+
+function selectorString(name: string): string {
+  return Object.entries(selectorLabels(name))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
+function controlledBy(obj: KubeObject | undefined, uid: string | undefined): boolean {
+  return (obj?.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.uid === uid);
+}
+
+/** A child could not be applied; its kind goes into the condition reason. */
+class ApplyError extends Error {
+  constructor(
+    readonly kind: string,
+    cause: unknown,
+  ) {
+    super(`applying the ${kind} failed: ${errorMessage(cause)}`, { cause });
+    this.name = 'ApplyError';
+  }
+}
+
+/** Applies `desired`, wrapping any failure other than a conflict in an {@link ApplyError}. */
+async function applyOrExplain(
+  client: KubeClient,
+  type: ResourceType,
+  desired: KubeObject,
+  fieldManager: string,
+): Promise<KubeObject> {
+  try {
+    return await applyObject(client, type, desired, fieldManager);
+  } catch (err) {
+    throw isConflict(err) ? err : new ApplyError(type.kind, err);
+  }
+}
+
+/**
+ * Reconciles one InferenceService: read (from caches) → select runtime → build → apply the
+ * children that differ → write status if it changed. Level-triggered and idempotent: it never
+ * looks at which event caused it, and re-running it after a crash at any step converges.
+ */
+export class InferenceServiceReconciler {
+  constructor(private readonly deps: InferenceServiceReconcilerDeps) {}
+
+  /** Reconciles `namespace/name`. */
+  async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
+    const raw = this.deps.caches.inferenceServices.get(key);
+    // Gone: the garbage collector removes the children through their owner references.
+    if (raw === undefined) return DONE;
+    if (raw.metadata?.deletionTimestamp !== undefined) return this.finalizeDeleted(raw, log);
+    const cleanups = this.deps.cleanups ?? [];
+    if (cleanups.length > 0 && !hasFinalizer(raw)) {
+      try {
+        await addFinalizer(this.deps.client, raw);
+      } catch (err) {
+        return { kind: 'retry', error: err };
+      }
+      return DONE; // the update event re-queues this key with the fresh object
+    }
+    const parsed = inferenceServiceSchema.safeParse(raw);
+    if (!parsed.success)
+      return this.invalidSpec(
+        raw,
+        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        log,
+      );
+    const isvc = parsed.data;
+    try {
+      return await this.reconcileParsed(isvc, key, log);
+    } catch (err) {
+      if (isConflict(err)) {
+        // Someone changed the object since our cache saw it: retry on fresh state (no user-facing error).
+        log.debug({ err: errorMessage(err) }, 'Conflict, retrying with fresh state');
+      } else if (err instanceof ApplyError) {
+        await this.reportApplyFailure(isvc, key, err, log);
+      }
+      return { kind: 'retry', error: err };
+    }
+  }
+
+  private async reconcileParsed(
+    isvc: InferenceService,
+    key: string,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const ns = isvc.metadata.namespace ?? 'default';
+    const { caches } = this.deps;
+    const namespaced = parseRuntimes(
+      caches.servingRuntimes.list().filter((r) => r.metadata?.namespace === ns),
+      log,
+    );
+    const cluster = parseRuntimes(caches.clusterServingRuntimes.list(), log);
+    const selection = selectRuntime(isvc, namespaced, cluster);
+    if (selection.kind === 'none') {
+      await this.writeStatus(
+        isvc,
+        key,
+        {
+          predictor: {
+            kind: 'blocked',
+            reason: selection.reason,
+            message: selection.message,
+            transitionStatus: 'InvalidSpec',
+          },
+          runtime: undefined,
+          url: undefined,
+        },
+        log,
+      );
+      return DONE; // a runtime appearing later enqueues this key (runtime watches)
+    }
+    if (isvc.spec.deploymentMode === 'Shared') {
+      await this.writeStatus(
+        isvc,
+        key,
+        {
+          predictor: {
+            kind: 'blocked',
+            reason: 'SharedModeUnavailable',
+            message: `deploymentMode Shared places models on the multi-model runtime ${selection.runtime.metadata.name} through the model lifecycle controller, which this operator version does not include`,
+            transitionStatus: 'InProgress',
+          },
+          runtime: { name: selection.runtime.metadata.name, kind: selection.runtime.kind },
+          url: undefined,
+        },
+        log,
+      );
+      return DONE;
+    }
+    const input = { isvc, runtime: selection.runtime, config: this.deps.manifests };
+    const desired = buildAll(input);
+    const deployment = await this.applyDeployment(desired.deployment, isvc, key, log);
+    await this.applyChild(RESOURCES.Service, desired.service, caches.services, key, log);
+    await this.deps.afterStep?.('Service', key);
+    await this.reconcileHpa(desired.hpa, isvc, key, log);
+    await this.deps.afterStep?.('HorizontalPodAutoscaler', key);
+    await this.writeStatus(
+      isvc,
+      key,
+      {
+        predictor: { kind: 'deployed', deployment },
+        runtime: { name: selection.runtime.metadata.name, kind: selection.runtime.kind },
+        url: serviceUrl(input),
+      },
+      log,
+    );
+    return DONE;
+  }
+
+  private async applyChild(
+    type: ResourceType,
+    desired: KubeObject,
+    cache: ObjectCache,
+    key: string,
+    log: Logger,
+  ): Promise<KubeObject> {
+    const childKey = `${desired.metadata?.namespace ?? ''}/${desired.metadata?.name ?? ''}`;
+    const live = cache.get(childKey);
+    if (!needsApply(desired, live) && live !== undefined) return live;
+    const applied = await applyOrExplain(this.deps.client, type, desired, this.deps.fieldManager);
+    log.info({ kind: type.kind, child: desired.metadata?.name, key }, `Applied ${type.kind}`);
+    return applied;
+  }
+
+  private async applyDeployment(
+    desired: KubeObject,
+    isvc: InferenceService,
+    key: string,
+    log: Logger,
+  ): Promise<KubeObject> {
+    const name = `${isvc.metadata.namespace ?? 'default'}/${predictorName(isvc.metadata.name)}`;
+    const live = this.deps.caches.deployments.get(name);
+    const spec = desired['spec'] as { replicas?: number };
+    const liveReplicas = (live?.['spec'] as { replicas?: number } | undefined)?.replicas;
+    let mustApply = needsApply(desired, live);
+    if (
+      spec.replicas === undefined &&
+      ownsField(live, this.deps.fieldManager, ['f:spec', 'f:replicas'])
+    ) {
+      // Autoscaling was just turned on. Dropping replicas from our apply while we own it would
+      // reset it to the default of 1, so first hand the field to a separate manager at its current
+      // value; the HPA then takes it over (SSA docs, "Transferring ownership").
+      await applyObject(
+        this.deps.client,
+        RESOURCES.Deployment,
+        {
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: desired.metadata?.name, namespace: desired.metadata?.namespace },
+          spec: { replicas: liveReplicas ?? 1 },
+        },
+        `${this.deps.fieldManager}-replicas-handover`,
+      );
+      mustApply = true;
+    }
+    let result = live;
+    if (mustApply || live === undefined) {
+      result = await applyOrExplain(
+        this.deps.client,
+        RESOURCES.Deployment,
+        desired,
+        this.deps.fieldManager,
+      );
+      log.info({ kind: 'Deployment', child: desired.metadata?.name }, 'Applied Deployment');
+    }
+    await this.deps.afterStep?.('Deployment', key);
+    return result as KubeObject;
+  }
+
+  private async reconcileHpa(
+    desired: KubeObject | undefined,
+    isvc: InferenceService,
+    key: string,
+    log: Logger,
+  ): Promise<void> {
+    if (desired !== undefined) {
+      await this.applyChild(
+        RESOURCES.HorizontalPodAutoscaler,
+        desired,
+        this.deps.caches.hpas,
+        key,
+        log,
+      );
+      return;
+    }
+    const ns = isvc.metadata.namespace ?? 'default';
+    const name = predictorName(isvc.metadata.name);
+    const live = this.deps.caches.hpas.get(`${ns}/${name}`);
+    if (live === undefined || !controlledBy(live, isvc.metadata.uid)) return;
+    try {
+      await this.deps.client.request(
+        'DELETE',
+        resourcePath(RESOURCES.HorizontalPodAutoscaler, { namespace: ns, name }),
+      );
+      log.info(
+        { kind: 'HorizontalPodAutoscaler', child: name },
+        'Deleted HorizontalPodAutoscaler, replicas follow the spec again',
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err; // already gone: deletion is done
+    }
+  }
+
+  private async writeStatus(
+    isvc: InferenceService,
+    key: string,
+    parts: {
+      predictor: PredictorState;
+      runtime: { name: string; kind: 'ServingRuntime' | 'ClusterServingRuntime' } | undefined;
+      url: string | undefined;
+    },
+    log: Logger,
+  ): Promise<void> {
+    const desired = computeStatus({
+      generation: isvc.metadata.generation ?? 0,
+      previous: isvc.status,
+      now: this.deps
+        .now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z'),
+      predictor: parts.predictor,
+      url: parts.url,
+      selector: selectorString(isvc.metadata.name),
+      deploymentMode: isvc.spec.deploymentMode,
+      runtime: parts.runtime,
+    });
+    if (statusUpToDate(desired, isvc.status)) return;
+    await applyStatus(
+      this.deps.client,
+      RESOURCES.InferenceService,
+      {
+        apiVersion: isvc.apiVersion,
+        kind: isvc.kind,
+        name: isvc.metadata.name,
+        namespace: isvc.metadata.namespace,
+        resourceVersion: isvc.metadata.resourceVersion,
+      },
+      desired,
+      this.deps.fieldManager,
+    );
+    const ready = desired.conditions?.find((c) => c.type === 'Ready');
+    log.info({ ready: ready?.status, reason: ready?.reason }, 'Updated InferenceService status');
+    await this.deps.afterStep?.('status', key);
+  }
+
+  /**
+   * Makes a failing apply visible in the status (the API server's message says why, e.g. an
+   * invalid resource quantity), instead of only in the operator's logs. Written only when it
+   * changed, so a persistently failing object does not cause a write per retry.
+   */
+  private async reportApplyFailure(
+    isvc: InferenceService,
+    key: string,
+    err: ApplyError,
+    log: Logger,
+  ): Promise<void> {
+    log.warn({ err: err.message }, `Failed to apply ${err.kind}`);
+    try {
+      await this.writeStatus(
+        isvc,
+        key,
+        {
+          predictor: {
+            kind: 'blocked',
+            reason: `${err.kind}ApplyFailed`,
+            message: err.message,
+            transitionStatus: 'InProgress',
+          },
+          runtime: undefined,
+          url: undefined,
+        },
+        log,
+      );
+    } catch (statusErr) {
+      log.debug({ err: errorMessage(statusErr) }, 'Could not record the apply failure in status');
+    }
+  }
+
+  private async finalizeDeleted(raw: KubeObject, log: Logger): Promise<ReconcileResult> {
+    if (!hasFinalizer(raw)) return DONE;
+    try {
+      await finalize(this.deps.client, raw, this.deps.cleanups ?? [], log);
+      return DONE;
+    } catch (err) {
+      return { kind: 'retry', error: err };
+    }
+  }
+
+  private async invalidSpec(
+    raw: KubeObject,
+    message: string,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const meta = raw.metadata ?? {};
+    const previous = raw['status'] as InferenceServiceStatus | undefined;
+    const status = computeStatus({
+      generation: meta.generation ?? 0,
+      previous,
+      now: this.deps
+        .now()
+        .toISOString()
+        .replace(/\.\d{3}Z$/, 'Z'),
+      predictor: {
+        kind: 'blocked',
+        reason: 'InvalidSpec',
+        message,
+        transitionStatus: 'InvalidSpec',
+      },
+      url: undefined,
+      selector: selectorString(meta.name ?? ''),
+      deploymentMode: '',
+      runtime: undefined,
+    });
+    if (!statusUpToDate(status, previous)) {
+      try {
+        await applyStatus(
+          this.deps.client,
+          RESOURCES.InferenceService,
+          {
+            apiVersion: raw.apiVersion ?? '',
+            kind: raw.kind ?? '',
+            name: meta.name ?? '',
+            namespace: meta.namespace,
+            resourceVersion: meta.resourceVersion,
+          },
+          status,
+          this.deps.fieldManager,
+        );
+      } catch (err) {
+        return { kind: 'retry', error: err };
+      }
+    }
+    log.warn({ err: message }, 'InferenceService spec is invalid');
+    return { kind: 'terminal', error: new Error(`invalid spec: ${message}`) };
+  }
+}

@@ -1,0 +1,233 @@
+import type { Condition, InferenceServiceStatus, ModelStatus } from '../../api/v1alpha1/index.js';
+import type { KubeObject } from '../../kube/client.js';
+
+/** Condition types of an InferenceService (KServe: Ready is derived from the others). */
+export const CONDITION = {
+  ready: 'Ready',
+  predictorReady: 'PredictorReady',
+  modelsReady: 'ModelsReady',
+} as const;
+
+/** What the predictor looks like right now. */
+export type PredictorState =
+  /** Nothing can be deployed: invalid spec, no runtime, unsupported mode. */
+  | {
+      readonly kind: 'blocked';
+      readonly reason: string;
+      readonly message: string;
+      readonly transitionStatus: ModelStatus['transitionStatus'];
+    }
+  /** The Deployment was applied; `deployment` is the live object. */
+  | { readonly kind: 'deployed'; readonly deployment: KubeObject | undefined };
+
+/** Everything the status is computed from. Pure input: the clock is passed in. */
+export interface StatusInput {
+  readonly generation: number;
+  readonly previous: InferenceServiceStatus | undefined;
+  /** RFC 3339 time used for lastTransitionTime of conditions that change now. */
+  readonly now: string;
+  readonly predictor: PredictorState;
+  readonly url: string | undefined;
+  readonly selector: string;
+  readonly deploymentMode: string;
+  readonly runtime:
+    | { readonly name: string; readonly kind: 'ServingRuntime' | 'ClusterServingRuntime' }
+    | undefined;
+}
+
+type ConditionCore = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+interface DeploymentStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+function deploymentStatus(d: KubeObject | undefined): DeploymentStatus {
+  const status = d?.['status'] as DeploymentStatus | undefined;
+  return status ?? {};
+}
+
+function desiredReplicas(d: KubeObject | undefined): number {
+  const spec = (d?.['spec'] ?? {}) as { replicas?: number };
+  return spec.replicas ?? 1;
+}
+
+/** Not ready while the Deployment controller has not observed the latest spec (API conventions). */
+function generationLag(d: KubeObject): ConditionCore | undefined {
+  const generation = d.metadata?.generation ?? 0;
+  const observed = deploymentStatus(d).observedGeneration ?? 0;
+  if (observed >= generation) return undefined;
+  return {
+    type: CONDITION.predictorReady,
+    status: 'False',
+    reason: 'DeploymentProgressing',
+    message: `waiting for the Deployment controller to observe generation ${generation} (observed ${observed})`,
+  };
+}
+
+/**
+ * PredictorReady follows the Deployment's own availability, as reported by the Deployment
+ * controller: its observedGeneration must have caught up with the spec (API conventions), and
+ * its Available condition must be True with at least one available replica.
+ */
+function predictorCondition(d: KubeObject | undefined): ConditionCore {
+  const type = CONDITION.predictorReady;
+  if (d === undefined) {
+    return {
+      type,
+      status: 'False',
+      reason: 'DeploymentNotFound',
+      message: 'the predictor Deployment does not exist yet',
+    };
+  }
+  const st = deploymentStatus(d);
+  const lag = generationLag(d);
+  if (lag !== undefined) return lag;
+  const available = st.conditions?.find((c) => c.type === 'Available');
+  const count = `${st.availableReplicas ?? 0}/${desiredReplicas(d)} replicas available`;
+  if (available?.status === 'True' && (st.availableReplicas ?? 0) >= 1) {
+    return { type, status: 'True', reason: 'DeploymentAvailable', message: count };
+  }
+  return {
+    type,
+    status: 'False',
+    reason: available?.reason ?? 'MinimumReplicasUnavailable',
+    message: available?.message === undefined ? count : `${available.message} (${count})`,
+  };
+}
+
+/** ModelsReady: the server's readiness probe is /v2/health/ready, true once models are loaded. */
+function modelsCondition(d: KubeObject | undefined): ConditionCore {
+  const ready = deploymentStatus(d).readyReplicas ?? 0;
+  const desired = desiredReplicas(d);
+  return ready >= 1
+    ? {
+        type: CONDITION.modelsReady,
+        status: 'True',
+        reason: 'ModelsLoaded',
+        message: `${ready}/${desired} replicas report the model ready`,
+      }
+    : {
+        type: CONDITION.modelsReady,
+        status: 'False',
+        reason: 'ModelsNotLoaded',
+        message: `no replica reports the model ready yet (0/${desired})`,
+      };
+}
+
+function readyCondition(parts: ConditionCore[]): ConditionCore {
+  const failing = parts.find((c) => c.status !== 'True');
+  if (failing === undefined) {
+    return {
+      type: CONDITION.ready,
+      status: 'True',
+      reason: 'Ready',
+      message: 'the predictor is available and the model is loaded',
+    };
+  }
+  return {
+    type: CONDITION.ready,
+    status: 'False',
+    reason: failing.reason,
+    message: `${failing.type}: ${failing.message}`,
+  };
+}
+
+function modelStatusOf(predictor: PredictorState): ModelStatus {
+  if (predictor.kind === 'blocked') {
+    return {
+      transitionStatus: predictor.transitionStatus,
+      loaded: '0/0',
+      states: { activeModelState: 'Pending', targetModelState: '' },
+      copies: { totalCopies: 0, failedCopies: 0 },
+      lastFailureInfo: { reason: predictor.reason, message: predictor.message },
+    };
+  }
+  const d = predictor.deployment;
+  const ready = deploymentStatus(d).readyReplicas ?? 0;
+  return {
+    transitionStatus: ready >= 1 ? 'UpToDate' : 'InProgress',
+    loaded: `${ready}/${desiredReplicas(d)}`,
+    states: { activeModelState: ready >= 1 ? 'Loaded' : 'Pending', targetModelState: 'Loaded' },
+    copies: { totalCopies: ready, failedCopies: 0 },
+  };
+}
+
+/**
+ * Stamps observedGeneration and keeps the previous lastTransitionTime when a condition's status
+ * did not change (API conventions: lastTransitionTime is when status last changed).
+ */
+function finish(core: ConditionCore, input: StatusInput): Condition {
+  const old = input.previous?.conditions?.find((c) => c.type === core.type);
+  const lastTransitionTime =
+    old !== undefined && old.status === core.status ? old.lastTransitionTime : input.now;
+  return { ...core, observedGeneration: input.generation, lastTransitionTime };
+}
+
+/** Computes the InferenceService status from observed state. Pure. */
+export function computeStatus(input: StatusInput): InferenceServiceStatus {
+  const { predictor } = input;
+  let parts: ConditionCore[];
+  if (predictor.kind === 'blocked') {
+    const { reason, message } = predictor;
+    parts = [
+      { type: CONDITION.predictorReady, status: 'False', reason, message },
+      { type: CONDITION.modelsReady, status: 'False', reason, message },
+    ];
+  } else {
+    parts = [predictorCondition(predictor.deployment), modelsCondition(predictor.deployment)];
+  }
+  const conditions = [readyCondition(parts), ...parts].map((c) => finish(c, input));
+  const status: InferenceServiceStatus = {
+    observedGeneration: input.generation,
+    deploymentMode: input.deploymentMode,
+    selector: input.selector,
+    replicas:
+      predictor.kind === 'deployed' ? (deploymentStatus(predictor.deployment).replicas ?? 0) : 0,
+    conditions,
+    modelStatus: modelStatusOf(predictor),
+  };
+  if (input.url !== undefined) status.url = input.url;
+  if (input.runtime !== undefined) {
+    status.runtimeName = input.runtime.name;
+    status.runtimeKind = input.runtime.kind;
+  }
+  return status;
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, canonical(v)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * Whether the live status already holds everything `desired` says, regardless of key order.
+ * Only the fields and condition types the operator writes are compared, so a condition added
+ * by another controller does not make the operator write again. Status is written only if not.
+ */
+export function statusUpToDate(
+  desired: InferenceServiceStatus,
+  live: InferenceServiceStatus | undefined,
+): boolean {
+  if (live === undefined) return false;
+  const ours = new Set((desired.conditions ?? []).map((c) => c.type));
+  const projected: Record<string, unknown> = {};
+  for (const key of Object.keys(desired)) projected[key] = (live as Record<string, unknown>)[key];
+  projected['conditions'] = (live.conditions ?? []).filter((c) => ours.has(c.type));
+  const order = (cs: Condition[] | undefined): Condition[] =>
+    [...(cs ?? [])].sort((a, b) => a.type.localeCompare(b.type));
+  const a = { ...desired, conditions: order(desired.conditions) };
+  const b = { ...projected, conditions: order(projected['conditions'] as Condition[]) };
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}

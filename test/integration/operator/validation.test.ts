@@ -1,0 +1,105 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { KubeObject } from '../../../operator/src/kube/client.js';
+import { isInvalid, KubeApiError } from '../../../operator/src/kube/errors.js';
+import {
+  create,
+  createNamespace,
+  deleteNamespace,
+  isvcBody,
+  paths,
+  testClient,
+} from './cluster.js';
+
+describe('CRD validation by kube-apiserver (OpenAPI schema and CEL rules)', () => {
+  let client: ReturnType<typeof testClient>;
+  let ns: string;
+
+  before(async () => {
+    client = testClient();
+    ns = await createNamespace(client, 'validation');
+  });
+
+  after(async () => {
+    await deleteNamespace(client, ns);
+    client.close();
+  });
+
+  async function rejected(body: KubeObject): Promise<string> {
+    try {
+      await create(client, paths.isvcs(ns), body);
+    } catch (err) {
+      assert.ok(isInvalid(err), `expected 422, got ${String(err)}`);
+      return (err as KubeApiError).message;
+    }
+    assert.fail(`the apiserver accepted ${JSON.stringify(body)}`);
+  }
+
+  function withModel(name: string, model: Record<string, unknown>): KubeObject {
+    const body = isvcBody(ns, name);
+    const spec = body['spec'] as { predictor: { model: Record<string, unknown> } };
+    spec.predictor.model = { ...spec.predictor.model, ...model };
+    return body;
+  }
+
+  it('rejects a storage URI with an unsupported scheme and names the allowed ones', async () => {
+    const message = await rejected(withModel('bad-uri', { storageUri: 'ftp://models/x' }));
+    assert.match(message, /spec\.predictor\.model\.storageUri/);
+    assert.match(message, /storageUri must use one of the schemes s3:\/\/, gs:\/\/, pvc:\/\//);
+    const gopher = await rejected(withModel('bad-uri-2', { storageUri: 'gopher://x' }));
+    assert.match(gopher, /storageUri must use one of the schemes/);
+  });
+
+  it("rejects a '../' model name but accepts dots inside a name", async () => {
+    const message = await rejected(withModel('traversal', { name: '../etc' }));
+    assert.match(message, /spec\.predictor\.model\.name/);
+    assert.match(message, /contain no '\/' \(so no path like '\.\.\/x'\)/);
+    await rejected(withModel('traversal-2', { name: 'a/../b' }));
+    const ok = await create(client, paths.isvcs(ns), withModel('dots', { name: 'model..1' }));
+    assert.equal(ok.metadata?.name, 'dots');
+  });
+
+  it("rejects a '../' object name", async () => {
+    const message = await rejected(isvcBody(ns, '..'));
+    assert.match(message, /metadata\.name/);
+    const upper = await rejected(isvcBody(ns, 'Upper-Case'));
+    assert.match(upper, /metadata\.name/);
+  });
+
+  it('rejects minReplicas > maxReplicas with the rule message', async () => {
+    const body = isvcBody(ns, 'min-max', { minReplicas: 5, maxReplicas: 2 });
+    const message = await rejected(body);
+    assert.match(message, /minReplicas must be less than or equal to maxReplicas/);
+  });
+
+  it('rejects unknown scale metrics, zero replicas bounds and a missing model format', async () => {
+    assert.match(
+      await rejected(isvcBody(ns, 'metric', { maxReplicas: 3, scaleMetric: 'gpu' })),
+      /scaleMetric/,
+    );
+    assert.match(await rejected(isvcBody(ns, 'zero', { minReplicas: 0 })), /minReplicas/);
+    const noFormat = isvcBody(ns, 'no-format');
+    delete (noFormat['spec'] as { predictor: { model: Record<string, unknown> } }).predictor.model[
+      'modelFormat'
+    ];
+    assert.match(await rejected(noFormat), /modelFormat: Required value/);
+  });
+
+  it('rejects a runtime priority below 1', async () => {
+    try {
+      await create(client, paths.runtimes(ns), {
+        apiVersion: 'serving.tessera.io/v1alpha1',
+        kind: 'ServingRuntime',
+        metadata: { name: 'bad-priority', namespace: ns },
+        spec: {
+          supportedModelFormats: [{ name: 'onnx', priority: 0 }],
+          containers: [{ name: 'c' }],
+        },
+      });
+      assert.fail('accepted priority 0');
+    } catch (err) {
+      assert.ok(isInvalid(err));
+      assert.match((err as Error).message, /priority/);
+    }
+  });
+});

@@ -1,0 +1,22 @@
+// Test peer: a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)
+// built from the Go module proxy and started once for the whole test run.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureBinaries } from '../cluster/build.mjs';
+import { startControlPlane } from '../cluster/control-plane.mjs';
+
+/** Builds or reuses the binaries. */
+export async function provision(log) {
+  const dir = await ensureBinaries(log);
+  return { TESSERA_TEST_KUBE_BIN: dir };
+}
+
+/** Starts the control plane; the tests read TESSERA_TEST_KUBECONFIG. */
+export async function start(env, log) {
+  const crdDir = join(import.meta.dirname, '../../crds');
+  const crdFiles = readdirSync(crdDir)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(crdDir, f));
+  const plane = await startControlPlane(env.TESSERA_TEST_KUBE_BIN, log, { crdFiles });
+  return { env: { TESSERA_TEST_KUBECONFIG: plane.kubeconfig }, stop: plane.stop };
+}

@@ -1,0 +1,94 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../../operator/src/config.js';
+
+describe('loadConfig', () => {
+  it('applies defaults', () => {
+    const c = loadConfig({ KUBECONFIG: 'config/kubeconfig.yaml' });
+    assert.deepEqual(c.kube, { kind: 'kubeconfig', path: 'config/kubeconfig.yaml' });
+    assert.equal(c.workers, 4);
+    assert.equal(c.resyncMs, 600_000);
+    assert.equal(c.fieldManager, 'tessera-operator');
+    assert.equal(c.manifests.serverImage, 'tessera/server:0.1.0');
+    assert.equal(c.http.metricsPort, 8080);
+    assert.equal(c.http.healthPort, 8081);
+    if (!c.leaderElection.enabled) assert.fail('leader election should default to on');
+    {
+      assert.equal(c.leaderElection.leaseDurationMs, 15_000);
+      assert.equal(c.leaderElection.renewDeadlineMs, 10_000);
+      assert.equal(c.leaderElection.retryPeriodMs, 2_000);
+    }
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('prefers TESSERA_OPERATOR_KUBECONFIG, then KUBECONFIG, then in-cluster', () => {
+    assert.deepEqual(loadConfig({ TESSERA_OPERATOR_KUBECONFIG: '/a', KUBECONFIG: '/b' }).kube, {
+      kind: 'kubeconfig',
+      path: '/a',
+    });
+    assert.deepEqual(
+      loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '6443' }).kube,
+      {
+        kind: 'inCluster',
+        host: '10.0.0.1',
+        port: '6443',
+      },
+    );
+    assert.throws(() => loadConfig({}), /no API server/);
+  });
+
+  it('parses booleans with stringbool, so "false" is false', () => {
+    assert.equal(
+      loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_LEADER_ELECT: 'false' }).leaderElection
+        .enabled,
+      false,
+    );
+    assert.equal(
+      loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_LEADER_ELECT: '0' }).leaderElection.enabled,
+      false,
+    );
+  });
+
+  it('builds the image from image and tag', () => {
+    const c = loadConfig({
+      KUBECONFIG: '/k',
+      TESSERA_OPERATOR_SERVER_IMAGE: 'r.example/s',
+      TESSERA_OPERATOR_SERVER_IMAGE_TAG: '1.2.3',
+    });
+    assert.equal(c.manifests.serverImage, 'r.example/s:1.2.3');
+  });
+
+  it('reports every invalid variable at once', () => {
+    try {
+      loadConfig({
+        KUBECONFIG: '/k',
+        TESSERA_OPERATOR_WORKERS: '0',
+        TESSERA_OPERATOR_METRICS_PORT: 'x',
+        TESSERA_OPERATOR_LOG_LEVEL: 'loud',
+      });
+      assert.fail('expected a ConfigError');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.issues.length, 3);
+      assert.match(err.message, /TESSERA_OPERATOR_WORKERS/);
+      assert.match(err.message, /TESSERA_OPERATOR_METRICS_PORT/);
+      assert.match(err.message, /TESSERA_OPERATOR_LOG_LEVEL/);
+    }
+  });
+
+  it('requires leaseDuration > renewDeadline > retryPeriod', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          KUBECONFIG: '/k',
+          TESSERA_OPERATOR_LEASE_DURATION_SECONDS: '5',
+          TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS: '10',
+        }),
+      /TESSERA_OPERATOR_LEASE_DURATION_SECONDS: must be greater than TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS/,
+    );
+    assert.throws(
+      () => loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_RETRY_PERIOD_SECONDS: '10' }),
+      /TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS: must be greater than TESSERA_OPERATOR_RETRY_PERIOD_SECONDS/,
+    );
+  });
+});

@@ -1,0 +1,163 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  buildAll,
+  buildDeployment,
+  buildHpa,
+  buildService,
+} from '../../../operator/src/manifests/index.js';
+import { assertGolden } from '../../support/golden.js';
+import { isvc, manifestConfig, runtime } from './fixtures.js';
+
+const rt = runtime('tessera-onnx', { cluster: true });
+
+describe('manifest builders', () => {
+  it('builds the basic Deployment', () => {
+    assertGolden(
+      'operator/deployment-basic',
+      buildDeployment({ isvc: isvc(), runtime: rt, config: manifestConfig }),
+    );
+  });
+
+  it('builds a Deployment from a runtime with image, env, resources and a sidecar, merged with the model resources', () => {
+    const custom = runtime('custom', {
+      containers: [
+        {
+          name: 'kserve-container',
+          image: 'registry.example/tessera/server:9.9.9',
+          env: [
+            { name: 'TESSERA_SERVER_LOG_LEVEL', value: 'debug' },
+            { name: 'STORAGE_URI', value: 'overridden-by-the-operator' },
+          ],
+          resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } },
+        },
+        { name: 'agent', image: 'registry.example/agent:1', args: ['--port', '9000'] },
+      ],
+    });
+    const input = isvc({
+      model: {
+        name: 'iris-v1',
+        modelFormat: { name: 'onnx' },
+        storageUri: 's3://models/iris/',
+        resources: { limits: { memory: '4Gi' } },
+      },
+    });
+    assertGolden(
+      'operator/deployment-runtime-sidecar',
+      buildDeployment({ isvc: input, runtime: custom, config: manifestConfig }),
+    );
+  });
+
+  it('omits replicas from the Deployment when an HPA runs', () => {
+    const d = buildDeployment({
+      isvc: isvc({ minReplicas: 2, maxReplicas: 4 }),
+      runtime: rt,
+      config: manifestConfig,
+    });
+    assert.equal(d.spec?.replicas, undefined);
+    assertGolden('operator/deployment-with-hpa', d);
+  });
+
+  it('uses spec.predictor.replicas (the scale subresource) when min == max', () => {
+    const d = buildDeployment({
+      isvc: isvc({ minReplicas: 2, maxReplicas: 2, replicas: 5 }),
+      runtime: rt,
+      config: manifestConfig,
+    });
+    assert.equal(d.spec?.replicas, 5);
+  });
+
+  it('meets restricted Pod Security in every container', () => {
+    const custom = runtime('c', { containers: [{ name: 'a' }, { name: 'b', image: 'x' }] });
+    const pod = buildDeployment({ isvc: isvc(), runtime: custom, config: manifestConfig }).spec!
+      .template.spec!;
+    assert.equal(pod.securityContext!.runAsNonRoot, true);
+    assert.equal(pod.securityContext!.seccompProfile!.type, 'RuntimeDefault');
+    assert.equal(pod.containers.length, 2);
+    for (const c of pod.containers) {
+      const sc = c.securityContext!;
+      assert.equal(sc.allowPrivilegeEscalation, false, c.name);
+      assert.equal(sc.readOnlyRootFilesystem, true, c.name);
+      assert.equal(sc.runAsNonRoot, true, c.name);
+      assert.deepEqual(sc.capabilities!.drop, ['ALL'], c.name);
+      assert.equal(sc.seccompProfile!.type, 'RuntimeDefault', c.name);
+    }
+  });
+
+  it('builds the Service', () => {
+    assertGolden(
+      'operator/service-basic',
+      buildService({ isvc: isvc(), runtime: rt, config: manifestConfig }),
+    );
+  });
+
+  it('builds no HPA when minReplicas == maxReplicas', () => {
+    assert.equal(
+      buildHpa({
+        isvc: isvc({ minReplicas: 3, maxReplicas: 3 }),
+        runtime: rt,
+        config: manifestConfig,
+      }),
+      undefined,
+    );
+    assert.equal(buildHpa({ isvc: isvc(), runtime: rt, config: manifestConfig }), undefined);
+  });
+
+  it('builds a CPU HPA by default', () => {
+    assertGolden(
+      'operator/hpa-cpu',
+      buildHpa({
+        isvc: isvc({ minReplicas: 1, maxReplicas: 4 }),
+        runtime: rt,
+        config: manifestConfig,
+      }),
+    );
+  });
+
+  it('builds a memory HPA with a target', () => {
+    assertGolden(
+      'operator/hpa-memory',
+      buildHpa({
+        isvc: isvc({ maxReplicas: 3, scaleMetric: 'memory', scaleTarget: 70 }),
+        runtime: rt,
+        config: manifestConfig,
+      }),
+    );
+  });
+
+  it('builds a Pods-metric HPA on the in-flight gauge', () => {
+    assertGolden(
+      'operator/hpa-in-flight',
+      buildHpa({
+        isvc: isvc({ minReplicas: 2, maxReplicas: 8, scaleMetric: 'inFlight', scaleTarget: 4 }),
+        runtime: rt,
+        config: manifestConfig,
+      }),
+    );
+  });
+
+  it('builds a Pods-metric HPA on the request rate', () => {
+    assertGolden(
+      'operator/hpa-request-rate',
+      buildHpa({
+        isvc: isvc({ maxReplicas: 10, scaleMetric: 'requestRate' }),
+        runtime: rt,
+        config: manifestConfig,
+      }),
+    );
+  });
+
+  it('is pure: the same input gives the same output', () => {
+    const input = { isvc: isvc({ maxReplicas: 3 }), runtime: rt, config: manifestConfig };
+    assert.deepEqual(buildAll(input), buildAll(input));
+  });
+
+  it('refuses an InferenceService without a uid (owner references need one)', () => {
+    const noUid = isvc();
+    delete noUid.metadata.uid;
+    assert.throws(
+      () => buildService({ isvc: noUid, runtime: rt, config: manifestConfig }),
+      /has no uid/,
+    );
+  });
+});

@@ -1,0 +1,197 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  computeStatus,
+  statusUpToDate,
+  type StatusInput,
+} from '../../../operator/src/reconcilers/inference-service/status.js';
+import type { KubeObject } from '../../../operator/src/kube/client.js';
+
+const NOW = '2026-11-25T10:00:00Z';
+const LATER = '2026-11-25T11:00:00Z';
+
+function deployment(
+  status: Record<string, unknown> | undefined,
+  generation = 2,
+  replicas = 2,
+): KubeObject {
+  return {
+    metadata: { name: 'iris-predictor', generation },
+    spec: { replicas },
+    ...(status === undefined ? {} : { status }),
+  };
+}
+
+const available = {
+  observedGeneration: 2,
+  replicas: 2,
+  readyReplicas: 2,
+  availableReplicas: 2,
+  conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
+};
+
+function input(over: Partial<StatusInput> = {}): StatusInput {
+  return {
+    generation: 7,
+    previous: undefined,
+    now: NOW,
+    predictor: { kind: 'deployed', deployment: deployment(available) },
+    url: 'http://iris-predictor.models.svc.cluster.local',
+    selector: 'a=b',
+    deploymentMode: 'Dedicated',
+    runtime: { name: 'rt', kind: 'ClusterServingRuntime' },
+    ...over,
+  };
+}
+
+function cond(status: ReturnType<typeof computeStatus>, type: string) {
+  return status.conditions?.find((c) => c.type === type);
+}
+
+describe('computeStatus', () => {
+  it('is Ready when the Deployment is available and a replica is ready', () => {
+    const s = computeStatus(input());
+    assert.deepEqual(
+      s.conditions?.map((c) => [c.type, c.status, c.reason, c.observedGeneration]),
+      [
+        ['Ready', 'True', 'Ready', 7],
+        ['PredictorReady', 'True', 'DeploymentAvailable', 7],
+        ['ModelsReady', 'True', 'ModelsLoaded', 7],
+      ],
+    );
+    assert.equal(s.observedGeneration, 7);
+    assert.equal(s.url, 'http://iris-predictor.models.svc.cluster.local');
+    assert.equal(s.replicas, 2);
+    assert.deepEqual(s.modelStatus, {
+      transitionStatus: 'UpToDate',
+      loaded: '2/2',
+      states: { activeModelState: 'Loaded', targetModelState: 'Loaded' },
+      copies: { totalCopies: 2, failedCopies: 0 },
+    });
+    assert.equal(cond(s, 'Ready')?.lastTransitionTime, NOW);
+  });
+
+  it('is not ready while the Deployment controller has not observed the latest generation', () => {
+    const s = computeStatus(
+      input({
+        predictor: {
+          kind: 'deployed',
+          deployment: deployment({ ...available, observedGeneration: 1 }),
+        },
+      }),
+    );
+    assert.equal(cond(s, 'PredictorReady')?.reason, 'DeploymentProgressing');
+    assert.match(cond(s, 'PredictorReady')?.message ?? '', /observe generation 2 \(observed 1\)/);
+    assert.equal(cond(s, 'Ready')?.status, 'False');
+    assert.equal(cond(s, 'Ready')?.reason, 'DeploymentProgressing');
+    assert.match(cond(s, 'Ready')?.message ?? '', /^PredictorReady: /);
+  });
+
+  it('reports the Deployment condition when replicas are unavailable', () => {
+    const d = deployment({
+      observedGeneration: 2,
+      replicas: 2,
+      availableReplicas: 0,
+      conditions: [
+        {
+          type: 'Available',
+          status: 'False',
+          reason: 'MinimumReplicasUnavailable',
+          message: 'Deployment does not have minimum availability.',
+        },
+      ],
+    });
+    const s = computeStatus(input({ predictor: { kind: 'deployed', deployment: d } }));
+    assert.equal(cond(s, 'PredictorReady')?.reason, 'MinimumReplicasUnavailable');
+    assert.equal(
+      cond(s, 'PredictorReady')?.message,
+      'Deployment does not have minimum availability. (0/2 replicas available)',
+    );
+    assert.equal(cond(s, 'ModelsReady')?.reason, 'ModelsNotLoaded');
+    assert.equal(s.modelStatus?.transitionStatus, 'InProgress');
+    assert.equal(s.modelStatus.loaded, '0/2');
+  });
+
+  it('handles a Deployment that does not exist yet', () => {
+    const s = computeStatus(input({ predictor: { kind: 'deployed', deployment: undefined } }));
+    assert.equal(cond(s, 'PredictorReady')?.reason, 'DeploymentNotFound');
+  });
+
+  it('carries the blocking reason into every condition and lastFailureInfo', () => {
+    const s = computeStatus(
+      input({
+        predictor: {
+          kind: 'blocked',
+          reason: 'NoSupportingRuntime',
+          message: 'no runtime for onnx',
+          transitionStatus: 'InvalidSpec',
+        },
+        url: undefined,
+        runtime: undefined,
+      }),
+    );
+    for (const type of ['Ready', 'PredictorReady', 'ModelsReady'])
+      assert.equal(cond(s, type)?.reason, 'NoSupportingRuntime');
+    assert.equal(s.modelStatus?.lastFailureInfo?.message, 'no runtime for onnx');
+    assert.equal(s.modelStatus.transitionStatus, 'InvalidSpec');
+    assert.equal(s.url, undefined);
+    assert.equal(s.runtimeName, undefined);
+  });
+
+  it('keeps lastTransitionTime while a condition status does not change', () => {
+    const first = computeStatus(input());
+    const again = computeStatus(input({ previous: first, now: LATER }));
+    assert.equal(cond(again, 'Ready')?.lastTransitionTime, NOW);
+    const flipped = computeStatus(
+      input({
+        previous: first,
+        now: LATER,
+        predictor: { kind: 'deployed', deployment: undefined },
+      }),
+    );
+    assert.equal(cond(flipped, 'Ready')?.lastTransitionTime, LATER);
+  });
+});
+
+describe('statusUpToDate', () => {
+  it('is true for the same status in another key order, so no write is sent', () => {
+    const s = computeStatus(input());
+    const reordered = JSON.parse(
+      JSON.stringify({
+        modelStatus: s.modelStatus,
+        conditions: [...(s.conditions ?? [])].reverse(),
+        ...s,
+      }),
+    ) as typeof s;
+    assert.equal(statusUpToDate(s, reordered), true);
+  });
+
+  it('ignores conditions and fields written by other controllers', () => {
+    const s = computeStatus(input());
+    const live = {
+      ...s,
+      extra: 'x',
+      conditions: [
+        ...(s.conditions ?? []),
+        {
+          type: 'Other',
+          status: 'True' as const,
+          reason: 'X',
+          message: '',
+          lastTransitionTime: NOW,
+        },
+      ],
+    };
+    assert.equal(statusUpToDate(s, live), true);
+  });
+
+  it('is false when anything the operator writes differs or status is missing', () => {
+    const s = computeStatus(input());
+    assert.equal(statusUpToDate(s, undefined), false);
+    assert.equal(statusUpToDate(s, { ...s, observedGeneration: 6 }), false);
+    const notReady = computeStatus(
+      input({ predictor: { kind: 'deployed', deployment: undefined } }),
+    );
+    assert.equal(statusUpToDate(notReady, s), false);
+  });
+});
