@@ -119,6 +119,7 @@ export class ModelRegistry {
   readonly #deps: RegistryDeps;
   readonly #entries = new Map<string, ModelEntry>();
   readonly #runtimes = new Map<string, ModelRuntime>();
+  #lookups: Promise<unknown> = Promise.resolve();
 
   constructor(deps: RegistryDeps) {
     this.#deps = deps;
@@ -229,7 +230,11 @@ export class ModelRegistry {
   async #knownEntry(name: string): Promise<ModelEntry> {
     assertModelName(name);
     if (!this.#entries.has(name)) {
-      const found = await this.#deps.repository.find(name);
+      // Lookups of unknown names complete in call order (one chain), so concurrent calls for a
+      // model added since the last scan still join its queue in the order they arrived.
+      const lookup = this.#lookups.then(() => this.#deps.repository.find(name));
+      this.#lookups = lookup.catch(() => undefined);
+      const found = await lookup;
       if (found.models.length === 0 && found.problems.length === 0 && !this.#entries.has(name)) {
         throw modelNotFound(name);
       }
