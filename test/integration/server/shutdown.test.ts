@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
 import { grpcClient } from '../../support/grpc-client.js';
-import { REPO_ROOT, startServer, type ServerProcess } from '../../support/server-process.js';
-import { irisGrpcRawRequest, irisRestRequest, postJson, waitFor } from './lifecycle-helpers.js';
+import { REPO_ROOT, copyModels, startServer, type ServerProcess } from '../../support/server-process.js';
+import { postJson, slowGrpcRequest, slowRestRequest, waitFor } from './lifecycle-helpers.js';
 
 async function scrape(server: ServerProcess, name: string): Promise<number> {
   const text = await (
@@ -19,7 +19,7 @@ async function scrape(server: ServerProcess, name: string): Promise<number> {
   ).text();
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) && line.includes('model="iris"'))
+    if (line.startsWith(`${name}{`) && line.includes('model="slow"'))
       total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
@@ -40,21 +40,24 @@ async function readiness(server: ServerProcess): Promise<number | 'refused'> {
 
 void describe('graceful shutdown', { timeout: 120_000 }, () => {
   void it('SIGTERM lets in-flight REST and gRPC inferences finish, turns readiness off and exits 0', async () => {
-    const server = await startServer();
+    // The slow fixture (a loop of n steps) runs serially in its model's worker thread, so when
+    // every request has reached the core most of them are still in flight: no race with the model.
+    const models = await copyModels('test/fixtures/models/slow');
+    const server = await startServer({ folder: models.dir });
     const grpc = grpcClient(server.grpcAddress);
     try {
       assert.equal(await readiness(server), 200);
-      const REST = 12;
-      const GRPC = 12;
-      const restBody = irisRestRequest(20_000);
-      const grpcBody = irisGrpcRawRequest(100_000);
+      const REST = 6;
+      const GRPC = 6;
+      const restBody = slowRestRequest(300_000);
+      const grpcBody = slowGrpcRequest(300_000);
       const results: string[] = [];
       const calls = [
         ...Array.from({ length: REST }, () =>
-          postJson(`${server.httpUrl}/v2/models/iris/infer`, restBody).then(
+          postJson(`${server.httpUrl}/v2/models/slow/infer`, restBody).then(
             (r) =>
               results.push(
-                r.status === 200 && (r.body as { outputs: unknown[] }).outputs.length === 2
+                r.status === 200 && (r.body as { outputs: unknown[] }).outputs.length === 1
                   ? 'ok'
                   : `REST ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`,
               ),
@@ -63,7 +66,7 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
         ),
         ...Array.from({ length: GRPC }, () =>
           grpc.call<{ outputs: unknown[] }>('ModelInfer', grpcBody, { deadlineMs: 60_000 }).then(
-            (r) => results.push(r.outputs.length === 2 ? 'ok' : 'gRPC: missing outputs'),
+            (r) => results.push(r.outputs.length === 1 ? 'ok' : 'gRPC: missing outputs'),
             (error: unknown) => results.push(`gRPC ${String(error)}`),
           ),
         ),
@@ -118,6 +121,7 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
     } finally {
       grpc.close();
       await server.stop();
+      await models.cleanup();
     }
   });
 
