@@ -62,7 +62,6 @@ void describe('concurrent load/unload stress on one model', { timeout: 120_000 }
     const seed = Number(process.env['TESSERA_STRESS_SEED'] ?? Date.now() % 100_000);
     const completed: Completed[] = [];
     const failures: string[] = [];
-    const started = performance.now();
 
     const client = async (index: number): Promise<void> => {
       const random = prng(seed * 131 + index);
@@ -92,11 +91,9 @@ void describe('concurrent load/unload stress on one model', { timeout: 120_000 }
       }
     };
     await Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i)));
-    const elapsed = performance.now() - started;
 
     assert.deepEqual(failures, [], `seed ${seed}`);
     assert.equal(completed.length, CLIENTS * OPS_PER_CLIENT);
-    assert.ok(elapsed < 60_000, `the stress phase took ${Math.round(elapsed)} ms`);
 
     // Nothing stuck in a transient state, for any model.
     const index = await restIndex(server.httpUrl);

