@@ -121,5 +121,5 @@ export async function findWrk() {
     );
   }
   const out = await run(wrk, ['--version'], { timeoutMs: 10_000 }).catch((err) => err.output ?? '');
-  return { wrk, version: (out.split('\n')[0] ?? '').trim() };
+  return { wrk, version: (out.split('\n')[0] ?? '').replace(/\s*Copyright.*$/, '').trim() };
 }

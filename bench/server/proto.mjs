@@ -14,7 +14,7 @@ const protoPath = join(
 let root;
 
 function types() {
-  root ??= protobuf.loadSync(protoPath);
+  root ??= new protobuf.Root().loadSync(protoPath, { keepCase: true });
   return {
     request: root.lookupType('inference.ModelInferRequest'),
     response: root.lookupType('inference.ModelInferResponse'),

@@ -155,6 +155,8 @@ function section(data) {
     '- MLServer with `parallel_workers` 1 runs two processes on the one pinned CPU (the HTTP/gRPC front end and the inference worker), as Tessera with `parallel_workers` 1 runs its worker thread on the same CPU; neither gets a second core.',
     '- Closed loop (wrk, grpc-js client): latency percentiles are not corrected for coordinated omission. wrk has no per-status check beyond counting status ≥ 400.',
     '- The gRPC client is grpc-js on one CPU; for the faster server it may be the limit (see client CPU).',
+    "- Event-loop delay: `perf_hooks.monitorEventLoopDelay` (10 ms resolution) in Tessera's main thread, preloaded by the harness (`bench/server/eld-preload.mjs`), reset before and read after each round; not available for MLServer.",
+    '- Tail latency (p99) includes preemption by the idle servers and the OS on the shared server CPU; compare p50 for per-request cost.',
     '- One machine, one run: treat differences under ~10 % between rounds as noise.',
     '',
   );

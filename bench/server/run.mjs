@@ -51,8 +51,10 @@ const cfg = {
 const log = (m) => console.log(`[bench] ${m}`);
 const servers = [];
 
+const NPROC = availableParallelism(); // read before the harness pins itself to one CPU
+
 async function main() {
-  if (availableParallelism() < 2 || cfg.serverCpu === cfg.clientCpu) {
+  if (NPROC < 2 || cfg.serverCpu === cfg.clientCpu) {
     throw new Error(
       'needs two CPUs: the server on BENCH_SERVER_CPU and the load generator on BENCH_CLIENT_CPU',
     );
@@ -88,7 +90,9 @@ async function main() {
 }
 
 async function machineFacts(ml, wrkVersion) {
-  const mlVersion = (await run(ml.mlserver, ['--version'], { timeoutMs: 60_000 })).trim();
+  const mlVersion = (await run(ml.mlserver, ['--version'], { timeoutMs: 60_000 }))
+    .trim()
+    .replace(/^.*version\s*/, '');
   const ort = JSON.parse(
     await run(
       process.execPath,
@@ -103,7 +107,7 @@ async function machineFacts(ml, wrkVersion) {
     await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, timeoutMs: 10_000 })
   ).trim();
   return {
-    nproc: availableParallelism(),
+    nproc: NPROC,
     cpuModel: cpus()[0]?.model ?? 'unknown',
     kernel: release(),
     node: process.version,
