@@ -50,7 +50,7 @@ function detailRow(label, name, rounds) {
   return `| ${label} | ${name} | ${spread(
     rounds.map((r) => r.rps),
     f0,
-  )} | ${f3(median(rounds.map((r) => r.p50_ms)))} | ${f3(median(rounds.map((r) => r.p99_ms)))} | ${pct(median(rounds.map((r) => r.serverCpuUtil)))} | ${f0(median(rounds.map((r) => r.requestsPerCpuSecond)))} | ${pct(median(rounds.map((r) => r.clientCpuUtil)))} | ${eld.length ? f2(median(eld)) : 'n/a'} | ${errors === 0 ? '0' : `**${errors}**`} |`;
+  )} | ${f3(median(rounds.map((r) => r.p50_ms)))} | ${f3(median(rounds.map((r) => r.p99_ms)))} | ${pct(median(rounds.map((r) => r.serverCpuUtil)))} | ${f0(median(rounds.map((r) => r.requestsPerCpuSecond)))} | ${pct(median(rounds.map((r) => r.clientCpuUtil)))} | ${eld.length ? f2(median(eld)) : 'n/a'} | ${pct(median(rounds.map((r) => r.foreignCpuUtil ?? 0)))} | ${errors === 0 ? '0' : `**${errors}**`} |`;
 }
 
 function detailRows(measured) {
@@ -78,6 +78,15 @@ function maxIdle(measured) {
       for (const r of rounds) most = Math.max(most, r.idleServersCpuSeconds / r.seconds);
   }
   return most;
+}
+
+function foreignLoad(measured) {
+  const all = [];
+  for (const s of Object.values(measured)) {
+    for (const rounds of Object.values(s.servers))
+      for (const r of rounds) all.push(r.foreignCpuUtil ?? 0);
+  }
+  return { median: median(all), max: all.length ? max(all) : NaN };
 }
 
 function maxClient(measured) {
@@ -130,8 +139,8 @@ function section(data) {
     '',
     '### Per server',
     '',
-    '| Scenario | Server | req/s median (min–max) | p50 ms | p99 ms | server CPU | requests per CPU-s | client CPU | event-loop delay p99 ms | errors |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| Scenario | Server | req/s median (min–max) | p50 ms | p99 ms | server CPU | requests per CPU-s | client CPU | event-loop delay p99 ms | other load on server CPU | errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...detailRows(measured),
     '',
   ];
@@ -141,8 +150,8 @@ function section(data) {
       '',
       `Model \`bench/server/models/scale-fp32\` (y = 2·x, FP32 [-1,-1]), input and output [1, ${sweep.elements}], Tessera \`parallel_workers\` 1. JSON request ${sweep.requestBytes.json} B, binary-extension request ${sweep.requestBytes.binary} B (the JSON header plus raw little-endian bytes, \`Inference-Header-Content-Length\`, output asked as binary); gRPC sends \`raw_input_contents\`.`,
       '',
-      '| Path | request | req/s median (min–max) | p50 ms | p99 ms | server CPU | requests per CPU-s | client CPU | event-loop delay p99 ms | errors |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| Path | request | req/s median (min–max) | p50 ms | p99 ms | server CPU | requests per CPU-s | client CPU | event-loop delay p99 ms | other load on server CPU | errors |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
       ...sweepRows(sweep),
       '',
     );
@@ -152,6 +161,7 @@ function section(data) {
     '',
     `- ${f.nproc} CPUs: one for the server, one for the load generators. The busiest client CPU (median) was ${pct(client.util)} (${client.where}); near 100 % the load generator, not the server, limits req/s, and the ratio understates the faster server.`,
     `- Idle servers share CPU ${c.serverCpu} with the measured one; their CPU use during any round was at most ${pct(maxIdle(measured))} of a CPU.`,
+    `- Other programs on this machine (not pinned by us) used a median ${pct(foreignLoad(measured).median)} and at most ${pct(foreignLoad(measured).max)} of the server CPU during a round (/proc/stat busy time minus our servers' CPU). Rounds with high values are the low outliers in the min–max spreads.`,
     '- MLServer with `parallel_workers` 1 runs two processes on the one pinned CPU (the HTTP/gRPC front end and the inference worker), as Tessera with `parallel_workers` 1 runs its worker thread on the same CPU; neither gets a second core.',
     '- Closed loop (wrk, grpc-js client): latency percentiles are not corrected for coordinated omission. wrk has no per-status check beyond counting status ≥ 400.',
     '- The gRPC client is grpc-js on one CPU; for the faster server it may be the limit (see client CPU).',
@@ -173,7 +183,18 @@ function merge(existing, sectionText) {
   return `${existing.slice(0, start)}${sectionText}${next < 0 ? '' : `\n${existing.slice(end)}`}`;
 }
 
-export function writeReport({ data, resultsPath, jsonPath }) {
+/** JSON as the repository's Prettier would print it, so `npm run format:check` stays clean. */
+async function prettyJson(value) {
+  const text = JSON.stringify(value, null, 2);
+  try {
+    const prettier = await import('prettier');
+    return await prettier.format(text, { parser: 'json', printWidth: 100 });
+  } catch {
+    return `${text}\n`;
+  }
+}
+
+export async function writeReport({ data, resultsPath, jsonPath }) {
   data.date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const existing = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
   writeFileSync(resultsPath, merge(existing, section(data)));
@@ -181,5 +202,5 @@ export function writeReport({ data, resultsPath, jsonPath }) {
     ...data,
     config: { ...data.config, results: relative(process.cwd(), resultsPath) },
   };
-  writeFileSync(jsonPath, `${JSON.stringify(json, null, 1)}\n`);
+  writeFileSync(jsonPath, await prettyJson(json));
 }

@@ -17,6 +17,7 @@ import { writeReport } from './report.mjs';
 import {
   ELD_PRELOAD,
   childrenCpuSeconds,
+  cpuBusySeconds,
   eventLoopDelay,
   freePort,
   startPinned,
@@ -76,7 +77,7 @@ async function main() {
     const sweep = cfg.sweep ? await payloadSweep(ctx) : undefined;
     for (const s of iris.servers) await stop(s);
     const data = { config: cfg, facts, verification: iris.verification, measured, sweep };
-    writeReport({ data, resultsPath: cfg.results, jsonPath: join(here, 'last-run.json') });
+    await writeReport({ data, resultsPath: cfg.results, jsonPath: join(here, 'last-run.json') });
     log(`wrote ${cfg.results}`);
     const failures = collectFailures(measured, sweep);
     if (failures.length > 0) {
@@ -306,6 +307,7 @@ async function load(ctx, server, scenario, seconds) {
 /** One measured round: load + CPU seconds of the target (and of every other server, idle). */
 async function measureOnce(ctx, server, scenario, others) {
   const otherBefore = others.map((o) => treeCpuSeconds(o.pid));
+  const coreBefore = cpuBusySeconds(cfg.serverCpu);
   const cpuBefore = treeCpuSeconds(server.pid);
   const clientBefore = childrenCpuSeconds();
   await eventLoopDelay(server);
@@ -314,7 +316,10 @@ async function measureOnce(ctx, server, scenario, others) {
   const cpu = treeCpuSeconds(server.pid) - cpuBefore;
   const idleCpu = others.reduce((s, o, i) => s + treeCpuSeconds(o.pid) - otherBefore[i], 0);
   const clientCpu = childrenCpuSeconds() - clientBefore;
+  // What else ran on the server CPU (other programs on this machine), besides our servers.
+  const foreign = Math.max(0, cpuBusySeconds(cfg.serverCpu) - coreBefore - cpu - idleCpu);
   return {
+    foreignCpuUtil: foreign / r.seconds,
     ...r,
     serverCpuSeconds: cpu,
     serverCpuUtil: cpu / r.seconds,

@@ -113,6 +113,17 @@ export function childrenCpuSeconds() {
   return (Number(fields[13]) + Number(fields[14])) / CLK_TCK;
 }
 
+/** Busy (non-idle, non-iowait) seconds of one CPU so far, from /proc/stat. */
+export function cpuBusySeconds(cpu) {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return 0;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK;
+}
+
 /** Path of the preload module that records event-loop delay in Tessera. */
 export const ELD_PRELOAD = join(here, 'eld-preload.mjs');
 
