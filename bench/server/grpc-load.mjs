@@ -14,6 +14,9 @@ const seconds = Math.max(0.1, Math.min(3600, Number(config.seconds) || 1));
 const client = new grpc.Client(config.target, grpc.credentials.createInsecure(), {
   'grpc.max_receive_message_length': 256 * 1024 * 1024,
   'grpc.max_send_message_length': 256 * 1024 * 1024,
+  ...(config.flowControlWindow
+    ? { 'grpc-node.flow_control_window': config.flowControlWindow }
+    : {}),
 });
 const identity = (b) => b;
 const latencies = [];

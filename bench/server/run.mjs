@@ -74,8 +74,8 @@ async function main() {
     const iris = await startIrisServers(ctx);
     const scenarios = irisScenarios(ctx, iris);
     const measured = await measureAll(ctx, iris.servers, scenarios);
-    const sweep = cfg.sweep ? await payloadSweep(ctx) : undefined;
     for (const s of iris.servers) await stop(s);
+    const sweep = cfg.sweep ? await payloadSweep(ctx) : undefined;
     const data = { config: cfg, facts, verification: iris.verification, measured, sweep };
     await writeReport({ data, resultsPath: cfg.results, jsonPath: join(here, 'last-run.json') });
     log(`wrote ${cfg.results}`);
