@@ -1,0 +1,125 @@
+// Peers of the server benchmark, provisioned idempotently and cached outside the repository
+// (test/peers/cache.mjs): a Python virtualenv with MLServer 1.7.1 + mlserver-sklearn pinned in
+// bench/server/requirements.txt, keyed by a hash of that file and the interpreter's version; and
+// the `wrk` load generator, which must already be installed (Debian package `wrk`).
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../../test/peers/cache.mjs';
+import { hashInputs, isDone, lastLines, markDone, run, withLock } from '../../test/peers/exec.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const requirementsPath = join(here, 'requirements.txt');
+const IMPORTS = 'import mlserver, mlserver_sklearn, sklearn, joblib, numpy';
+const NETWORK_ERROR =
+  /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|No matching distribution found|Could not find a version that satisfies/;
+
+async function baseVersion(base) {
+  let version;
+  try {
+    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
+  } catch (err) {
+    throw new Error(
+      `mlserver peer: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`,
+    );
+  }
+  if (!/^Python 3\.(1[1-9])\./.test(version)) {
+    throw new Error(`mlserver peer: ${base} is ${version}; the pins were checked on Python 3.11`);
+  }
+  return version;
+}
+
+/** Returns { python, mlserver, version } for the cached MLServer virtualenv, building it once. */
+export async function provisionMlserver(log) {
+  const base = process.env.TESSERA_PYTHON_BASE ?? 'python3';
+  const version = await baseVersion(base);
+  const key = hashInputs(readFileSync(requirementsPath), version, 'mlserver-peer-v1');
+  const dir = cacheDir('mlserver', key);
+  const venv = join(dir, 'venv');
+  const python = join(venv, 'bin', 'python');
+  const result = { python, mlserver: join(venv, 'bin', 'mlserver'), version };
+  const cached = () => isDone(dir, key) && existsSync(python);
+  if (cached()) {
+    log(`reusing the cached MLServer virtualenv ${key} (${version})`);
+    return result;
+  }
+  return withLock(
+    dir,
+    async () => {
+      if (!cached()) await build({ base, version, key, dir, venv, python }, log);
+      return result;
+    },
+    { log },
+  );
+}
+
+async function build({ base, version, key, dir, venv, python }, log) {
+  log(`creating a virtualenv with ${version} in the cache (${key})`);
+  rmSync(venv, { recursive: true, force: true });
+  try {
+    await run(base, ['-m', 'venv', venv], { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new Error(
+      `mlserver peer: cannot create a virtualenv: ${lastLines(err.output) || err.message}`,
+    );
+  }
+  log('installing mlserver 1.7.1, mlserver-sklearn and their pinned dependencies (about a minute)');
+  const pipArgs = [
+    '-m',
+    'pip',
+    'install',
+    '--disable-pip-version-check',
+    '--no-input',
+    '--progress-bar',
+    'off',
+    '--retries',
+    '2',
+    '--timeout',
+    '20',
+    '-r',
+    requirementsPath,
+  ];
+  try {
+    await run(python, pipArgs, {
+      timeoutMs: 1_200_000,
+      log,
+      stream: true,
+      heartbeat: 'still installing Python packages',
+    });
+  } catch (err) {
+    const tail = lastLines(err.output, 1) || err.message;
+    rmSync(venv, { recursive: true, force: true });
+    if (err.timedOut || NETWORK_ERROR.test(err.output ?? '')) {
+      const index = process.env.PIP_INDEX_URL
+        ? ` (PIP_INDEX_URL=${process.env.PIP_INDEX_URL})`
+        : '';
+      throw new Error(
+        `mlserver peer: cannot reach the Python package index${index} to install ${requirementsPath}: ${tail}`,
+      );
+    }
+    throw new Error(`mlserver peer: pip install -r ${requirementsPath} failed: ${tail}`);
+  }
+  try {
+    await run(python, ['-c', IMPORTS], { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new Error(
+      `mlserver peer: the virtualenv was installed but imports fail: ${lastLines(err.output, 1) || err.message}`,
+    );
+  }
+  markDone(dir, key);
+  log(`MLServer virtualenv ready (${key})`);
+}
+
+/** Resolves the path of `wrk`, or throws with the command that installs it. */
+export async function findWrk() {
+  const wrk = process.env.BENCH_WRK ?? 'wrk';
+  try {
+    await run('sh', ['-c', `command -v ${wrk}`], { timeoutMs: 10_000 });
+  } catch {
+    throw new Error(
+      `the load generator wrk is not installed: run \`apt-get install -y wrk\` (Debian/Ubuntu), or set BENCH_WRK to its path`,
+    );
+  }
+  const out = await run(wrk, ['--version'], { timeoutMs: 10_000 }).catch((err) => err.output ?? '');
+  return { wrk, version: (out.split('\n')[0] ?? '').replace(/\s*Copyright.*$/, '').trim() };
+}
