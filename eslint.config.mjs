@@ -7,7 +7,10 @@ const coreForbidden = [
   { group: ['fastify', '@fastify/*'], message: 'core/ is protocol-neutral: no fastify.' },
   { group: ['@grpc/*'], message: 'core/ is protocol-neutral: no grpc.' },
   { group: ['prom-client'], message: 'core/ reports metrics through an injected interface.' },
-  { group: ['onnxruntime-node'], message: 'Only runtime/onnx-runtime.ts imports onnxruntime-node.' },
+  {
+    group: ['onnxruntime-node'],
+    message: 'Only runtime/onnx-runtime.ts imports onnxruntime-node.',
+  },
   { group: ['**/transport/**'], message: 'core/ never imports transport/.' },
 ];
 
@@ -37,7 +40,16 @@ export default tseslint.config(
             {
               from: 'package',
               package: 'node:test',
-              name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+              name: [
+                'describe',
+                'it',
+                'test',
+                'suite',
+                'before',
+                'after',
+                'beforeEach',
+                'afterEach',
+              ],
             },
           ],
         },

@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { grpcClient } from '../../support/grpc-client.js';
-import { REPO_ROOT, copyModels, startServer, type ServerProcess } from '../../support/server-process.js';
+import {
+  REPO_ROOT,
+  copyModels,
+  startServer,
+  type ServerProcess,
+} from '../../support/server-process.js';
 import { postJson, slowGrpcRequest, slowRestRequest, waitFor } from './lifecycle-helpers.js';
 
 async function scrape(server: ServerProcess, name: string): Promise<number> {
