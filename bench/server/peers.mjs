@@ -6,13 +6,19 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../../test/peers/cache.mjs';
-import { hashInputs, isDone, lastLines, markDone, run, withLock } from '../../test/peers/exec.mjs';
+import {
+  hashInputs,
+  isDone,
+  lastLines,
+  markDone,
+  pipInstallRequirements,
+  run,
+  withLock,
+} from '../../test/peers/exec.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const requirementsPath = join(here, 'requirements.txt');
 const IMPORTS = 'import mlserver, mlserver_sklearn, sklearn, joblib, numpy';
-const NETWORK_ERROR =
-  /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|No matching distribution found|Could not find a version that satisfies/;
 
 async function baseVersion(base) {
   let version;
@@ -64,41 +70,13 @@ async function build({ base, version, key, dir, venv, python }, log) {
     );
   }
   log('installing mlserver 1.7.1, mlserver-sklearn and their pinned dependencies (about a minute)');
-  const pipArgs = [
-    '-m',
-    'pip',
-    'install',
-    '--disable-pip-version-check',
-    '--no-input',
-    '--progress-bar',
-    'off',
-    '--retries',
-    '2',
-    '--timeout',
-    '20',
-    '-r',
-    requirementsPath,
-  ];
-  try {
-    await run(python, pipArgs, {
-      timeoutMs: 1_200_000,
-      log,
-      stream: true,
-      heartbeat: 'still installing Python packages',
-    });
-  } catch (err) {
-    const tail = lastLines(err.output, 1) || err.message;
-    rmSync(venv, { recursive: true, force: true });
-    if (err.timedOut || NETWORK_ERROR.test(err.output ?? '')) {
-      const index = process.env.PIP_INDEX_URL
-        ? ` (PIP_INDEX_URL=${process.env.PIP_INDEX_URL})`
-        : '';
-      throw new Error(
-        `mlserver peer: cannot reach the Python package index${index} to install ${requirementsPath}: ${tail}`,
-      );
-    }
-    throw new Error(`mlserver peer: pip install -r ${requirementsPath} failed: ${tail}`);
-  }
+  await pipInstallRequirements({
+    python,
+    venv,
+    requirements: requirementsPath,
+    label: 'mlserver peer',
+    log,
+  });
   try {
     await run(python, ['-c', IMPORTS], { timeoutMs: 120_000 });
   } catch (err) {

@@ -154,3 +154,50 @@ function ownerAlive(lock) {
     return err.code === 'EPERM';
   }
 }
+
+/** pip's messages that mean the package index could not be reached (as opposed to a bad pin). */
+export const PIP_NETWORK_ERROR =
+  /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|No matching distribution found|Could not find a version that satisfies/;
+
+/**
+ * `pip install -r requirements` into a virtualenv with bounded retries and timeouts, streaming
+ * progress to `log`. On failure the half-built virtualenv is removed and the error says, in one
+ * line prefixed with `label`, whether the index was unreachable or the install itself failed.
+ */
+export async function pipInstallRequirements({ python, venv, requirements, label, log }) {
+  const pipArgs = [
+    '-m',
+    'pip',
+    'install',
+    '--disable-pip-version-check',
+    '--no-input',
+    '--progress-bar',
+    'off',
+    '--retries',
+    '2',
+    '--timeout',
+    '20',
+    '-r',
+    requirements,
+  ];
+  try {
+    await run(python, pipArgs, {
+      timeoutMs: 1_200_000,
+      log,
+      stream: true,
+      heartbeat: 'still installing Python packages',
+    });
+  } catch (err) {
+    const tail = lastLines(err.output, 1) || err.message;
+    rmSync(venv, { recursive: true, force: true });
+    if (err.timedOut || PIP_NETWORK_ERROR.test(err.output ?? '')) {
+      const index = process.env.PIP_INDEX_URL
+        ? ` (PIP_INDEX_URL=${process.env.PIP_INDEX_URL})`
+        : '';
+      throw new Error(
+        `${label}: cannot reach the Python package index${index} to install ${requirements}: ${tail}`,
+      );
+    }
+    throw new Error(`${label}: pip install -r ${requirements} failed: ${tail}`);
+  }
+}

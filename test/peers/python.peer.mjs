@@ -7,14 +7,20 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
-import { hashInputs, isDone, lastLines, markDone, run, withLock } from './exec.mjs';
+import {
+  hashInputs,
+  isDone,
+  lastLines,
+  markDone,
+  pipInstallRequirements,
+  run,
+  withLock,
+} from './exec.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const requirementsPath = join(here, 'python', 'requirements.txt');
 const IMPORTS =
   'import tritonclient.http, tritonclient.grpc, onnxruntime, onnx, sklearn, skl2onnx, numpy, requests';
-const NETWORK_ERROR =
-  /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|No matching distribution found|Could not find a version that satisfies/;
 
 function venvPython(venv) {
   return process.platform === 'win32'
@@ -33,44 +39,6 @@ async function baseVersion(base) {
     throw new Error(`python: ${base} is ${version}; the pinned requirements need Python >= 3.11`);
   }
   return version;
-}
-
-async function pipInstall(python, venv, log) {
-  const pipArgs = [
-    '-m',
-    'pip',
-    'install',
-    '--disable-pip-version-check',
-    '--no-input',
-    '--progress-bar',
-    'off',
-    '--retries',
-    '2',
-    '--timeout',
-    '20',
-    '-r',
-    requirementsPath,
-  ];
-  try {
-    await run(python, pipArgs, {
-      timeoutMs: 1_200_000,
-      log,
-      stream: true,
-      heartbeat: 'still installing Python packages',
-    });
-  } catch (err) {
-    const tail = lastLines(err.output, 1) || err.message;
-    rmSync(venv, { recursive: true, force: true });
-    if (err.timedOut || NETWORK_ERROR.test(err.output ?? '')) {
-      const index = process.env.PIP_INDEX_URL
-        ? ` (PIP_INDEX_URL=${process.env.PIP_INDEX_URL})`
-        : '';
-      throw new Error(
-        `python: cannot reach the Python package index${index} to install ${requirementsPath}: ${tail}`,
-      );
-    }
-    throw new Error(`python: pip install -r ${requirementsPath} failed: ${tail}`);
-  }
 }
 
 export async function provision(log) {
@@ -108,7 +76,13 @@ async function build({ base, version, key, dir, venv, python }, log) {
   log(
     'installing the pinned requirements (tritonclient, onnxruntime, onnx, scikit-learn, skl2onnx)',
   );
-  await pipInstall(python, venv, log);
+  await pipInstallRequirements({
+    python,
+    venv,
+    requirements: requirementsPath,
+    label: 'python',
+    log,
+  });
 
   try {
     await run(python, ['-c', IMPORTS], { timeoutMs: 120_000 });
