@@ -51,10 +51,10 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
     const grpc = grpcClient(server.grpcAddress);
     try {
       assert.equal(await readiness(server), 200);
-      const REST = 6;
-      const GRPC = 6;
-      const restBody = slowRestRequest(300_000);
-      const grpcBody = slowGrpcRequest(300_000);
+      const REST = 4;
+      const GRPC = 4;
+      const restBody = slowRestRequest(100_000);
+      const grpcBody = slowGrpcRequest(100_000);
       const results: string[] = [];
       const calls = [
         ...Array.from({ length: REST }, () =>
