@@ -86,8 +86,11 @@ export function unary<Req, Res>(
       : trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const trailers = new Metadata();
     const controller = new AbortController();
+    let answered = false;
+    // grpc-js also emits 'cancelled' when a call that was answered closes; only a call still
+    // being worked on is really cancelled (and aborting costs a DOMException per call).
     call.once('cancelled', () => {
-      controller.abort();
+      if (!answered) controller.abort();
     });
     const ctx: RequestContext = {
       headers: metadataHeaders(call.metadata),
@@ -95,6 +98,7 @@ export function unary<Req, Res>(
       protocol: 'grpc',
     };
     const finish = (code: status): void => {
+      answered = true;
       deps.metrics.grpcHandled(labels, status[code], (performance.now() - started) / 1000);
       span.setAttribute('rpc.grpc.status_code', code);
       if (code !== status.OK) span.setStatus({ code: SpanStatusCode.ERROR });
