@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SettingsError, loadSettings, type Settings } from './config.js';
 import { createLogger } from './observability/logger.js';
-import { startServer } from './server.js';
+import { exampleRequest } from './core/example-request.js';
+import { startServer, type RunningServer } from './server.js';
 
 const USAGE = `Usage: tessera start <folder> [options]
 
@@ -27,6 +28,17 @@ function version(): string {
     version: string;
   };
   return pkg.version;
+}
+
+/** A curl line that runs an inference on the first ready model, or lists the repository. */
+function tryLine(server: RunningServer, base: string): string {
+  const index = `curl -s ${base}/v2/repository/index -X POST -d '{}'`;
+  const first = server.readyModels[0];
+  if (first === undefined) return index;
+  const example = exampleRequest(server.dataplane.modelMetadata(first));
+  const body = example === undefined ? undefined : JSON.stringify(example);
+  if (body === undefined || body.length > 2000) return index;
+  return `curl -s ${base}/v2/models/${first}/infer -H 'Content-Type: application/json' -d '${body}'`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -106,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
       server.ports.metrics === null
         ? ''
         : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
-      `Try: curl -s http://${host}:${server.ports.http}${settings.root_path}/v2/repository/index -X POST -d '{}'`,
+      `Try: ${tryLine(server, `http://${host}:${server.ports.http}${settings.root_path}`)}`,
     ]
       .filter((l) => l !== '')
       .join('\n'),

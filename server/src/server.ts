@@ -24,6 +24,8 @@ export const EXTENSIONS = ['model_repository', 'binary_tensor_data', 'parameters
 export interface RunningServer {
   readonly ports: { readonly http: number; readonly grpc: number; readonly metrics: number | null };
   readonly dataplane: DataPlane;
+  /** Names of the models that were ready when start-up finished, sorted. */
+  readonly readyModels: readonly string[];
   /** Graceful shutdown: readiness off, in-flight requests finish, models unload. */
   shutdown(): Promise<void>;
 }
@@ -88,7 +90,8 @@ export async function startServer(
     stopping ??= stopAll({ dataplane, registry, http, grpc, metricsApp, tracing, logger });
     return stopping;
   };
-  return { ports, dataplane, shutdown };
+  const readyModels = [...new Set((await registry.index(true)).map((e) => e.name))];
+  return { ports, dataplane, readyModels, shutdown };
 }
 
 async function stopAll(parts: {

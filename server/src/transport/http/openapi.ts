@@ -4,6 +4,7 @@
  * where the request example is built from the model's own inputs.
  */
 import { DATATYPES } from '../../core/datatype.js';
+import { exampleRequest } from '../../core/example-request.js';
 import type { ModelMetadata } from '../../core/types.js';
 
 const error = {
@@ -223,19 +224,7 @@ export function modelSpec(
   serverVersion: string,
   rootPath: string,
 ): object {
-  const example = {
-    inputs: metadata.inputs.map((t) => {
-      const shape = t.shape.map((d) => (d < 0 ? 1 : d));
-      const count = shape.reduce((a, b) => a * b, 1);
-      const value = t.datatype === 'BYTES' ? 'text' : t.datatype === 'BOOL' ? true : 0;
-      return {
-        name: t.name,
-        shape,
-        datatype: t.datatype,
-        data: new Array<unknown>(Math.min(count, 64)).fill(value),
-      };
-    }),
-  };
+  const example = exampleRequest(metadata);
   const prefix = `/v2/models/${metadata.name}`;
   return {
     openapi: '3.0.3',
