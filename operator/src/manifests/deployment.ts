@@ -1,8 +1,8 @@
 import type { Container, Deployment, EnvVar, PodSpec, Resources } from './types.js';
 import type { RuntimeContainer } from '../api/v1alpha1/index.js';
 import { type BuildInput, isAutoscaled, SERVER_PORTS } from './input.js';
-import { commonLabels, predictorName, selectorLabels } from './labels.js';
-import { controllerOwnerReference } from './owner-reference.js';
+import { commonLabels, selectorLabels } from './labels.js';
+import { childMetadata } from './owner-reference.js';
 
 const MODEL_DIR = '/mnt/models';
 
@@ -130,12 +130,7 @@ export function buildDeployment(input: BuildInput): Deployment {
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: {
-      name: predictorName(name),
-      namespace: isvc.metadata.namespace ?? 'default',
-      labels: commonLabels(name),
-      ownerReferences: [controllerOwnerReference(isvc)],
-    },
+    metadata: childMetadata(isvc),
     spec: {
       selector: { matchLabels: selectorLabels(name) },
       template: { metadata: { labels: commonLabels(name) }, spec: podSpec(input) },

@@ -1,8 +1,8 @@
 import type { HorizontalPodAutoscaler, MetricSpec } from './types.js';
 import type { ScaleMetric } from '../api/v1alpha1/index.js';
 import { type BuildInput, isAutoscaled } from './input.js';
-import { commonLabels, predictorName } from './labels.js';
-import { controllerOwnerReference } from './owner-reference.js';
+import { predictorName } from './labels.js';
+import { childMetadata } from './owner-reference.js';
 
 /**
  * Names of the server's per-model metrics as a custom-metrics adapter exposes them
@@ -57,12 +57,7 @@ export function buildHpa(input: BuildInput): HorizontalPodAutoscaler | undefined
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: {
-      name: predictorName(name),
-      namespace: isvc.metadata.namespace ?? 'default',
-      labels: commonLabels(name),
-      ownerReferences: [controllerOwnerReference(isvc)],
-    },
+    metadata: childMetadata(isvc),
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: predictorName(name) },
       minReplicas: predictor.minReplicas ?? 1,

@@ -1,7 +1,7 @@
 import type { Service } from './types.js';
 import { type BuildInput, SERVER_PORTS } from './input.js';
-import { commonLabels, predictorName, selectorLabels } from './labels.js';
-import { controllerOwnerReference } from './owner-reference.js';
+import { predictorName, selectorLabels } from './labels.js';
+import { childMetadata } from './owner-reference.js';
 
 /** The predictor's ClusterIP Service: http on 80 (as KServe), grpc and metrics on their own ports. */
 export function buildService(input: BuildInput): Service {
@@ -10,12 +10,7 @@ export function buildService(input: BuildInput): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: predictorName(name),
-      namespace: isvc.metadata.namespace ?? 'default',
-      labels: commonLabels(name),
-      ownerReferences: [controllerOwnerReference(isvc)],
-    },
+    metadata: childMetadata(isvc),
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(name),
