@@ -4,7 +4,8 @@
 //   const server = await startServer({ folder: 'examples/models' });
 //   await fetch(`${server.httpUrl}/v2/health/ready`);
 //   const exitCode = await server.stop();
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,30 +46,26 @@ export async function copyModels(
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * Spawns `tessera start <folder>` on free loopback ports with piped output, without waiting for
+ * anything (tests of start-up itself use this directly).
+ */
+export function spawnServer(
+  folder: string,
+  env: Record<string, string> = {},
+): ChildProcessByStdio<null, Readable, Readable> {
+  const args = ['start', resolve(REPO_ROOT, folder), '--host', '127.0.0.1'];
+  for (const port of ['--http-port', '--grpc-port', '--metrics-port']) args.push(port, '0');
+  return spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, TESSERA_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
 /** Starts the server and waits until it reports ready. */
 export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
-  const folder = resolve(REPO_ROOT, options.folder ?? 'examples/models');
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'start',
-      folder,
-      '--host',
-      '127.0.0.1',
-      '--http-port',
-      '0',
-      '--grpc-port',
-      '0',
-      '--metrics-port',
-      '0',
-    ],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, TESSERA_LOG_LEVEL: 'info', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnServer(options.folder ?? 'examples/models', options.env);
   const logs: unknown[] = [];
   let buffer = '';
   const exited = new Promise<number | null>((resolveExit) => {

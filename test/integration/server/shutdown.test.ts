@@ -2,7 +2,6 @@
 // in flight over REST and gRPC. Every accepted request completes with 200 / OK, readiness turns
 // false (or new connections are refused), and the process exits 0.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { grpcClient } from '../../support/grpc-client.js';
 import {
   REPO_ROOT,
   copyModels,
+  spawnServer,
   startServer,
   type ServerProcess,
 } from '../../support/server-process.js';
@@ -222,27 +222,7 @@ void describe('SIGTERM during start-up', { timeout: 60_000 }, () => {
           JSON.stringify({ name: `m${i}`, implementation: 'onnx' }),
         );
       }
-      const child = spawn(
-        process.execPath,
-        [
-          join(REPO_ROOT, 'server/dist/cli.js'),
-          'start',
-          dir,
-          '--host',
-          '127.0.0.1',
-          '--http-port',
-          '0',
-          '--grpc-port',
-          '0',
-          '--metrics-port',
-          '0',
-        ],
-        {
-          cwd: REPO_ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-          env: { ...process.env, TESSERA_LOG_LEVEL: 'info' },
-        },
-      );
+      const child = spawnServer(dir);
       let output = '';
       let signalledBeforeReady: boolean | undefined;
       child.stdout.on('data', (chunk: Buffer) => {
