@@ -74,16 +74,10 @@ async function build({ base, version, key, dir, venv, python }, log) {
     python,
     venv,
     requirements: requirementsPath,
+    imports: IMPORTS,
     label: 'mlserver peer',
     log,
   });
-  try {
-    await run(python, ['-c', IMPORTS], { timeoutMs: 120_000 });
-  } catch (err) {
-    throw new Error(
-      `mlserver peer: the virtualenv was installed but imports fail: ${lastLines(err.output, 1) || err.message}`,
-    );
-  }
   markDone(dir, key);
   log(`MLServer virtualenv ready (${key})`);
 }

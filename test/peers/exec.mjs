@@ -160,11 +160,12 @@ export const PIP_NETWORK_ERROR =
   /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|No matching distribution found|Could not find a version that satisfies/;
 
 /**
- * `pip install -r requirements` into a virtualenv with bounded retries and timeouts, streaming
+ * `pip install -r requirements` into a virtualenv with bounded retries and timeouts, then the
+ * `imports` statement as a smoke test, streaming
  * progress to `log`. On failure the half-built virtualenv is removed and the error says, in one
  * line prefixed with `label`, whether the index was unreachable or the install itself failed.
  */
-export async function pipInstallRequirements({ python, venv, requirements, label, log }) {
+export async function pipInstallRequirements({ python, venv, requirements, imports, label, log }) {
   const pipArgs = [
     '-m',
     'pip',
@@ -199,5 +200,13 @@ export async function pipInstallRequirements({ python, venv, requirements, label
       );
     }
     throw new Error(`${label}: pip install -r ${requirements} failed: ${tail}`);
+  }
+  // A smoke import, so a venv that installed but cannot import is never marked done.
+  try {
+    await run(python, ['-c', imports], { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new Error(
+      `${label}: the virtualenv was installed but imports fail: ${lastLines(err.output, 1) || err.message}`,
+    );
   }
 }
