@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs test tiers with Node's built-in runner.
 //
-// Node 20's `node --test` takes paths, not globs, so the files are collected here. Tiers other
+// The files are collected here (rather than with `node --test` globs) so tiers stay folders. Tiers other
 // than `unit` need real peers (a Python virtualenv with tritonclient, Go-built binaries, a
 // control plane). Each peer is a module `test/peers/<name>.peer.mjs` exporting
 //   provision(log): Promise<Record<string, string>>   build or reuse a cached artefact, return env
@@ -12,6 +12,17 @@ import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { spawn } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+
+// npm puts node_modules/.bin first on PATH, so `npm test` runs on the Node that package.json pins
+// (optionalDependencies node-linux-*), whatever the machine's own Node is.
+const [nodeMajor] = process.versions.node.split('.').map(Number);
+if ((nodeMajor ?? 0) < 24) {
+  console.error(
+    `Node ${process.versions.node} is too old: run the tests with \`npm test\` (it uses the Node 24 ` +
+      'that package.json pins) or put Node 24+ on PATH.',
+  );
+  process.exit(2);
+}
 
 const tiers = process.argv.slice(2);
 if (tiers.length === 0) {
