@@ -79,6 +79,31 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: coreForbidden }] },
   },
   {
+    // The contract is shared by server, agent and operator: it depends on nothing of theirs and
+    // on no library but zod, so importing it never drags a program's dependencies along.
+    files: ['contract/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(?!zod$|node:|\\.\\.?/).*',
+              message: 'contract/ imports only zod, node: built-ins and its own files.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[object.name='process'][property.name='env']",
+          message: 'The contract names variables; the programs read them in their config.ts.',
+        },
+      ],
+    },
+  },
+  {
     files: ['server/src/**/*.ts', 'operator/src/**/*.ts'],
     ignores: ['server/src/config.ts', 'operator/src/config.ts'],
     rules: {

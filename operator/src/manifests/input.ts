@@ -15,8 +15,8 @@ export interface BuildInput {
   readonly config: ManifestConfig;
 }
 
-/** Container ports of the Tessera server (MLServer defaults: http 8080, grpc 8081, metrics 8082). */
-export const SERVER_PORTS = { http: 8080, grpc: 8081, metrics: 8082 } as const;
+// The server's ports are part of the pod contract shared with the server.
+export { SERVER_PORTS } from '@tessera/contract';
 
 /**
  * Whether the operator runs an HPA: only when maxReplicas exceeds minReplicas (default 1).

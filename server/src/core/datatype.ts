@@ -2,26 +2,9 @@
  * The V2 tensor datatypes (v2-protocol.md §1.7) and what each needs in memory.
  */
 
-/** Every datatype the protocol defines, in the order of the OIP table. */
-export const DATATYPES = [
-  'BOOL',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-  'BYTES',
-  'BF16',
-] as const;
+import { DATATYPES, type Datatype } from '@tessera/contract';
 
-/** One V2 datatype. */
-export type Datatype = (typeof DATATYPES)[number];
+export { DATATYPES, type Datatype };
 
 const DATATYPE_SET: ReadonlySet<string> = new Set(DATATYPES);
 

@@ -3,14 +3,10 @@
  * or smuggle a path (Triton CVE-2023-31036, reliability-catalogue §3.6). They are matched against a
  * strict pattern before any lookup.
  */
+import { isValidModelName } from '@tessera/contract';
 import { invalidInput } from '../errors.js';
 
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
-
-/** Whether a model name or version is acceptable: starts alphanumeric, then [A-Za-z0-9._-], no `..`. */
-export function isValidModelName(value: string): boolean {
-  return NAME_PATTERN.test(value) && !value.includes('..');
-}
+export { isValidModelName };
 
 /** Throws a clear 400 if a model name (or version) is not acceptable. */
 export function assertModelName(

@@ -4,46 +4,11 @@
  * and `parameters` keeps unknown keys (`extra="allow"`).
  */
 import { isAbsolute, resolve } from 'node:path';
-import { z } from 'zod';
-import { DATATYPES } from './datatype.js';
-import { isValidModelName } from './model-name.js';
+import { formatIssues, modelSettingsFileSchema } from '@tessera/contract';
 import type { TensorMetadata } from './types.js';
 
-const tensorMetadataSchema = z.object({
-  name: z.string().min(1),
-  datatype: z.enum(DATATYPES),
-  shape: z.array(z.number().int().min(-1)),
-  parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
-});
-
-const nameSchema = z
-  .string()
-  .refine(
-    isValidModelName,
-    "must use letters, digits, '.', '_' or '-', starting with a letter or digit",
-  );
-
-/** The JSON schema of model-settings.json. */
-export const modelSettingsFileSchema = z.object({
-  name: nameSchema.optional(),
-  implementation: z.string().min(1, 'must name a runtime, e.g. "onnx"'),
-  platform: z.string().default(''),
-  versions: z.array(z.string()).default([]),
-  inputs: z.array(tensorMetadataSchema).default([]),
-  outputs: z.array(tensorMetadataSchema).default([]),
-  max_batch_size: z.number().int().min(0).default(0),
-  max_batch_time: z.number().min(0).default(0),
-  parallel_workers: z.number().int().min(0).max(64).optional(),
-  parameters: z
-    .looseObject({
-      uri: z.string().min(1).optional(),
-      version: nameSchema.optional(),
-      format: z.string().optional(),
-      content_type: z.string().optional(),
-      extra: z.record(z.string(), z.unknown()).default({}),
-    })
-    .default({ extra: {} }),
-});
+// The file schema is part of the contract with the agent, which writes these files.
+export { formatIssues, modelSettingsFileSchema };
 
 /** A model's settings, resolved against the folder that holds its model-settings.json. */
 export interface ModelSettings {
@@ -67,13 +32,6 @@ export interface ModelSettings {
   readonly extra: Readonly<Record<string, unknown>>;
   /** Every field of `parameters`, unknown ones included, for runtimes that want them. */
   readonly parameters: Readonly<Record<string, unknown>>;
-}
-
-/** Formats zod issues as `field: reason; field: reason`. */
-export function formatIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(root)'}: ${issue.message}`)
-    .join('; ');
 }
 
 /**
