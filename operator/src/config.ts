@@ -28,6 +28,12 @@ const envSchema = z
     TESSERA_OPERATOR_BIND_ADDRESS: z.string().min(1).default('0.0.0.0'),
     TESSERA_OPERATOR_METRICS_PORT: port.default(8080),
     TESSERA_OPERATOR_HEALTH_PORT: port.default(8081),
+    TESSERA_OPERATOR_MODEL_LOAD_TIMEOUT_SECONDS: seconds.default(900),
+    TESSERA_OPERATOR_AGENT_TIMEOUT_SECONDS: seconds.default(5),
+    TESSERA_OPERATOR_MODEL_RECHECK_SECONDS: seconds.default(30),
+    TESSERA_OPERATOR_MODEL_POLL_SECONDS: seconds.default(1),
+    TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS: seconds.default(5),
+    TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS: seconds.default(300),
     TESSERA_OPERATOR_LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -51,6 +57,19 @@ const envSchema = z
       });
     }
   });
+
+/** Timeouts and periods of the driver. */
+export interface ModelDriverTimings {
+  /** How long one agent index call may take. */
+  readonly indexTimeoutMs: number;
+  /** How long one load call may take (a pull plus the server's load). */
+  readonly loadTimeoutMs: number;
+  /** How often a converged InferenceService's agents are asked again. */
+  readonly recheckMs: number;
+  /** How often a replica whose agent is busy (pulling) is asked again. */
+  readonly pollMs: number;
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+}
 
 /** Leader election settings; `enabled: false` runs the controllers at once (one replica). */
 export type LeaderElectionConfig =
@@ -84,6 +103,8 @@ export interface OperatorConfig {
     readonly healthPort: number;
   };
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How the model driver talks to the agents. */
+  readonly models: ModelDriverTimings;
 }
 
 /** Thrown when the environment is invalid; the message lists every problem. */
@@ -145,5 +166,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       healthPort: e.TESSERA_OPERATOR_HEALTH_PORT,
     }),
     logLevel: e.TESSERA_OPERATOR_LOG_LEVEL,
+    models: Object.freeze({
+      loadTimeoutMs: e.TESSERA_OPERATOR_MODEL_LOAD_TIMEOUT_SECONDS * 1000,
+      indexTimeoutMs: e.TESSERA_OPERATOR_AGENT_TIMEOUT_SECONDS * 1000,
+      recheckMs: e.TESSERA_OPERATOR_MODEL_RECHECK_SECONDS * 1000,
+      pollMs: e.TESSERA_OPERATOR_MODEL_POLL_SECONDS * 1000,
+      backoff: Object.freeze({
+        baseMs: e.TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS * 1000,
+        maxMs: e.TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS * 1000,
+      }),
+    }),
   });
 }

@@ -4,13 +4,15 @@ import { Controller } from './controller/controller.js';
 import { Informer, type InformerEventType } from './controller/informer.js';
 import type { KubeClient, KubeObject } from './kube/client.js';
 import { RESOURCES, resourcePath, type ResourceType } from './kube/resources.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifests/index.js';
+import { INFERENCE_SERVICE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifests/index.js';
 import type { OperatorMetrics } from './observability/metrics.js';
 import type { Cleanup } from './reconcilers/inference-service/finalizer.js';
 import {
   InferenceServiceReconciler,
   type ReconcileStep,
 } from './reconcilers/inference-service/reconciler.js';
+import { ModelDriverReconciler } from './reconcilers/model-driver/reconciler.js';
+import { ObservationStore } from './reconcilers/model-driver/replica-observation.js';
 
 /** Collaborators of an {@link Operator}. */
 export interface OperatorDeps {
@@ -26,6 +28,8 @@ export interface OperatorDeps {
 
 /** Name of the InferenceService controller in metrics and logs. */
 export const CONTROLLER_NAME = 'inferenceservice';
+/** Name of the model driver (load/unload through the agents) in metrics and logs. */
+export const MODEL_DRIVER_NAME = 'models';
 
 /**
  * The running operator: informers feeding one keyed work queue, and the InferenceService
@@ -34,6 +38,9 @@ export const CONTROLLER_NAME = 'inferenceservice';
  */
 export class Operator {
   readonly controller: Controller;
+  /** Drives load/unload on every replica; keyed like the InferenceService controller. */
+  readonly modelDriver: Controller;
+  private readonly driver: ModelDriverReconciler;
   private readonly informers: Informer[] = [];
   private readonly isvcs: Informer;
   private started = false;
@@ -59,6 +66,7 @@ export class Operator {
     };
     this.isvcs = informer(RESOURCES.InferenceService, (_t, obj) => {
       this.enqueueObject(obj);
+      this.enqueueDriver(obj.metadata?.namespace, obj.metadata?.name);
     });
     const runtimes = informer(RESOURCES.ServingRuntime, (t, obj) => {
       if (t !== 'resync') this.enqueueNamespace(obj.metadata?.namespace);
@@ -72,6 +80,38 @@ export class Operator {
     const deployments = informer(RESOURCES.Deployment, ownerHandler, true);
     const services = informer(RESOURCES.Service, ownerHandler, true);
     const hpas = informer(RESOURCES.HorizontalPodAutoscaler, ownerHandler, true);
+    // Server pods belong to ReplicaSets; their InferenceService label maps them to the key.
+    const pods = informer(
+      RESOURCES.Pod,
+      (t, obj) => {
+        if (t === 'resync') return;
+        this.enqueueDriver(
+          obj.metadata?.namespace,
+          obj.metadata?.labels?.[INFERENCE_SERVICE_LABEL],
+        );
+      },
+      true,
+    );
+    const observations = new ObservationStore();
+    // A changed observation is a change of the world: recompute (and maybe write) status.
+    observations.onChange((key) => {
+      this.controller.enqueue(key);
+    });
+    this.driver = new ModelDriverReconciler({
+      caches: { inferenceServices: this.isvcs, pods },
+      store: observations,
+      requeue: (key) => {
+        this.modelDriver.enqueue(key);
+      },
+      timings: config.models,
+    });
+    this.modelDriver = new Controller({
+      name: MODEL_DRIVER_NAME,
+      workers: config.workers,
+      reconcile: (key, log) => this.driver.reconcile(key, log),
+      logger: logger.child({ controller: MODEL_DRIVER_NAME }),
+      metrics,
+    });
     const reconciler = new InferenceServiceReconciler({
       client,
       caches: {
@@ -87,6 +127,7 @@ export class Operator {
       now: () => new Date(),
       afterStep: deps.afterStep,
       cleanups: deps.cleanups,
+      observations: (key) => observations.get(key),
     });
     this.controller = new Controller({
       name: CONTROLLER_NAME,
@@ -109,18 +150,24 @@ export class Operator {
     for (const inf of this.informers) inf.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
     this.controller.start();
+    this.modelDriver.start();
     this.deps.logger.info({ workers: this.deps.config.workers }, 'Started controller');
   }
 
   /** Stops the workers (letting in-flight reconciles finish) and the informers. */
   async stop(): Promise<void> {
-    await this.controller.stop();
+    this.driver.stop();
+    await Promise.all([this.controller.stop(), this.modelDriver.stop()]);
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 
   private enqueueObject(obj: KubeObject): void {
     const { namespace, name } = obj.metadata ?? {};
     if (name !== undefined) this.controller.enqueue(`${namespace ?? ''}/${name}`);
+  }
+
+  private enqueueDriver(namespace: string | undefined, name: string | undefined): void {
+    if (name !== undefined) this.modelDriver.enqueue(`${namespace ?? ''}/${name}`);
   }
 
   private enqueueNamespace(namespace: string | undefined): void {

@@ -35,6 +35,8 @@ export const RESOURCES = {
     namespaced: true,
   },
   Service: { kind: 'Service', apiVersion: 'v1', plural: 'services', namespaced: true },
+  // Read only: the model driver finds each server replica's address and agent readiness.
+  Pod: { kind: 'Pod', apiVersion: 'v1', plural: 'pods', namespaced: true },
   HorizontalPodAutoscaler: {
     kind: 'HorizontalPodAutoscaler',
     apiVersion: 'autoscaling/v2',

@@ -1,34 +1,59 @@
-import type { Container, Deployment, EnvVar, PodSpec, Resources } from './types.js';
+import {
+  ADMIN_HOST,
+  ADMIN_PORT,
+  AGENT_ARGS,
+  AGENT_PORT,
+  CONTAINER_NAMES,
+  CREDENTIALS_DIR,
+  ENV,
+  MODEL_DIR,
+  PROBE_PATHS,
+  SERVER_PORTS,
+  adminUrl,
+} from '@tessera/contract';
+import type { Container, Deployment, EnvVar, PodSpec, Resources, Volume } from './types.js';
 import type { RuntimeContainer } from '../api/v1alpha1/index.js';
-import { type BuildInput, isAutoscaled, SERVER_PORTS } from './input.js';
+import { type BuildInput, isAutoscaled, servedModelName } from './input.js';
 import { commonLabels, selectorLabels } from './labels.js';
 import { childMetadata } from './owner-reference.js';
-
-const MODEL_DIR = '/mnt/models';
 
 /**
  * Restricted Pod Security for every container we generate
  * (kubernetes.io/docs/concepts/security/pod-security-standards, "Restricted").
  */
-const CONTAINER_SECURITY = {
-  allowPrivilegeEscalation: false,
-  readOnlyRootFilesystem: true,
-  runAsNonRoot: true,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-} as const;
+function containerSecurity(): NonNullable<Container['securityContext']> {
+  // A fresh object per container: shared references would become YAML anchors in output.
+  return {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
 
-function modelEnv(input: BuildInput): EnvVar[] {
-  const { isvc } = input;
-  const model = isvc.spec.predictor.model;
-  const env: EnvVar[] = [
-    { name: 'TESSERA_SERVER_MODEL_NAME', value: model.name ?? isvc.metadata.name },
-    { name: 'TESSERA_SERVER_MODEL_FORMAT', value: model.modelFormat.name },
-    { name: 'TESSERA_SERVER_MODEL_DIR', value: MODEL_DIR },
+/**
+ * The server's side of the pod contract: it must report ready only once the InferenceService's
+ * model is READY, it loads nothing by itself (the agent drives loads through the repository
+ * API), and that API listens on loopback only, never on the ports the Service exposes.
+ */
+function serverEnv(input: BuildInput): EnvVar[] {
+  return [
+    { name: ENV.requiredModels, value: JSON.stringify([servedModelName(input.isvc)]) },
+    { name: ENV.loadModelsAtStartup, value: 'false' },
+    { name: ENV.adminHost, value: ADMIN_HOST },
+    { name: ENV.adminPort, value: String(ADMIN_PORT) },
   ];
-  // STORAGE_URI is KServe's variable name for the model location; kept for compatibility.
-  if (model.storageUri !== undefined) env.push({ name: 'STORAGE_URI', value: model.storageUri });
-  return env;
+}
+
+/** The agent's side: where the server's repository API and the shared volume are. */
+function agentEnv(): EnvVar[] {
+  return [
+    { name: ENV.agentPort, value: String(AGENT_PORT) },
+    { name: ENV.agentServerUrl, value: adminUrl() },
+    { name: ENV.agentModelDir, value: MODEL_DIR },
+    { name: ENV.agentCredentialsDir, value: CREDENTIALS_DIR },
+  ];
 }
 
 /** Runtime env first; the operator's model env wins on a name clash. */
@@ -58,21 +83,25 @@ function serverContainer(input: BuildInput, template: RuntimeContainer): Contain
   const container: Container = {
     name: template.name,
     image: template.image ?? input.config.serverImage,
-    env: mergeEnv(template.env, modelEnv(input)),
+    env: mergeEnv(template.env, serverEnv(input)),
     ports: [
       { name: 'http', containerPort: SERVER_PORTS.http, protocol: 'TCP' },
       { name: 'grpc', containerPort: SERVER_PORTS.grpc, protocol: 'TCP' },
       { name: 'metrics', containerPort: SERVER_PORTS.metrics, protocol: 'TCP' },
     ],
-    // Readiness means "models loaded" (OIP server ready); liveness only "process alive".
-    readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 5 },
+    // Readiness means "this replica serves its model" (required_models are READY), so the
+    // Service never routes to a replica that would answer 404/503; liveness only "process alive".
+    readinessProbe: {
+      httpGet: { path: PROBE_PATHS.serverReady, port: 'http' },
+      periodSeconds: 5,
+    },
     livenessProbe: {
-      httpGet: { path: '/v2/health/live', port: 'http' },
+      httpGet: { path: PROBE_PATHS.serverLive, port: 'http' },
       periodSeconds: 10,
       failureThreshold: 6,
     },
     resources: mergeResources(input, template),
-    securityContext: { ...CONTAINER_SECURITY, capabilities: { drop: ['ALL'] } },
+    securityContext: containerSecurity(),
     volumeMounts: [
       { name: 'model-dir', mountPath: MODEL_DIR },
       { name: 'tmp', mountPath: '/tmp' },
@@ -83,12 +112,62 @@ function serverContainer(input: BuildInput, template: RuntimeContainer): Contain
   return container;
 }
 
+/**
+ * The agent sidecar: same image as the server (`tessera agent`). It alone mounts the storage
+ * credentials, and it is the only container that writes the model volume.
+ */
+function agentContainer(input: BuildInput, server: Container): Container {
+  const mounts: NonNullable<Container['volumeMounts']> = [
+    { name: 'model-dir', mountPath: MODEL_DIR },
+    { name: 'agent-tmp', mountPath: '/tmp' },
+  ];
+  if (storageSecret(input) !== undefined) {
+    mounts.push({ name: 'storage-credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
+  }
+  return {
+    name: CONTAINER_NAMES.agent,
+    image: server.image ?? input.config.serverImage,
+    args: [...AGENT_ARGS],
+    env: agentEnv(),
+    ports: [{ name: 'agent', containerPort: AGENT_PORT, protocol: 'TCP' }],
+    readinessProbe: { httpGet: { path: PROBE_PATHS.agentReady, port: 'agent' }, periodSeconds: 5 },
+    livenessProbe: {
+      httpGet: { path: PROBE_PATHS.agentLive, port: 'agent' },
+      periodSeconds: 10,
+      failureThreshold: 6,
+    },
+    resources: {
+      requests: { cpu: '50m', memory: '128Mi' },
+      limits: { memory: '512Mi' },
+    },
+    securityContext: containerSecurity(),
+    volumeMounts: mounts,
+  };
+}
+
+function storageSecret(input: BuildInput): string | undefined {
+  return input.isvc.spec.predictor.model.storage?.secretName;
+}
+
+function volumes(input: BuildInput): Volume[] {
+  const out: Volume[] = [
+    { name: 'model-dir', emptyDir: {} },
+    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+    { name: 'agent-tmp', emptyDir: { sizeLimit: '256Mi' } },
+  ];
+  const secretName = storageSecret(input);
+  if (secretName !== undefined) {
+    out.push({ name: 'storage-credentials', secret: { secretName, defaultMode: 0o440 } });
+  }
+  return out;
+}
+
 function sidecarContainer(input: BuildInput, template: RuntimeContainer): Container {
   const container: Container = {
     name: template.name,
     image: template.image ?? input.config.serverImage,
     env: mergeEnv(template.env, []),
-    securityContext: { ...CONTAINER_SECURITY, capabilities: { drop: ['ALL'] } },
+    securityContext: containerSecurity(),
     volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
   };
   if (template.command !== undefined) container.command = template.command;
@@ -100,6 +179,7 @@ function sidecarContainer(input: BuildInput, template: RuntimeContainer): Contai
 function podSpec(input: BuildInput): PodSpec {
   const [main, ...sidecars] = input.runtime.spec.containers;
   if (main === undefined) throw new Error('runtime has no containers (the CRD requires one)');
+  const server = serverContainer(input, main);
   return {
     // Model servers never call the Kubernetes API: no token in the pod.
     automountServiceAccountToken: false,
@@ -111,11 +191,15 @@ function podSpec(input: BuildInput): PodSpec {
       fsGroup: 65532,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    containers: [serverContainer(input, main), ...sidecars.map((c) => sidecarContainer(input, c))],
-    volumes: [
-      { name: 'model-dir', emptyDir: {} },
-      { name: 'tmp', emptyDir: {} },
+    containers: [
+      server,
+      agentContainer(input, server),
+      // A runtime ported from KServe may list KServe's own agent; Tessera's takes its place.
+      ...sidecars
+        .filter((c) => c.name !== CONTAINER_NAMES.agent)
+        .map((c) => sidecarContainer(input, c)),
     ],
+    volumes: volumes(input),
   };
 }
 

@@ -26,3 +26,8 @@ export function isAutoscaled(isvc: InferenceService): boolean {
   const { minReplicas, maxReplicas } = isvc.spec.predictor;
   return maxReplicas !== undefined && maxReplicas > (minReplicas ?? 1);
 }
+
+/** The name the model is served under: `predictor.model.name`, else the InferenceService's name. */
+export function servedModelName(isvc: InferenceService): string {
+  return isvc.spec.predictor.model.name ?? isvc.metadata.name;
+}

@@ -24,6 +24,8 @@ export type Container = NonNullable<
 >['containers'][number];
 /** A pod spec. */
 export type PodSpec = NonNullable<NonNullable<Deployment['spec']>['template']['spec']>;
+/** A pod volume. */
+export type Volume = NonNullable<PodSpec['volumes']>[number];
 /** An environment variable. */
 export type EnvVar = NonNullable<Container['env']>[number];
 /** Container resources. */

@@ -27,11 +27,13 @@ describe('manifest builders', () => {
           image: 'registry.example/tessera/server:9.9.9',
           env: [
             { name: 'TESSERA_SERVER_LOG_LEVEL', value: 'debug' },
-            { name: 'STORAGE_URI', value: 'overridden-by-the-operator' },
+            { name: 'TESSERA_REQUIRED_MODELS', value: 'overridden-by-the-operator' },
           ],
           resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { memory: '2Gi' } },
         },
-        { name: 'agent', image: 'registry.example/agent:1', args: ['--port', '9000'] },
+        { name: 'proxy', image: 'registry.example/proxy:1', args: ['--port', '9000'] },
+        // KServe's runtimes may list their own agent; Tessera's agent takes its place.
+        { name: 'agent', image: 'registry.example/kserve-agent:1' },
       ],
     });
     const input = isvc({
@@ -45,6 +47,39 @@ describe('manifest builders', () => {
     assertGolden(
       'operator/deployment-runtime-sidecar',
       buildDeployment({ isvc: input, runtime: custom, config: manifestConfig }),
+    );
+  });
+
+  it('gives credentials to the agent only, and never storage details to the server', () => {
+    const pod = buildDeployment({
+      isvc: isvc({
+        model: {
+          modelFormat: { name: 'onnx' },
+          storageUri: 's3://models/iris/',
+          storage: { secretName: 's3-credentials' },
+        },
+      }),
+      runtime: rt,
+      config: manifestConfig,
+    }).spec!.template.spec!;
+    const [server, agent] = pod.containers;
+    assert.equal(agent?.name, 'agent');
+    assert.deepEqual(
+      agent.volumeMounts?.find((m) => m.name === 'storage-credentials'),
+      {
+        name: 'storage-credentials',
+        mountPath: '/var/run/secrets/tessera/storage',
+        readOnly: true,
+      },
+    );
+    assert.equal(
+      server?.volumeMounts?.some((m) => m.name === 'storage-credentials'),
+      false,
+    );
+    assert.equal(JSON.stringify(server).includes('s3://'), false);
+    assert.equal(
+      pod.volumes?.find((v) => v.name === 'storage-credentials')?.secret?.secretName,
+      's3-credentials',
     );
   });
 
@@ -73,7 +108,10 @@ describe('manifest builders', () => {
       .template.spec!;
     assert.equal(pod.securityContext!.runAsNonRoot, true);
     assert.equal(pod.securityContext!.seccompProfile!.type, 'RuntimeDefault');
-    assert.equal(pod.containers.length, 2);
+    assert.deepEqual(
+      pod.containers.map((c) => c.name),
+      ['a', 'agent', 'b'],
+    );
     for (const c of pod.containers) {
       const sc = c.securityContext!;
       assert.equal(sc.allowPrivilegeEscalation, false, c.name);

@@ -6,6 +6,7 @@ import {
   type StatusInput,
 } from '../../../operator/src/reconcilers/inference-service/status.js';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
+import type { Observations } from '../../../operator/src/reconcilers/model-driver/replica-observation.js';
 
 const NOW = '2026-11-25T10:00:00Z';
 const LATER = '2026-11-25T11:00:00Z';
@@ -30,12 +31,22 @@ const available = {
   conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }],
 };
 
+const URI = 's3://models/iris/';
+const LOADED: Observations = [
+  { pod: 'iris-predictor-a', state: 'Loaded', serving: URI },
+  { pod: 'iris-predictor-b', state: 'Loaded', serving: URI },
+];
+
+function deployed(d: KubeObject | undefined, replicas: Observations | undefined = LOADED) {
+  return { kind: 'deployed' as const, deployment: d, replicas, storageUri: URI };
+}
+
 function input(over: Partial<StatusInput> = {}): StatusInput {
   return {
     generation: 7,
     previous: undefined,
     now: NOW,
-    predictor: { kind: 'deployed', deployment: deployment(available) },
+    predictor: deployed(deployment(available)),
     url: 'http://iris-predictor.models.svc.cluster.local',
     selector: 'a=b',
     deploymentMode: 'Dedicated',
@@ -67,17 +78,87 @@ describe('computeStatus', () => {
       loaded: '2/2',
       states: { activeModelState: 'Loaded', targetModelState: 'Loaded' },
       copies: { totalCopies: 2, failedCopies: 0 },
+      replicas: [
+        { pod: 'iris-predictor-a', state: 'Loaded', storageUri: URI },
+        { pod: 'iris-predictor-b', state: 'Loaded', storageUri: URI },
+      ],
     });
     assert.equal(cond(s, 'Ready')?.lastTransitionTime, NOW);
+  });
+
+  it('is not Ready while the Deployment is available but no server reports the model', () => {
+    const s = computeStatus(
+      input({
+        predictor: deployed(deployment(available), [
+          { pod: 'iris-predictor-a', state: 'Loading', reason: `loading ${URI}` },
+          { pod: 'iris-predictor-b', state: 'Pending', reason: 'the pod is Pending' },
+        ]),
+      }),
+    );
+    assert.equal(cond(s, 'PredictorReady')?.status, 'True');
+    assert.equal(cond(s, 'ModelsReady')?.status, 'False');
+    assert.equal(cond(s, 'ModelsReady')?.reason, 'ModelLoading');
+    assert.equal(cond(s, 'Ready')?.status, 'False');
+    assert.equal(s.modelStatus?.loaded, '0/2');
+    assert.equal(s.modelStatus.states.activeModelState, 'Loading');
+    assert.equal(s.modelStatus.transitionStatus, 'InProgress');
+  });
+
+  it('is not Ready before the agents were observed at all', () => {
+    const s = computeStatus(
+      input({ predictor: { ...deployed(deployment(available)), replicas: undefined } }),
+    );
+    assert.equal(cond(s, 'ModelsReady')?.reason, 'ModelsNotObserved');
+    assert.equal(cond(s, 'Ready')?.status, 'False');
+  });
+
+  it('reports a failed load with its reason, replica and time, and never counts it as a copy', () => {
+    const s = computeStatus(
+      input({
+        predictor: deployed(deployment(available), [
+          { pod: 'iris-predictor-a', state: 'Loaded', serving: URI },
+          {
+            pod: 'iris-predictor-b',
+            state: 'FailedToLoad',
+            reason: 'object s3://models/iris/model.onnx does not exist',
+            failureTime: NOW,
+          },
+        ]),
+      }),
+    );
+    assert.equal(s.modelStatus?.loaded, '1/2');
+    assert.deepEqual(s.modelStatus.copies, { totalCopies: 1, failedCopies: 1 });
+    assert.equal(s.modelStatus.transitionStatus, 'BlockedByFailedLoad');
+    assert.deepEqual(s.modelStatus.lastFailureInfo, {
+      reason: 'ModelLoadFailed',
+      message: 'object s3://models/iris/model.onnx does not exist',
+      location: 'iris-predictor-b',
+      time: NOW,
+    });
+    assert.equal(cond(s, 'ModelsReady')?.status, 'True');
+  });
+
+  it('keeps the old version active while a failed update is the target', () => {
+    const OLD = 's3://models/iris-v1/';
+    const s = computeStatus(
+      input({
+        predictor: deployed(deployment({ ...available, replicas: 1 }, 2, 1), [
+          { pod: 'iris-predictor-a', state: 'FailedToLoad', serving: OLD, reason: 'corrupt model' },
+        ]),
+      }),
+    );
+    assert.deepEqual(s.modelStatus?.states, {
+      activeModelState: 'Loaded',
+      targetModelState: 'FailedToLoad',
+    });
+    assert.equal(cond(s, 'ModelsReady')?.reason, 'FailedToLoad');
+    assert.equal(s.modelStatus.replicas?.[0]?.storageUri, OLD);
   });
 
   it('is not ready while the Deployment controller has not observed the latest generation', () => {
     const s = computeStatus(
       input({
-        predictor: {
-          kind: 'deployed',
-          deployment: deployment({ ...available, observedGeneration: 1 }),
-        },
+        predictor: deployed(deployment({ ...available, observedGeneration: 1 })),
       }),
     );
     assert.equal(cond(s, 'PredictorReady')?.reason, 'DeploymentProgressing');
@@ -101,7 +182,7 @@ describe('computeStatus', () => {
         },
       ],
     });
-    const s = computeStatus(input({ predictor: { kind: 'deployed', deployment: d } }));
+    const s = computeStatus(input({ predictor: deployed(d, []) }));
     assert.equal(cond(s, 'PredictorReady')?.reason, 'MinimumReplicasUnavailable');
     assert.equal(
       cond(s, 'PredictorReady')?.message,
@@ -113,7 +194,7 @@ describe('computeStatus', () => {
   });
 
   it('handles a Deployment that does not exist yet', () => {
-    const s = computeStatus(input({ predictor: { kind: 'deployed', deployment: undefined } }));
+    const s = computeStatus(input({ predictor: deployed(undefined, []) }));
     assert.equal(cond(s, 'PredictorReady')?.reason, 'DeploymentNotFound');
   });
 
@@ -146,7 +227,7 @@ describe('computeStatus', () => {
       input({
         previous: first,
         now: LATER,
-        predictor: { kind: 'deployed', deployment: undefined },
+        predictor: deployed(undefined, []),
       }),
     );
     assert.equal(cond(flipped, 'Ready')?.lastTransitionTime, LATER);
@@ -189,9 +270,7 @@ describe('statusUpToDate', () => {
     const s = computeStatus(input());
     assert.equal(statusUpToDate(s, undefined), false);
     assert.equal(statusUpToDate(s, { ...s, observedGeneration: 6 }), false);
-    const notReady = computeStatus(
-      input({ predictor: { kind: 'deployed', deployment: undefined } }),
-    );
+    const notReady = computeStatus(input({ predictor: deployed(undefined, []) }));
     assert.equal(statusUpToDate(notReady, s), false);
   });
 });

@@ -20,12 +20,18 @@ export const modelSpecSchema = z.object({
   name: z.string().optional(),
   modelFormat: z.object({ name: z.string().min(1), version: z.string().optional() }),
   storageUri: z.string().optional(),
+  /** Storage credentials: a Secret mounted into the agent container only. */
+  storage: z.object({ secretName: z.string().min(1).optional() }).optional(),
   runtime: z.string().optional(),
   protocolVersion: protocolVersionSchema.optional(),
   resources: resourceRequirementsSchema.optional(),
 });
 /** The model an InferenceService serves. */
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
+
+/** Why scaleMetric alone is refused: an HPA needs a replica range to act on. */
+export const SCALE_METRIC_NEEDS_RANGE =
+  'scaleMetric needs maxReplicas greater than minReplicas (default 1): without a range no HorizontalPodAutoscaler can be created';
 
 /** `spec.predictor`. The CRD enforces minReplicas <= maxReplicas with CEL; repeated here. */
 export const predictorSpecSchema = z
@@ -42,6 +48,15 @@ export const predictorSpecSchema = z
       p.minReplicas === undefined || p.maxReplicas === undefined || p.minReplicas <= p.maxReplicas,
     {
       message: 'minReplicas must be less than or equal to maxReplicas',
+    },
+  )
+  .refine(
+    (p) =>
+      p.scaleMetric === undefined ||
+      (p.maxReplicas !== undefined && p.maxReplicas > (p.minReplicas ?? 1)),
+    {
+      message: SCALE_METRIC_NEEDS_RANGE,
+      path: ['scaleMetric'],
     },
   );
 /** The predictor of an InferenceService. */
@@ -67,13 +82,31 @@ export const modelStateSchema = z.enum([
 /** A model state. */
 export type ModelState = z.infer<typeof modelStateSchema>;
 
+/** One replica's view of the model, as its server reports it through the agent. */
+export const replicaModelStatusSchema = z.object({
+  pod: z.string(),
+  state: modelStateSchema,
+  storageUri: z.string().optional(),
+  reason: z.string().optional(),
+});
+/** One replica's model state. */
+export type ReplicaModelStatus = z.infer<typeof replicaModelStatusSchema>;
+
 /** `status.modelStatus`, after KServe's `ModelStatus`. */
 export const modelStatusSchema = z.object({
   transitionStatus: z.enum(['UpToDate', 'InProgress', 'BlockedByFailedLoad', 'InvalidSpec']),
   loaded: z.string(),
   states: z.object({ activeModelState: modelStateSchema, targetModelState: modelStateSchema }),
   copies: z.object({ totalCopies: z.number().int(), failedCopies: z.number().int() }),
-  lastFailureInfo: z.object({ reason: z.string(), message: z.string() }).optional(),
+  lastFailureInfo: z
+    .object({
+      reason: z.string(),
+      message: z.string(),
+      time: z.string().optional(),
+      location: z.string().optional(),
+    })
+    .optional(),
+  replicas: z.array(replicaModelStatusSchema).optional(),
 });
 /** The model status block. */
 export type ModelStatus = z.infer<typeof modelStatusSchema>;

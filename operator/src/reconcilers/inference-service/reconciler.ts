@@ -22,6 +22,7 @@ import {
 import { selectRuntime } from './runtime-selection.js';
 import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.js';
 import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
+import type { Observations } from '../model-driver/replica-observation.js';
 
 /** A read-only view of an informer cache. */
 export interface ObjectCache {
@@ -53,6 +54,8 @@ export interface InferenceServiceReconcilerDeps {
   readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
   /** External cleanups; the finalizer is added only when there is at least one. */
   readonly cleanups?: readonly Cleanup[];
+  /** What the model driver last saw on each replica (the servers' index, through the agents). */
+  readonly observations?: (key: string) => Observations | undefined;
 }
 
 function parseRuntimes(objects: KubeObject[], log: Logger): ServingRuntime[] {
@@ -208,7 +211,12 @@ export class InferenceServiceReconciler {
       isvc,
       key,
       {
-        predictor: { kind: 'deployed', deployment },
+        predictor: {
+          kind: 'deployed',
+          deployment,
+          replicas: this.deps.observations?.(key),
+          storageUri: isvc.spec.predictor.model.storageUri,
+        },
         runtime: { name: selection.runtime.metadata.name, kind: selection.runtime.kind },
         url: serviceUrl(input),
       },

@@ -1,5 +1,6 @@
 import type { Condition, InferenceServiceStatus, ModelStatus } from '../../api/v1alpha1/index.js';
 import type { KubeObject } from '../../kube/client.js';
+import type { Observations, ReplicaObservation } from '../model-driver/replica-observation.js';
 
 /** Condition types of an InferenceService (KServe: Ready is derived from the others). */
 export const CONDITION = {
@@ -17,8 +18,17 @@ export type PredictorState =
       readonly message: string;
       readonly transitionStatus: ModelStatus['transitionStatus'];
     }
-  /** The Deployment was applied; `deployment` is the live object. */
-  | { readonly kind: 'deployed'; readonly deployment: KubeObject | undefined };
+  /**
+   * The Deployment was applied; `deployment` is the live object and `replicas` what the model
+   * driver last saw on each replica through its agent (undefined before its first look).
+   */
+  | {
+      readonly kind: 'deployed';
+      readonly deployment: KubeObject | undefined;
+      readonly replicas: Observations | undefined;
+      /** The storage URI the InferenceService asks for. */
+      readonly storageUri: string | undefined;
+    };
 
 /** Everything the status is computed from. Pure input: the clock is passed in. */
 export interface StatusInput {
@@ -99,24 +109,67 @@ function predictorCondition(d: KubeObject | undefined): ConditionCore {
   };
 }
 
-/** ModelsReady: the server's readiness probe is /v2/health/ready, true once models are loaded. */
-function modelsCondition(d: KubeObject | undefined): ConditionCore {
-  const ready = deploymentStatus(d).readyReplicas ?? 0;
-  const desired = desiredReplicas(d);
-  return ready >= 1
-    ? {
-        type: CONDITION.modelsReady,
-        status: 'True',
-        reason: 'ModelsLoaded',
-        message: `${ready}/${desired} replicas report the model ready`,
-      }
-    : {
-        type: CONDITION.modelsReady,
-        status: 'False',
-        reason: 'ModelsNotLoaded',
-        message: `no replica reports the model ready yet (0/${desired})`,
-      };
+/** Copies of the model across replicas, from the servers' own index (through the agents). */
+interface Copies {
+  readonly desired: number;
+  readonly loaded: number;
+  readonly serving: number;
+  readonly failed: readonly ReplicaObservation[];
+  readonly loading: number;
 }
+
+function copiesOf(d: KubeObject | undefined, replicas: Observations): Copies {
+  return {
+    desired: desiredReplicas(d),
+    loaded: replicas.filter((r) => r.state === 'Loaded').length,
+    serving: replicas.filter((r) => r.serving !== undefined).length,
+    failed: replicas.filter((r) => r.state === 'FailedToLoad'),
+    loading: replicas.filter((r) => r.state === 'Loading').length,
+  };
+}
+
+/**
+ * ModelsReady: at least one replica's server reports the desired model READY (a replica still
+ * serving an older storage URI during an update keeps traffic flowing, but does not count).
+ */
+function modelsCondition(predictor: DeployedState): ConditionCore {
+  const type = CONDITION.modelsReady;
+  if (predictor.replicas === undefined) {
+    return {
+      type,
+      status: 'False',
+      reason: 'ModelsNotObserved',
+      message: "waiting for the first report from the replicas' agents",
+    };
+  }
+  const c = copiesOf(predictor.deployment, predictor.replicas);
+  if (c.loaded >= 1) {
+    return {
+      type,
+      status: 'True',
+      reason: 'ModelsLoaded',
+      message: `${c.loaded}/${c.desired} replicas serve the model`,
+    };
+  }
+  const firstFailure = c.failed[0];
+  if (firstFailure !== undefined) {
+    return {
+      type,
+      status: 'False',
+      reason: 'FailedToLoad',
+      message: `${c.failed.length}/${c.desired} replicas failed to load the model: ${firstFailure.reason ?? 'unknown reason'}`,
+    };
+  }
+  const waiting = predictor.replicas.find((r) => r.state !== 'Loaded');
+  return {
+    type,
+    status: 'False',
+    reason: c.loading > 0 ? 'ModelLoading' : 'ModelsNotLoaded',
+    message: `no replica serves the model yet (0/${c.desired})${waiting?.reason === undefined ? '' : `: ${waiting.reason}`}`,
+  };
+}
+
+type DeployedState = Extract<PredictorState, { kind: 'deployed' }>;
 
 function readyCondition(parts: ConditionCore[]): ConditionCore {
   const failing = parts.find((c) => c.status !== 'True');
@@ -146,14 +199,58 @@ function modelStatusOf(predictor: PredictorState): ModelStatus {
       lastFailureInfo: { reason: predictor.reason, message: predictor.message },
     };
   }
-  const d = predictor.deployment;
-  const ready = deploymentStatus(d).readyReplicas ?? 0;
-  return {
-    transitionStatus: ready >= 1 ? 'UpToDate' : 'InProgress',
-    loaded: `${ready}/${desiredReplicas(d)}`,
-    states: { activeModelState: ready >= 1 ? 'Loaded' : 'Pending', targetModelState: 'Loaded' },
-    copies: { totalCopies: ready, failedCopies: 0 },
+  const replicas = predictor.replicas ?? [];
+  const c = copiesOf(predictor.deployment, replicas);
+  const status: ModelStatus = {
+    transitionStatus: transitionOf(c),
+    loaded: `${c.loaded}/${c.desired}`,
+    states: {
+      // The active model is what serves traffic now (maybe an older version during an update).
+      activeModelState:
+        c.loaded > 0 || c.serving > 0
+          ? 'Loaded'
+          : c.failed.length > 0
+            ? 'FailedToLoad'
+            : c.loading > 0
+              ? 'Loading'
+              : 'Pending',
+      targetModelState:
+        c.loaded >= c.desired
+          ? 'Loaded'
+          : c.failed.length > 0
+            ? 'FailedToLoad'
+            : c.loading > 0
+              ? 'Loading'
+              : 'Pending',
+    },
+    copies: { totalCopies: c.loaded, failedCopies: c.failed.length },
   };
+  const failure = c.failed[0];
+  if (failure !== undefined) {
+    status.lastFailureInfo = {
+      reason: 'ModelLoadFailed',
+      message: failure.reason ?? 'the model failed to load',
+      location: failure.pod,
+      ...(failure.failureTime === undefined ? {} : { time: failure.failureTime }),
+    };
+  }
+  if (replicas.length > 0) {
+    status.replicas = replicas.slice(0, MAX_REPLICA_ENTRIES).map((r) => ({
+      pod: r.pod,
+      state: r.state,
+      ...(r.serving === undefined ? {} : { storageUri: r.serving }),
+      ...(r.reason === undefined || r.state === 'Loaded' ? {} : { reason: r.reason }),
+    }));
+  }
+  return status;
+}
+
+/** The CRD bounds status.modelStatus.replicas. */
+const MAX_REPLICA_ENTRIES = 100;
+
+function transitionOf(c: Copies): ModelStatus['transitionStatus'] {
+  if (c.failed.length > 0) return 'BlockedByFailedLoad';
+  return c.loaded >= c.desired && c.desired > 0 ? 'UpToDate' : 'InProgress';
 }
 
 /**
@@ -178,7 +275,7 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
       { type: CONDITION.modelsReady, status: 'False', reason, message },
     ];
   } else {
-    parts = [predictorCondition(predictor.deployment), modelsCondition(predictor.deployment)];
+    parts = [predictorCondition(predictor.deployment), modelsCondition(predictor)];
   }
   const conditions = [readyCondition(parts), ...parts].map((c) => finish(c, input));
   const status: InferenceServiceStatus = {

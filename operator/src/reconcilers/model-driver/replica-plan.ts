@@ -1,0 +1,147 @@
+/**
+ * What to do on one replica, decided from what its agent reports. Pure: the driver gathers the
+ * facts (pod, agent index, calls in flight, failures), this decides, the driver acts.
+ */
+import type { AgentIndexEntry } from '@tessera/contract';
+import type { LoadFailure } from './load-tracker.js';
+import type { PodView } from './pod-view.js';
+import type { ReplicaObservation } from './replica-observation.js';
+
+/** The model an InferenceService wants on each of its replicas. */
+export interface DesiredModel {
+  readonly name: string;
+  readonly storageUri: string;
+  readonly format: string;
+}
+
+/** Everything known about one replica at the start of a reconcile. */
+export interface ReplicaFacts {
+  readonly pod: PodView;
+  /** The agent's index, or why it could not be read. */
+  readonly index: readonly AgentIndexEntry[] | { readonly error: string };
+  /** Storage URI of a load call in flight for the desired model, if any. */
+  readonly inFlight: string | undefined;
+  /** The last failure of loading the desired storage URI, if any. */
+  readonly failure: LoadFailure | undefined;
+  readonly now: number;
+}
+
+export type ReplicaAction =
+  | { readonly kind: 'load' }
+  /** A model the agent pulled that this replica should not serve (a rename, a former model). */
+  | { readonly kind: 'unload'; readonly model: string }
+  /** The agent reported a failure of the desired load: record it so backoff applies. */
+  | { readonly kind: 'noteFailure'; readonly message: string }
+  | { readonly kind: 'noteSuccess' };
+
+export interface ReplicaPlan {
+  readonly observation: ReplicaObservation;
+  readonly actions: readonly ReplicaAction[];
+}
+
+/** Decides the desired model's state on a replica and what to ask its agent. */
+export function planReplica(desired: DesiredModel, facts: ReplicaFacts): ReplicaPlan {
+  const { pod } = facts;
+  if (!pod.agentReady) return observe(pod, 'Pending', pod.waitingFor ?? 'waiting for the pod');
+  if (!Array.isArray(facts.index)) {
+    const error = (facts.index as { error: string }).error;
+    return observe(pod, 'Pending', `the agent did not answer: ${error}`);
+  }
+  const index = facts.index as readonly AgentIndexEntry[];
+  const entry = index.find((e) => e.name === desired.name);
+  const serving = entry?.state === 'READY' ? entry.storage_uri : undefined;
+  const decided = decide(desired, facts, entry, serving);
+  return {
+    observation: {
+      pod: pod.name,
+      ...(serving === undefined ? {} : { serving }),
+      ...decided.observation,
+    },
+    actions: [...decided.actions, ...extraModels(index, desired)],
+  };
+}
+
+type Decision = {
+  readonly observation: Omit<ReplicaObservation, 'pod' | 'serving'>;
+  readonly actions: readonly ReplicaAction[];
+};
+
+function decide(
+  desired: DesiredModel,
+  facts: ReplicaFacts,
+  entry: AgentIndexEntry | undefined,
+  serving: string | undefined,
+): Decision {
+  const { failure } = facts;
+  if (serving === desired.storageUri) {
+    return {
+      observation: { state: 'Loaded' },
+      actions: failure === undefined ? [] : [{ kind: 'noteSuccess' }],
+    };
+  }
+  if (facts.inFlight === desired.storageUri || pullingDesired(entry, desired)) {
+    const progress = entry?.pull?.bytes ? ` (${entry.pull.bytes} bytes so far)` : '';
+    return {
+      observation: { state: 'Loading', reason: `loading ${desired.storageUri}${progress}` },
+      actions: [],
+    };
+  }
+  const reported = reportedFailure(entry, desired);
+  if (reported !== undefined && failure === undefined) {
+    // Seen in the index before the driver saw its own call fail (or after an operator restart).
+    return {
+      observation: { state: 'FailedToLoad', reason: reported, failureTime: isoTime(facts.now) },
+      actions: [{ kind: 'noteFailure', message: reported }],
+    };
+  }
+  if (failure !== undefined && facts.now < failure.retryAt) {
+    return {
+      observation: { state: 'FailedToLoad', reason: failure.message, failureTime: failure.time },
+      actions: [],
+    };
+  }
+  const reason =
+    failure === undefined
+      ? `loading ${desired.storageUri}`
+      : `retrying (attempt ${failure.attempts + 1}) after: ${failure.message}`;
+  return { observation: { state: 'Loading', reason }, actions: [{ kind: 'load' }] };
+}
+
+/** Models the agent pulled that this replica should not serve (a renamed or former model). */
+function extraModels(index: readonly AgentIndexEntry[], desired: DesiredModel): ReplicaAction[] {
+  return index
+    .filter(
+      (e) => e.name !== desired.name && e.storage_uri !== undefined && e.state !== 'UNLOADING',
+    )
+    .map((e) => ({ kind: 'unload', model: e.name }));
+}
+
+function observe(pod: PodView, state: ReplicaObservation['state'], reason: string): ReplicaPlan {
+  return { observation: { pod: pod.name, state, reason }, actions: [] };
+}
+
+function pullingDesired(entry: AgentIndexEntry | undefined, desired: DesiredModel): boolean {
+  if (entry?.pull?.storage_uri !== desired.storageUri) return false;
+  return (
+    entry.pull.phase === 'Pulling' || (entry.pull.phase === 'Pulled' && entry.state === 'LOADING')
+  );
+}
+
+/** A failure of the desired load that the agent reports in its index. */
+function reportedFailure(
+  entry: AgentIndexEntry | undefined,
+  desired: DesiredModel,
+): string | undefined {
+  if (entry === undefined) return undefined;
+  if (entry.pull?.phase === 'Failed' && entry.pull.storage_uri === desired.storageUri) {
+    return entry.pull.message ?? 'the artefact could not be pulled';
+  }
+  if (entry.state === 'UNAVAILABLE' && entry.storage_uri === desired.storageUri && entry.reason) {
+    return entry.reason;
+  }
+  return undefined;
+}
+
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
