@@ -32,6 +32,8 @@ if (tiers.length === 0) {
 
 function collect(dir) {
   if (!existsSync(dir)) return [];
+  // A tier may also name one folder or file below test/, e.g. `integration/operator/rbac.test.ts`.
+  if (!statSync(dir).isDirectory()) return dir.endsWith('.test.ts') ? [dir] : [];
   const out = [];
   for (const entry of readdirSync(dir)) {
     const path = join(dir, entry);

@@ -41,7 +41,7 @@ describe('InferenceService create, update, scale and delete against kube-apiserv
 
   const get = (path: string) => client.request<KubeObject>('GET', path);
 
-  it('creates a Deployment, a Service and a not-ready status, then Ready once the Deployment is available', async () => {
+  it('creates a Deployment, a Service and a not-ready status, and stays not Ready while no server reports the model', async () => {
     await create(client, paths.isvcs(ns), isvcBody(ns, 'iris'));
     const deployment = await waitFor('Deployment', () =>
       get(paths.deployment(ns, 'iris-predictor')),
@@ -73,37 +73,51 @@ describe('InferenceService create, update, scale and delete against kube-apiserv
     assert.equal(status.runtimeName, 'onnx-rt');
     assert.equal(status.modelStatus.loaded, '0/1');
 
+    // An available Deployment is not a served model: with no pod whose agent reports the model
+    // READY, the InferenceService must not turn Ready (the lie the model-lifecycle issue found).
     await markDeploymentAvailable(client, ns, 'iris-predictor');
-    const ready = await waitFor('Ready=True', async () => {
+    const available = await waitFor('PredictorReady=True', async () => {
       const isvc = await get(paths.isvc(ns, 'iris'));
-      return condition(isvc, 'Ready')?.status === 'True' ? isvc : undefined;
+      return condition(isvc, 'PredictorReady')?.status === 'True' ? isvc : undefined;
     });
-    assert.equal(condition(ready, 'PredictorReady')?.reason, 'DeploymentAvailable');
-    assert.equal(condition(ready, 'ModelsReady')?.status, 'True');
-    assert.equal(
-      (ready['status'] as { modelStatus: { loaded: string } }).modelStatus.loaded,
-      '1/1',
-    );
+    assert.equal(condition(available, 'PredictorReady')?.reason, 'DeploymentAvailable');
+    assert.equal(condition(available, 'ModelsReady')?.status, 'False');
+    assert.equal(condition(available, 'ModelsReady')?.reason, 'ModelsNotLoaded');
+    assert.equal(condition(available, 'Ready')?.status, 'False');
+    const modelStatus = (
+      available['status'] as {
+        modelStatus: { loaded: string; states: { activeModelState: string } };
+      }
+    ).modelStatus;
+    assert.equal(modelStatus.loaded, '0/1');
+    assert.equal(modelStatus.states.activeModelState, 'Pending');
   });
 
-  it('rolls a spec change into the Deployment and bumps observedGeneration', async () => {
+  it('updates a storageUri in place (no pod rollout) and rolls a model rename into the Deployment', async () => {
+    const before = await get(paths.deployment(ns, 'iris-predictor'));
     await client.request('PATCH', paths.isvc(ns, 'iris'), {
       contentType: PATCH.merge,
       body: { spec: { predictor: { model: { storageUri: 's3://models/iris-v2/' } } } },
     });
-    await waitFor('new STORAGE_URI in the Deployment', async () => {
-      const d = await get(paths.deployment(ns, 'iris-predictor'));
-      const env = (
-        d['spec'] as {
-          template: { spec: { containers: { env: { name: string; value: string }[] }[] } };
-        }
-      ).template.spec.containers[0]?.env;
-      return env?.some((e) => e.name === 'STORAGE_URI' && e.value === 's3://models/iris-v2/');
-    });
-    const isvc = await waitFor('observedGeneration 2', async () => {
+    await waitFor('observedGeneration 2', async () => {
       const o = await get(paths.isvc(ns, 'iris'));
       return condition(o, 'Ready')?.observedGeneration === 2 ? o : undefined;
     });
+    // The agents load the new version next to the old one; the pods are not replaced.
+    const after = await get(paths.deployment(ns, 'iris-predictor'));
+    assert.equal(after.metadata?.generation, before.metadata?.generation);
+    assert.equal(JSON.stringify(after['spec']).includes('s3://'), false);
+
+    await client.request('PATCH', paths.isvc(ns, 'iris'), {
+      contentType: PATCH.merge,
+      body: { spec: { predictor: { model: { name: 'iris-renamed' } } } },
+    });
+    const isvc = await waitFor('observedGeneration 3', async () => {
+      const o = await get(paths.isvc(ns, 'iris'));
+      return condition(o, 'Ready')?.observedGeneration === 3 ? o : undefined;
+    });
+    const renamed = await get(paths.deployment(ns, 'iris-predictor'));
+    assert.ok(JSON.stringify(renamed['spec']).includes('iris-renamed'));
     // The Deployment's generation moved on and nobody has observed it yet: not ready again.
     assert.equal(condition(isvc, 'PredictorReady')?.reason, 'DeploymentProgressing');
   });

@@ -167,11 +167,12 @@ describe('the operator under its least-privilege RBAC (deploy/operator/rbac.yaml
     await elector.stop();
   });
 
-  it('is denied what it does not need: Secrets, and deleting Deployments', async () => {
+  it('is denied what it does not need: Secrets, deleting Deployments, writing Pods', async () => {
     for (const [method, path] of [
       ['GET', `/api/v1/namespaces/${ns}/secrets`],
       ['DELETE', paths.deployment(ns, 'least-predictor')],
-      ['GET', `/api/v1/namespaces/${ns}/pods`],
+      ['DELETE', `/api/v1/namespaces/${ns}/pods/any`],
+      ['POST', `/api/v1/namespaces/${ns}/pods`],
     ] as const) {
       await assert.rejects(
         sa.request(method, path),

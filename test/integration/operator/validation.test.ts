@@ -72,6 +72,18 @@ describe('CRD validation by kube-apiserver (OpenAPI schema and CEL rules)', () =
     assert.match(message, /minReplicas must be less than or equal to maxReplicas/);
   });
 
+  it('rejects autoscaling fields that cannot produce an HPA, instead of ignoring them', async () => {
+    for (const predictor of [
+      { scaleMetric: 'cpu', scaleTarget: 70 },
+      { scaleMetric: 'inFlight', minReplicas: 3, maxReplicas: 3 },
+    ]) {
+      assert.match(
+        await rejected(isvcBody(ns, 'no-range', predictor)),
+        /scaleMetric needs maxReplicas greater than minReplicas \(default 1\)/,
+      );
+    }
+  });
+
   it('rejects unknown scale metrics, zero replicas bounds and a missing model format', async () => {
     assert.match(
       await rejected(isvcBody(ns, 'metric', { maxReplicas: 3, scaleMetric: 'gpu' })),

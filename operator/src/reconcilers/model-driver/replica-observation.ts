@@ -43,8 +43,9 @@ export class ObservationStore {
     for (const listener of this.#listeners) listener(key);
   }
 
+  /** Forgets a key whose InferenceService is gone or going; nobody needs to hear of it. */
   delete(key: string): void {
-    if (this.#byKey.delete(key)) for (const listener of this.#listeners) listener(key);
+    this.#byKey.delete(key);
   }
 
   onChange(listener: (key: string) => void): void {
