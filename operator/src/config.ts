@@ -1,8 +1,12 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { quantityToBytes } from './manifests/quantity.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const seconds = z.coerce.number().positive();
+const quantity = z.string().refine((q) => quantityToBytes(q) !== undefined, {
+  message: "must be a memory quantity such as '256Mi' or '4Gi'",
+});
 
 /** Environment variables of the operator (prefix `TESSERA_OPERATOR_`), with defaults. */
 const envSchema = z
@@ -34,6 +38,10 @@ const envSchema = z
     TESSERA_OPERATOR_MODEL_POLL_SECONDS: seconds.default(1),
     TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS: seconds.default(5),
     TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS: seconds.default(300),
+    TESSERA_OPERATOR_POOL_MAX_SHARDS: z.coerce.number().int().positive().max(1000).default(16),
+    TESSERA_OPERATOR_POOL_SHARD_REPLICAS: z.coerce.number().int().positive().max(100).default(1),
+    TESSERA_OPERATOR_DEFAULT_MODEL_MEMORY: quantity.default('256Mi'),
+    TESSERA_OPERATOR_DEFAULT_POOL_CAPACITY: quantity.default('4Gi'),
     TESSERA_OPERATOR_LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -105,6 +113,15 @@ export interface OperatorConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How the model driver talks to the agents. */
   readonly models: ModelDriverTimings;
+  /** Shared-mode pool sizing. */
+  readonly pools: {
+    readonly defaultModelMemoryBytes: number;
+    readonly defaultCapacityBytes: number;
+    readonly maxShards: number;
+    readonly shardReplicas: number;
+    readonly recheckMs: number;
+    readonly agentTimeoutMs: number;
+  };
 }
 
 /** Thrown when the environment is invalid; the message lists every problem. */
@@ -175,6 +192,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         baseMs: e.TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS * 1000,
         maxMs: e.TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS * 1000,
       }),
+    }),
+    pools: Object.freeze({
+      defaultModelMemoryBytes: quantityToBytes(e.TESSERA_OPERATOR_DEFAULT_MODEL_MEMORY) ?? 0,
+      defaultCapacityBytes: quantityToBytes(e.TESSERA_OPERATOR_DEFAULT_POOL_CAPACITY) ?? 0,
+      maxShards: e.TESSERA_OPERATOR_POOL_MAX_SHARDS,
+      shardReplicas: e.TESSERA_OPERATOR_POOL_SHARD_REPLICAS,
+      recheckMs: e.TESSERA_OPERATOR_MODEL_RECHECK_SECONDS * 1000,
+      agentTimeoutMs: e.TESSERA_OPERATOR_AGENT_TIMEOUT_SECONDS * 1000,
     }),
   });
 }

@@ -4,7 +4,17 @@ import { Controller } from './controller/controller.js';
 import { Informer, type InformerEventType } from './controller/informer.js';
 import type { KubeClient, KubeObject } from './kube/client.js';
 import { RESOURCES, resourcePath, type ResourceType } from './kube/resources.js';
-import { INFERENCE_SERVICE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifests/index.js';
+import { inferenceServiceSchema } from './api/v1alpha1/index.js';
+import {
+  INFERENCE_SERVICE_LABEL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  POOL_KIND_LABEL,
+  POOL_LABEL,
+  SHARD_LABEL,
+  placedModels,
+  shardName,
+} from './manifests/index.js';
 import type { OperatorMetrics } from './observability/metrics.js';
 import type { Cleanup } from './reconcilers/inference-service/finalizer.js';
 import {
@@ -13,6 +23,10 @@ import {
 } from './reconcilers/inference-service/reconciler.js';
 import { ModelDriverReconciler } from './reconcilers/model-driver/reconciler.js';
 import { ObservationStore } from './reconcilers/model-driver/replica-observation.js';
+import { selectRuntime } from './reconcilers/inference-service/runtime-selection.js';
+import { PlacementReconciler } from './reconcilers/placement/reconciler.js';
+import { PlacementStore } from './reconcilers/placement/placement-store.js';
+import { poolKey, runtimesFor } from './reconcilers/runtimes.js';
 
 /** Collaborators of an {@link Operator}. */
 export interface OperatorDeps {
@@ -30,6 +44,8 @@ export interface OperatorDeps {
 export const CONTROLLER_NAME = 'inferenceservice';
 /** Name of the model driver (load/unload through the agents) in metrics and logs. */
 export const MODEL_DRIVER_NAME = 'models';
+/** Name of the Shared-mode placement controller (one key per namespace and runtime pool). */
+export const PLACEMENT_NAME = 'placement';
 
 /**
  * The running operator: informers feeding one keyed work queue, and the InferenceService
@@ -41,6 +57,10 @@ export class Operator {
   /** Drives load/unload on every replica; keyed like the InferenceService controller. */
   readonly modelDriver: Controller;
   private readonly driver: ModelDriverReconciler;
+  /** Places Shared-mode models on pool shards. */
+  readonly placement: Controller;
+  private readonly deployments: Informer;
+  private readonly runtimeCaches: { servingRuntimes: Informer; clusterServingRuntimes: Informer };
   private readonly informers: Informer[] = [];
   private readonly isvcs: Informer;
   private started = false;
@@ -67,6 +87,7 @@ export class Operator {
     this.isvcs = informer(RESOURCES.InferenceService, (_t, obj) => {
       this.enqueueObject(obj);
       this.enqueueDriver(obj.metadata?.namespace, obj.metadata?.name);
+      this.enqueuePools(obj);
     });
     const runtimes = informer(RESOURCES.ServingRuntime, (t, obj) => {
       if (t !== 'resync') this.enqueueNamespace(obj.metadata?.namespace);
@@ -74,10 +95,19 @@ export class Operator {
     const clusterRuntimes = informer(RESOURCES.ClusterServingRuntime, (t) => {
       if (t !== 'resync') this.enqueueNamespace(undefined);
     });
+    this.runtimeCaches = { servingRuntimes: runtimes, clusterServingRuntimes: clusterRuntimes };
     const ownerHandler = (_t: InformerEventType, obj: KubeObject): void => {
       this.enqueueOwner(obj);
     };
-    const deployments = informer(RESOURCES.Deployment, ownerHandler, true);
+    const deployments = informer(
+      RESOURCES.Deployment,
+      (t, obj) => {
+        this.enqueueOwner(obj);
+        if (t !== 'resync') this.enqueueShardMembers(obj);
+      },
+      true,
+    );
+    this.deployments = deployments;
     const services = informer(RESOURCES.Service, ownerHandler, true);
     const hpas = informer(RESOURCES.HorizontalPodAutoscaler, ownerHandler, true);
     // Server pods belong to ReplicaSets; their InferenceService label maps them to the key.
@@ -89,10 +119,38 @@ export class Operator {
           obj.metadata?.namespace,
           obj.metadata?.labels?.[INFERENCE_SERVICE_LABEL],
         );
+        this.enqueuePodShard(obj);
       },
       true,
     );
     const observations = new ObservationStore();
+    const placements = new PlacementStore();
+    // A new place (or none) changes the Service, the status and which pods get the model.
+    placements.onChange((key) => {
+      this.controller.enqueue(key);
+      this.modelDriver.enqueue(key);
+    });
+    const placementReconciler = new PlacementReconciler({
+      client,
+      caches: {
+        inferenceServices: this.isvcs,
+        servingRuntimes: runtimes,
+        clusterServingRuntimes: clusterRuntimes,
+        deployments,
+        pods,
+      },
+      store: placements,
+      fieldManager: config.fieldManager,
+      manifests: config.manifests,
+      pools: config.pools,
+    });
+    this.placement = new Controller({
+      name: PLACEMENT_NAME,
+      workers: 1,
+      reconcile: (key, log) => placementReconciler.reconcile(key, log),
+      logger: logger.child({ controller: PLACEMENT_NAME }),
+      metrics,
+    });
     // A changed observation is a change of the world: recompute (and maybe write) status.
     observations.onChange((key) => {
       this.controller.enqueue(key);
@@ -104,6 +162,7 @@ export class Operator {
         this.modelDriver.enqueue(key);
       },
       timings: config.models,
+      placements: (key) => placements.get(key),
     });
     this.modelDriver = new Controller({
       name: MODEL_DRIVER_NAME,
@@ -128,6 +187,7 @@ export class Operator {
       afterStep: deps.afterStep,
       cleanups: deps.cleanups,
       observations: (key) => observations.get(key),
+      placements: (key) => placements.get(key),
     });
     this.controller = new Controller({
       name: CONTROLLER_NAME,
@@ -151,19 +211,69 @@ export class Operator {
     await Promise.all(this.informers.map((i) => i.waitForSync()));
     this.controller.start();
     this.modelDriver.start();
+    this.placement.start();
     this.deps.logger.info({ workers: this.deps.config.workers }, 'Started controller');
   }
 
   /** Stops the workers (letting in-flight reconciles finish) and the informers. */
   async stop(): Promise<void> {
     this.driver.stop();
-    await Promise.all([this.controller.stop(), this.modelDriver.stop()]);
+    await Promise.all([this.controller.stop(), this.modelDriver.stop(), this.placement.stop()]);
     await Promise.all(this.informers.map((i) => i.stop()));
   }
 
   private enqueueObject(obj: KubeObject): void {
     const { namespace, name } = obj.metadata ?? {};
     if (name !== undefined) this.controller.enqueue(`${namespace ?? ''}/${name}`);
+  }
+
+  /**
+   * A Shared InferenceService (or one that just stopped being Shared) changes its pool: enqueue
+   * the pool its runtime selection points at, and every pool with a shard in the namespace.
+   */
+  private enqueuePools(obj: KubeObject): void {
+    const namespace = obj.metadata?.namespace ?? '';
+    for (const d of this.deployments.list()) {
+      if (d.metadata?.namespace === namespace) this.enqueueShardPool(d);
+    }
+    const parsed = inferenceServiceSchema.safeParse(obj);
+    if (!parsed.success || parsed.data.spec.deploymentMode !== 'Shared') return;
+    const runtimes = runtimesFor(this.runtimeCaches, namespace, this.deps.logger);
+    const selection = selectRuntime(parsed.data, runtimes.namespaced, runtimes.cluster);
+    if (selection.kind === 'selected')
+      this.placement.enqueue(poolKey(namespace, selection.runtime));
+  }
+
+  /** Enqueues the pool of a shard Deployment; false if it is not one. */
+  private enqueueShardPool(shard: KubeObject): boolean {
+    const runtime = shard.metadata?.labels?.[POOL_LABEL];
+    const kind = shard.metadata?.labels?.[POOL_KIND_LABEL];
+    if (runtime === undefined || kind === undefined) return false;
+    const namespace = shard.metadata?.namespace ?? '';
+    this.placement.enqueue(poolKey(namespace, { kind, metadata: { name: runtime } }));
+    return true;
+  }
+
+  /** A shard changed: its pool, and the InferenceServices placed on it (status, driver). */
+  private enqueueShardMembers(shard: KubeObject): void {
+    if (!this.enqueueShardPool(shard)) return;
+    const namespace = shard.metadata?.namespace ?? '';
+    for (const name of placedModels(shard)) {
+      this.controller.enqueue(`${namespace}/${name}`);
+      this.enqueueDriver(namespace, name);
+    }
+  }
+
+  /** A pool pod changed: drive the models of its shard again. */
+  private enqueuePodShard(pod: KubeObject): void {
+    const runtime = pod.metadata?.labels?.[POOL_LABEL];
+    const shard = Number(pod.metadata?.labels?.[SHARD_LABEL]);
+    if (runtime === undefined || !Number.isInteger(shard)) return;
+    const namespace = pod.metadata?.namespace ?? '';
+    const live = this.deployments.get(
+      `${namespace}/${shardName({ metadata: { name: runtime } }, shard)}`,
+    );
+    if (live !== undefined) this.enqueueShardMembers(live);
   }
 
   private enqueueDriver(namespace: string | undefined, name: string | undefined): void {

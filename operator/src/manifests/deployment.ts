@@ -37,9 +37,9 @@ function containerSecurity(): NonNullable<Container['securityContext']> {
  * model is READY, it loads nothing by itself (the agent drives loads through the repository
  * API), and that API listens on loopback only, never on the ports the Service exposes.
  */
-function serverEnv(input: BuildInput): EnvVar[] {
+function serverEnv(input: PodInput): EnvVar[] {
   return [
-    { name: ENV.requiredModels, value: JSON.stringify([servedModelName(input.isvc)]) },
+    { name: ENV.requiredModels, value: JSON.stringify(input.requiredModels) },
     { name: ENV.loadModelsAtStartup, value: 'false' },
     { name: ENV.adminHost, value: ADMIN_HOST },
     { name: ENV.adminPort, value: String(ADMIN_PORT) },
@@ -64,9 +64,9 @@ function mergeEnv(runtimeEnv: RuntimeContainer['env'], ours: EnvVar[]): EnvVar[]
 }
 
 /** InferenceService resources override the runtime's, key by key (as KServe merges them). */
-function mergeResources(input: BuildInput, container: RuntimeContainer): Resources {
+function mergeResources(input: PodInput, container: RuntimeContainer): Resources {
   const base = container.resources ?? {};
-  const own = input.isvc.spec.predictor.model.resources ?? {};
+  const own = input.modelResources ?? {};
   const out: Resources = {};
   const requests = { ...base.requests, ...own.requests };
   const limits = { ...base.limits, ...own.limits };
@@ -79,7 +79,7 @@ function stringify(values: Record<string, string | number>): Record<string, stri
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
 }
 
-function serverContainer(input: BuildInput, template: RuntimeContainer): Container {
+function serverContainer(input: PodInput, template: RuntimeContainer): Container {
   const container: Container = {
     name: template.name,
     image: template.image ?? input.config.serverImage,
@@ -116,12 +116,12 @@ function serverContainer(input: BuildInput, template: RuntimeContainer): Contain
  * The agent sidecar: same image as the server (`tessera agent`). It alone mounts the storage
  * credentials, and it is the only container that writes the model volume.
  */
-function agentContainer(input: BuildInput, server: Container): Container {
+function agentContainer(input: PodInput, server: Container): Container {
   const mounts: NonNullable<Container['volumeMounts']> = [
     { name: 'model-dir', mountPath: MODEL_DIR },
     { name: 'agent-tmp', mountPath: '/tmp' },
   ];
-  if (storageSecret(input) !== undefined) {
+  if (input.storageSecretName !== undefined) {
     mounts.push({ name: 'storage-credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
   }
   return {
@@ -145,24 +145,20 @@ function agentContainer(input: BuildInput, server: Container): Container {
   };
 }
 
-function storageSecret(input: BuildInput): string | undefined {
-  return input.isvc.spec.predictor.model.storage?.secretName;
-}
-
-function volumes(input: BuildInput): Volume[] {
+function volumes(input: PodInput): Volume[] {
   const out: Volume[] = [
     { name: 'model-dir', emptyDir: {} },
     { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
     { name: 'agent-tmp', emptyDir: { sizeLimit: '256Mi' } },
   ];
-  const secretName = storageSecret(input);
+  const secretName = input.storageSecretName;
   if (secretName !== undefined) {
     out.push({ name: 'storage-credentials', secret: { secretName, defaultMode: 0o440 } });
   }
   return out;
 }
 
-function sidecarContainer(input: BuildInput, template: RuntimeContainer): Container {
+function sidecarContainer(input: PodInput, template: RuntimeContainer): Container {
   const container: Container = {
     name: template.name,
     image: template.image ?? input.config.serverImage,
@@ -176,7 +172,22 @@ function sidecarContainer(input: BuildInput, template: RuntimeContainer): Contai
   return container;
 }
 
-function podSpec(input: BuildInput): PodSpec {
+/** What a server pod is built from, for a Dedicated predictor or a Shared pool shard. */
+export interface PodInput {
+  readonly runtime: BuildInput['runtime'];
+  readonly config: BuildInput['config'];
+  /** Models the server must serve before it reports ready ([] for a pool). */
+  readonly requiredModels: readonly string[];
+  /** A Secret with storage credentials, mounted into the agent only. */
+  readonly storageSecretName?: string | undefined;
+  /** The InferenceService's resources, overriding the runtime's key by key. */
+  readonly modelResources?: NonNullable<
+    BuildInput['isvc']['spec']['predictor']['model']['resources']
+  >;
+}
+
+/** The pod of a server replica: the runtime's server, the agent, the runtime's sidecars. */
+export function podSpec(input: PodInput): PodSpec {
   const [main, ...sidecars] = input.runtime.spec.containers;
   if (main === undefined) throw new Error('runtime has no containers (the CRD requires one)');
   const server = serverContainer(input, main);
@@ -203,6 +214,17 @@ function podSpec(input: BuildInput): PodSpec {
   };
 }
 
+function podInputOf(input: BuildInput): PodInput {
+  const model = input.isvc.spec.predictor.model;
+  return {
+    runtime: input.runtime,
+    config: input.config,
+    requiredModels: [servedModelName(input.isvc)],
+    storageSecretName: model.storage?.secretName,
+    modelResources: model.resources,
+  };
+}
+
 /**
  * The predictor Deployment. When an HPA runs, `spec.replicas` is omitted so server-side apply
  * never fights the autoscaler for that field (conventions 4.3 rule 6).
@@ -217,7 +239,7 @@ export function buildDeployment(input: BuildInput): Deployment {
     metadata: childMetadata(isvc),
     spec: {
       selector: { matchLabels: selectorLabels(name) },
-      template: { metadata: { labels: commonLabels(name) }, spec: podSpec(input) },
+      template: { metadata: { labels: commonLabels(name) }, spec: podSpec(podInputOf(input)) },
     },
   };
   if (!isAutoscaled(isvc) && deployment.spec !== undefined) {

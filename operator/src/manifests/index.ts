@@ -7,6 +7,8 @@ import { buildService } from './service.js';
 export { buildDeployment } from './deployment.js';
 export { buildHpa, POD_METRICS } from './hpa.js';
 export { buildService, serviceUrl } from './service.js';
+export * from './pool.js';
+export { quantityToBytes, formatBytes } from './quantity.js';
 export * from './input.js';
 export * from './labels.js';
 export { controllerOwnerReference } from './owner-reference.js';

@@ -3,17 +3,22 @@ import { type BuildInput, SERVER_PORTS } from './input.js';
 import { predictorName, selectorLabels } from './labels.js';
 import { childMetadata } from './owner-reference.js';
 
-/** The predictor's ClusterIP Service: http on 80 (as KServe), grpc and metrics on their own ports. */
-export function buildService(input: BuildInput): Service {
+/**
+ * The predictor's ClusterIP Service: http on 80 (as KServe), grpc and metrics on their own ports.
+ * It selects the InferenceService's own pods, or in Shared mode the pool shard it was placed on.
+ */
+export function buildService(
+  input: BuildInput,
+  selector: Readonly<Record<string, string>> = selectorLabels(input.isvc.metadata.name),
+): Service {
   const { isvc } = input;
-  const name = isvc.metadata.name;
   return {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: childMetadata(isvc),
     spec: {
       type: 'ClusterIP',
-      selector: selectorLabels(name),
+      selector: { ...selector },
       ports: [
         { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
         { name: 'grpc', port: SERVER_PORTS.grpc, targetPort: 'grpc', protocol: 'TCP' },

@@ -4,7 +4,9 @@ import {
   buildAll,
   buildDeployment,
   buildHpa,
+  buildPoolShard,
   buildService,
+  placedModels,
 } from '../../../operator/src/manifests/index.js';
 import { assertGolden } from '../../support/golden.js';
 import { isvc, manifestConfig, runtime } from './fixtures.js';
@@ -81,6 +83,30 @@ describe('manifest builders', () => {
       pod.volumes?.find((v) => v.name === 'storage-credentials')?.secret?.secretName,
       's3-credentials',
     );
+  });
+
+  it('builds a pool shard owned by its runtime, scaled to zero when empty', () => {
+    const pooled = runtime('multi', { multiModel: true });
+    const withUid = { ...pooled, metadata: { ...pooled.metadata, uid: 'rt-uid' } };
+    const shard = buildPoolShard({
+      namespace: 'models',
+      runtime: withUid,
+      shard: 1,
+      models: ['b', 'a'],
+      replicas: 1,
+      config: manifestConfig,
+    });
+    assertGolden('operator/pool-shard', shard);
+    const empty = buildPoolShard({
+      namespace: 'models',
+      runtime: withUid,
+      shard: 1,
+      models: [],
+      replicas: 1,
+      config: manifestConfig,
+    });
+    assert.equal(empty.spec?.replicas, 0);
+    assert.deepEqual(placedModels(shard), ['a', 'b']);
   });
 
   it('omits replicas from the Deployment when an HPA runs', () => {

@@ -25,7 +25,15 @@ function pod(agentReady = true, phase = 'Running') {
 }
 
 function facts(over: Partial<ReplicaFacts> = {}): ReplicaFacts {
-  return { pod: pod(), index: [], inFlight: undefined, failure: undefined, now: 1_000, ...over };
+  return {
+    pod: pod(),
+    index: [],
+    inFlight: undefined,
+    failure: undefined,
+    now: 1_000,
+    exclusive: true,
+    ...over,
+  };
 }
 
 function entry(over: Partial<AgentIndexEntry>): AgentIndexEntry {

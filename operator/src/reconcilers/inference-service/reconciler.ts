@@ -1,10 +1,8 @@
 import type { Logger } from 'pino';
 import {
   inferenceServiceSchema,
-  servingRuntimeSchema,
   type InferenceService,
   type InferenceServiceStatus,
-  type ServingRuntime,
 } from '../../api/v1alpha1/index.js';
 import { DONE, type ReconcileResult } from '../../controller/result.js';
 import type { KubeClient, KubeObject } from '../../kube/client.js';
@@ -14,21 +12,21 @@ import { applyObject, needsApply, ownsField } from '../../kube/ssa-apply.js';
 import { applyStatus } from '../../kube/status.js';
 import {
   buildAll,
+  buildService,
+  type BuildInput,
   predictorName,
   selectorLabels,
   serviceUrl,
   type ManifestConfig,
 } from '../../manifests/index.js';
+import { runtimesFor, type ObjectCache } from '../runtimes.js';
 import { selectRuntime } from './runtime-selection.js';
 import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.js';
 import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
 import type { Observations } from '../model-driver/replica-observation.js';
+import type { PlacementResult } from '../placement/placement-store.js';
 
-/** A read-only view of an informer cache. */
-export interface ObjectCache {
-  get(key: string): KubeObject | undefined;
-  list(): KubeObject[];
-}
+export type { ObjectCache } from '../runtimes.js';
 
 /** The caches the reconciler reads instead of the API server. */
 export interface ReconcilerCaches {
@@ -56,20 +54,8 @@ export interface InferenceServiceReconcilerDeps {
   readonly cleanups?: readonly Cleanup[];
   /** What the model driver last saw on each replica (the servers' index, through the agents). */
   readonly observations?: (key: string) => Observations | undefined;
-}
-
-function parseRuntimes(objects: KubeObject[], log: Logger): ServingRuntime[] {
-  const out: ServingRuntime[] = [];
-  for (const obj of objects) {
-    const parsed = servingRuntimeSchema.safeParse(obj);
-    if (parsed.success) out.push(parsed.data);
-    else
-      log.warn(
-        { runtime: obj.metadata?.name, err: parsed.error.message },
-        'Ignored invalid runtime',
-      );
-  }
-  return out;
+  /** Where the placement reconciler put a Shared-mode InferenceService. */
+  readonly placements?: (key: string) => PlacementResult | undefined;
 }
 
 function selectorString(name: string): string {
@@ -158,11 +144,7 @@ export class InferenceServiceReconciler {
   ): Promise<ReconcileResult> {
     const ns = isvc.metadata.namespace ?? 'default';
     const { caches } = this.deps;
-    const namespaced = parseRuntimes(
-      caches.servingRuntimes.list().filter((r) => r.metadata?.namespace === ns),
-      log,
-    );
-    const cluster = parseRuntimes(caches.clusterServingRuntimes.list(), log);
+    const { namespaced, cluster } = runtimesFor(caches, ns, log);
     const selection = selectRuntime(isvc, namespaced, cluster);
     if (selection.kind === 'none') {
       await this.writeStatus(
@@ -183,22 +165,7 @@ export class InferenceServiceReconciler {
       return DONE; // a runtime appearing later enqueues this key (runtime watches)
     }
     if (isvc.spec.deploymentMode === 'Shared') {
-      await this.writeStatus(
-        isvc,
-        key,
-        {
-          predictor: {
-            kind: 'blocked',
-            reason: 'SharedModeUnavailable',
-            message: `deploymentMode Shared places models on the multi-model runtime ${selection.runtime.metadata.name} through the model lifecycle controller, which this operator version does not include`,
-            transitionStatus: 'InProgress',
-          },
-          runtime: { name: selection.runtime.metadata.name, kind: selection.runtime.kind },
-          url: undefined,
-        },
-        log,
-      );
-      return DONE;
+      return this.reconcileShared(isvc, selection.runtime, key, log);
     }
     const input = { isvc, runtime: selection.runtime, config: this.deps.manifests };
     const desired = buildAll(input);
@@ -218,6 +185,65 @@ export class InferenceServiceReconciler {
           storageUri: isvc.spec.predictor.model.storageUri,
         },
         runtime: { name: selection.runtime.metadata.name, kind: selection.runtime.kind },
+        url: serviceUrl(input),
+      },
+      log,
+    );
+    return DONE;
+  }
+
+  /**
+   * Shared mode: the model lives on a pool shard chosen by the placement reconciler; this
+   * InferenceService owns only its Service (selecting that shard) and its status.
+   */
+  private async reconcileShared(
+    isvc: InferenceService,
+    runtime: BuildInput['runtime'],
+    key: string,
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const runtimeRef = { name: runtime.metadata.name, kind: runtime.kind };
+    const placement = this.deps.placements?.(key);
+    if (placement?.kind !== 'placed') {
+      const waiting = `waiting for a place on the pool of ${runtime.kind} ${runtime.metadata.name}`;
+      await this.writeStatus(
+        isvc,
+        key,
+        {
+          predictor: {
+            kind: 'blocked',
+            reason: placement === undefined ? 'Placing' : 'NotPlaced',
+            message: placement === undefined ? waiting : placement.reason,
+            transitionStatus: 'InProgress',
+          },
+          runtime: runtimeRef,
+          url: undefined,
+        },
+        log,
+      );
+      return DONE; // a placement change enqueues this key
+    }
+    const input = { isvc, runtime, config: this.deps.manifests };
+    await this.applyChild(
+      RESOURCES.Service,
+      buildService(input, placement.selector),
+      this.deps.caches.services,
+      key,
+      log,
+    );
+    await this.reconcileHpa(undefined, isvc, key, log);
+    const ns = isvc.metadata.namespace ?? 'default';
+    await this.writeStatus(
+      isvc,
+      key,
+      {
+        predictor: {
+          kind: 'deployed',
+          deployment: this.deps.caches.deployments.get(`${ns}/${placement.shardName}`),
+          replicas: this.deps.observations?.(key),
+          storageUri: isvc.spec.predictor.model.storageUri,
+        },
+        runtime: runtimeRef,
         url: serviceUrl(input),
       },
       log,

@@ -18,12 +18,9 @@ import {
 } from '@tessera/contract';
 import { inferenceServiceSchema, type InferenceService } from '../../api/v1alpha1/index.js';
 import { DONE, type ReconcileResult } from '../../controller/result.js';
-import {
-  COMPONENT_LABEL,
-  INFERENCE_SERVICE_LABEL,
-  servedModelName,
-} from '../../manifests/index.js';
-import type { ObjectCache } from '../inference-service/reconciler.js';
+import { selectorLabels, servedModelName } from '../../manifests/index.js';
+import type { PlacementResult } from '../placement/placement-store.js';
+import type { ObjectCache } from '../runtimes.js';
 import type { ModelDriverTimings } from '../../config.js';
 import { LoadTracker } from './load-tracker.js';
 import { podView, type PodView } from './pod-view.js';
@@ -37,6 +34,8 @@ export interface ModelDriverDeps {
   readonly requeue: (key: string) => void;
   readonly timings: ModelDriverTimings;
   readonly now?: () => number;
+  /** Where the placement reconciler put a Shared-mode InferenceService. */
+  readonly placements?: (key: string) => PlacementResult | undefined;
   /** Builds the client of one agent; tests may wrap it. */
   readonly agentClient?: (url: string) => RepositoryClient;
 }
@@ -62,12 +61,14 @@ export class ModelDriverReconciler {
       return DONE;
     }
     const isvc = parsed.data;
-    if (isvc.spec.deploymentMode === 'Shared') {
-      this.#forget(key);
+    const target = this.#target(isvc, key);
+    if (target === undefined) {
+      // Shared, not placed yet: nothing to drive until the placement store says where.
+      this.deps.store.set(key, []);
       return DONE;
     }
     const desired = desiredModel(isvc);
-    const pods = this.#pods(isvc);
+    const pods = this.#pods(isvc.metadata.namespace ?? 'default', target.selector);
     const tracker = this.#tracker(key);
     tracker.retainPods(new Set(pods.map((p) => p.uid)));
     if (desired === undefined) {
@@ -78,7 +79,7 @@ export class ModelDriverReconciler {
       return DONE;
     }
     const observations = await Promise.all(
-      pods.map((pod) => this.#driveReplica(key, pod, desired, tracker, log)),
+      pods.map((pod) => this.#driveReplica(key, pod, desired, target.exclusive, tracker, log)),
     );
     this.deps.store.set(key, observations);
     return this.#next(observations, desired, tracker, pods);
@@ -93,6 +94,7 @@ export class ModelDriverReconciler {
     key: string,
     pod: PodView,
     desired: DesiredModel,
+    exclusive: boolean,
     tracker: LoadTracker,
     log: Logger,
   ): Promise<ReplicaObservation> {
@@ -104,6 +106,7 @@ export class ModelDriverReconciler {
       inFlight: tracker.inFlight(pod.uid, desired.name),
       failure: tracker.failure(pod.uid, desired.name, desired.storageUri),
       now: this.#now(),
+      exclusive,
     });
     for (const action of plan.actions) this.#act(key, pod, desired, action, tracker, log);
     return plan.observation;
@@ -199,15 +202,27 @@ export class ModelDriverReconciler {
     return { kind: 'requeueAfter', ms: Math.max(wait, 50) };
   }
 
-  #pods(isvc: InferenceService): PodView[] {
-    const ns = isvc.metadata.namespace ?? 'default';
+  /** Which pods serve this InferenceService: its own (Dedicated) or its pool shard's (Shared). */
+  #target(
+    isvc: InferenceService,
+    key: string,
+  ): { selector: Readonly<Record<string, string>>; exclusive: boolean } | undefined {
+    if (isvc.spec.deploymentMode !== 'Shared') {
+      return { selector: selectorLabels(isvc.metadata.name), exclusive: true };
+    }
+    const placement = this.deps.placements?.(key);
+    return placement?.kind === 'placed'
+      ? { selector: placement.selector, exclusive: false }
+      : undefined;
+  }
+
+  #pods(namespace: string, selector: Readonly<Record<string, string>>): PodView[] {
     return this.deps.caches.pods
       .list()
       .filter(
         (p) =>
-          p.metadata?.namespace === ns &&
-          p.metadata.labels?.[INFERENCE_SERVICE_LABEL] === isvc.metadata.name &&
-          p.metadata.labels[COMPONENT_LABEL] === 'predictor',
+          p.metadata?.namespace === namespace &&
+          Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v),
       )
       .map(podView)
       .filter((p) => !p.terminating);

@@ -24,6 +24,11 @@ export interface ReplicaFacts {
   /** The last failure of loading the desired storage URI, if any. */
   readonly failure: LoadFailure | undefined;
   readonly now: number;
+  /**
+   * Whether the replica serves only this model (Dedicated): then models the agent pulled for
+   * another name are unloaded. Pool servers hold other InferenceServices' models.
+   */
+  readonly exclusive: boolean;
 }
 
 export type ReplicaAction =
@@ -57,7 +62,7 @@ export function planReplica(desired: DesiredModel, facts: ReplicaFacts): Replica
       ...(serving === undefined ? {} : { serving }),
       ...decided.observation,
     },
-    actions: [...decided.actions, ...extraModels(index, desired)],
+    actions: [...decided.actions, ...(facts.exclusive ? extraModels(index, desired) : [])],
   };
 }
 

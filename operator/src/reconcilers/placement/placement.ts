@@ -1,0 +1,124 @@
+/**
+ * Memory-aware placement of Shared-mode models onto the shards of a runtime's pool. Pure.
+ *
+ * Sticky: a model stays on its shard while it still fits, so placement never moves a serving
+ * model because another one arrived or left. New models go, oldest first, to the first shard
+ * with room (first fit, as ModelMesh's placement does for a fresh model) and a shard never
+ * holds two models served under the same name. When no shard has room a new shard is opened,
+ * up to a limit; a model that can never fit, or finds the pool full, is left unplaced with a
+ * reason the user can act on.
+ */
+import { formatBytes } from '../../manifests/quantity.js';
+
+/** A model that wants a place in the pool. */
+export interface PoolModel {
+  /** InferenceService name (the pool is per namespace). */
+  readonly name: string;
+  /** The name it is served under (unique per shard). */
+  readonly servedName: string;
+  /** The memory it declares (resources.requests.memory, else the operator's default). */
+  readonly memoryBytes: number;
+  /** creationTimestamp, for a stable first-come order. */
+  readonly created: string;
+}
+
+/** A shard and the InferenceServices placed on it. */
+export interface Shard {
+  readonly index: number;
+  readonly models: readonly string[];
+}
+
+export interface PlacementLimits {
+  /** The runtime's `capacity.memory` per shard. */
+  readonly capacityBytes: number;
+  readonly maxShards: number;
+}
+
+export interface Placement {
+  /** Every shard that exists or must exist, by index; an empty one scales to zero. */
+  readonly shards: readonly Shard[];
+  /** Models that could not be placed, with why. */
+  readonly unplaced: ReadonlyMap<string, string>;
+}
+
+/** Places `models` given the current `shards`. */
+export function placeModels(
+  models: readonly PoolModel[],
+  current: readonly Shard[],
+  limits: PlacementLimits,
+): Placement {
+  const byName = new Map(models.map((m) => [m.name, m]));
+  const shards = new Map<number, PoolModel[]>();
+  for (const shard of [...current].sort((a, b) => a.index - b.index)) {
+    shards.set(shard.index, keepFitting(shard.models, byName, limits.capacityBytes));
+  }
+  const placed = new Set([...shards.values()].flat().map((m) => m.name));
+  const unplaced = new Map<string, string>();
+  for (const model of [...models].sort(firstCome)) {
+    if (placed.has(model.name)) continue;
+    const reason = place(model, shards, limits);
+    if (reason === undefined) placed.add(model.name);
+    else unplaced.set(model.name, reason);
+  }
+  return {
+    shards: [...shards.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([index, ms]) => ({ index, models: ms.map((m) => m.name).sort() })),
+    unplaced,
+  };
+}
+
+/** The models of a shard that still exist and still fit, oldest first (evicting the newest). */
+function keepFitting(
+  names: readonly string[],
+  byName: ReadonlyMap<string, PoolModel>,
+  capacity: number,
+): PoolModel[] {
+  const kept: PoolModel[] = [];
+  let used = 0;
+  const seen = new Set<string>();
+  const present = names.flatMap((n) => {
+    const m = byName.get(n);
+    return m === undefined ? [] : [m];
+  });
+  for (const model of present.sort(firstCome)) {
+    if (used + model.memoryBytes > capacity || seen.has(model.servedName)) continue;
+    kept.push(model);
+    used += model.memoryBytes;
+    seen.add(model.servedName);
+  }
+  return kept;
+}
+
+function place(
+  model: PoolModel,
+  shards: Map<number, PoolModel[]>,
+  limits: PlacementLimits,
+): string | undefined {
+  if (model.memoryBytes > limits.capacityBytes) {
+    return `the model declares ${formatBytes(model.memoryBytes)} of memory, more than the runtime's capacity of ${formatBytes(limits.capacityBytes)} per server`;
+  }
+  for (const [, ms] of [...shards.entries()].sort(([a], [b]) => a - b)) {
+    if (fits(model, ms, limits.capacityBytes)) {
+      ms.push(model);
+      return undefined;
+    }
+  }
+  if (shards.size >= limits.maxShards) {
+    return `the pool is full: all ${limits.maxShards} servers lack ${formatBytes(model.memoryBytes)} of free memory or already serve a model named ${model.servedName}`;
+  }
+  let index = 0;
+  while (shards.has(index)) index++;
+  shards.set(index, [model]);
+  return undefined;
+}
+
+function fits(model: PoolModel, on: readonly PoolModel[], capacity: number): boolean {
+  const used = on.reduce((sum, m) => sum + m.memoryBytes, 0);
+  return used + model.memoryBytes <= capacity && !on.some((m) => m.servedName === model.servedName);
+}
+
+function firstCome(a: PoolModel, b: PoolModel): number {
+  if (a.created !== b.created) return a.created < b.created ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
