@@ -60,6 +60,7 @@ export class Operator {
   /** Places Shared-mode models on pool shards. */
   readonly placement: Controller;
   private readonly deployments: Informer;
+  private readonly placements: PlacementStore;
   private readonly runtimeCaches: { servingRuntimes: Informer; clusterServingRuntimes: Informer };
   private readonly informers: Informer[] = [];
   private readonly isvcs: Informer;
@@ -125,6 +126,7 @@ export class Operator {
     );
     const observations = new ObservationStore();
     const placements = new PlacementStore();
+    this.placements = placements;
     // A new place (or none) changes the Service, the status and which pods get the model.
     placements.onChange((key) => {
       this.controller.enqueue(key);
@@ -228,13 +230,15 @@ export class Operator {
   }
 
   /**
-   * A Shared InferenceService (or one that just stopped being Shared) changes its pool: enqueue
-   * the pool its runtime selection points at, and every pool with a shard in the namespace.
+   * A Shared InferenceService changes its pool; so does one that was placed and is no longer
+   * Shared (or is gone). Dedicated ones never placed cost nothing here, so an event stays O(1).
    */
   private enqueuePools(obj: KubeObject): void {
     const namespace = obj.metadata?.namespace ?? '';
-    for (const d of this.deployments.list()) {
-      if (d.metadata?.namespace === namespace) this.enqueueShardPool(d);
+    const previous = this.placements.get(`${namespace}/${obj.metadata?.name ?? ''}`);
+    if (previous?.kind === 'placed') {
+      const { kind, name } = previous.runtime;
+      this.placement.enqueue(poolKey(namespace, { kind, metadata: { name } }));
     }
     const parsed = inferenceServiceSchema.safeParse(obj);
     if (!parsed.success || parsed.data.spec.deploymentMode !== 'Shared') return;
