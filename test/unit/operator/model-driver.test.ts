@@ -86,7 +86,7 @@ function setup(pods: KubeObject[], now = () => 0) {
   const store = new ObservationStore();
   const requeued: string[] = [];
   const driver = new ModelDriverReconciler({
-    caches: { inferenceServices: cache([isvc() as unknown as KubeObject]), pods: cache(pods) },
+    caches: { inferenceServices: cache([isvc()]), pods: cache(pods) },
     store,
     requeue: (key) => requeued.push(key),
     timings: {
