@@ -85,9 +85,23 @@ export function getErrorMessage(error: unknown): string {
 }
 
 /**
- * Removes absolute file-system paths from a message that comes from a library (e.g. onnxruntime),
- * so that errors never reveal the server's layout to clients (reliability-catalogue §3.6).
+ * An absolute path: an optional drive letter (`C:`, only at a word start, so the `d:` of
+ * `failed:/x/y` is no drive), then at least two separated segments. Segments before the last may
+ * contain spaces (`/srv/my models/x`); the last may not, so the words after a path survive.
  */
-export function redactPaths(message: string): string {
-  return message.replace(/(?:[A-Za-z]:)?(?:\/[\w.@+-]+){2,}\/?/g, '<path>');
+const ABSOLUTE_PATH =
+  /(?:(?<![\w])[A-Za-z]:)?(?:[\\/][\w.@+-]+(?: [\w.@+-]+)*(?=[\\/]))+[\\/][\w.@+-]*/g;
+
+/**
+ * Removes absolute file-system paths from a message that comes from a library (e.g. onnxruntime),
+ * so that errors never reveal the server's layout to clients (reliability-catalogue §3.6). Paths
+ * the caller knows (the model file, its folder) are removed exactly first, whatever they contain.
+ */
+export function redactPaths(message: string, known: readonly string[] = []): string {
+  let text = message;
+  // Longest first, so a file is removed whole before its folder would leave its name behind.
+  for (const path of [...known].sort((a, b) => b.length - a.length)) {
+    if (path.length > 1) text = text.split(path).join('<path>');
+  }
+  return text.replace(ABSOLUTE_PATH, '<path>');
 }
