@@ -64,6 +64,12 @@ export function shorten(value: string): string {
   return wellFormed(cut);
 }
 
+/** Whether text has a UTF-8 form: no lone UTF-16 surrogates (String#isWellFormed, ES2024). */
+export function isWellFormed(text: string): boolean {
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(text);
+}
+
 /** Replaces lone UTF-16 surrogates with U+FFFD, so the text can be percent-encoded or UTF-8 encoded. */
 export function wellFormed(text: string): string {
   return text.replace(LONE_SURROGATE, '\uFFFD');
