@@ -10,6 +10,7 @@ import { ErrorCode, ServerError, getErrorMessage, redactPaths, toServerError } f
 import type { LoadedModel, ModelRegistry } from './model-registry.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
+import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
 import { decodeInputs, requestedOutputNames } from './request-validation.js';
 import type {
   InferenceRequest,
@@ -31,6 +32,8 @@ export interface DataPlaneDeps {
   readonly server: ServerMetadata;
   /** 0 disables the per-request inference timeout. */
   readonly inferTimeoutMs: number;
+  /** Bounds on the elements a request may carry and the bytes a response may hold. */
+  readonly limits: InferLimits;
 }
 
 /** The server's data plane and model repository operations. */
@@ -142,6 +145,11 @@ export class DataPlane {
   ): Promise<InferenceResponse> {
     try {
       const metadata = model.instance.metadata;
+      const limits = this.#deps.limits;
+      checkRequestElements(
+        Array.isArray(request.inputs) ? request.inputs : [],
+        limits.maxRequestElements,
+      );
       const inputs = decodeInputs(request, metadata);
       const outputNames = requestedOutputNames(request.outputs, metadata);
       const id = requestId(request, ctx);
@@ -160,6 +168,7 @@ export class DataPlane {
       );
       call.settled = runtimeCall;
       const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
+      checkResponseBytes(modelName, result.outputs, limits.maxResponseBytes);
       return {
         modelName,
         ...(model.version === '' ? {} : { modelVersion: model.version }),

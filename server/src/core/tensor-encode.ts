@@ -22,12 +22,19 @@ function jsonString(name: string, index: number, bytes: Uint8Array): string {
   }
 }
 
-/** Flat JSON values for a tensor's `data`. 64-bit integers become numbers (exact up to 2^53). */
-export function toJsonData(tensor: Tensor): unknown[] {
-  const data = tensor.data;
-  if (Array.isArray(data)) {
-    return (data as readonly Uint8Array[]).map((b, i) => jsonString(tensor.name, i, b));
+/**
+ * Flat JSON values for a tensor's `data`, or for elements `start` to `end` of it (encoders work in
+ * slices to yield to the event loop). 64-bit integers become numbers (exact up to 2^53).
+ */
+export function toJsonData(tensor: Tensor, start = 0, end?: number): unknown[] {
+  const all = tensor.data;
+  if (Array.isArray(all)) {
+    return (all as readonly Uint8Array[])
+      .slice(start, end)
+      .map((b, i) => jsonString(tensor.name, start + i, b));
   }
+  const typed = all as Exclude<typeof all, readonly Uint8Array[]>;
+  const data = start === 0 && end === undefined ? typed : typed.subarray(start, end);
   const datatype = tensor.datatype;
   if (datatype === 'BOOL') return Array.from(data as Uint8Array, (v) => v !== 0);
   if (datatype === 'FP16') return Array.from(data as Uint16Array, halfToFloat);

@@ -18,10 +18,8 @@ import {
   fromCoreInferResponse as fromCoreGrpc,
   toCoreInferRequest as toCoreGrpc,
 } from '../../../server/src/transport/grpc/convert.js';
-import {
-  fromCoreInferResponse as fromCoreHttp,
-  toCoreInferRequest as toCoreHttp,
-} from '../../../server/src/transport/http/infer-codec.js';
+import { toCoreInferRequest as toCoreHttp } from '../../../server/src/transport/http/infer-codec.js';
+import { encodeInferResponse } from '../../../server/src/transport/http/response-encoder.js';
 import type { ModelInferRequest__Output } from '../../../server/src/generated/inference/ModelInferRequest.js';
 
 const bytes = (...values: (string | number[])[]): Uint8Array[] =>
@@ -87,7 +85,7 @@ describe('BYTES in the core codecs', () => {
 });
 
 describe('BYTES through the HTTP codec', () => {
-  it('round-trips arbitrary bytes through the binary extension', () => {
+  it('round-trips arbitrary bytes through the binary extension', async () => {
     const raw = Buffer.from(encodeRawStrings(ARBITRARY));
     const request = toCoreHttp({
       json: {
@@ -105,16 +103,16 @@ describe('BYTES through the HTTP codec', () => {
     const input = request.inputs[0];
     assert.ok(input?.data.kind === 'raw');
     assert.deepEqual(Buffer.from(input.data.bytes), raw);
-    const encoded = fromCoreHttp(response(ARBITRARY), () => true);
-    const body = encoded.body as Buffer;
+    const encoded = await encodeInferResponse(response(ARBITRARY), () => true, 1 << 20);
+    const body = encoded.body;
     const headerLength = Number(encoded.headers['inference-header-content-length']);
     assert.deepEqual(body.subarray(headerLength), raw);
   });
 
-  it('round-trips text with NULs through JSON bodies', () => {
+  it('round-trips text with NULs through JSON bodies', async () => {
     const strings = TEXT.map((e) => Buffer.from(e).toString('utf8'));
-    const encoded = fromCoreHttp(response(TEXT), () => false);
-    const doc = JSON.parse(encoded.body as string) as { outputs: { data: string[] }[] };
+    const encoded = await encodeInferResponse(response(TEXT), () => false, 1 << 20);
+    const doc = JSON.parse(encoded.body.toString('utf8')) as { outputs: { data: string[] }[] };
     assert.deepEqual(doc.outputs[0]?.data, strings);
   });
 });
