@@ -98,6 +98,11 @@ export class DataPlane {
     target: { model: string; version?: string },
     ctx: RequestContext,
   ): Promise<InferenceResponse> {
+    // Before the model is acquired: a request over the limit takes no lease and no decoding.
+    checkRequestElements(
+      Array.isArray(request.inputs) ? request.inputs : [],
+      this.#deps.limits.maxRequestElements,
+    );
     const model = this.#deps.registry.acquire(target.model, target.version);
     const version = model.version;
     this.#deps.observer.inferStarted(target.model, version);
@@ -145,11 +150,6 @@ export class DataPlane {
   ): Promise<InferenceResponse> {
     try {
       const metadata = model.instance.metadata;
-      const limits = this.#deps.limits;
-      checkRequestElements(
-        Array.isArray(request.inputs) ? request.inputs : [],
-        limits.maxRequestElements,
-      );
       const inputs = decodeInputs(request, metadata);
       const outputNames = requestedOutputNames(request.outputs, metadata);
       const id = requestId(request, ctx);
@@ -168,7 +168,7 @@ export class DataPlane {
       );
       call.settled = runtimeCall;
       const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
-      checkResponseBytes(modelName, result.outputs, limits.maxResponseBytes);
+      checkResponseBytes(modelName, result.outputs, this.#deps.limits.maxResponseBytes);
       return {
         modelName,
         ...(model.version === '' ? {} : { modelVersion: model.version }),

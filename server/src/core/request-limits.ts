@@ -15,18 +15,29 @@ export interface InferLimits {
   readonly maxResponseBytes: number;
 }
 
-/** Refuses a request whose shapes hold more elements in all than the limit, before decoding. */
+/**
+ * Refuses a request whose shapes hold more elements in all than the limit, before decoding. A
+ * shape that does not parse counts nothing here: decoding reports it, in validation's own order.
+ */
 export function checkRequestElements(inputs: readonly RequestInput[], max: number): void {
   let total = 0;
   for (const input of inputs) {
-    const name = shorten(input.name);
-    total += elementCount(name, parseShape(name, input.shape));
+    total += countOrZero(input);
   }
   if (total > max) {
     throw new ServerError(
       ErrorCode.PAYLOAD_TOO_LARGE,
       `the request has ${total} tensor elements, more than the limit of ${max} (max_request_elements); send fewer rows per request`,
     );
+  }
+}
+
+function countOrZero(input: RequestInput): number {
+  const name = shorten(input.name);
+  try {
+    return elementCount(name, parseShape(name, input.shape));
+  } catch {
+    return 0;
   }
 }
 
