@@ -78,6 +78,9 @@ export const settingsSchema = z.object({
   debug: bool.default(false),
   max_body_bytes: integer(1024).default(64 * MiB),
   max_json_depth: integer(2, 1000).default(100),
+  // 2^24: a full 64 MiB body of FP32 fits; a JSON body of one-digit numbers (2 bytes each) does not.
+  max_request_elements: integer(1).default(16 * MiB),
+  max_response_bytes: integer(1024).default(64 * MiB),
   grpc_max_message_length: integer(1024, 2 ** 31 - 1).default(64 * MiB),
   headers_timeout_seconds: integer(1).default(30),
   request_timeout_seconds: integer(1).default(120),

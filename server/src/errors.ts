@@ -64,6 +64,12 @@ export function shorten(value: string): string {
   return wellFormed(cut);
 }
 
+/** Whether text has a UTF-8 form: no lone UTF-16 surrogates (String#isWellFormed, ES2024). */
+export function isWellFormed(text: string): boolean {
+  LONE_SURROGATE.lastIndex = 0;
+  return !LONE_SURROGATE.test(text);
+}
+
 /** Replaces lone UTF-16 surrogates with U+FFFD, so the text can be percent-encoded or UTF-8 encoded. */
 export function wellFormed(text: string): string {
   return text.replace(LONE_SURROGATE, '\uFFFD');
@@ -85,9 +91,23 @@ export function getErrorMessage(error: unknown): string {
 }
 
 /**
- * Removes absolute file-system paths from a message that comes from a library (e.g. onnxruntime),
- * so that errors never reveal the server's layout to clients (reliability-catalogue §3.6).
+ * An absolute path: an optional drive letter (`C:`, only at a word start, so the `d:` of
+ * `failed:/x/y` is no drive), then at least two separated segments. Segments before the last may
+ * contain spaces (`/srv/my models/x`); the last may not, so the words after a path survive.
  */
-export function redactPaths(message: string): string {
-  return message.replace(/(?:[A-Za-z]:)?(?:\/[\w.@+-]+){2,}\/?/g, '<path>');
+const ABSOLUTE_PATH =
+  /(?:(?<![\w])[A-Za-z]:)?(?:[\\/][\w.@+-]+(?: [\w.@+-]+)*(?=[\\/]))+[\\/][\w.@+-]*/g;
+
+/**
+ * Removes absolute file-system paths from a message that comes from a library (e.g. onnxruntime),
+ * so that errors never reveal the server's layout to clients (reliability-catalogue §3.6). Paths
+ * the caller knows (the model file, its folder) are removed exactly first, whatever they contain.
+ */
+export function redactPaths(message: string, known: readonly string[] = []): string {
+  let text = message;
+  // Longest first, so a file is removed whole before its folder would leave its name behind.
+  for (const path of [...known].sort((a, b) => b.length - a.length)) {
+    if (path.length > 1) text = text.split(path).join('<path>');
+  }
+  return text.replace(ABSOLUTE_PATH, '<path>');
 }

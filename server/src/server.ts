@@ -65,6 +65,10 @@ export async function startServer(
       extensions: [...new Set([...EXTENSIONS, ...settings.extensions])],
     },
     inferTimeoutMs: settings.infer_timeout_seconds * 1000,
+    limits: {
+      maxRequestElements: settings.max_request_elements,
+      maxResponseBytes: settings.max_response_bytes,
+    },
   });
 
   const http = await buildHttpApp({ settings, dataplane, metrics, logger });

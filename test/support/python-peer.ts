@@ -1,6 +1,7 @@
 // Helpers over the Python test peer (test/peers/python.peer.mjs provisions TESSERA_PYTHON):
 //   runTritonConformance()  runs test/peers/python/triton_conformance.py (official tritonclient)
 //   onnxReference()         runs test/peers/python/onnx_reference.py (Python onnxruntime oracle)
+//   runBytesRoundTrip()     runs test/peers/python/bytes_roundtrip.py (BYTES through tritonclient)
 //   startFakeV2Server()     starts test/peers/python/fake_v2_server.py (self-tests of the peers only)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -129,6 +130,51 @@ export async function runTritonConformance(
   } catch {
     throw new Error(
       `triton_conformance.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
+
+/** What came back for one case over one path of {@link runBytesRoundTrip}. */
+export interface BytesResult {
+  case: string;
+  path: 'http.binary' | 'http.json' | 'grpc';
+  /** The returned elements, hex-encoded, when the call succeeded. */
+  values?: string[];
+  /** The client's error message and status when it failed. */
+  error?: string;
+  status?: string | null;
+}
+
+/**
+ * Sends each case (name -> elements) as a BYTES tensor to `model` through tritonclient over HTTP
+ * binary, HTTP JSON (UTF-8 cases only) and gRPC (test/peers/python/bytes_roundtrip.py).
+ */
+export async function runBytesRoundTrip(options: {
+  http: string;
+  grpc: string;
+  model: string;
+  cases: Record<string, readonly Uint8Array[]>;
+}): Promise<BytesResult[]> {
+  const cases = Object.fromEntries(
+    Object.entries(options.cases).map(([name, elements]) => [
+      name,
+      elements.map((e) => Buffer.from(e).toString('hex')),
+    ]),
+  );
+  const args = [
+    join(scripts, 'bytes_roundtrip.py'),
+    '--http',
+    options.http,
+    '--grpc',
+    options.grpc,
+  ];
+  args.push('--model', options.model);
+  const result = await runPython(args, 120_000, JSON.stringify(cases));
+  try {
+    return (lastJsonLine(result.stdout) as { results: BytesResult[] }).results;
+  } catch {
+    throw new Error(
+      `bytes_roundtrip.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
     );
   }
 }

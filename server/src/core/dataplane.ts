@@ -10,6 +10,7 @@ import { ErrorCode, ServerError, getErrorMessage, redactPaths, toServerError } f
 import type { LoadedModel, ModelRegistry } from './model-registry.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
+import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
 import { decodeInputs, requestedOutputNames } from './request-validation.js';
 import type {
   InferenceRequest,
@@ -31,6 +32,8 @@ export interface DataPlaneDeps {
   readonly server: ServerMetadata;
   /** 0 disables the per-request inference timeout. */
   readonly inferTimeoutMs: number;
+  /** Bounds on the elements a request may carry and the bytes a response may hold. */
+  readonly limits: InferLimits;
 }
 
 /** The server's data plane and model repository operations. */
@@ -95,6 +98,11 @@ export class DataPlane {
     target: { model: string; version?: string },
     ctx: RequestContext,
   ): Promise<InferenceResponse> {
+    // Before the model is acquired: a request over the limit takes no lease and no decoding.
+    checkRequestElements(
+      Array.isArray(request.inputs) ? request.inputs : [],
+      this.#deps.limits.maxRequestElements,
+    );
     const model = this.#deps.registry.acquire(target.model, target.version);
     const version = model.version;
     this.#deps.observer.inferStarted(target.model, version);
@@ -160,6 +168,7 @@ export class DataPlane {
       );
       call.settled = runtimeCall;
       const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
+      checkResponseBytes(modelName, result.outputs, this.#deps.limits.maxResponseBytes);
       return {
         modelName,
         ...(model.version === '' ? {} : { modelVersion: model.version }),

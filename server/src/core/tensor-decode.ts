@@ -3,7 +3,7 @@
  * errors in the same words (reliability-catalogue §4 A1–A4). Nothing here allocates more than the
  * data that actually arrived: counts are checked against the shape before any typed array is built.
  */
-import { invalidInput, shorten } from '../errors.js';
+import { invalidInput, isWellFormed, shorten } from '../errors.js';
 import { ELEMENT_SIZE, INTEGER_RANGE, RAW_ONLY, isDatatype, type Datatype } from './datatype.js';
 import { elementCount, formatShape, parseShape } from './shape.js';
 import type { RequestInput, Tensor, TensorValues, WireData } from './types.js';
@@ -201,8 +201,15 @@ function decodeStrings(name: string, values: ArrayLike<unknown>): Uint8Array[] {
   const out = new Array<Uint8Array>(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (typeof v === 'string') out[i] = utf8.encode(v);
-    else if (v instanceof Uint8Array) out[i] = v;
+    if (typeof v === 'string') {
+      // A lone surrogate (`"\ud800"` is valid JSON) has no UTF-8 form; encode() would replace it.
+      if (!isWellFormed(v)) {
+        throw invalidInput(
+          `input '${name}': BYTES element ${i} is not valid Unicode text (it has a lone surrogate); send such data as binary`,
+        );
+      }
+      out[i] = utf8.encode(v);
+    } else if (v instanceof Uint8Array) out[i] = v;
     else badElement(name, 'BYTES', i, v);
   }
   return out;

@@ -2,14 +2,39 @@
  * Encoding of response tensors to the two wire forms every adapter needs: JSON `data` and raw
  * little-endian bytes (HTTP binary extension, gRPC `raw_output_contents`).
  */
+import { invalidInput, shorten } from '../errors.js';
 import type { Tensor } from './types.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+// fatal: bytes that are not UTF-8 have no JSON string form; ignoreBOM: a leading U+FEFF is data.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Flat JSON values for a tensor's `data`. 64-bit integers become numbers (exact up to 2^53). */
-export function toJsonData(tensor: Tensor): unknown[] {
-  const data = tensor.data;
-  if (Array.isArray(data)) return (data as readonly Uint8Array[]).map((b) => utf8.decode(b));
+/**
+ * A BYTES element as a JSON string. JSON strings are Unicode text, so an element that is not UTF-8
+ * cannot go out as JSON without being altered; the client is told to ask for binary output.
+ */
+function jsonString(name: string, index: number, bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw invalidInput(
+      `output '${shorten(name)}': BYTES element ${index} is not valid UTF-8, so it cannot be sent as JSON; request the output as binary data (binary_data: true)`,
+    );
+  }
+}
+
+/**
+ * Flat JSON values for a tensor's `data`, or for elements `start` to `end` of it (encoders work in
+ * slices to yield to the event loop). 64-bit integers become numbers (exact up to 2^53).
+ */
+export function toJsonData(tensor: Tensor, start = 0, end?: number): unknown[] {
+  const all = tensor.data;
+  if (Array.isArray(all)) {
+    return (all as readonly Uint8Array[])
+      .slice(start, end)
+      .map((b, i) => jsonString(tensor.name, start + i, b));
+  }
+  const typed = all as Exclude<typeof all, readonly Uint8Array[]>;
+  const data = start === 0 && end === undefined ? typed : typed.subarray(start, end);
   const datatype = tensor.datatype;
   if (datatype === 'BOOL') return Array.from(data as Uint8Array, (v) => v !== 0);
   if (datatype === 'FP16') return Array.from(data as Uint16Array, halfToFloat);

@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Piscina } from 'piscina';
-import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../errors.js';
+import { ErrorCode, ServerError } from '../errors.js';
 import type {
   InstanceMetadata,
   ModelInstance,
@@ -22,6 +22,7 @@ import type {
 } from '../core/model-runtime.js';
 import type { ModelSettings } from '../core/model-settings.js';
 import type { DecodedRequest } from '../core/types.js';
+import { checkOnnxFile, describeLoadError } from './onnx-load-error.js';
 import type { OnnxTask, OnnxWorkerData } from './onnx-worker.js';
 import {
   fromPortable,
@@ -54,6 +55,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): ModelRuntime {
     aliases: ['tessera.onnx', 'mlserver_onnx.OnnxModel', 'onnxruntime'],
     async load(settings: ModelSettings): Promise<ModelInstance> {
       const file = await resolveModelFile(settings);
+      await checkOnnxFile(file, settings.source);
       const workers = settings.parallelWorkers ?? options.parallelWorkers;
       const sessionOptions = buildSessionOptions(settings, workers);
       try {
@@ -61,11 +63,7 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): ModelRuntime {
           ? await InProcessInstance.create(file, sessionOptions)
           : await WorkerInstance.create(file, sessionOptions, workers);
       } catch (error) {
-        if (error instanceof ServerError) throw error;
-        throw new ServerError(
-          ErrorCode.MODEL_LOAD_FAILED,
-          `${settings.source}: the ONNX file could not be loaded: ${redactPaths(getErrorMessage(error))}`,
-        );
+        throw describeLoadError(error, file, settings.source);
       }
     },
   };

@@ -4,7 +4,7 @@
  * that structured clone (or transfer) without copying element by element.
  */
 import type * as ort from 'onnxruntime-node';
-import { ErrorCode, ServerError } from '../errors.js';
+import { ErrorCode, ServerError, invalidInput, shorten } from '../errors.js';
 import type { Datatype } from '../core/datatype.js';
 import type { Tensor, TensorMetadata, TensorValues } from '../core/types.js';
 
@@ -56,7 +56,8 @@ export interface PortableMetadata {
   readonly outputs: readonly TensorMetadata[];
 }
 
-const utf8Decoder = new TextDecoder();
+// fatal: invalid UTF-8 is refused, not replaced; ignoreBOM: a leading U+FEFF is data, not dropped.
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 /** V2 metadata of one ONNX value; non-tensors (maps, sequences) are refused with advice. */
@@ -81,13 +82,37 @@ export function toTensorMetadata(meta: ort.InferenceSession.ValueMetadata): Tens
   };
 }
 
+/**
+ * One BYTES element as the JS string onnxruntime-node takes for a string tensor. The binding
+ * converts JS strings to UTF-8 and hands them to the C API as NUL-terminated strings
+ * (`FillStringTensor`), so an element with a NUL byte would reach the model cut short and bytes
+ * that are not UTF-8 would be replaced. No encoding survives that without changing what the model
+ * sees, so such elements are refused with the reason instead of being silently altered.
+ */
+function toOrtString(name: string, index: number, bytes: Uint8Array): string {
+  if (bytes.includes(0)) {
+    throw invalidInput(
+      `input '${shorten(name)}': BYTES element ${index} contains a NUL byte, which the ONNX runtime cannot pass to a model (onnxruntime-node ends strings at NUL)`,
+    );
+  }
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    throw invalidInput(
+      `input '${shorten(name)}': BYTES element ${index} is not valid UTF-8; the ONNX runtime passes string tensors to a model as UTF-8 text`,
+    );
+  }
+}
+
 /** A core tensor in onnxruntime's terms (BYTES become strings, which is what ORT takes). */
 export function toPortable(tensor: Tensor): PortableTensor {
   const type = V2_TO_ORT[tensor.datatype];
   if (type === undefined)
     throw new Error(`datatype ${tensor.datatype} is not supported by ONNX Runtime`);
   if (type === 'string') {
-    const strings = (tensor.data as readonly Uint8Array[]).map((b) => utf8Decoder.decode(b));
+    const strings = (tensor.data as readonly Uint8Array[]).map((b, i) =>
+      toOrtString(tensor.name, i, b),
+    );
     return { name: tensor.name, type, dims: tensor.shape, data: strings };
   }
   return { name: tensor.name, type, dims: tensor.shape, data: tensor.data as NumericValues };

@@ -517,7 +517,7 @@ const cases: Case[] = [
     grpc: { method: 'RepositoryModelLoad', request: { model_name: 'broken' } },
     http: 422,
     code: status.FAILED_PRECONDITION,
-    mentions: ["model 'broken'", 'could not be loaded'],
+    mentions: ["model 'broken'", 'model.onnx is not an ONNX file'],
   },
   {
     name: 'load of a model whose relative uri leaves the repository',

@@ -26,6 +26,22 @@ describe('loadSettings', () => {
     assert.equal(s.tracing_server, null);
   });
 
+  it('bounds the work of one request by default and lets the bounds be set', () => {
+    const d = loadSettings({}, { folder });
+    assert.equal(d.max_request_elements, 16 * 1024 * 1024);
+    assert.equal(d.max_response_bytes, 64 * 1024 * 1024);
+    const s = loadSettings(
+      { TESSERA_MAX_REQUEST_ELEMENTS: '1000', TESSERA_MAX_RESPONSE_BYTES: '4096' },
+      { folder },
+    );
+    assert.equal(s.max_request_elements, 1000);
+    assert.equal(s.max_response_bytes, 4096);
+    assert.throws(
+      () => loadSettings({ TESSERA_MAX_REQUEST_ELEMENTS: '0' }, { folder }),
+      /invalid setting max_request_elements \(from environment variable TESSERA_MAX_REQUEST_ELEMENTS\)/,
+    );
+  });
+
   it('reads settings.json, then MLSERVER_*, then TESSERA_*, then flags', async () => {
     await writeFile(
       join(folder, 'settings.json'),

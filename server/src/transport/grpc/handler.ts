@@ -19,6 +19,7 @@ import type { RequestContext } from '../../core/types.js';
 import type { PinoLogger } from '../../observability/logger.js';
 import type { ServerMetrics } from '../../observability/metrics.js';
 import { GRPC_STATUS } from './status.js';
+import { undecodableError } from './undecodable.js';
 
 const tracer = trace.getTracer('tessera-server');
 
@@ -106,7 +107,11 @@ export function unary<Req, Res>(
     };
     context
       // async wrapper: a handler that throws synchronously still ends up in the rejection path.
-      .with(trace.setSpan(parent, span), async () => body(call.request, ctx, trailers))
+      .with(trace.setSpan(parent, span), async () => {
+        const undecodable = undecodableError(call.request, `${rpc.method}Request`);
+        if (undecodable !== undefined) throw undecodable;
+        return body(call.request, ctx, trailers);
+      })
       .then(
         (result) => {
           finish(status.OK);

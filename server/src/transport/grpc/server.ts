@@ -17,6 +17,7 @@ import type { DataPlane } from '../../core/dataplane.js';
 import type { PinoLogger } from '../../observability/logger.js';
 import type { ServerMetrics } from '../../observability/metrics.js';
 import { inferenceService, modelRepositoryService } from './service.js';
+import { withTolerantDecoding } from './undecodable.js';
 
 /** proto/ at the repository root (server/{src,dist}/transport/grpc → ../../../../proto). */
 export const PROTO_DIR = fileURLToPath(new URL('../../../../proto/', import.meta.url));
@@ -37,11 +38,12 @@ export interface GrpcServerHandle {
   shutdown(): Promise<void>;
 }
 
-function service(root: GrpcObject, path: string): ServiceClientConstructor {
+function service(root: GrpcObject, path: string): ServiceClientConstructor['service'] {
   const found = path
     .split('.')
     .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], root);
-  return found as ServiceClientConstructor;
+  // Undecodable requests become INVALID_ARGUMENT instead of grpc-js's INTERNAL (undecodable.ts).
+  return withTolerantDecoding((found as ServiceClientConstructor).service);
 }
 
 /** Loads the package definitions of both protos. */
@@ -68,11 +70,11 @@ export async function startGrpcServer(deps: {
   const root = loadProtos();
   const handlerDeps = { metrics: deps.metrics, logger: deps.logger };
   server.addService(
-    service(root, 'inference.GRPCInferenceService').service,
+    service(root, 'inference.GRPCInferenceService'),
     inferenceService(deps.dataplane, handlerDeps),
   );
   server.addService(
-    service(root, 'inference.model_repository.ModelRepositoryService').service,
+    service(root, 'inference.model_repository.ModelRepositoryService'),
     modelRepositoryService(deps.dataplane, handlerDeps),
   );
   const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;

@@ -126,7 +126,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   }
 
   healthRoutes(app, deps.dataplane);
-  modelRoutes(app, deps.dataplane);
+  modelRoutes(app, deps.dataplane, { maxResponseBytes: settings.max_response_bytes });
   repositoryRoutes(app, deps.dataplane);
   await docsRoutes(app, deps.dataplane, { serverVersion: settings.server_version, rootPath });
   return app;

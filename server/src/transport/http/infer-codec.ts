@@ -5,14 +5,7 @@
 import { z } from 'zod';
 import { invalidInput, shorten } from '../../errors.js';
 import { formatIssues } from '../../core/model-settings.js';
-import { toJsonData, toRawBytes } from '../../core/tensor-encode.js';
-import type {
-  InferenceRequest,
-  InferenceResponse,
-  Parameters,
-  RequestInput,
-  Tensor,
-} from '../../core/types.js';
+import type { InferenceRequest, Parameters, RequestInput } from '../../core/types.js';
 import type { ParsedBody } from './body-parser.js';
 
 const parameterValue = z.union([
@@ -115,63 +108,6 @@ export function binaryOutputs(request: InferenceRequest): (name: string) => bool
     if (typeof flag === 'boolean') perOutput.set(output.name, flag);
   }
   return (name) => perOutput.get(name) ?? fallback;
-}
-
-/** The REST response: a JSON document, or a JSON header plus binary chunks. */
-export interface EncodedResponse {
-  readonly body: Buffer | string;
-  readonly headers: Record<string, string>;
-}
-
-/** Converts a core response to the REST body, honouring binary output requests. */
-export function fromCoreInferResponse(
-  response: InferenceResponse,
-  wantsBinary: (name: string) => boolean,
-): EncodedResponse {
-  const chunks: Uint8Array[] = [];
-  const outputs = response.outputs.map((tensor) =>
-    encodeOutput(tensor, wantsBinary(tensor.name), chunks),
-  );
-  const params = responseParameters(response.parameters);
-  const doc = {
-    model_name: response.modelName,
-    ...(response.modelVersion === undefined ? {} : { model_version: response.modelVersion }),
-    id: response.id,
-    ...(params === undefined ? {} : { parameters: params }),
-    outputs,
-  };
-  const json = JSON.stringify(doc);
-  if (chunks.length === 0) {
-    return { body: json, headers: { 'content-type': 'application/json' } };
-  }
-  const header = Buffer.from(json, 'utf8');
-  return {
-    body: Buffer.concat([header, ...chunks]),
-    headers: {
-      'content-type': 'application/octet-stream',
-      'inference-header-content-length': String(header.length),
-    },
-  };
-}
-
-function encodeOutput(tensor: Tensor, binary: boolean, chunks: Uint8Array[]): object {
-  const base = { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape };
-  if (binary) {
-    const bytes = toRawBytes(tensor);
-    chunks.push(bytes);
-    // Only binary_data_size goes in output parameters: the C++ client requires it whenever
-    // `parameters` is present (v2-protocol.md §1.5 gotcha).
-    return { ...base, parameters: { binary_data_size: bytes.byteLength } };
-  }
-  return { ...base, data: toJsonData(tensor) };
-}
-
-/** Response parameters minus `headers`, which become HTTP headers instead (MLServer). */
-function responseParameters(params: Parameters | undefined): Parameters | undefined {
-  if (params === undefined) return undefined;
-  const rest = { ...params };
-  delete rest['headers'];
-  return Object.keys(rest).length === 0 ? undefined : rest;
 }
 
 /** Response headers a runtime asked for through `parameters.headers`. */

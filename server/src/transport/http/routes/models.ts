@@ -6,18 +6,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DataPlane } from '../../../core/dataplane.js';
 import { modelNotReady } from '../../../errors.js';
 import type { ParsedBody } from '../body-parser.js';
-import {
-  binaryOutputs,
-  fromCoreInferResponse,
-  responseHeaders,
-  toCoreInferRequest,
-} from '../infer-codec.js';
+import { binaryOutputs, responseHeaders, toCoreInferRequest } from '../infer-codec.js';
+import { encodeInferResponse } from '../response-encoder.js';
 import { contextOf, inRequestContext } from '../request-context.js';
 
 type ModelParams = { model: string; version?: string };
 
 /** Registers the per-model routes. */
-export function modelRoutes(app: FastifyInstance, dataplane: DataPlane): void {
+export function modelRoutes(
+  app: FastifyInstance,
+  dataplane: DataPlane,
+  limits: { maxResponseBytes: number },
+): void {
   for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
     app.get<{ Params: ModelParams }>(`${base}/ready`, (request) => {
       const { model, version } = request.params;
@@ -36,7 +36,7 @@ export function modelRoutes(app: FastifyInstance, dataplane: DataPlane): void {
       });
     });
     app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) =>
-      infer(dataplane, request, reply),
+      infer(dataplane, request, reply, limits.maxResponseBytes),
     );
   }
   app.get('/v2/models', async () => {
@@ -49,6 +49,7 @@ async function infer(
   dataplane: DataPlane,
   request: FastifyRequest<{ Params: ModelParams }>,
   reply: FastifyReply,
+  maxResponseBytes: number,
 ): Promise<FastifyReply> {
   const body = (request.body ?? { json: {} }) as ParsedBody;
   const coreRequest = toCoreInferRequest(body);
@@ -62,7 +63,7 @@ async function infer(
       contextOf(request, reply),
     ),
   );
-  const encoded = fromCoreInferResponse(response, binaryOutputs(coreRequest));
+  const encoded = await encodeInferResponse(response, binaryOutputs(coreRequest), maxResponseBytes);
   return reply
     .headers({ ...responseHeaders(response.parameters), ...encoded.headers })
     .send(encoded.body);

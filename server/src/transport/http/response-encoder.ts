@@ -1,0 +1,118 @@
+/**
+ * Encodes REST inference responses in slices that yield to the event loop. `JSON.stringify` of a
+ * response with millions of values holds the event loop for seconds (health probes included) and
+ * builds the whole text at once; here each slice of at most {@link SLICE_ELEMENTS} values is
+ * encoded, counted against `max_response_bytes`, and followed by a turn of the event loop. The body
+ * is complete before anything is sent, so a response over the limit is still a clean 413.
+ */
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { responseTooLarge } from '../../core/request-limits.js';
+import { toJsonData, toRawBytes } from '../../core/tensor-encode.js';
+import type { InferenceResponse, Parameters, Tensor } from '../../core/types.js';
+
+/** Values per slice: a few milliseconds of work, so a probe waits no longer than that. */
+const SLICE_ELEMENTS = 16_384;
+
+/** The REST response: a JSON document, or a JSON header plus binary chunks. */
+export interface EncodedResponse {
+  readonly body: Buffer;
+  readonly headers: Record<string, string>;
+}
+
+/** Collects body parts and refuses to grow past the limit. */
+class BoundedBody {
+  readonly parts: Buffer[] = [];
+  bytes = 0;
+
+  constructor(
+    readonly model: string,
+    readonly max: number,
+  ) {}
+
+  add(part: string | Uint8Array): void {
+    const buffer =
+      typeof part === 'string'
+        ? Buffer.from(part, 'utf8')
+        : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    this.bytes += buffer.byteLength;
+    if (this.bytes > this.max) throw responseTooLarge(this.model, this.bytes, this.max);
+    this.parts.push(buffer);
+  }
+}
+
+/** A JSON object's text without its closing brace, so more members can follow. */
+const openObject = (value: object): string => JSON.stringify(value).slice(0, -1);
+
+/** Appends `"data":[…]` of a tensor, slice by slice, yielding between slices. */
+async function addJsonData(body: BoundedBody, tensor: Tensor): Promise<void> {
+  const count = Array.isArray(tensor.data)
+    ? tensor.data.length
+    : (tensor.data as ArrayLike<unknown>).length;
+  body.add(',"data":[');
+  for (let start = 0; start < count; start += SLICE_ELEMENTS) {
+    const values = JSON.stringify(toJsonData(tensor, start, start + SLICE_ELEMENTS));
+    body.add(start === 0 ? values.slice(1, -1) : `,${values.slice(1, -1)}`);
+    if (start + SLICE_ELEMENTS < count) await nextTurn();
+  }
+  body.add(']}');
+}
+
+/**
+ * Converts a core response to the REST body, honouring binary output requests, within
+ * `maxBytes` (413 past it).
+ */
+export async function encodeInferResponse(
+  response: InferenceResponse,
+  wantsBinary: (name: string) => boolean,
+  maxBytes: number,
+): Promise<EncodedResponse> {
+  const json = new BoundedBody(response.modelName, maxBytes);
+  const binary: Uint8Array[] = [];
+  const params = responseParameters(response.parameters);
+  json.add(
+    openObject({
+      model_name: response.modelName,
+      ...(response.modelVersion === undefined ? {} : { model_version: response.modelVersion }),
+      id: response.id,
+      ...(params === undefined ? {} : { parameters: params }),
+    }),
+  );
+  json.add(',"outputs":[');
+  let first = true;
+  for (const tensor of response.outputs) {
+    if (!first) json.add(',');
+    first = false;
+    const base = { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape };
+    if (wantsBinary(tensor.name)) {
+      const bytes = toRawBytes(tensor);
+      binary.push(bytes);
+      // Only binary_data_size goes in output parameters: the C++ client requires it whenever
+      // `parameters` is present (v2-protocol.md §1.5 gotcha).
+      json.add(JSON.stringify({ ...base, parameters: { binary_data_size: bytes.byteLength } }));
+    } else {
+      json.add(openObject(base));
+      await addJsonData(json, tensor);
+    }
+  }
+  json.add(']}');
+  if (binary.length === 0) {
+    return { body: Buffer.concat(json.parts), headers: { 'content-type': 'application/json' } };
+  }
+  const headerLength = json.bytes;
+  for (const bytes of binary) json.add(bytes);
+  return {
+    body: Buffer.concat(json.parts),
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(headerLength),
+    },
+  };
+}
+
+/** Response parameters minus `headers`, which become HTTP headers instead (MLServer). */
+function responseParameters(params: Parameters | undefined): Parameters | undefined {
+  if (params === undefined) return undefined;
+  const rest = { ...params };
+  delete rest['headers'];
+  return Object.keys(rest).length === 0 ? undefined : rest;
+}
