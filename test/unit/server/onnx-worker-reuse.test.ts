@@ -45,6 +45,16 @@ const ROW: DecodedRequest = {
   ],
 };
 
+/** Every thread started is idle again and holds no session. */
+async function assertAllGivenBack(onnx: OnnxRuntime, started: number): Promise<void> {
+  assert.deepEqual(await onnx.workerStats(), {
+    started,
+    idle: started,
+    leased: 0,
+    idleSessions: 0,
+  });
+}
+
 void describe('ONNX runtime worker threads under model churn', () => {
   const runtimes: OnnxRuntime[] = [];
   const runtime = (parallelWorkers: number): OnnxRuntime => {
@@ -64,12 +74,7 @@ void describe('ONNX runtime worker threads under model churn', () => {
       await instance.infer(ROW, {});
       await instance.unload();
     }
-    assert.deepEqual(await onnx.workerStats(), {
-      started: 2,
-      idle: 2,
-      leased: 0,
-      idleSessions: 0,
-    });
+    await assertAllGivenBack(onnx, 2);
   });
 
   void it('keeps a thread lent while its instance is loaded', async () => {
@@ -78,12 +83,7 @@ void describe('ONNX runtime worker threads under model churn', () => {
     const second = await onnx.load(settings());
     assert.equal((await onnx.workerStats()).leased, 2);
     await Promise.all([first.unload(), second.unload()]);
-    assert.deepEqual(await onnx.workerStats(), {
-      started: 2,
-      idle: 2,
-      leased: 0,
-      idleSessions: 0,
-    });
+    await assertAllGivenBack(onnx, 2);
   });
 
   void it('answers an inference sent before the unload, then refuses new ones', async () => {
@@ -115,12 +115,7 @@ void describe('ONNX runtime worker threads under model churn', () => {
         (error: unknown) =>
           error instanceof ServerError && error.code === ErrorCode.MODEL_LOAD_FAILED,
       );
-      assert.deepEqual(await onnx.workerStats(), {
-        started: 2,
-        idle: 2,
-        leased: 0,
-        idleSessions: 0,
-      });
+      await assertAllGivenBack(onnx, 2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
