@@ -45,12 +45,13 @@ export async function startServer(
   const tracing = startTracing(settings);
   const metrics = new ServerMetrics({ restPrefix: settings.metrics_rest_server_prefix });
   const repository = new ModelRepository(settings.model_repository_root);
+  const runtimes = [
+    ...builtinRuntimes({ parallelWorkers: settings.parallel_workers }),
+    ...(options.runtimes ?? []),
+  ];
   const registry = new ModelRegistry({
     repository,
-    runtimes: [
-      ...builtinRuntimes({ parallelWorkers: settings.parallel_workers }),
-      ...(options.runtimes ?? []),
-    ],
+    runtimes,
     observer: metrics,
     logger,
     drainTimeoutMs: settings.drain_timeout_seconds * 1000,
@@ -91,7 +92,16 @@ export async function startServer(
   };
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
-    stopping ??= stopAll({ dataplane, registry, http, grpc, metricsApp, tracing, logger });
+    stopping ??= stopAll({
+      dataplane,
+      registry,
+      runtimes,
+      http,
+      grpc,
+      metricsApp,
+      tracing,
+      logger,
+    });
     return stopping;
   };
   const readyModels = [...new Set((await registry.index(true)).map((e) => e.name))];
@@ -101,6 +111,7 @@ export async function startServer(
 async function stopAll(parts: {
   dataplane: DataPlane;
   registry: ModelRegistry;
+  runtimes: readonly ModelRuntime[];
   http: FastifyInstance;
   grpc: GrpcServerHandle;
   metricsApp: FastifyInstance | undefined;
@@ -112,6 +123,7 @@ async function stopAll(parts: {
   // Both servers stop accepting at once; each waits for its in-flight calls.
   await Promise.all([parts.http.close(), parts.grpc.shutdown()]);
   await parts.registry.unloadAll();
+  await Promise.all(parts.runtimes.map((runtime) => runtime.close?.() ?? Promise.resolve()));
   await parts.metricsApp?.close();
   await parts.tracing.shutdown().catch(() => undefined);
   parts.logger.info({}, 'Shutdown complete');

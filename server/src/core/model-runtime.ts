@@ -38,4 +38,6 @@ export interface ModelRuntime {
   /** Other `implementation` values that select this runtime (MLServer class paths). */
   readonly aliases: readonly string[];
   load(settings: ModelSettings): Promise<ModelInstance>;
+  /** Frees what the runtime shares between instances (worker threads); called after every unload at shutdown. */
+  close?(): Promise<void>;
 }

@@ -2,17 +2,17 @@
  * ONNX models through onnxruntime-node. Metadata (names, datatypes, shapes) comes from the model
  * itself, so a model-settings.json needs no `inputs`.
  *
- * By default each model instance runs its sessions in worker threads (a piscina pool of
- * `parallel_workers` threads, each with its own session): onnxruntime-node executes `run` on the
- * calling thread, and on the event loop a slow model would stall every other request and the health
- * probes. `parallel_workers: 0` keeps the session on the main thread, which saves a thread hop
- * (tens of microseconds) for tiny models.
+ * By default each model instance runs its sessions in worker threads (`parallel_workers` threads
+ * borrowed from the runtime's {@link WorkerPool}, each with its own session): onnxruntime-node
+ * executes `run` on the calling thread, and on the event loop a slow model would stall every other
+ * request and the health probes. The threads outlive instances, so loading and unloading models
+ * does not start and stop threads. `parallel_workers: 0` keeps the session on the main thread,
+ * which saves a thread hop (tens of microseconds) for tiny models.
  */
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { Piscina } from 'piscina';
 import { ErrorCode, ServerError } from '../errors.js';
 import type {
   InstanceMetadata,
@@ -23,7 +23,7 @@ import type {
 import type { ModelSettings } from '../core/model-settings.js';
 import type { DecodedRequest } from '../core/types.js';
 import { checkOnnxFile, describeLoadError } from './onnx-load-error.js';
-import type { OnnxTask, OnnxWorkerData } from './onnx-worker.js';
+import type { OnnxTask, OnnxTaskResult } from './onnx-worker.js';
 import {
   fromPortable,
   runSession,
@@ -32,6 +32,7 @@ import {
   type PortableMetadata,
   type PortableTensor,
 } from './onnx-tensors.js';
+import { WorkerPool, type WorkerLease, type WorkerPoolStats } from './worker-pool.js';
 
 /** File names looked for when `parameters.uri` names a folder. */
 const WELL_KNOWN_FILES = ['model.onnx', 'model.ort'];
@@ -48,8 +49,24 @@ export interface OnnxRuntimeOptions {
   readonly parallelWorkers: number;
 }
 
+/** The ONNX runtime, with a view of its worker threads. */
+export interface OnnxRuntime extends ModelRuntime {
+  /** Thread counters and the sessions open in idle threads (0 unless an unload leaked one). */
+  workerStats(): Promise<WorkerPoolStats & { readonly idleSessions: number }>;
+}
+
+type OnnxPool = WorkerPool<OnnxTask, OnnxTaskResult>;
+
 /** Creates the ONNX runtime. A model's own `parallel_workers` overrides the server default. */
-export function createOnnxRuntime(options: OnnxRuntimeOptions): ModelRuntime {
+export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
+  let pool: OnnxPool | undefined;
+  // Started on the first load that wants threads, so `parallel_workers: 0` starts none.
+  const threads = (): OnnxPool =>
+    (pool ??= new WorkerPool<OnnxTask, OnnxTaskResult>({
+      filename: WORKER_FILE,
+      // Enough for an unload/load of the default-sized model to find its thread again.
+      maxIdleThreads: Math.max(options.parallelWorkers, availableParallelism()),
+    }));
   return {
     name: 'onnx',
     aliases: ['tessera.onnx', 'mlserver_onnx.OnnxModel', 'onnxruntime'],
@@ -61,10 +78,18 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): ModelRuntime {
       try {
         return workers === 0
           ? await InProcessInstance.create(file, sessionOptions)
-          : await WorkerInstance.create(file, sessionOptions, workers);
+          : await WorkerInstance.create(file, sessionOptions, threads().lease(workers));
       } catch (error) {
         throw describeLoadError(error, file, settings.source);
       }
+    },
+    async close(): Promise<void> {
+      await pool?.close();
+    },
+    async workerStats() {
+      const stats = pool?.stats() ?? { started: 0, idle: 0, leased: 0 };
+      const counts = ((await pool?.runOnIdle({ kind: 'count' })) ?? []) as number[];
+      return { ...stats, idleSessions: counts.reduce((a, b) => a + b, 0) };
     },
   };
 }
@@ -151,39 +176,44 @@ class InProcessInstance implements ModelInstance {
   }
 }
 
-/** Sessions in a pool of worker threads, one session per thread. */
+/** Process-wide ids of worker sessions: a thread keys the sessions it hosts by them. */
+let nextSessionId = 1;
+
+/** Sessions in worker threads lent by the runtime's pool, one session per thread. */
 class WorkerInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
-  readonly #pool: Piscina<OnnxTask, PortableMetadata | PortableTensor[]>;
+  readonly #lease: WorkerLease<OnnxTask, OnnxTaskResult>;
+  readonly #session: number;
+  #unloaded = false;
 
   private constructor(
-    pool: Piscina<OnnxTask, PortableMetadata | PortableTensor[]>,
+    lease: WorkerLease<OnnxTask, OnnxTaskResult>,
+    session: number,
     metadata: PortableMetadata,
   ) {
-    this.#pool = pool;
+    this.#lease = lease;
+    this.#session = session;
     this.metadata = instanceMetadata(metadata);
   }
 
+  /** Opens a session on every leased thread; on failure, closes them and gives the threads back. */
   static async create(
     file: string,
     options: ort.InferenceSession.SessionOptions,
-    workers: number,
+    lease: WorkerLease<OnnxTask, OnnxTaskResult>,
   ): Promise<WorkerInstance> {
-    const workerData: OnnxWorkerData = { file, options };
-    const pool = new Piscina<OnnxTask, PortableMetadata | PortableTensor[]>({
-      filename: WORKER_FILE,
-      workerData,
-      minThreads: workers,
-      maxThreads: workers,
-      // Requests queue in the core's bounded in-flight accounting, not in an unbounded pool queue.
-      concurrentTasksPerWorker: 1,
-      idleTimeout: Number.POSITIVE_INFINITY,
-    });
+    const session = nextSessionId++;
     try {
-      const metadata = (await pool.run({ kind: 'metadata' })) as PortableMetadata;
-      return new WorkerInstance(pool, metadata);
+      const [metadata] = (await lease.runOnEach({
+        kind: 'open',
+        session,
+        file,
+        options,
+      })) as PortableMetadata[];
+      if (metadata === undefined) throw new Error('no worker thread was lent');
+      return new WorkerInstance(lease, session, metadata);
     } catch (error) {
-      await pool.destroy();
+      await closeAndRelease(lease, session);
       throw error;
     }
   }
@@ -192,18 +222,39 @@ class WorkerInstance implements ModelInstance {
     request: DecodedRequest,
     options: { outputNames?: readonly string[] },
   ): Promise<RuntimeResult> {
+    if (this.#unloaded) {
+      throw new ServerError(ErrorCode.MODEL_NOT_READY, 'the model instance was unloaded');
+    }
     const names = outputNamesOf(this.metadata, options.outputNames);
     const feeds = request.inputs.map((t) => ownBuffer(toPortable(t)));
-    const outputs = (await this.#pool.run({
+    const outputs = (await this.#lease.run({
       kind: 'run',
+      session: this.#session,
       feeds,
       outputNames: names,
     })) as PortableTensor[];
     return { outputs: outputs.map(fromPortable) };
   }
 
+  /**
+   * Releases the session on every thread, then gives the threads back. Each thread runs its tasks
+   * in order, so calls already sent finish before their session is released.
+   */
   async unload(): Promise<void> {
-    await this.#pool.destroy();
+    if (this.#unloaded) return;
+    this.#unloaded = true;
+    await closeAndRelease(this.#lease, this.#session);
+  }
+}
+
+async function closeAndRelease(
+  lease: WorkerLease<OnnxTask, OnnxTaskResult>,
+  session: number,
+): Promise<void> {
+  try {
+    await lease.runOnEach({ kind: 'close', session });
+  } finally {
+    await lease.release();
   }
 }
 

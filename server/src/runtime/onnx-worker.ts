@@ -1,10 +1,12 @@
 /**
- * A piscina worker that owns one ONNX Runtime session. onnxruntime-node runs `session.run` on the
+ * A piscina worker that owns ONNX Runtime sessions. onnxruntime-node runs `session.run` on the
  * calling thread, so a model with real compute would block the event loop (health probes, every
  * other request) for its whole duration; in a worker it blocks only this thread.
+ *
+ * The thread outlives the sessions it hosts (runtime/worker-pool.ts): a load opens a session
+ * here, an unload closes it with `session.release()`, and the next load reuses the thread.
  */
 import * as ort from 'onnxruntime-node';
-import { workerData } from 'piscina';
 import {
   runSession,
   sessionMetadata,
@@ -12,29 +14,53 @@ import {
   type PortableTensor,
 } from './onnx-tensors.js';
 
-/** What the main thread passes when it creates the pool. */
-export interface OnnxWorkerData {
-  readonly file: string;
-  readonly options: ort.InferenceSession.SessionOptions;
-}
-
-/** A task: read the metadata, or run an inference. */
+/** A task: open, run or close a session (by the id the main thread gave it), or count them. */
 export type OnnxTask =
-  | { readonly kind: 'metadata' }
+  | {
+      readonly kind: 'open';
+      readonly session: number;
+      readonly file: string;
+      readonly options: ort.InferenceSession.SessionOptions;
+    }
   | {
       readonly kind: 'run';
+      readonly session: number;
       readonly feeds: readonly PortableTensor[];
       readonly outputNames: readonly string[];
-    };
+    }
+  | { readonly kind: 'close'; readonly session: number }
+  | { readonly kind: 'count' };
 
-const data = workerData as OnnxWorkerData;
-// Created once per worker; a failure surfaces on the first task, which load() always sends.
-const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(data.file, data.options);
-session.catch(() => undefined);
+/** What a task answers: metadata (open), outputs (run), whether it closed one, or a count. */
+export type OnnxTaskResult = PortableMetadata | PortableTensor[] | boolean | number;
+
+const sessions = new Map<number, ort.InferenceSession>();
+
+function sessionOf(id: number): ort.InferenceSession {
+  const session = sessions.get(id);
+  // Only after a crash replaced this thread (piscina respawns it without the old state).
+  if (session === undefined) throw new Error('the model session is gone; load the model again');
+  return session;
+}
 
 /** The worker's entry point. */
-export default async function handle(task: OnnxTask): Promise<PortableMetadata | PortableTensor[]> {
-  const s = await session;
-  if (task.kind === 'metadata') return sessionMetadata(s);
-  return runSession(ort, s, task.feeds, task.outputNames);
+export default async function handle(task: OnnxTask): Promise<OnnxTaskResult> {
+  switch (task.kind) {
+    case 'open': {
+      const session = await ort.InferenceSession.create(task.file, task.options);
+      sessions.set(task.session, session);
+      return sessionMetadata(session);
+    }
+    case 'run':
+      return runSession(ort, sessionOf(task.session), task.feeds, task.outputNames);
+    case 'close': {
+      const session = sessions.get(task.session);
+      if (session === undefined) return false;
+      sessions.delete(task.session);
+      await session.release();
+      return true;
+    }
+    case 'count':
+      return sessions.size;
+  }
 }

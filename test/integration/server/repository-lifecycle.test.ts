@@ -51,14 +51,22 @@ async function simpleOk(server: ServerProcess): Promise<void> {
 }
 
 /** Reads one gauge/counter sample from a Prometheus scrape (0 when absent). */
+async function scrape(server: ServerProcess): Promise<string> {
+  return (
+    await fetch(`${server.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
+  ).text();
+}
+
 async function sample(
   server: ServerProcess,
   name: string,
   labels: Record<string, string>,
 ): Promise<number> {
-  const text = await (
-    await fetch(`${server.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
-  ).text();
+  return sampleOf(await scrape(server), name, labels);
+}
+
+/** One series' value from one scrape (two reads of one scrape are consistent with each other). */
+function sampleOf(text: string, name: string, labels: Record<string, string>): number {
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   let total = 0;
   for (const line of text.split('\n')) {
@@ -333,9 +341,10 @@ void describe('repository index, load and unload', () => {
       const before = await sample(server, 'tessera_model_infer_requests_total', labels);
       await waitFor(
         async () => {
-          atUnload.inFlight = await sample(server, 'tessera_model_infer_in_flight', labels);
-          const finished =
-            (await sample(server, 'tessera_model_infer_requests_total', labels)) - before;
+          // One scrape: a request that finishes between two scrapes would count twice.
+          const text = await scrape(server);
+          atUnload.inFlight = sampleOf(text, 'tessera_model_infer_in_flight', labels);
+          const finished = sampleOf(text, 'tessera_model_infer_requests_total', labels) - before;
           return atUnload.inFlight + finished >= N || done.length === N;
         },
         'all requests to reach the model',

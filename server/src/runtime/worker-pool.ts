@@ -1,0 +1,156 @@
+/**
+ * Long-lived worker threads that model instances borrow. A thread runs one worker module (given
+ * by the runtime, so the pool knows nothing of ONNX) and serves one instance at a time; when the
+ * instance unloads, the thread goes back to the pool and the next load reuses it.
+ *
+ * Why not a piscina pool per instance: every pool that is created and destroyed leaves native
+ * memory behind (a V8 isolate per worker and piscina's per-pool timing histograms, neither of
+ * which the garbage collector sees as pressure), so a server that loads and unloads models
+ * grew without bound (bench/RESULTS.md, "Model churn"). Threads that outlive instances make the
+ * cost of a load a session, not a thread.
+ *
+ * Each thread is a one-thread piscina pool: piscina owns the worker protocol (task messages,
+ * errors, respawn after a crash) and its FIFO queue, and the pool here decides which thread a task
+ * goes to, which piscina cannot (a task there goes to any thread of its pool).
+ */
+import { Piscina } from 'piscina';
+
+/** Options of a {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** URL of the module each thread runs (piscina's `filename`). */
+  readonly filename: string;
+  /** Idle threads kept for reuse; a thread given back beyond this number is stopped. */
+  readonly maxIdleThreads: number;
+}
+
+/** Counters of a {@link WorkerPool}, for tests and diagnostics. */
+export interface WorkerPoolStats {
+  /** Threads started since the pool was created. */
+  readonly started: number;
+  /** Threads waiting for an instance. */
+  readonly idle: number;
+  /** Threads lent to instances. */
+  readonly leased: number;
+}
+
+/** One worker thread with its own task queue. */
+class WorkerThread<Task, Result> {
+  readonly #piscina: Piscina<Task, Result>;
+  /** Tasks sent and not settled: the load measure for picking a thread. */
+  pending = 0;
+
+  constructor(filename: string) {
+    this.#piscina = new Piscina<Task, Result>({
+      filename,
+      minThreads: 1,
+      maxThreads: 1,
+      // One task at a time, in order: a task sent after another starts after it settled, so a
+      // session is closed only after the calls queued before the close (ARCHITECTURE.md).
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      // Nothing reads piscina's histograms; they are native memory per pool.
+      recordTiming: false,
+    });
+  }
+
+  async run(task: Task): Promise<Result> {
+    this.pending++;
+    try {
+      return await this.#piscina.run(task);
+    } finally {
+      this.pending--;
+    }
+  }
+
+  stop(): Promise<void> {
+    return this.#piscina.destroy();
+  }
+}
+
+/** Threads lent to one instance; give them back with {@link release}. */
+export class WorkerLease<Task, Result> {
+  readonly #threads: readonly WorkerThread<Task, Result>[];
+  readonly #giveBack: (threads: readonly WorkerThread<Task, Result>[]) => Promise<void>;
+  #released = false;
+
+  /** @internal Created by {@link WorkerPool.lease}. */
+  constructor(
+    threads: readonly WorkerThread<Task, Result>[],
+    giveBack: (threads: readonly WorkerThread<Task, Result>[]) => Promise<void>,
+  ) {
+    this.#threads = threads;
+    this.#giveBack = giveBack;
+  }
+
+  /** Runs a task on the leased thread with the fewest unsettled tasks. */
+  run(task: Task): Promise<Result> {
+    let best = this.#threads[0];
+    for (const thread of this.#threads) {
+      if (best === undefined || thread.pending < best.pending) best = thread;
+    }
+    if (best === undefined || this.#released) {
+      return Promise.reject(new Error('the worker threads were given back'));
+    }
+    return best.run(task);
+  }
+
+  /** Runs a task on every leased thread (open or close a per-thread resource). */
+  runOnEach(task: Task): Promise<Result[]> {
+    if (this.#released) return Promise.reject(new Error('the worker threads were given back'));
+    return Promise.all(this.#threads.map((thread) => thread.run(task)));
+  }
+
+  /** Gives the threads back to the pool; later tasks are refused. Idempotent. */
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#giveBack(this.#threads);
+  }
+}
+
+/** Worker threads shared by every instance of one runtime, reused across loads. */
+export class WorkerPool<Task, Result> {
+  readonly #options: WorkerPoolOptions;
+  readonly #idle: WorkerThread<Task, Result>[] = [];
+  #leased = 0;
+  #started = 0;
+  #closed = false;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+  }
+
+  /** Lends `count` threads, reusing idle ones first and starting the rest. */
+  lease(count: number): WorkerLease<Task, Result> {
+    if (this.#closed) throw new Error('the worker pool is closed');
+    const threads = this.#idle.splice(0, count);
+    while (threads.length < count) {
+      threads.push(new WorkerThread<Task, Result>(this.#options.filename));
+      this.#started++;
+    }
+    this.#leased += threads.length;
+    return new WorkerLease(threads, (back) => this.#giveBack(back));
+  }
+
+  /** Runs a task on every idle thread (e.g. to ask each thread what it holds). */
+  runOnIdle(task: Task): Promise<Result[]> {
+    return Promise.all(this.#idle.map((thread) => thread.run(task)));
+  }
+
+  stats(): WorkerPoolStats {
+    return { started: this.#started, idle: this.#idle.length, leased: this.#leased };
+  }
+
+  /** Stops the idle threads and every thread given back from now on (shutdown). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all(this.#idle.splice(0).map((thread) => thread.stop()));
+  }
+
+  async #giveBack(threads: readonly WorkerThread<Task, Result>[]): Promise<void> {
+    this.#leased -= threads.length;
+    const room = this.#closed ? 0 : this.#options.maxIdleThreads - this.#idle.length;
+    this.#idle.push(...threads.slice(0, Math.max(0, room)));
+    await Promise.all(threads.slice(Math.max(0, room)).map((thread) => thread.stop()));
+  }
+}
