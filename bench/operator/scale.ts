@@ -8,13 +8,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import {
-  HttpKubeClient,
-  PATCH,
-  type KubeList,
-  type KubeObject,
-} from '../../operator/src/kube/client.js';
-import { connectionFromKubeconfig } from '../../operator/src/kube/kubeconfig.js';
+import { PATCH, type KubeList, type KubeObject } from '../../operator/src/kube/client.js';
+import { KubeConfigClient } from '../../operator/src/kube/kube-config-client.js';
+import { kubeConfigFromFile } from '../../operator/src/kube/kubeconfig.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -163,7 +159,7 @@ function writeResults(section: string): void {
 
 async function main(): Promise<void> {
   const plane = await controlPlane();
-  const client = new HttpKubeClient(connectionFromKubeconfig(plane.kubeconfig));
+  const client = new KubeConfigClient(kubeConfigFromFile(plane.kubeconfig));
   const concurrency = Number(args.concurrency);
   try {
     await client.request('POST', '/api/v1/namespaces', {
