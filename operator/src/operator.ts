@@ -3,6 +3,7 @@ import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { Informer, type InformerEventType } from './controller/informer.js';
 import type { KubeClient, KubeObject } from './kube/client.js';
+import type { EventSink } from './kube/events.js';
 import { RESOURCES, resourcePath, type ResourceType } from './kube/resources.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './manifests/index.js';
 import type { OperatorMetrics } from './observability/metrics.js';
@@ -22,6 +23,8 @@ export interface OperatorDeps {
   readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
   /** External cleanups run before an InferenceService may be deleted (adds the finalizer). */
   readonly cleanups?: readonly Cleanup[];
+  /** Where Kubernetes Events go (an EventRecorder in main.ts); none when omitted. */
+  readonly events?: EventSink;
 }
 
 /** Name of the InferenceService controller in metrics and logs. */
@@ -87,6 +90,7 @@ export class Operator {
       now: () => new Date(),
       afterStep: deps.afterStep,
       cleanups: deps.cleanups,
+      events: deps.events,
     });
     this.controller = new Controller({
       name: CONTROLLER_NAME,
