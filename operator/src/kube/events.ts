@@ -35,6 +35,8 @@ export interface EventRecorderOptions {
   readonly logger: Logger;
   /** Repeats of the same Event within this window become a series on it (client-go: 6 min). */
   readonly seriesWindowMs?: number;
+  /** How often a changed series is written to the API (client-go: 30 min). */
+  readonly seriesFlushMs?: number;
   readonly now?: () => number;
 }
 
@@ -43,6 +45,7 @@ interface Recorded {
   readonly namespace: string;
   count: number;
   lastMs: number;
+  dirty: boolean;
 }
 
 /** Event notes are limited to 1 kB (events.k8s.io/v1 validation). */
@@ -55,19 +58,50 @@ function microTime(ms: number): string {
 }
 
 /**
- * Writes events.k8s.io/v1 Events, as client-go's events recorder does: a new Event is created
- * once; the same Event again within the series window patches `series.count` and
- * `series.lastObservedTime` on it instead of adding another object, so a failure retried with
- * backoff shows as one Event with a count. Reconcilers call it only on transitions.
+ * Writes events.k8s.io/v1 Events, as client-go's events recorder (tools/events) does: a new
+ * Event is created once; the same Event again within the series window only counts in memory,
+ * and the count reaches the API as `series` on that Event at most every `seriesFlushMs`. So a
+ * repeat costs no write, and a failure retried with backoff shows as one Event with a count.
+ * Reconcilers call it on transitions; this absorbs the repeats a lagging cache lets through.
  */
 export class EventRecorder implements EventSink {
   private readonly recorded = new Map<string, Recorded>();
   private sequence = 0;
+  private readonly flushTimer: NodeJS.Timeout;
 
   constructor(
     private readonly client: KubeClient,
     private readonly options: EventRecorderOptions,
-  ) {}
+  ) {
+    this.flushTimer = setInterval(
+      () => {
+        void this.flush();
+      },
+      options.seriesFlushMs ?? 30 * 60_000,
+    );
+    this.flushTimer.unref();
+  }
+
+  /** Stops the periodic series writes. */
+  close(): void {
+    clearInterval(this.flushTimer);
+  }
+
+  /** Writes `series` on every Event that repeated since the last flush. */
+  async flush(): Promise<void> {
+    for (const entry of this.recorded.values()) {
+      if (!entry.dirty) continue;
+      entry.dirty = false;
+      await this.client
+        .request('PATCH', eventPath(entry.namespace, entry.name), {
+          contentType: PATCH.merge,
+          body: { series: { count: entry.count, lastObservedTime: microTime(entry.lastMs) } },
+        })
+        .catch((err: unknown) => {
+          this.options.logger.debug({ err: errorMessage(err) }, 'Failed to update Event series');
+        });
+    }
+  }
 
   emit(regarding: EventRegarding, event: EventSpec): void {
     this.record(regarding, event).catch((err: unknown) => {
@@ -99,34 +133,43 @@ export class EventRecorder implements EventSink {
     ) {
       previous.count++;
       previous.lastMs = now;
-      await this.client.request('PATCH', eventPath(previous.namespace, previous.name), {
-        contentType: PATCH.merge,
-        body: { series: { count: previous.count, lastObservedTime: microTime(now) } },
-      });
+      previous.dirty = true;
       return;
     }
     // client-go names Events <object>.<unix nanos in hex>; the sequence keeps two in one ms apart.
     const name = `${regarding.name}.${(BigInt(now) * 1_000_000n + BigInt(this.sequence++ % 1_000_000)).toString(16)}`;
-    await this.client.request('POST', eventPath(regarding.namespace), {
-      body: {
-        apiVersion: 'events.k8s.io/v1',
-        kind: 'Event',
-        metadata: { name, namespace: regarding.namespace },
-        eventTime: microTime(now),
-        reportingController: this.options.controller,
-        reportingInstance: this.options.instance.slice(0, 128),
-        type: event.type,
-        reason: event.reason,
-        action: event.action,
-        note,
-        regarding,
-      },
-    });
+    // Remembered before the write, so a repeat arriving meanwhile counts instead of creating.
     this.recorded.delete(key);
-    this.recorded.set(key, { name, namespace: regarding.namespace, count: 1, lastMs: now });
+    this.recorded.set(key, {
+      name,
+      namespace: regarding.namespace,
+      count: 1,
+      lastMs: now,
+      dirty: false,
+    });
     if (this.recorded.size > MAX_REMEMBERED) {
       const oldest = this.recorded.keys().next().value;
       if (oldest !== undefined) this.recorded.delete(oldest);
+    }
+    try {
+      await this.client.request('POST', eventPath(regarding.namespace), {
+        body: {
+          apiVersion: 'events.k8s.io/v1',
+          kind: 'Event',
+          metadata: { name, namespace: regarding.namespace },
+          eventTime: microTime(now),
+          reportingController: this.options.controller,
+          reportingInstance: this.options.instance.slice(0, 128),
+          type: event.type,
+          reason: event.reason,
+          action: event.action,
+          note,
+          regarding,
+        },
+      });
+    } catch (err) {
+      this.recorded.delete(key);
+      throw err;
     }
   }
 }
