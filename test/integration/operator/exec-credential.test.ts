@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import type { KubeList, WatchEvent } from '../../../operator/src/kube/client.js';
 import { KubeApiError } from '../../../operator/src/kube/errors.js';
@@ -108,7 +109,12 @@ describe('a kubeconfig with an exec credential plugin, against kube-apiserver', 
       kubectl,
       ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'],
       {
-        env: { PATH: process.env['PATH'], KUBECONFIG: kubeconfig.path },
+        // HOME: kubectl's discovery cache goes beside the kubeconfig, not into the checkout.
+        env: {
+          PATH: process.env['PATH'],
+          HOME: dirname(kubeconfig.path),
+          KUBECONFIG: kubeconfig.path,
+        },
       },
     );
     assert.equal(stdout, `system:serviceaccount:${ns}:exec-user`);

@@ -4,7 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { kubeconfigPath, paths, testClient, waitFor } from './cluster.js';
@@ -13,6 +14,7 @@ import { execKubeconfig } from './exec-kubeconfig.js';
 const ROOT = join(import.meta.dirname, '../../..');
 const MAIN = join(ROOT, 'operator/src/main.ts');
 const KUBECTL = process.env['TESSERA_TEST_KUBECTL'] ?? 'kubectl';
+const KUBECTL_HOME = mkdtempSync(join(tmpdir(), 'tessera-kubectl-'));
 
 /** The commands of the first `sh` block under "## The operator" in README.md. */
 function quickstartCommands(): string[] {
@@ -36,7 +38,11 @@ function kubectl(line: string): Promise<Run> {
     execFile(
       KUBECTL,
       args,
-      { cwd: ROOT, env: { PATH: process.env['PATH'], KUBECONFIG: kubeconfigPath() } },
+      // HOME: kubectl keeps its discovery cache in ~/.kube; never in the checkout.
+      {
+        cwd: ROOT,
+        env: { PATH: process.env['PATH'], HOME: KUBECTL_HOME, KUBECONFIG: kubeconfigPath() },
+      },
       (err, stdout, stderr) => {
         const code = err === null ? 0 : typeof err.code === 'number' ? err.code : 1;
         resolve({ code, stdout, stderr });
