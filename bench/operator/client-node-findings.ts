@@ -3,7 +3,6 @@
 // KubeConfigClient, what its Watch does with a handler error, how long an idle watch lives, and
 // whether its informer restarts after a failed list. Usage: npm run bench:client-node
 import { subscribe } from 'node:diagnostics_channel';
-import { join } from 'node:path';
 
 import {
   HttpMethod,
@@ -17,25 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 import { KubeConfigClient } from '../../operator/src/kube/kube-config-client.js';
-
-interface ControlPlane {
-  kubeconfig: string;
-  server: string;
-  stop(): Promise<void>;
-}
-
-// The harness is plain ESM without types (as in scale.ts).
-const ROOT = join(import.meta.dirname, '../..');
-const { ensureBinaries } = (await import(join(ROOT, 'test/cluster/build.mjs'))) as {
-  ensureBinaries: (log: (m: string) => void) => Promise<string>;
-};
-const { startControlPlane } = (await import(join(ROOT, 'test/cluster/control-plane.mjs'))) as {
-  startControlPlane: (
-    bin: string,
-    log: (m: string) => void,
-    o: { crdFiles: string[] },
-  ) => Promise<ControlPlane>;
-};
+import { controlPlane } from './control-plane.js';
 
 const REQUESTS = 50;
 let connections = 0;
@@ -119,16 +100,14 @@ async function informerAfterListError(kc: KubeConfig): Promise<string> {
   return `informer: ${String(errors)} error callback(s), ${String(lists)} list call(s) in 5 s after one failed list (it does not retry by itself)`;
 }
 
-const plane = await startControlPlane(await ensureBinaries(console.log), console.log, {
-  crdFiles: [],
-});
+const plane = await controlPlane();
 try {
   const kc = new KubeConfig();
   kc.loadFromFile(plane.kubeconfig);
   const admin = new KubeConfigClient(kc);
   const idle = idleWatch(kc);
   console.log(
-    `${String(REQUESTS)} GETs: client-node fetch layer opened ${String(await libraryFetchLayer(kc, plane.server))} connections, KubeConfigClient ${String(await ours(kc))}`,
+    `${String(REQUESTS)} GETs: client-node fetch layer opened ${String(await libraryFetchLayer(kc, kc.getCurrentCluster()?.server ?? ''))} connections, KubeConfigClient ${String(await ours(kc))}`,
   );
   console.log(await watchHandlerError(kc, admin));
   console.log(await informerAfterListError(kc));
