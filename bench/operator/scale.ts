@@ -8,13 +8,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import {
-  HttpKubeClient,
-  PATCH,
-  type KubeList,
-  type KubeObject,
-} from '../../operator/src/kube/client.js';
-import { connectionFromKubeconfig } from '../../operator/src/kube/kubeconfig.js';
+import { PATCH, type KubeList, type KubeObject } from '../../operator/src/kube/client.js';
+import { KubeConfigClient } from '../../operator/src/kube/kube-config-client.js';
+import { kubeConfigFromFile } from '../../operator/src/kube/kubeconfig.js';
+import { controlPlane } from './control-plane.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -28,32 +25,6 @@ const COUNT = Number(args.count);
 const RESYNC_SECONDS = Number(args.resync);
 const ROOT = join(import.meta.dirname, '../..');
 const NS = 'bench';
-
-interface ControlPlane {
-  kubeconfig: string;
-  stop(): Promise<void>;
-}
-
-async function controlPlane(): Promise<ControlPlane> {
-  const existing = process.env['TESSERA_TEST_KUBECONFIG'];
-  if (existing !== undefined && existing !== '')
-    return { kubeconfig: existing, stop: () => Promise.resolve() };
-  const { ensureBinaries } = (await import(join(ROOT, 'test/cluster/build.mjs'))) as {
-    ensureBinaries: (log: (m: string) => void) => Promise<string>;
-  };
-  const { startControlPlane } = (await import(join(ROOT, 'test/cluster/control-plane.mjs'))) as {
-    startControlPlane: (
-      bin: string,
-      log: (m: string) => void,
-      o: { crdFiles: string[] },
-    ) => Promise<ControlPlane>;
-  };
-  const bin = await ensureBinaries(console.log);
-  const crdFiles = ['inferenceservices', 'servingruntimes', 'clusterservingruntimes'].map((p) =>
-    join(ROOT, `crds/serving.tessera.io_${p}.yaml`),
-  );
-  return startControlPlane(bin, console.log, { crdFiles });
-}
 
 async function pool<T>(
   items: T[],
@@ -163,7 +134,7 @@ function writeResults(section: string): void {
 
 async function main(): Promise<void> {
   const plane = await controlPlane();
-  const client = new HttpKubeClient(connectionFromKubeconfig(plane.kubeconfig));
+  const client = new KubeConfigClient(kubeConfigFromFile(plane.kubeconfig));
   const concurrency = Number(args.concurrency);
   try {
     await client.request('POST', '/api/v1/namespaces', {

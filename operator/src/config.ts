@@ -29,7 +29,8 @@ const envSchema = z
     TESSERA_OPERATOR_LEASE_DURATION_SECONDS: seconds.default(15),
     TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS: seconds.default(10),
     TESSERA_OPERATOR_RETRY_PERIOD_SECONDS: seconds.default(2),
-    TESSERA_OPERATOR_BIND_ADDRESS: z.string().min(1).default('0.0.0.0'),
+    // Default depends on where it runs (see loadConfig): probes need the pod IP in a cluster.
+    TESSERA_OPERATOR_BIND_ADDRESS: z.string().min(1).optional(),
     TESSERA_OPERATOR_METRICS_PORT: port.default(8080),
     TESSERA_OPERATOR_HEALTH_PORT: port.default(8081),
     TESSERA_OPERATOR_MODEL_LOAD_TIMEOUT_SECONDS: seconds.default(900),
@@ -132,12 +133,53 @@ export class ConfigError extends Error {
   }
 }
 
+const ENV_PREFIX = 'TESSERA_OPERATOR_';
+const SETTINGS = Object.keys(envSchema.shape).filter((k) => k.startsWith(ENV_PREFIX));
+
+/** `TESSERA_OPERATOR_LEADER_ELECT` ⇄ `--leader-elect`. */
+function flagName(envName: string): string {
+  return `--${envName.slice(ENV_PREFIX.length).toLowerCase().replaceAll('_', '-')}`;
+}
+
 /**
- * Parses the operator's configuration from `env` (default `process.env`). Pure apart from the
- * default leader identity, which uses the host name (the pod name in a cluster) and the pid.
+ * Turns command-line flags into the environment variables they stand for, so both go through
+ * one schema: `--watch-namespace=ns` or `--watch-namespace ns` sets
+ * `TESSERA_OPERATOR_WATCH_NAMESPACE`; a bare `--leader-elect` means `true`. Flags win over env.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): OperatorConfig {
-  const parsed = envSchema.safeParse(env);
+export function flagsToEnv(argv: readonly string[]): Record<string, string> {
+  const byFlag = new Map(SETTINGS.map((k) => [flagName(k), k]));
+  const out: Record<string, string> = {};
+  const problems: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const envName = byFlag.get(flag);
+    if (envName === undefined) {
+      problems.push(`unknown argument ${arg} (flags: ${[...byFlag.keys()].join(' ')})`);
+      continue;
+    }
+    const next = argv[i + 1];
+    if (eq >= 0) out[envName] = arg.slice(eq + 1);
+    else if (next !== undefined && !next.startsWith('--')) {
+      out[envName] = next;
+      i++;
+    } else out[envName] = 'true';
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out;
+}
+
+/**
+ * Parses the operator's configuration from `env` (default `process.env`) and command-line
+ * flags (`argv`, which override env). Pure apart from the default leader identity, which uses
+ * the host name (the pod name in a cluster) and the pid.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  argv: readonly string[] = [],
+): OperatorConfig {
+  const parsed = envSchema.safeParse({ ...env, ...flagsToEnv(argv) });
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
@@ -178,28 +220,41 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         })
       : Object.freeze({ enabled: false as const }),
     http: Object.freeze({
-      bindAddress: e.TESSERA_OPERATOR_BIND_ADDRESS,
+      // Out of cluster the endpoints stay on loopback unless asked; in a pod the kubelet probes
+      // the pod IP, so listen on every address (controller-runtime's ":8081").
+      bindAddress:
+        e.TESSERA_OPERATOR_BIND_ADDRESS ?? (kube.kind === 'inCluster' ? '0.0.0.0' : '127.0.0.1'),
       metricsPort: e.TESSERA_OPERATOR_METRICS_PORT,
       healthPort: e.TESSERA_OPERATOR_HEALTH_PORT,
     }),
     logLevel: e.TESSERA_OPERATOR_LOG_LEVEL,
-    models: Object.freeze({
-      loadTimeoutMs: e.TESSERA_OPERATOR_MODEL_LOAD_TIMEOUT_SECONDS * 1000,
-      indexTimeoutMs: e.TESSERA_OPERATOR_AGENT_TIMEOUT_SECONDS * 1000,
-      recheckMs: e.TESSERA_OPERATOR_MODEL_RECHECK_SECONDS * 1000,
-      pollMs: e.TESSERA_OPERATOR_MODEL_POLL_SECONDS * 1000,
-      backoff: Object.freeze({
-        baseMs: e.TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS * 1000,
-        maxMs: e.TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS * 1000,
-      }),
+    models: modelTimings(e),
+    pools: poolSettings(e),
+  });
+}
+
+type ParsedEnv = z.infer<typeof envSchema>;
+
+function modelTimings(e: ParsedEnv): ModelDriverTimings {
+  return Object.freeze({
+    loadTimeoutMs: e.TESSERA_OPERATOR_MODEL_LOAD_TIMEOUT_SECONDS * 1000,
+    indexTimeoutMs: e.TESSERA_OPERATOR_AGENT_TIMEOUT_SECONDS * 1000,
+    recheckMs: e.TESSERA_OPERATOR_MODEL_RECHECK_SECONDS * 1000,
+    pollMs: e.TESSERA_OPERATOR_MODEL_POLL_SECONDS * 1000,
+    backoff: Object.freeze({
+      baseMs: e.TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS * 1000,
+      maxMs: e.TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS * 1000,
     }),
-    pools: Object.freeze({
-      defaultModelMemoryBytes: quantityToBytes(e.TESSERA_OPERATOR_DEFAULT_MODEL_MEMORY) ?? 0,
-      defaultCapacityBytes: quantityToBytes(e.TESSERA_OPERATOR_DEFAULT_POOL_CAPACITY) ?? 0,
-      maxShards: e.TESSERA_OPERATOR_POOL_MAX_SHARDS,
-      shardReplicas: e.TESSERA_OPERATOR_POOL_SHARD_REPLICAS,
-      recheckMs: e.TESSERA_OPERATOR_MODEL_RECHECK_SECONDS * 1000,
-      agentTimeoutMs: e.TESSERA_OPERATOR_AGENT_TIMEOUT_SECONDS * 1000,
-    }),
+  });
+}
+
+function poolSettings(e: ParsedEnv): OperatorConfig['pools'] {
+  return Object.freeze({
+    defaultModelMemoryBytes: quantityToBytes(e.TESSERA_OPERATOR_DEFAULT_MODEL_MEMORY) ?? 0,
+    defaultCapacityBytes: quantityToBytes(e.TESSERA_OPERATOR_DEFAULT_POOL_CAPACITY) ?? 0,
+    maxShards: e.TESSERA_OPERATOR_POOL_MAX_SHARDS,
+    shardReplicas: e.TESSERA_OPERATOR_POOL_SHARD_REPLICAS,
+    recheckMs: e.TESSERA_OPERATOR_MODEL_RECHECK_SECONDS * 1000,
+    agentTimeoutMs: e.TESSERA_OPERATOR_AGENT_TIMEOUT_SECONDS * 1000,
   });
 }

@@ -1,28 +1,30 @@
 import { ConfigError, loadConfig, type OperatorConfig } from './config.js';
 import { LeaderElector } from './controller/leader-election.js';
-import { HttpKubeClient } from './kube/client.js';
+import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage } from './kube/errors.js';
-import {
-  connectionFromKubeconfig,
-  inClusterConnection,
-  type Connection,
-} from './kube/kubeconfig.js';
+import { EventRecorder } from './kube/events.js';
+import { KubeConfigClient } from './kube/kube-config-client.js';
+import { inClusterKubeConfig, kubeConfigFromFile } from './kube/kubeconfig.js';
 import { createLogger } from './observability/logger.js';
 import { startHealthServers } from './observability/health.js';
 import { OperatorMetrics } from './observability/metrics.js';
 import { Operator } from './operator.js';
 
-function connection(config: OperatorConfig): Connection {
+function kubeConfig(config: OperatorConfig): KubeConfig {
   return config.kube.kind === 'kubeconfig'
-    ? connectionFromKubeconfig(config.kube.path)
-    : inClusterConnection(config.kube.host, config.kube.port);
+    ? kubeConfigFromFile(config.kube.path)
+    : inClusterKubeConfig(config.kube.host, config.kube.port);
 }
+
+/** The reporting controller of every Event (events.k8s.io/v1 `reportingController`). */
+const REPORTING_CONTROLLER = 'tessera-operator';
 
 /** Entry point: config → client → health/metrics → leader election → controllers. */
 async function main(): Promise<void> {
   let config: OperatorConfig;
   try {
-    config = loadConfig();
+    config = loadConfig(undefined, process.argv.slice(2));
   } catch (err) {
     // Print every problem and exit before opening any port (conventions 4.6).
     process.stderr.write(`${err instanceof ConfigError ? err.message : errorMessage(err)}\n`);
@@ -30,12 +32,17 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const metrics = new OperatorMetrics(true);
-  const client = new HttpKubeClient(connection(config));
+  const client = new KubeConfigClient(kubeConfig(config));
   client.observe((method, _path, code) => {
     metrics.kubeRequests.inc({ method, code: String(code) });
   });
-  const operator = new Operator({ config, client, logger, metrics });
   const le = config.leaderElection;
+  const events = new EventRecorder(client, {
+    controller: REPORTING_CONTROLLER,
+    instance: le.enabled ? le.identity : `${hostname()}_${String(process.pid)}`,
+    logger,
+  });
+  const operator = new Operator({ config, client, logger, metrics, events });
   const elector = le.enabled
     ? new LeaderElector(client, {
         ...le,
@@ -58,11 +65,16 @@ async function main(): Promise<void> {
     ...config.http,
     registry: metrics.registry,
     healthz: { ping: () => true },
-    // A standby replica is ready (it is healthy and waiting); a leader once its caches synced.
-    readyz: { informers: () => elector?.isLeader() === false || operator.hasSynced() },
+    // Ready means able to do the job: a standby once it reached the Lease (it could take over;
+    // not while, say, the Lease's namespace is missing), a leader once its caches synced.
+    readyz: {
+      'leader-election': () => elector === undefined || elector.isLeader() || elector.canLead(),
+      informers: () => elector?.isLeader() === false || operator.hasSynced(),
+    },
   });
   logger.info(
     {
+      bindAddress: config.http.bindAddress,
       healthPort: servers.healthPort,
       metricsPort: servers.metricsPort,
       leaderElection: le.enabled,

@@ -3,6 +3,7 @@ import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { Informer, type InformerEventType } from './controller/informer.js';
 import type { KubeClient, KubeObject } from './kube/client.js';
+import type { EventSink } from './kube/events.js';
 import { RESOURCES, resourcePath, type ResourceType } from './kube/resources.js';
 import { inferenceServiceSchema } from './api/v1alpha1/index.js';
 import {
@@ -38,6 +39,8 @@ export interface OperatorDeps {
   readonly afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>;
   /** External cleanups run before an InferenceService may be deleted (adds the finalizer). */
   readonly cleanups?: readonly Cleanup[];
+  /** Where Kubernetes Events go (an EventRecorder in main.ts); none when omitted. */
+  readonly events?: EventSink;
 }
 
 /** Name of the InferenceService controller in metrics and logs. */
@@ -190,6 +193,7 @@ export class Operator {
       cleanups: deps.cleanups,
       observations: (key) => observations.get(key),
       placements: (key) => placements.get(key),
+      events: deps.events,
     });
     this.controller = new Controller({
       name: CONTROLLER_NAME,

@@ -1,4 +1,4 @@
-// Builds etcd, kube-apiserver and kube-controller-manager from the Go module proxy with the
+// Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the Go module proxy with the
 // wrapper module in ./k8s (see docs/adr/0007-real-control-plane-for-tests.md), into a cache
 // folder keyed by the Kubernetes version and a hash of the wrapper's go.mod/go.sum.
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,7 +21,14 @@ export function pinnedVersions() {
   return { k8s, etcd };
 }
 
-const BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager'];
+/** What the tests run, as [name, Go package, which ldflags]; each is built only when missing. */
+const TARGETS = [
+  ['etcd', 'go.etcd.io/etcd/server/v3', 'plain'],
+  ['kube-apiserver', 'k8s.io/kubernetes/cmd/kube-apiserver', 'version'],
+  ['kube-controller-manager', 'k8s.io/kubernetes/cmd/kube-controller-manager', 'version'],
+  // The quickstart test runs the README's kubectl commands as written.
+  ['kubectl', 'k8s.io/kubernetes/cmd/kubectl', 'version'],
+];
 
 function goEnv() {
   return {
@@ -85,15 +92,16 @@ export async function ensureBinaries(log = console.log) {
     .digest('hex')
     .slice(0, 12);
   const dir = cacheDir('kube', `v${k8s}-etcd-${etcd}-${hash}`);
-  if (BINARIES.every((b) => existsSync(join(dir, b)))) {
-    log(`using cached control plane v${k8s} (etcd ${etcd}) in ${dir}`);
+  const missing = TARGETS.filter(([name]) => !existsSync(join(dir, name)));
+  if (missing.length === 0) {
+    log(`using cached control plane v${k8s} (etcd ${etcd}) and kubectl in ${dir}`);
     return dir;
   }
   const go = spawnSync('go', ['version'], { env: goEnv(), encoding: 'utf8' });
   if (go.status !== 0)
     throw new Error(`Go is required to build the test control plane: ${go.stderr || go.error}`);
   log(
-    `building kube-apiserver, kube-controller-manager v${k8s} and etcd ${etcd} with ${go.stdout.trim()}`,
+    `building ${missing.map(([name]) => name).join(', ')} (Kubernetes v${k8s}, etcd ${etcd}) with ${go.stdout.trim()}`,
   );
   log('a cold build takes 5-20 minutes on 2 cores; later runs reuse the cache');
   const minor = k8s.split('.')[1];
@@ -110,12 +118,8 @@ export async function ensureBinaries(log = console.log) {
   mkdirSync(staging, { recursive: true });
   log('downloading modules through the Go module proxy');
   await run(['mod', 'download'], log);
-  const targets = [
-    ['etcd', 'go.etcd.io/etcd/server/v3', '-s -w'],
-    ['kube-apiserver', 'k8s.io/kubernetes/cmd/kube-apiserver', ldflags],
-    ['kube-controller-manager', 'k8s.io/kubernetes/cmd/kube-controller-manager', ldflags],
-  ];
-  for (const [name, pkg, flags] of targets) {
+  for (const [name, pkg, kind] of missing) {
+    const flags = kind === 'version' ? ldflags : '-s -w';
     const started = Date.now();
     log(`building ${name} (${pkg})`);
     await run(
@@ -134,7 +138,7 @@ export async function ensureBinaries(log = console.log) {
     );
     log(`built ${name} in ${Math.round((Date.now() - started) / 1000)}s`);
   }
-  for (const name of BINARIES) renameSync(join(staging, name), join(dir, name));
+  for (const [name] of missing) renameSync(join(staging, name), join(dir, name));
   rmSync(staging, { recursive: true, force: true });
   return dir;
 }

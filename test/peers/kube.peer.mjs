@@ -1,5 +1,5 @@
 // Test peer: a real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager)
-// built from the Go module proxy and started once for the whole test run.
+// and kubectl, built from the Go module proxy; the control plane is started once per test run.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinaries } from '../cluster/build.mjs';
@@ -8,7 +8,7 @@ import { startControlPlane } from '../cluster/control-plane.mjs';
 /** Builds or reuses the binaries. */
 export async function provision(log) {
   const dir = await ensureBinaries(log);
-  return { TESSERA_TEST_KUBE_BIN: dir };
+  return { TESSERA_TEST_KUBE_BIN: dir, TESSERA_TEST_KUBECTL: join(dir, 'kubectl') };
 }
 
 /** Starts the control plane; the tests read TESSERA_TEST_KUBECONFIG. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { KubeClient, KubeObject } from '../kube/client.js';
-import { errorMessage, isConflict, isNotFound } from '../kube/errors.js';
+import { errorMessage, isConflict, isNotFound, KubeApiError } from '../kube/errors.js';
 import { RESOURCES, resourcePath } from '../kube/resources.js';
 
 /** Options of a {@link LeaderElector}; the defaults in config.ts are client-go's 15 s / 10 s / 2 s. */
@@ -46,6 +46,8 @@ export class LeaderElector {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private lastRenewMs = 0;
+  /** Why the last attempt could not reach the Lease; undefined once it could. */
+  private problem: string | undefined = 'not tried yet';
 
   constructor(
     private readonly client: KubeClient,
@@ -55,6 +57,15 @@ export class LeaderElector {
   /** Whether this replica holds the lease now. */
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * Whether the last attempt reached the Lease (took it, renewed it, or saw another holder).
+   * False while, say, the namespace is missing or RBAC forbids the Lease: such a replica could
+   * never take over, so it must not count as a ready standby.
+   */
+  canLead(): boolean {
+    return this.problem === undefined;
   }
 
   /** Starts campaigning (and, once leading, renewing). */
@@ -89,6 +100,7 @@ export class LeaderElector {
     const now = Date.now();
     try {
       const acquired = await this.tryAcquireOrRenew(now);
+      this.reportProblem(undefined);
       if (acquired) {
         this.lastRenewMs = now;
         if (!this.leading && !this.stopped) {
@@ -98,7 +110,7 @@ export class LeaderElector {
         }
       }
     } catch (err) {
-      this.options.logger.warn({ err: errorMessage(err) }, 'Leader election request failed');
+      this.reportProblem(err);
     }
     if (this.leading && Date.now() - this.lastRenewMs > this.options.renewDeadlineMs) {
       this.leading = false;
@@ -108,6 +120,33 @@ export class LeaderElector {
       return;
     }
     this.schedule(this.options.retryPeriodMs);
+  }
+
+  /** Logs a change of problem once (not every retry period) and remembers it for canLead(). */
+  private reportProblem(err: unknown): void {
+    const { namespace, leaseName } = this.options;
+    let problem: string | undefined;
+    if (err === undefined) problem = undefined;
+    else if (isNotFound(err) && errorMessage(err).includes(`namespaces "${namespace}" not found`))
+      // The Lease itself is created on demand; the apiserver refuses the create in a missing
+      // namespace with 404 `namespaces "<ns>" not found`.
+      problem = `namespace ${namespace} does not exist: create it (kubectl apply -f deploy/operator/) or set TESSERA_OPERATOR_NAMESPACE to an existing namespace`;
+    else if (err instanceof KubeApiError && err.statusCode === 403)
+      problem = `forbidden: the operator's identity may not get, create and update Leases in ${namespace} (${err.message})`;
+    else problem = errorMessage(err);
+    if (problem === this.problem) return;
+    const previous = this.problem;
+    this.problem = problem;
+    if (problem !== undefined)
+      this.options.logger.error(
+        { lease: `${namespace}/${leaseName}`, reason: problem },
+        `Cannot take the leader Lease ${namespace}/${leaseName}: ${problem}`,
+      );
+    else if (previous !== 'not tried yet')
+      this.options.logger.info(
+        { lease: `${namespace}/${leaseName}` },
+        'Leader Lease reachable again',
+      );
   }
 
   private async tryAcquireOrRenew(now: number): Promise<boolean> {

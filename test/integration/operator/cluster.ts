@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse } from 'yaml';
 import { pino, type Logger } from 'pino';
-import { HttpKubeClient, PATCH, type KubeObject } from '../../../operator/src/kube/client.js';
+import { PATCH, type KubeClient, type KubeObject } from '../../../operator/src/kube/client.js';
 import { isNotFound } from '../../../operator/src/kube/errors.js';
-import { connectionFromKubeconfig } from '../../../operator/src/kube/kubeconfig.js';
+import { KubeConfigClient } from '../../../operator/src/kube/kube-config-client.js';
+import { kubeConfigFromFile } from '../../../operator/src/kube/kubeconfig.js';
 import { loadConfig, type OperatorConfig } from '../../../operator/src/config.js';
 import { OperatorMetrics } from '../../../operator/src/observability/metrics.js';
 import { Operator } from '../../../operator/src/operator.js';
@@ -28,10 +29,8 @@ export function kubeconfigPath(): string {
 }
 
 /** A client for the test control plane; every request is counted by method in `requests`. */
-export function testClient(): HttpKubeClient & { requests: Map<string, number> } {
-  const client = new HttpKubeClient(
-    connectionFromKubeconfig(kubeconfigPath()),
-  ) as HttpKubeClient & {
+export function testClient(): KubeConfigClient & { requests: Map<string, number> } {
+  const client = new KubeConfigClient(kubeConfigFromFile(kubeconfigPath())) as KubeConfigClient & {
     requests: Map<string, number>;
   };
   client.requests = new Map();
@@ -65,7 +64,7 @@ export async function waitFor<T>(
 }
 
 /** Installs (server-side applies) the CRDs from crds/ and waits until they are Established. */
-export async function installCrds(client: HttpKubeClient): Promise<void> {
+export async function installCrds(client: KubeClient): Promise<void> {
   const files = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'));
   for (const file of files) {
     const crd = parse(readFileSync(join(CRD_DIR, file), 'utf8')) as KubeObject;
@@ -86,7 +85,7 @@ export async function installCrds(client: HttpKubeClient): Promise<void> {
 }
 
 /** Creates a namespace with a random suffix; delete it with {@link deleteNamespace}. */
-export async function createNamespace(client: HttpKubeClient, prefix: string): Promise<string> {
+export async function createNamespace(client: KubeClient, prefix: string): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   await client.request('POST', '/api/v1/namespaces', {
     body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
@@ -95,7 +94,7 @@ export async function createNamespace(client: HttpKubeClient, prefix: string): P
 }
 
 /** Deletes a namespace (kube-controller-manager's namespace controller finishes it). */
-export async function deleteNamespace(client: HttpKubeClient, name: string): Promise<void> {
+export async function deleteNamespace(client: KubeClient, name: string): Promise<void> {
   await client.request('DELETE', `/api/v1/namespaces/${name}`).catch((err: unknown) => {
     if (!isNotFound(err)) throw err;
   });
@@ -122,7 +121,7 @@ export function testConfig(namespace: string, extra: Record<string, string> = {}
 export interface RunningOperator {
   readonly operator: Operator;
   readonly metrics: OperatorMetrics;
-  readonly client: HttpKubeClient;
+  readonly client: KubeConfigClient;
   /** Method and path of every write (non-GET request) this operator sent. */
   readonly writes: string[];
   stop(): Promise<void>;
@@ -134,7 +133,7 @@ export async function startOperator(
   afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>,
   cleanups?: readonly Cleanup[],
 ): Promise<RunningOperator> {
-  const client = new HttpKubeClient(connectionFromKubeconfig(kubeconfigPath()));
+  const client = new KubeConfigClient(kubeConfigFromFile(kubeconfigPath()));
   const metrics = new OperatorMetrics();
   const writes: string[] = [];
   client.observe((method, path, code) => {
@@ -214,7 +213,7 @@ export function isvcBody(
 
 /** POSTs an object to its collection. */
 export async function create(
-  client: HttpKubeClient,
+  client: KubeClient,
   collectionPath: string,
   body: KubeObject,
 ): Promise<KubeObject> {
@@ -263,7 +262,7 @@ export function condition(
  * would once kubelets report ready pods (no kubelet runs in the test control plane).
  */
 export async function markDeploymentAvailable(
-  client: HttpKubeClient,
+  client: KubeClient,
   ns: string,
   name: string,
   replicas = 1,

@@ -4,8 +4,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { pino } from 'pino';
-import { HttpKubeClient, PATCH, type KubeObject } from '../../../operator/src/kube/client.js';
-import { connectionFromKubeconfig } from '../../../operator/src/kube/kubeconfig.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { PATCH, type KubeObject } from '../../../operator/src/kube/client.js';
+import { EventRecorder } from '../../../operator/src/kube/events.js';
+import { KubeConfigClient } from '../../../operator/src/kube/kube-config-client.js';
+import { kubeConfigFromFile } from '../../../operator/src/kube/kubeconfig.js';
 import { KubeApiError, isNotFound } from '../../../operator/src/kube/errors.js';
 import { LeaderElector } from '../../../operator/src/controller/leader-election.js';
 import { OperatorMetrics } from '../../../operator/src/observability/metrics.js';
@@ -60,7 +63,7 @@ function pathOf(o: KubeObject): string {
 
 describe('the operator under its least-privilege RBAC (deploy/operator/rbac.yaml)', () => {
   let admin: ReturnType<typeof testClient>;
-  let sa: HttpKubeClient;
+  let sa: KubeConfigClient;
   let ns: string;
   let objects: KubeObject[];
 
@@ -87,13 +90,12 @@ describe('the operator under its least-privilege RBAC (deploy/operator/rbac.yaml
         },
       },
     );
-    const base = connectionFromKubeconfig(kubeconfigPath());
-    sa = new HttpKubeClient({
-      ...base,
-      cert: undefined,
-      key: undefined,
-      token: () => review.status.token,
-    });
+    // The admin kubeconfig's cluster (server, CA) with the service account's token as the user.
+    const cluster = kubeConfigFromFile(kubeconfigPath()).getCurrentCluster();
+    if (cluster === null) throw new Error('the test kubeconfig has no cluster');
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser(cluster, { name: 'tessera-operator', token: review.status.token });
+    sa = new KubeConfigClient(kc);
     await create(admin, paths.runtimes(ns), runtimeBody('rt', 'onnx', { namespace: ns }));
   });
 
@@ -119,6 +121,11 @@ describe('the operator under its least-privilege RBAC (deploy/operator/rbac.yaml
       client: sa,
       logger: testLogger(),
       metrics,
+      events: new EventRecorder(sa, {
+        controller: 'tessera-operator',
+        instance: 'rbac-test',
+        logger: testLogger(),
+      }),
     });
     await operator.start();
     try {
@@ -128,6 +135,14 @@ describe('the operator under its least-privilege RBAC (deploy/operator/rbac.yaml
         isvcBody(ns, 'least', { minReplicas: 1, maxReplicas: 3 }),
       );
       await waitFor('HPA', () => admin.request('GET', paths.hpa(ns, 'least-predictor')));
+      // Events go through events.k8s.io/v1 with only create and patch granted.
+      await waitFor('a RuntimeSelected Event written by the service account', async () => {
+        const list = await admin.request<{ items: { reason?: string }[] }>(
+          'GET',
+          `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
+        );
+        return list.items.some((e) => e.reason === 'RuntimeSelected');
+      });
       await waitFor('status', async () =>
         condition(await admin.request<KubeObject>('GET', paths.isvc(ns, 'least')), 'Ready'),
       );
@@ -173,6 +188,7 @@ describe('the operator under its least-privilege RBAC (deploy/operator/rbac.yaml
       ['DELETE', paths.deployment(ns, 'least-predictor')],
       ['DELETE', `/api/v1/namespaces/${ns}/pods/any`],
       ['POST', `/api/v1/namespaces/${ns}/pods`],
+      ['GET', `/apis/events.k8s.io/v1/namespaces/${ns}/events`],
     ] as const) {
       await assert.rejects(
         sa.request(method, path),

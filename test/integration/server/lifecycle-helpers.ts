@@ -15,12 +15,13 @@ export async function postJson(
   url: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  timeoutMs = 20_000,
 ): Promise<HttpResult> {
   const response = await fetch(url, {
     method: 'POST',
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(20_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   let parsed: unknown = text;

@@ -696,14 +696,20 @@ void describe('a long-running inference', () => {
   void it('liveness and the index answer while a long inference runs', async () => {
     // Ordering, not timing: both probes must be answered before the long inference finishes.
     const order: string[] = [];
+    // A generous client timeout: how long the loop takes depends on the machine, not the outcome.
     const long = postJson(
       `${server.httpUrl}/v2/models/slow/infer`,
       slowRestRequest(4_000_000),
+      {},
+      600_000,
     ).then((r) => {
       order.push('infer');
       return r;
     });
-    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+    await waitFor(
+      async () => (await sample(server, 'tessera_model_infer_in_flight', { model: 'slow' })) >= 1,
+      'the long inference to reach the model',
+    );
     const live = await fetch(`${server.httpUrl}/v2/health/live`);
     order.push('live');
     const index = await fetch(`${server.httpUrl}/v2/repository/index`, { method: 'POST' });

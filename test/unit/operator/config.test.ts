@@ -91,4 +91,30 @@ describe('loadConfig', () => {
       /TESSERA_OPERATOR_RENEW_DEADLINE_SECONDS: must be greater than TESSERA_OPERATOR_RETRY_PERIOD_SECONDS/,
     );
   });
+
+  it('takes flags for every TESSERA_OPERATOR_* variable, over the environment', () => {
+    const c = loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_WORKERS: '2' }, [
+      '--workers=8',
+      '--watch-namespace',
+      'team-a',
+      '--leader-elect=false',
+      '--health-port',
+      '0',
+    ]);
+    assert.equal(c.workers, 8);
+    assert.equal(c.watchNamespace, 'team-a');
+    assert.equal(c.leaderElection.enabled, false);
+    assert.equal(c.http.healthPort, 0);
+    assert.equal(loadConfig({}, ['--kubeconfig', '/x']).kube.kind, 'kubeconfig');
+    assert.throws(() => loadConfig({ KUBECONFIG: '/k' }, ['--nope']), /unknown argument --nope/);
+  });
+
+  it('binds to loopback out of cluster and to every address in a pod', () => {
+    assert.equal(loadConfig({ KUBECONFIG: '/k' }).http.bindAddress, '127.0.0.1');
+    assert.equal(loadConfig({ KUBERNETES_SERVICE_HOST: '10.0.0.1' }).http.bindAddress, '0.0.0.0');
+    assert.equal(
+      loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_BIND_ADDRESS: '0.0.0.0' }).http.bindAddress,
+      '0.0.0.0',
+    );
+  });
 });

@@ -10,6 +10,7 @@ import { errorMessage, isConflict, isNotFound } from '../../kube/errors.js';
 import { RESOURCES, resourcePath, type ResourceType } from '../../kube/resources.js';
 import { applyObject, needsApply, ownsField } from '../../kube/ssa-apply.js';
 import { applyStatus } from '../../kube/status.js';
+import type { EventSink, EventSpec } from '../../kube/events.js';
 import {
   buildAll,
   buildService,
@@ -56,6 +57,8 @@ export interface InferenceServiceReconcilerDeps {
   readonly observations?: (key: string) => Observations | undefined;
   /** Where the placement reconciler put a Shared-mode InferenceService. */
   readonly placements?: (key: string) => PlacementResult | undefined;
+  /** Kubernetes Events on the InferenceService, sent on transitions only. */
+  readonly events?: EventSink;
 }
 
 function selectorString(name: string): string {
@@ -189,6 +192,14 @@ export class InferenceServiceReconciler {
       },
       log,
     );
+    const { runtimeName, runtimeKind } = isvc.status ?? {};
+    if (runtimeName !== selection.runtime.metadata.name || runtimeKind !== selection.runtime.kind)
+      this.emit(isvc, {
+        type: 'Normal',
+        reason: 'RuntimeSelected',
+        action: 'SelectRuntime',
+        note: `Selected ${selection.runtime.kind} ${selection.runtime.metadata.name} for model format ${isvc.spec.predictor.model.modelFormat.name}`,
+      });
     return DONE;
   }
 
@@ -263,6 +274,7 @@ export class InferenceServiceReconciler {
     if (!needsApply(desired, live) && live !== undefined) return live;
     const applied = await applyOrExplain(this.deps.client, type, desired, this.deps.fieldManager);
     log.info({ kind: type.kind, child: desired.metadata?.name, key }, `Applied ${type.kind}`);
+    if (live === undefined) this.emitCreated(key, type.kind, desired);
     return applied;
   }
 
@@ -306,6 +318,7 @@ export class InferenceServiceReconciler {
         this.deps.fieldManager,
       );
       log.info({ kind: 'Deployment', child: desired.metadata?.name }, 'Applied Deployment');
+      if (live === undefined) this.emitCreated(key, 'Deployment', desired);
     }
     await this.deps.afterStep?.('Deployment', key);
     return result as KubeObject;
@@ -399,6 +412,14 @@ export class InferenceServiceReconciler {
     log: Logger,
   ): Promise<void> {
     log.warn({ err: err.message }, `Failed to apply ${err.kind}`);
+    const ready = isvc.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.reason !== `${err.kind}ApplyFailed` || ready.message !== err.message)
+      this.emit(isvc, {
+        type: 'Warning',
+        reason: `${err.kind}ApplyFailed`,
+        action: 'Apply',
+        note: err.message,
+      });
     try {
       await this.writeStatus(
         isvc,
@@ -418,6 +439,34 @@ export class InferenceServiceReconciler {
     } catch (statusErr) {
       log.debug({ err: errorMessage(statusErr) }, 'Could not record the apply failure in status');
     }
+  }
+
+  private emit(
+    isvc: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'> | undefined,
+    event: EventSpec,
+  ): void {
+    const meta = isvc?.metadata;
+    if (meta?.name === undefined) return;
+    this.deps.events?.emit(
+      {
+        apiVersion: isvc?.apiVersion ?? RESOURCES.InferenceService.apiVersion,
+        kind: isvc?.kind ?? RESOURCES.InferenceService.kind,
+        name: meta.name,
+        namespace: meta.namespace ?? 'default',
+        uid: meta.uid,
+      },
+      event,
+    );
+  }
+
+  /** A child that was not in the cache was applied: it was created (the transition users look for). */
+  private emitCreated(key: string, kind: string, child: KubeObject): void {
+    this.emit(this.deps.caches.inferenceServices.get(key), {
+      type: 'Normal',
+      reason: 'SuccessfulCreate',
+      action: 'Create',
+      note: `Created ${kind} ${child.metadata?.name ?? ''}`,
+    });
   }
 
   private async finalizeDeleted(raw: KubeObject, log: Logger): Promise<ReconcileResult> {
