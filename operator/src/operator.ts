@@ -204,6 +204,11 @@ export class Operator {
     });
   }
 
+  /** Whether the InferenceService cache holds `namespace/name` (for diagnostics and tests). */
+  hasCached(key: string): boolean {
+    return this.isvcs.get(key) !== undefined;
+  }
+
   /** Whether every informer has listed once (the /readyz check of a leader). */
   hasSynced(): boolean {
     return this.informers.every((i) => i.hasSynced());

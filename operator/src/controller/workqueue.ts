@@ -41,6 +41,11 @@ export class WorkQueue {
     private readonly observer: QueueObserver = {},
   ) {}
 
+  /** Nothing waiting and nothing being processed (delayed keys may still be scheduled). */
+  idle(): boolean {
+    return this.queue.length === 0 && this.processing.size === 0 && this.dirty.size === 0;
+  }
+
   /** Number of keys waiting (not counting those being processed or delayed). */
   get length(): number {
     return this.queue.length;

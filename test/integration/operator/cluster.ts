@@ -127,6 +127,28 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
+/** Reconciles the operator's InferenceService controller has finished so far. */
+export async function isvcReconciles(op: RunningOperator): Promise<number> {
+  const { values } = await op.metrics.reconcileTotal.get();
+  return values
+    .filter((v) => v.labels.controller === 'inferenceservice')
+    .reduce((n, v) => n + v.value, 0);
+}
+
+/**
+ * Waits until the InferenceService controller has finished at least `more` further reconciles
+ * and has nothing queued or running: an observable point after which a negative assertion
+ * ("nothing else was written") means something, with no fixed sleep.
+ */
+export async function settled(op: RunningOperator, more = 1, timeoutMs = 60_000): Promise<void> {
+  const start = await isvcReconciles(op);
+  await waitFor(
+    `${String(more)} more reconciles and an idle queue`,
+    async () => (await isvcReconciles(op)) - start >= more && op.operator.controller.queue.idle(),
+    timeoutMs,
+  );
+}
+
 /** Starts an operator in-process and waits for its caches to sync. */
 export async function startOperator(
   config: OperatorConfig,

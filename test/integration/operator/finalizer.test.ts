@@ -17,6 +17,7 @@ import {
   startOperator,
   testClient,
   testConfig,
+  settled,
   waitFor,
   type RunningOperator,
 } from './cluster.js';
@@ -106,8 +107,8 @@ describe('finalizer for external cleanup', () => {
     );
     await waitFor('status', async () => (await get('offline'))['status'] !== undefined);
     await first.stop();
+    // No operator runs now: the apiserver sets deletionTimestamp and the finalizer holds it.
     await client.request('DELETE', paths.isvc(ns, 'offline'));
-    await new Promise((r) => setTimeout(r, 500));
     assert.ok((await get('offline')).metadata?.deletionTimestamp, 'held by the finalizer');
     const cleanup = recorder(0);
     const second: RunningOperator = await startOperator(testConfig(ns), undefined, [cleanup]);
@@ -137,14 +138,19 @@ describe('finalizer for external cleanup', () => {
       );
       // Let the first reconcile finish (status written) so only the deletion path runs below.
       await waitFor('status', async () => (await get('raced'))['status'] !== undefined);
-      await new Promise((r) => setTimeout(r, 300));
+      await settled(op);
       const errorsBefore = (await op.metrics.reconcileErrors.get()).values.reduce(
         (n, v) => n + v.value,
         0,
       );
       await client.request('DELETE', paths.isvc(ns, 'raced'));
       await waitFor('raced deleted', () => gone('raced'));
-      await new Promise((r) => setTimeout(r, 500));
+      // The deletion event reached the operator and its reconcile finished.
+      await waitFor(
+        'the cache saw the deletion',
+        () => op.operator.controller.queue.idle() && !op.operator.hasCached(`${ns}/raced`),
+      );
+      await settled(op, 0);
       const errorsAfter = (await op.metrics.reconcileErrors.get()).values.reduce(
         (n, v) => n + v.value,
         0,

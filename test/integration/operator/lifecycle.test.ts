@@ -16,6 +16,7 @@ import {
   startOperator,
   testClient,
   testConfig,
+  settled,
   waitFor,
   type RunningOperator,
 } from './cluster.js';
@@ -166,8 +167,8 @@ describe('InferenceService create, update, scale and delete against kube-apiserv
       query: { fieldManager: 'kube-controller-manager' },
       body: { spec: { replicas: 4 } },
     });
-    // Several resyncs later the operator has not fought the HPA.
-    await new Promise((r) => setTimeout(r, 5000));
+    // Several resyncs later (counted reconciles, not a sleep) the operator has not fought the HPA.
+    await settled(op, 3);
     const d2 = await get(paths.deployment(ns, 'iris-predictor'));
     assert.equal((d2['spec'] as { replicas: number }).replicas, 4);
 

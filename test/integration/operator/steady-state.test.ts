@@ -13,6 +13,8 @@ import {
   startOperator,
   testClient,
   testConfig,
+  isvcReconciles,
+  settled,
   waitFor,
   type RunningOperator,
 } from './cluster.js';
@@ -105,8 +107,8 @@ describe(`steady state with ${COUNT} InferenceServices and a broken one`, () => 
       () => op.writes.some((w) => w.includes('/deployments/broken-predictor')),
       30_000,
     );
-    // Let events from marking the Deployments available settle before taking the snapshot.
-    await new Promise((r) => setTimeout(r, 1500));
+    // Let events from marking the Deployments available settle: one full pass over every object.
+    await settled(op, COUNT + 1);
 
     const snapshot = async (): Promise<Map<string, string>> => {
       const rvs = new Map<string, string>();
@@ -120,11 +122,12 @@ describe(`steady state with ${COUNT} InferenceServices and a broken one`, () => 
     };
     const before = await snapshot();
     const writesBefore = op.writes.length;
-    const reconcilesBefore = await reconciles(op);
-    await new Promise((r) => setTimeout(r, RESYNC_SECONDS * 3 * 1000 + 500));
+    const reconcilesBefore = await isvcReconciles(op);
+    // Three resync passes over every object, counted rather than slept.
+    await settled(op, COUNT * 3, RESYNC_SECONDS * 10 * 1000);
     const after = await snapshot();
     const healthyWrites = op.writes.slice(writesBefore).filter((w) => !w.includes('broken'));
-    const reconcilesDuring = (await reconciles(op)) - reconcilesBefore;
+    const reconcilesDuring = (await isvcReconciles(op)) - reconcilesBefore;
 
     assert.equal(before.size, COUNT * 3);
     assert.deepEqual(after, before, 'resourceVersions of healthy objects changed');
@@ -148,8 +151,3 @@ describe(`steady state with ${COUNT} InferenceServices and a broken one`, () => 
     );
   });
 });
-
-async function reconciles(op: RunningOperator): Promise<number> {
-  const { values } = await op.metrics.reconcileTotal.get();
-  return values.reduce((n, v) => n + v.value, 0);
-}
