@@ -685,24 +685,31 @@ void describe('a long-running inference', () => {
   // worker threads (parallel_workers, default 1), so a long inference never stalls the event loop:
   // health probes, the index and timers (deadlines, drain timeouts) keep working.
   void it('liveness and the index answer while a long inference runs', async () => {
-    // Ordering, not timing: both probes must be answered before the long inference finishes.
-    const order: string[] = [];
-    const long = postJson(
-      `${server.httpUrl}/v2/models/slow/infer`,
-      slowRestRequest(4_000_000),
-    ).then((r) => {
-      order.push('infer');
-      return r;
-    });
-    await new Promise((resolveWait) => setTimeout(resolveWait, 300));
-    const live = await fetch(`${server.httpUrl}/v2/health/live`);
-    order.push('live');
-    const index = await fetch(`${server.httpUrl}/v2/repository/index`, { method: 'POST' });
-    order.push('index');
-    assert.equal(live.status, 200);
-    assert.equal(index.status, 200);
-    const result = await long;
-    assert.equal(result.status, 200);
-    assert.deepEqual(order, ['live', 'index', 'infer']);
+    // Events, not timing: the probes are sent once the server reports the inference in flight,
+    // and pass if the gauge still shows it after both were answered. On a CPU fast enough to
+    // finish first, the run is repeated with 16 times the work instead of failing.
+    const inFlight = async (): Promise<number> => {
+      const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('tessera_model_infer_in_flight{') && l.includes('model="slow"'));
+      return Number(line?.slice(line.lastIndexOf(' ') + 1) ?? 0);
+    };
+    let answeredDuringInference = false;
+    for (let n = 4_000_000; n <= 64_000_000 && !answeredDuringInference; n *= 16) {
+      let finished = false;
+      const long = postJson(`${server.httpUrl}/v2/models/slow/infer`, slowRestRequest(n)).then(
+        (r) => ((finished = true), r),
+      );
+      await waitFor(async () => finished || (await inFlight()) === 1, 'the inference to start');
+      const live = await fetch(`${server.httpUrl}/v2/health/live`);
+      const index = await fetch(`${server.httpUrl}/v2/repository/index`, { method: 'POST' });
+      assert.equal(live.status, 200);
+      assert.equal(index.status, 200);
+      answeredDuringInference = !finished && (await inFlight()) === 1;
+      const result = await long;
+      assert.equal(result.status, 200);
+    }
+    assert.ok(answeredDuringInference, 'the probes were answered only after the inference ended');
   });
 });
