@@ -51,9 +51,10 @@ async function simpleOk(server: ServerProcess): Promise<void> {
 }
 
 /** Reads one gauge/counter sample from a Prometheus scrape (0 when absent). */
+/** The sum of the samples of one or more metrics with these labels, from one scrape. */
 async function sample(
   server: ServerProcess,
-  name: string,
+  names: string | string[],
   labels: Record<string, string>,
 ): Promise<number> {
   const text = await (
@@ -62,7 +63,8 @@ async function sample(
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   let total = 0;
   for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
+    const name = [names].flat().find((n) => line.startsWith(`${n}{`));
+    if (name === undefined) continue;
     const labelText = line.slice(name.length + 1, line.indexOf('}'));
     if (wanted.every((w) => labelText.split(',').includes(w)))
       total += Number(line.slice(line.lastIndexOf(' ') + 1));
@@ -323,20 +325,27 @@ void describe('repository index, load and unload', () => {
     for (let attempt = 0; attempt < 3 && !unloaded; attempt++) {
       const body = irisGrpcRawRequest(100_000 * 2 ** attempt);
       const done: { ok: boolean; error?: string }[] = [];
+      // Requests that reached the model = in flight + finished, counted from before this round, so
+      // a request of an earlier test finishing meanwhile (in flight → finished) changes nothing.
+      const reached = (): Promise<number> =>
+        sample(
+          server,
+          ['tessera_model_infer_in_flight', 'tessera_model_infer_requests_total'],
+          labels,
+        );
+      const before = await reached();
       const calls = Array.from({ length: N }, () =>
         grpc.call('ModelInfer', body, { deadlineMs: 60_000 }).then(
           () => done.push({ ok: true }),
           (error: unknown) => done.push({ ok: false, error: String(error) }),
         ),
       );
-      // Wait until the server has taken every request (in flight + finished = N).
-      const before = await sample(server, 'tessera_model_infer_requests_total', labels);
+      // Wait until the server has taken every request of this round.
       await waitFor(
         async () => {
+          const now = await reached();
           atUnload.inFlight = await sample(server, 'tessera_model_infer_in_flight', labels);
-          const finished =
-            (await sample(server, 'tessera_model_infer_requests_total', labels)) - before;
-          return atUnload.inFlight + finished >= N || done.length === N;
+          return now - before >= N || done.length === N;
         },
         'all requests to reach the model',
         30_000,
