@@ -4,8 +4,9 @@
     <mlserver venv>/bin/python bench/server/train_iris.py --out DIR --http-port P --grpc-port Q \
         --metrics-port M [--parallel-workers N]
 
-The training code is scripts/make-models.py's iris(): LogisticRegression(max_iter=1000,
-random_state=20240607) on load_iris() as float32, with the same scikit-learn version (1.9.1), so
+The training is scripts/make-models.py's iris() (fit_to_the_optimum): LogisticRegression with
+solver="newton-cholesky", tol=1e-12 on load_iris() rounded to float32 and fitted in float64, with
+the same scikit-learn version (1.9.1). That fit ends at the loss's unique optimum on any CPU, so
 the joblib model is the one examples/models/iris/model.onnx was converted from. Writes:
 
   DIR/settings.json                 host 127.0.0.1, the three ports, parallel_workers
@@ -42,8 +43,8 @@ def main() -> None:
     data = load_iris()
     x = data.data.astype(np.float32)
     y = data.target
-    clf = LogisticRegression(max_iter=1000, random_state=SEED)
-    clf.fit(x, y)
+    clf = LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=100, random_state=SEED)
+    clf.fit(x.astype(np.float64), y)
 
     model_dir = os.path.join(args.out, "iris")
     os.makedirs(model_dir, exist_ok=True)

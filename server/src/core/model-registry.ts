@@ -144,9 +144,11 @@ export class ModelRegistry {
 
   /**
    * Picks the instance that serves a request and retains it; the caller must `release()` it.
-   * Unknown model or version: 404. Known but not serving: 503.
+   * Invalid name: 400, as on the repository routes (docs/errors.md). Unknown model or version: 404.
+   * Known but not serving: 503.
    */
   acquire(name: string, version?: string): LoadedModel {
+    assertModelName(name);
     const entry = this.#entries.get(name);
     if (entry === undefined) throw modelNotFound(name, version);
     const model =
@@ -166,8 +168,12 @@ export class ModelRegistry {
     return model;
   }
 
-  /** Whether a model (or one version of it) is serving. Unknown names are an error, as in Triton. */
+  /**
+   * Whether a model (or one version of it) is serving. Invalid and unknown names are errors (400,
+   * 404), as in Triton.
+   */
   isReady(name: string, version?: string): boolean {
+    assertModelName(name);
     const entry = this.#entries.get(name);
     if (entry === undefined) throw modelNotFound(name, version);
     if (version === undefined || version === '') return entry.serving.size > 0;

@@ -543,14 +543,15 @@ const cases: Case[] = [
   },
   // ---- echoed names stay short: gRPC sends the message in a trailer, which has a size limit ----
   {
-    name: 'unknown model with a 100 000-character name',
+    name: 'model name of 100 000 characters',
     model: 'simple',
     inferModel: 'm'.repeat(100_000),
     inputs: GOOD_SIMPLE,
     rest: 'a REST path parameter is capped at 256 characters (see the router case)',
-    http: 404,
-    code: status.NOT_FOUND,
-    mentions: ["model 'mmmm", 'not found'],
+    // Longer than a name may be (253 characters), so invalid rather than unknown.
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['invalid model name "mmmm', 'letters, digits'],
   },
   {
     name: 'unknown input with a 100 000-character name',
@@ -611,9 +612,33 @@ const cases: Case[] = [
     model: 'simple',
     rest: { method: 'GET', path: '/v2/models/..%2F..%2Fetc' },
     grpc: { method: 'ModelMetadata', request: { name: '../../etc' } },
-    http: 404,
-    code: status.NOT_FOUND,
-    mentions: ["model '../../etc'", 'not found'],
+    // Invalid names are 400 on every route, as on the repository routes (docs/errors.md).
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['invalid model name', '../../etc'],
+  },
+  {
+    name: 'path traversal in the model name on model ready',
+    model: 'simple',
+    rest: { method: 'GET', path: '/v2/models/..%2Fetc/ready' },
+    grpc: { method: 'ModelReady', request: { name: '../etc' } },
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['invalid model name', '../etc'],
+  },
+  {
+    name: 'path traversal in the model name on infer',
+    model: 'simple',
+    inferModel: '../simple',
+    inputs: GOOD_SIMPLE,
+    rest: {
+      path: '/v2/models/..%2Fsimple/infer',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: GOOD_SIMPLE }),
+    },
+    http: 400,
+    code: status.INVALID_ARGUMENT,
+    mentions: ['invalid model name', '../simple'],
   },
   {
     name: 'path traversal in the model name on load',

@@ -24,7 +24,7 @@ import type { PinoLogger } from '../../observability/logger.js';
 import { installBodyParser } from './body-parser.js';
 import { HTTP_STATUS } from './error-mapping.js';
 import { endRequestSpan, startRequestSpan } from './request-context.js';
-import { docsRoutes } from './routes/docs.js';
+import { docsRoutes, trackRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
@@ -96,6 +96,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
         : (req: IncomingMessage) => stripRootPath(req.url ?? '/', rootPath),
   });
   app.server.headersTimeout = settings.headers_timeout_seconds * 1000;
+  trackRoutes(app);
 
   installBodyParser(app, settings.max_json_depth);
   installHooks(app, deps.metrics);

@@ -2,25 +2,97 @@
  * The OpenAPI 3 description of the REST data plane, served at `/v2/docs/dataplane.json` (MLServer
  * docs/user-guide/openapi.md) and specialised per model at `/v2/models/{m}/docs/dataplane.json`,
  * where the request example is built from the model's own inputs.
+ *
+ * Every operation lists the error codes its handler can raise; their statuses come from the one
+ * status table (error-mapping.ts), so the document cannot disagree with what the server answers.
+ * test/integration/server/openapi.test.ts walks every registered route against this document.
  */
 import { DATATYPES } from '../../core/datatype.js';
 import { exampleRequest } from '../../core/example-request.js';
 import type { ModelMetadata } from '../../core/types.js';
+import { ErrorCode } from '../../errors.js';
+import { HTTP_STATUS } from './error-mapping.js';
 
-const error = {
-  description: 'Error',
-  content: {
-    'application/json': {
-      schema: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
-    },
-  },
+type Schema = Record<string, unknown>;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+type Responses = Record<string, object>;
+
+const errorBody = {
+  type: 'object',
+  required: ['error'],
+  properties: { error: { type: 'string' } },
+  additionalProperties: false,
 };
 
-const schemas = {
-  Parameters: {
-    type: 'object',
-    additionalProperties: { oneOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] },
-  },
+/** What each error code means to a client, as the response description shows it. */
+const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
+  [ErrorCode.INVALID_INPUT]:
+    'the request is malformed (bad JSON, tensor, parameter, model name or URL encoding)',
+  [ErrorCode.MODEL_NOT_FOUND]: 'the model, or the requested version, is not in the repository',
+  [ErrorCode.MODEL_NOT_READY]: 'the model is known but not serving (Retry-After: 1)',
+  [ErrorCode.MODEL_LOAD_FAILED]: 'the model could not be loaded',
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 'the body (after decompression) is larger than max_body_bytes',
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 'the Content-Type or Content-Encoding is not supported',
+  [ErrorCode.ROUTE_NOT_FOUND]: 'no such route',
+  [ErrorCode.UNSUPPORTED]:
+    'a protocol feature the server does not implement (Inference-Header-Content-Length: 0)',
+  [ErrorCode.TIMEOUT]: 'inference took longer than infer_timeout_seconds',
+  [ErrorCode.CANCELLED]: 'the client went away before the answer was ready (logged, not received)',
+  [ErrorCode.SHUTTING_DOWN]: 'the server is shutting down',
+  [ErrorCode.INFERENCE_FAILED]: 'the runtime failed on inputs that passed validation',
+  [ErrorCode.INTERNAL]: 'an unexpected server error',
+};
+
+/**
+ * Responses every route can give whatever its handler does: a request the HTTP parser or router
+ * refuses (400; 408 too slow; 431 headers too large), a defect (500), and 503 while the server
+ * closes (fastify's return503OnClosing).
+ */
+const COMMON_ERRORS: readonly ErrorCode[] = [
+  ErrorCode.INVALID_INPUT,
+  ErrorCode.INTERNAL,
+  ErrorCode.SHUTTING_DOWN,
+];
+const CONNECTION_ERRORS: Responses = {
+  408: errorResponse('the request headers or body did not arrive in time'),
+  431: errorResponse('the request headers are too large'),
+};
+/** What reading a body can raise (body-parser.ts, @fastify/compress). */
+const BODY_ERRORS: readonly ErrorCode[] = [
+  ErrorCode.INVALID_INPUT,
+  ErrorCode.PAYLOAD_TOO_LARGE,
+  ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+  ErrorCode.UNSUPPORTED,
+];
+
+function errorResponse(description: string): object {
+  return { description, content: { 'application/json': { schema: ref('Error') } } };
+}
+
+/** Groups error codes by status: one response per status, describing every cause. */
+function errorResponses(codes: readonly ErrorCode[]): Responses {
+  const byStatus = new Map<number, Set<string>>();
+  for (const code of new Set([...COMMON_ERRORS, ...codes])) {
+    const status = HTTP_STATUS[code];
+    byStatus.set(status, (byStatus.get(status) ?? new Set()).add(ERROR_TEXT[code]));
+  }
+  const out: Responses = { ...CONNECTION_ERRORS };
+  for (const [status, texts] of byStatus) {
+    const response = errorResponse(`Error: ${[...texts].join('; ')}.`);
+    out[String(status)] =
+      codes.includes(ErrorCode.MODEL_NOT_READY) && status === 503
+        ? { ...response, headers: { 'Retry-After': { schema: { type: 'integer' } } } }
+        : response;
+  }
+  return out;
+}
+
+const parameters = { type: 'object', additionalProperties: {} };
+
+const schemas: Record<string, Schema> = {
+  Parameters: parameters,
+  Error: errorBody,
   MetadataTensor: {
     type: 'object',
     required: ['name', 'datatype', 'shape'],
@@ -28,6 +100,7 @@ const schemas = {
       name: { type: 'string' },
       datatype: { $ref: '#/components/schemas/Datatype' },
       shape: { type: 'array', items: { type: 'integer' } },
+      parameters: { $ref: '#/components/schemas/Parameters' },
     },
   },
   Datatype: { type: 'string', enum: [...DATATYPES] },
@@ -38,7 +111,11 @@ const schemas = {
       name: { type: 'string' },
       shape: { type: 'array', items: { type: 'integer', minimum: 0 } },
       datatype: { $ref: '#/components/schemas/Datatype' },
-      parameters: { $ref: '#/components/schemas/Parameters' },
+      parameters: {
+        description:
+          'binary_data_size (integer): this input is that many bytes of the binary section instead of `data` (binary tensor extension).',
+        allOf: [{ $ref: '#/components/schemas/Parameters' }],
+      },
       data: { description: 'Row-major tensor data, flat or nested.', type: 'array', items: {} },
     },
   },
@@ -47,7 +124,10 @@ const schemas = {
     required: ['name'],
     properties: {
       name: { type: 'string' },
-      parameters: { $ref: '#/components/schemas/Parameters' },
+      parameters: {
+        description: 'binary_data (boolean): return this output in the binary section.',
+        allOf: [{ $ref: '#/components/schemas/Parameters' }],
+      },
     },
   },
   InferenceRequest: {
@@ -55,7 +135,10 @@ const schemas = {
     required: ['inputs'],
     properties: {
       id: { type: 'string' },
-      parameters: { $ref: '#/components/schemas/Parameters' },
+      parameters: {
+        description: 'binary_data_output (boolean): return every output in the binary section.',
+        allOf: [{ $ref: '#/components/schemas/Parameters' }],
+      },
       inputs: { type: 'array', items: { $ref: '#/components/schemas/RequestInput' } },
       outputs: { type: 'array', items: { $ref: '#/components/schemas/RequestOutput' } },
     },
@@ -91,6 +174,7 @@ const schemas = {
       platform: { type: 'string' },
       inputs: { type: 'array', items: { $ref: '#/components/schemas/MetadataTensor' } },
       outputs: { type: 'array', items: { $ref: '#/components/schemas/MetadataTensor' } },
+      parameters: { $ref: '#/components/schemas/Parameters' },
     },
   },
   MetadataServerResponse: {
@@ -102,6 +186,12 @@ const schemas = {
       extensions: { type: 'array', items: { type: 'string' } },
     },
   },
+  ModelList: {
+    type: 'object',
+    required: ['models'],
+    properties: { models: { type: 'array', items: { type: 'string' } } },
+  },
+  RepositoryIndexRequest: { type: 'object', properties: { ready: { type: 'boolean' } } },
   RepositoryIndexResponse: {
     type: 'array',
     items: {
@@ -120,99 +210,292 @@ const schemas = {
   },
 };
 
-const json = (ref: string) => ({
-  'application/json': { schema: { $ref: `#/components/schemas/${ref}` } },
+const jsonOk = (description: string, schema: object): object => ({
+  description,
+  content: { 'application/json': { schema } },
 });
-const ok = (ref: string) => ({ description: 'OK', content: json(ref) });
-const modelParam = { name: 'model_name', in: 'path', required: true, schema: { type: 'string' } };
-const versionParam = {
-  name: 'model_version',
+const flag = (name: string): Schema => ({
+  type: 'object',
+  required: [name],
+  properties: { [name]: { type: 'boolean', enum: [true] } },
+});
+
+const modelParam = {
+  name: 'model_name',
   in: 'path',
   required: true,
-  schema: { type: 'string' },
+  description: "Letters, digits, '.', '_' or '-', starting with a letter or digit, no '..'.",
+  schema: { type: 'string', maxLength: 253 },
 };
+const versionParam = { ...modelParam, name: 'model_version' };
+
+/** Request headers of every body-taking route (Triton extension_binary_data.md; §1.10 headers). */
+const bodyHeaders = [
+  {
+    name: 'Content-Encoding',
+    in: 'header',
+    required: false,
+    description:
+      'The body is compressed (when gzip_enabled); max_body_bytes bounds it decompressed.',
+    schema: { type: 'string', enum: ['gzip', 'deflate'] },
+  },
+  {
+    name: 'Inference-Header-Content-Length',
+    in: 'header',
+    required: false,
+    description:
+      'Binary tensor extension: the body is this many bytes of JSON followed by raw tensor bytes.',
+    schema: { type: 'integer', minimum: 1 },
+  },
+];
+
+/** Every content type the body parser accepts; each parses as JSON (+ binary section). */
+function requestContent(schema: object, example?: object): object {
+  const json = { schema, ...(example ? { example } : {}) };
+  return {
+    'application/json': json,
+    'application/octet-stream': {
+      schema: {
+        type: 'string',
+        format: 'binary',
+        description:
+          'Binary tensor extension: a JSON header of Inference-Header-Content-Length bytes, then the binary section.',
+      },
+    },
+    'text/plain': json,
+    'application/x-www-form-urlencoded': { schema: { type: 'string' } },
+  };
+}
+
+function bodyOperation(op: {
+  summary: string;
+  params: object[];
+  schema: object;
+  required: boolean;
+  example?: object;
+  ok: Responses;
+  errors: readonly ErrorCode[];
+}): object {
+  return {
+    summary: op.summary,
+    parameters: [...op.params, ...bodyHeaders],
+    requestBody: { required: op.required, content: requestContent(op.schema, op.example) },
+    responses: { ...op.ok, ...errorResponses([...BODY_ERRORS, ...op.errors]) },
+  };
+}
+
+function getOperation(summary: string, params: object[], ok: Responses, errors: ErrorCode[]) {
+  return { summary, parameters: params, responses: { ...ok, ...errorResponses(errors) } };
+}
+
+const MODEL_ERRORS = [ErrorCode.MODEL_NOT_FOUND, ErrorCode.MODEL_NOT_READY];
+const INFER_ERRORS = [
+  ...MODEL_ERRORS,
+  ErrorCode.UNSUPPORTED,
+  ErrorCode.TIMEOUT,
+  ErrorCode.CANCELLED,
+  ErrorCode.INFERENCE_FAILED,
+];
+const html = {
+  description: 'Swagger UI page',
+  content: { 'text/html': { schema: { type: 'string' } } },
+};
+const openapiJson = jsonOk('The OpenAPI document', { type: 'object' });
 
 function modelPaths(prefix: string, params: object[], example?: object): Record<string, object> {
-  const requestBody = {
-    required: true,
-    content: {
-      'application/json': {
-        schema: { $ref: '#/components/schemas/InferenceRequest' },
-        ...(example ? { example } : {}),
+  const inferOk = {
+    200: {
+      description:
+        'Outputs as JSON; with binary outputs requested, a JSON header of Inference-Header-Content-Length bytes followed by the binary section.',
+      headers: {
+        'Inference-Header-Content-Length': {
+          description: 'Present with binary outputs: the length of the JSON header.',
+          schema: { type: 'integer' },
+        },
+      },
+      content: {
+        'application/json': { schema: ref('InferenceResponse') },
+        'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
       },
     },
   };
   return {
     [prefix]: {
-      get: {
-        summary: 'Model metadata',
-        parameters: params,
-        responses: { 200: ok('MetadataModelResponse'), 404: error },
-      },
+      get: getOperation(
+        'Model metadata',
+        params,
+        { 200: jsonOk('Metadata', ref('MetadataModelResponse')) },
+        MODEL_ERRORS,
+      ),
     },
     [`${prefix}/ready`]: {
-      get: {
-        summary: 'Model ready',
-        parameters: params,
-        responses: { 200: { description: 'Ready' }, 503: error, 404: error },
-      },
+      get: getOperation(
+        'Model ready',
+        params,
+        {
+          200: jsonOk('Ready', {
+            type: 'object',
+            required: ['name', 'ready'],
+            properties: { name: { type: 'string' }, ready: { type: 'boolean', enum: [true] } },
+          }),
+        },
+        MODEL_ERRORS,
+      ),
     },
     [`${prefix}/infer`]: {
-      post: {
+      post: bodyOperation({
         summary: 'Inference',
-        parameters: params,
-        requestBody,
-        responses: { 200: ok('InferenceResponse'), 400: error, 404: error, 503: error },
-      },
+        params,
+        schema: ref('InferenceRequest'),
+        required: true,
+        ...(example ? { example } : {}),
+        ok: inferOk,
+        errors: INFER_ERRORS,
+      }),
+    },
+    [`${prefix}/docs`]: {
+      get: getOperation('Model Swagger UI', params, { 200: html }, MODEL_ERRORS),
+    },
+    [`${prefix}/docs/dataplane.json`]: {
+      get: getOperation('Model OpenAPI document', params, { 200: openapiJson }, MODEL_ERRORS),
     },
   };
 }
 
+function docsPaths(): Record<string, object> {
+  const file = {
+    name: 'file',
+    in: 'path',
+    required: true,
+    description: 'A Swagger UI asset (may contain slashes).',
+    schema: { type: 'string' },
+  };
+  const js = {
+    200: {
+      description: 'Script',
+      content: { 'application/javascript': { schema: { type: 'string' } } },
+    },
+  };
+  return {
+    '/v2/docs': { get: getOperation('Swagger UI for the data plane', [], { 200: html }, []) },
+    '/v2/docs/dataplane.json': {
+      get: getOperation('This OpenAPI document', [], { 200: openapiJson }, []),
+    },
+    '/v2/docs/json': {
+      get: getOperation('This OpenAPI document (Swagger UI)', [], { 200: openapiJson }, []),
+    },
+    '/v2/docs/yaml': {
+      get: getOperation(
+        'This OpenAPI document as YAML (Swagger UI)',
+        [],
+        {
+          200: {
+            description: 'YAML',
+            content: { 'application/x-yaml': { schema: { type: 'string' } } },
+          },
+        },
+        [],
+      ),
+    },
+    '/v2/docs/static/index.html': {
+      get: getOperation(
+        'Redirects to the Swagger UI page',
+        [],
+        { 302: { description: 'Redirect', headers: { Location: { schema: { type: 'string' } } } } },
+        [],
+      ),
+    },
+    '/v2/docs/static/swagger-initializer.js': {
+      get: getOperation('Swagger UI start-up script', [], js, []),
+    },
+    '/v2/docs/static/{file}': {
+      get: getOperation(
+        'Swagger UI assets',
+        [file],
+        {
+          200: {
+            description: 'The asset',
+            content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+          },
+        },
+        [ErrorCode.ROUTE_NOT_FOUND],
+      ),
+    },
+  };
+}
+
+const DESCRIPTION = `Open Inference Protocol REST API with the binary tensor and model repository extensions.
+Every GET route also answers HEAD. Errors are \`{"error": "<message>"}\`; an unknown route is 404.
+An invalid model name is 400 and a valid but unknown one 404 (docs/errors.md).`;
+
 /** The whole data plane's OpenAPI document. */
 export function dataplaneSpec(serverVersion: string, rootPath: string): object {
+  const model = [modelParam];
+  const version = [modelParam, versionParam];
   return {
     openapi: '3.0.3',
-    info: { title: 'Tessera data plane (V2 / Open Inference Protocol)', version: serverVersion },
+    info: {
+      title: 'Tessera data plane (V2 / Open Inference Protocol)',
+      version: serverVersion,
+      description: DESCRIPTION,
+    },
     servers: [{ url: rootPath === '' ? '/' : rootPath }],
     paths: {
       '/v2/health/live': {
-        get: { summary: 'Server live', responses: { 200: { description: 'Live' } } },
+        get: getOperation('Server live', [], { 200: jsonOk('Live', flag('live')) }, []),
       },
       '/v2/health/ready': {
-        get: { summary: 'Server ready', responses: { 200: { description: 'Ready' }, 503: error } },
+        get: getOperation('Server ready', [], { 200: jsonOk('Ready', flag('ready')) }, []),
       },
       '/v2': {
-        get: { summary: 'Server metadata', responses: { 200: ok('MetadataServerResponse') } },
+        get: getOperation(
+          'Server metadata',
+          [],
+          { 200: jsonOk('Metadata', ref('MetadataServerResponse')) },
+          [],
+        ),
       },
-      ...modelPaths('/v2/models/{model_name}', [modelParam]),
-      ...modelPaths('/v2/models/{model_name}/versions/{model_version}', [modelParam, versionParam]),
+      '/v2/models': {
+        get: getOperation(
+          'Names of the ready models',
+          [],
+          { 200: jsonOk('Models', ref('ModelList')) },
+          [],
+        ),
+      },
+      ...modelPaths('/v2/models/{model_name}', model),
+      ...modelPaths('/v2/models/{model_name}/versions/{model_version}', version),
       '/v2/repository/index': {
-        post: {
+        post: bodyOperation({
           summary: 'Repository index',
-          requestBody: {
-            content: {
-              'application/json': {
-                schema: { type: 'object', properties: { ready: { type: 'boolean' } } },
-              },
-            },
-          },
-          responses: { 200: ok('RepositoryIndexResponse') },
-        },
+          params: [],
+          schema: ref('RepositoryIndexRequest'),
+          required: false,
+          ok: { 200: jsonOk('Index', ref('RepositoryIndexResponse')) },
+          errors: [],
+        }),
       },
       '/v2/repository/models/{model_name}/load': {
-        post: {
-          summary: 'Load or reload a model',
-          parameters: [modelParam],
-          responses: { 200: { description: 'Loaded' }, 404: error, 422: error },
-        },
+        post: bodyOperation({
+          summary: 'Load or reload a model (the body is ignored)',
+          params: model,
+          schema: { type: 'object' },
+          required: false,
+          ok: { 200: jsonOk('Loaded', { type: 'object' }) },
+          errors: [ErrorCode.MODEL_NOT_FOUND, ErrorCode.MODEL_LOAD_FAILED],
+        }),
       },
       '/v2/repository/models/{model_name}/unload': {
-        post: {
-          summary: 'Unload a model',
-          parameters: [modelParam],
-          responses: { 200: { description: 'Unloaded' }, 404: error },
-        },
+        post: bodyOperation({
+          summary: 'Unload a model (the body is ignored)',
+          params: model,
+          schema: { type: 'object' },
+          required: false,
+          ok: { 200: jsonOk('Unloaded', { type: 'object' }) },
+          errors: [ErrorCode.MODEL_NOT_FOUND],
+        }),
       },
+      ...docsPaths(),
     },
     components: { schemas },
   };
@@ -231,6 +514,7 @@ export function modelSpec(
     info: {
       title: `Model ${metadata.name} (V2 / Open Inference Protocol)`,
       version: serverVersion,
+      description: DESCRIPTION,
     },
     servers: [{ url: rootPath === '' ? '/' : rootPath }],
     paths: modelPaths(prefix, [], example),

@@ -10,6 +10,31 @@ import { dataplaneSpec, docsPage, modelSpec } from '../openapi.js';
 
 type ModelParams = { model: string; version?: string };
 
+/** A registered route, as fastify's onRoute hook reports it. */
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+}
+
+const registered = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/**
+ * Records every route registered on `app` from now on, so the OpenAPI document can be checked
+ * against what the server really serves (fastify has no public route list). Call before any route.
+ */
+export function trackRoutes(app: FastifyInstance): void {
+  const routes: RegisteredRoute[] = [];
+  registered.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
+}
+
+/** The routes registered on `app` since {@link trackRoutes}. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return registered.get(app) ?? [];
+}
+
 /** Registers the docs routes; Swagger UI's assets are served under `/v2/docs/static`. */
 export async function docsRoutes(
   app: FastifyInstance,
