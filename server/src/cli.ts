@@ -31,14 +31,33 @@ function version(): string {
 }
 
 /** A curl line that runs an inference on the first ready model, or lists the repository. */
-function tryLine(server: RunningServer, base: string): string {
-  const index = `curl -s ${base}/v2/repository/index -X POST -d '{}'`;
+function tryLine(server: RunningServer, base: string, adminBase: string | undefined): string {
+  const index = `curl -s ${adminBase ?? base}/v2/repository/index -X POST -d '{}'`;
   const first = server.readyModels[0];
   if (first === undefined) return index;
   const example = exampleRequest(server.dataplane.modelMetadata(first));
   const body = example === undefined ? undefined : JSON.stringify(example);
   if (body === undefined || body.length > 2000) return index;
   return `curl -s ${base}/v2/models/${first}/infer -H 'Content-Type: application/json' -d '${body}'`;
+}
+
+/** The start banner: where each listener is, and a curl line to try. */
+function banner(server: RunningServer, settings: Settings, folder: string): string {
+  const host = settings.host === '0.0.0.0' ? 'localhost' : settings.host;
+  const adminBase =
+    server.ports.admin === null ? undefined : `http://${settings.admin_host}:${server.ports.admin}`;
+  return [
+    `Tessera is serving ${folder}`,
+    `  REST     http://${host}:${server.ports.http}${settings.root_path}/v2`,
+    `  gRPC     ${host}:${server.ports.grpc}`,
+    adminBase === undefined ? '' : `  admin    ${adminBase}/v2/repository`,
+    server.ports.metrics === null
+      ? ''
+      : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
+    `Try: ${tryLine(server, `http://${host}:${server.ports.http}${settings.root_path}`, adminBase)}`,
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -105,24 +124,11 @@ async function main(argv: string[]): Promise<number> {
     handle('SIGINT');
   });
   const server = await startServer(settings, logger);
-  const host = settings.host === '0.0.0.0' ? 'localhost' : settings.host;
   logger.info(
     { ports: server.ports, model_repository_root: settings.model_repository_root },
     'Server ready',
   );
-  console.log(
-    [
-      `Tessera is serving ${folder}`,
-      `  REST     http://${host}:${server.ports.http}${settings.root_path}/v2`,
-      `  gRPC     ${host}:${server.ports.grpc}`,
-      server.ports.metrics === null
-        ? ''
-        : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
-      `Try: ${tryLine(server, `http://${host}:${server.ports.http}${settings.root_path}`)}`,
-    ]
-      .filter((l) => l !== '')
-      .join('\n'),
-  );
+  console.log(banner(server, settings, folder));
   return new Promise<number>((resolveExit) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'Received signal');
