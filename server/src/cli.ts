@@ -11,6 +11,7 @@ import { exampleRequest } from './core/example-request.js';
 import { startServer, type RunningServer } from './server.js';
 
 const USAGE = `Usage: tessera start <folder> [options]
+       tessera agent [options]   (the model agent sidecar; tessera agent --help)
 
 Serves every model (model-settings.json) found under <folder>, with MLServer's settings.json,
 MLSERVER_* and TESSERA_* environment variables.
@@ -61,6 +62,12 @@ function banner(server: RunningServer, settings: Settings, folder: string): stri
 }
 
 async function main(argv: string[]): Promise<number> {
+  // `tessera agent` ships in the server image under its own entry point (the pod contract's
+  // AGENT_ARGS); it shares no code with the server, only the contract.
+  if (argv[0] === 'agent') {
+    const { runAgent } = await import('@tessera/agent');
+    return runAgent(argv.slice(1));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
