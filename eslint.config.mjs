@@ -104,8 +104,31 @@ export default tseslint.config(
     },
   },
   {
-    files: ['server/src/**/*.ts', 'operator/src/**/*.ts'],
-    ignores: ['server/src/config.ts', 'operator/src/config.ts'],
+    // The agent shares only the contract with the server and the operator.
+    files: ['agent/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@tessera/server',
+                '@tessera/operator',
+                '**/server/src/**',
+                '**/operator/src/**',
+              ],
+              message:
+                'agent/ imports nothing from server/ or operator/: share through @tessera/contract.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['server/src/**/*.ts', 'operator/src/**/*.ts', 'agent/src/**/*.ts'],
+    ignores: ['server/src/config.ts', 'operator/src/config.ts', 'agent/src/config.ts'],
     rules: {
       'no-restricted-syntax': [
         'error',

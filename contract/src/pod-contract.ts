@@ -69,9 +69,33 @@ export const ENV = {
   agentModelDir: 'TESSERA_AGENT_MODEL_DIR',
   /** Agent: folder holding storage credentials (a mounted Secret). */
   agentCredentialsDir: 'TESSERA_AGENT_CREDENTIALS_DIR',
+  /** Agent: JSON array of folders that `file://`, local paths and `pvc://` may read from. */
+  agentAllowedRoots: 'TESSERA_AGENT_ALLOWED_ROOTS',
+  /** Agent: where `pvc://<claim>/<path>` claims are mounted (`<root>/<claim>/<path>`). */
+  agentPvcRoot: 'TESSERA_AGENT_PVC_ROOT',
 } as const;
 
 /** The server's admin URL as the agent sees it, from the pod's point of view. */
 export function adminUrl(host: string = ADMIN_HOST, port: number = ADMIN_PORT): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
+
+/**
+ * Files the agent reads from `CREDENTIALS_DIR` (one Secret key per file, as a mounted Secret
+ * lays them out; KServe's storage-initializer names). Only the agent container mounts them.
+ */
+export const CREDENTIAL_FILES = {
+  /** S3 and S3-compatible stores (and GCS through its S3 interoperability API with HMAC keys). */
+  s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
+  s3SessionToken: 'AWS_SESSION_TOKEN',
+  s3Region: 'AWS_DEFAULT_REGION',
+  /** Endpoint override (`http(s)://host:port`) for S3-compatible stores; path-style is used. */
+  s3Endpoint: 'S3_ENDPOINT',
+  /** `0` / `false`: the endpoint is plain HTTP when S3_ENDPOINT names no scheme. */
+  s3UseHttps: 'S3_USE_HTTPS',
+  /** A GCS service-account key (KServe's key name); absent means anonymous access. */
+  gcsServiceAccount: 'gcloud-application-credentials.json',
+  /** Endpoint override of the GCS JSON API (e.g. a fake-gcs-server). */
+  gcsEndpoint: 'GCS_ENDPOINT',
+} as const;

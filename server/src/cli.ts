@@ -11,6 +11,7 @@ import { exampleRequest } from './core/example-request.js';
 import { startServer, type RunningServer } from './server.js';
 
 const USAGE = `Usage: tessera start <folder> [options]
+       tessera agent [options]   (the model agent sidecar; tessera agent --help)
 
 Serves every model (model-settings.json) found under <folder>, with MLServer's settings.json,
 MLSERVER_* and TESSERA_* environment variables.
@@ -31,8 +32,8 @@ function version(): string {
 }
 
 /** A curl line that runs an inference on the first ready model, or lists the repository. */
-function tryLine(server: RunningServer, base: string): string {
-  const index = `curl -s ${base}/v2/repository/index -X POST -d '{}'`;
+function tryLine(server: RunningServer, base: string, adminBase: string | undefined): string {
+  const index = `curl -s ${adminBase ?? base}/v2/repository/index -X POST -d '{}'`;
   const first = server.readyModels[0];
   if (first === undefined) return index;
   const example = exampleRequest(server.dataplane.modelMetadata(first));
@@ -41,7 +42,32 @@ function tryLine(server: RunningServer, base: string): string {
   return `curl -s ${base}/v2/models/${first}/infer -H 'Content-Type: application/json' -d '${body}'`;
 }
 
+/** The start banner: where each listener is, and a curl line to try. */
+function banner(server: RunningServer, settings: Settings, folder: string): string {
+  const host = settings.host === '0.0.0.0' ? 'localhost' : settings.host;
+  const adminBase =
+    server.ports.admin === null ? undefined : `http://${settings.admin_host}:${server.ports.admin}`;
+  return [
+    `Tessera is serving ${folder}`,
+    `  REST     http://${host}:${server.ports.http}${settings.root_path}/v2`,
+    `  gRPC     ${host}:${server.ports.grpc}`,
+    adminBase === undefined ? '' : `  admin    ${adminBase}/v2/repository`,
+    server.ports.metrics === null
+      ? ''
+      : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
+    `Try: ${tryLine(server, `http://${host}:${server.ports.http}${settings.root_path}`, adminBase)}`,
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+}
+
 async function main(argv: string[]): Promise<number> {
+  // `tessera agent` ships in the server image under its own entry point (the pod contract's
+  // AGENT_ARGS); it shares no code with the server, only the contract.
+  if (argv[0] === 'agent') {
+    const { runAgent } = await import('@tessera/agent');
+    return runAgent(argv.slice(1));
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -105,24 +131,11 @@ async function main(argv: string[]): Promise<number> {
     handle('SIGINT');
   });
   const server = await startServer(settings, logger);
-  const host = settings.host === '0.0.0.0' ? 'localhost' : settings.host;
   logger.info(
     { ports: server.ports, model_repository_root: settings.model_repository_root },
     'Server ready',
   );
-  console.log(
-    [
-      `Tessera is serving ${folder}`,
-      `  REST     http://${host}:${server.ports.http}${settings.root_path}/v2`,
-      `  gRPC     ${host}:${server.ports.grpc}`,
-      server.ports.metrics === null
-        ? ''
-        : `  metrics  http://${host}:${server.ports.metrics}${settings.metrics_endpoint ?? ''}`,
-      `Try: ${tryLine(server, `http://${host}:${server.ports.http}${settings.root_path}`)}`,
-    ]
-      .filter((l) => l !== '')
-      .join('\n'),
-  );
+  console.log(banner(server, settings, folder));
   return new Promise<number>((resolveExit) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'Received signal');

@@ -8,6 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { modelNameSchema } from '@tessera/contract';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -49,6 +50,17 @@ export const settingsSchema = z.object({
   metrics_port: port.default(8082),
   model_repository_root: z.string().min(1).default('.'),
   load_models_at_startup: bool.default(true),
+  /**
+   * Models that must be READY before the server reports ready (`/v2/health/ready`, ServerReady):
+   * with an agent driving loads, "ready" must mean "serves its model", not "process is up".
+   */
+  required_models: json(z.array(modelNameSchema)).default([]),
+  /**
+   * When set, the repository API (REST `/v2/repository/*`) is served only on this port, bound to
+   * `admin_host`, and refused on the inference ports (docs/errors.md, SRV_ERR_ADMIN_ONLY).
+   */
+  admin_port: port.nullable().default(null),
+  admin_host: z.string().min(1).default('127.0.0.1'),
   server_name: z.string().min(1).default('tessera'),
   server_version: z.string().min(1).default('0.1.0'),
   extensions: json(z.array(z.string())).default([]),

@@ -14,6 +14,7 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'SRV_ERR_PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'SRV_ERR_UNSUPPORTED_MEDIA_TYPE',
   ROUTE_NOT_FOUND: 'SRV_ERR_ROUTE_NOT_FOUND',
+  ADMIN_ONLY: 'SRV_ERR_ADMIN_ONLY',
   UNSUPPORTED: 'SRV_ERR_UNSUPPORTED',
   TIMEOUT: 'SRV_ERR_TIMEOUT',
   CANCELLED: 'SRV_ERR_CANCELLED',
@@ -50,6 +51,13 @@ export const modelNotFound = (name: string, version?: string): ServerError =>
 
 export const modelNotReady = (name: string, detail: string): ServerError =>
   new ServerError(ErrorCode.MODEL_NOT_READY, `model '${shorten(name)}' is not ready: ${detail}`);
+
+/** A repository call on an inference port while the admin port serves the repository API. */
+export const adminOnly = (port: 'REST' | 'gRPC'): ServerError =>
+  new ServerError(
+    ErrorCode.ADMIN_ONLY,
+    `the repository API is not served on the ${port} inference port: use the admin port (settings admin_port)`,
+  );
 
 const SHOWN_LENGTH = 64;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -22,7 +22,13 @@ export const EXTENSIONS = ['model_repository', 'binary_tensor_data', 'parameters
 
 /** A running server. */
 export interface RunningServer {
-  readonly ports: { readonly http: number; readonly grpc: number; readonly metrics: number | null };
+  readonly ports: {
+    readonly http: number;
+    readonly grpc: number;
+    readonly metrics: number | null;
+    /** The admin listener (repository API), when `admin_port` is set. */
+    readonly admin: number | null;
+  };
   readonly dataplane: DataPlane;
   /** Names of the models that were ready when start-up finished, sorted. */
   readonly readyModels: readonly string[];
@@ -70,10 +76,25 @@ export async function startServer(
       maxRequestElements: settings.max_request_elements,
       maxResponseBytes: settings.max_response_bytes,
     },
+    requiredModels: settings.required_models,
   });
 
-  const http = await buildHttpApp({ settings, dataplane, metrics, logger });
+  const adminSet = settings.admin_port !== null;
+  const http = await buildHttpApp({
+    settings,
+    dataplane,
+    metrics,
+    logger,
+    surface: adminSet ? 'inference' : 'all',
+  });
   await http.listen({ host: settings.host, port: settings.http_port });
+  // The admin listener adds routes to the same DataPlane; it is bound to admin_host (loopback in
+  // generated pods), so only the pod's own containers (the agent) can load and unload.
+  let admin: FastifyInstance | undefined;
+  if (settings.admin_port !== null) {
+    admin = await buildHttpApp({ settings, dataplane, metrics, logger, surface: 'admin' });
+    await admin.listen({ host: settings.admin_host, port: settings.admin_port });
+  }
   const grpc = await startGrpcServer({ settings, dataplane, metrics, logger });
   let metricsApp: FastifyInstance | undefined;
   if (settings.metrics_endpoint !== null) {
@@ -89,6 +110,7 @@ export async function startServer(
     http: (http.server.address() as AddressInfo).port,
     grpc: grpc.port,
     metrics: metricsApp === undefined ? null : (metricsApp.server.address() as AddressInfo).port,
+    admin: admin === undefined ? null : (admin.server.address() as AddressInfo).port,
   };
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
@@ -97,6 +119,7 @@ export async function startServer(
       registry,
       runtimes,
       http,
+      admin,
       grpc,
       metricsApp,
       tracing,
@@ -113,6 +136,7 @@ async function stopAll(parts: {
   registry: ModelRegistry;
   runtimes: readonly ModelRuntime[];
   http: FastifyInstance;
+  admin: FastifyInstance | undefined;
   grpc: GrpcServerHandle;
   metricsApp: FastifyInstance | undefined;
   tracing: { shutdown(): Promise<void> };
@@ -121,7 +145,7 @@ async function stopAll(parts: {
   parts.logger.info({}, 'Shutting down: readiness off, draining in-flight requests');
   parts.dataplane.markShuttingDown();
   // Both servers stop accepting at once; each waits for its in-flight calls.
-  await Promise.all([parts.http.close(), parts.grpc.shutdown()]);
+  await Promise.all([parts.http.close(), parts.admin?.close(), parts.grpc.shutdown()]);
   await parts.registry.unloadAll();
   await Promise.all(parts.runtimes.map((runtime) => runtime.close?.() ?? Promise.resolve()));
   await parts.metricsApp?.close();

@@ -17,7 +17,9 @@ export interface ServerProcess {
   readonly httpUrl: string;
   readonly grpcAddress: string;
   readonly metricsUrl: string;
-  readonly ports: { http: number; grpc: number; metrics: number | null };
+  /** The admin listener (repository API) when TESSERA_ADMIN_PORT is set, else undefined. */
+  readonly adminUrl: string | undefined;
+  readonly ports: { http: number; grpc: number; metrics: number | null; admin?: number | null };
   readonly child: ChildProcess;
   /** Every log line (JSON objects parsed where possible) printed so far. */
   readonly logs: unknown[];
@@ -73,57 +75,59 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       resolveExit(code);
     });
   });
-  const ready = new Promise<{ http: number; grpc: number; metrics: number | null }>(
-    (resolveReady, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new Error(
-            `server did not become ready within ${options.timeoutMs ?? 20000} ms:\n${buffer}`,
-          ),
-        );
-      }, options.timeoutMs ?? 20000);
-      const onLine = (line: string): void => {
-        let parsed: unknown = line;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          // plain text lines (the CLI banner) are kept as strings
-        }
-        logs.push(parsed);
-        const entry = parsed as {
-          msg?: string;
-          ports?: { http: number; grpc: number; metrics: number | null };
-        };
-        if (entry.msg === 'Server ready' && entry.ports) {
-          clearTimeout(timer);
-          resolveReady(entry.ports);
-        }
-      };
-      for (const stream of [child.stdout, child.stderr]) {
-        let partial = '';
-        stream.on('data', (chunk: Buffer) => {
-          buffer += chunk.toString();
-          partial += chunk.toString();
-          const lines = partial.split('\n');
-          partial = lines.pop() ?? '';
-          lines.filter((l) => l.trim() !== '').forEach(onLine);
-        });
+  const ready = new Promise<ServerProcess['ports']>((resolveReady, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new Error(
+          `server did not become ready within ${options.timeoutMs ?? 20000} ms:\n${buffer}`,
+        ),
+      );
+    }, options.timeoutMs ?? 20000);
+    const onLine = (line: string): void => {
+      let parsed: unknown = line;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        // plain text lines (the CLI banner) are kept as strings
       }
-      void exited.then((code) => {
+      logs.push(parsed);
+      const entry = parsed as {
+        msg?: string;
+        ports?: { http: number; grpc: number; metrics: number | null; admin?: number | null };
+      };
+      if (entry.msg === 'Server ready' && entry.ports) {
         clearTimeout(timer);
-        reject(
-          new Error(
-            `server exited with code ${code} (signal ${child.signalCode ?? 'none'}) before it was ready:\n${buffer}`,
-          ),
-        );
+        resolveReady(entry.ports);
+      }
+    };
+    for (const stream of [child.stdout, child.stderr]) {
+      let partial = '';
+      stream.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString();
+        partial += chunk.toString();
+        const lines = partial.split('\n');
+        partial = lines.pop() ?? '';
+        lines.filter((l) => l.trim() !== '').forEach(onLine);
       });
-    },
-  );
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `server exited with code ${code} (signal ${child.signalCode ?? 'none'}) before it was ready:\n${buffer}`,
+        ),
+      );
+    });
+  });
   const ports = await ready;
   return {
     httpUrl: `http://127.0.0.1:${ports.http}`,
     grpcAddress: `127.0.0.1:${ports.grpc}`,
     metricsUrl: `http://127.0.0.1:${ports.metrics ?? 0}`,
+    adminUrl:
+      ports.admin === undefined || ports.admin === null
+        ? undefined
+        : `http://127.0.0.1:${ports.admin}`,
     ports,
     child,
     logs,

@@ -34,6 +34,8 @@ export interface DataPlaneDeps {
   readonly inferTimeoutMs: number;
   /** Bounds on the elements a request may carry and the bytes a response may hold. */
   readonly limits: InferLimits;
+  /** Models that must be READY for the server to be ready (settings `required_models`). */
+  readonly requiredModels?: readonly string[];
 }
 
 /** The server's data plane and model repository operations. */
@@ -60,8 +62,26 @@ export class DataPlane {
     return this.#live;
   }
 
+  /** Ready: start-up finished, not shutting down, and every required model is serving. */
   ready(): boolean {
-    return this.#ready;
+    return this.notReadyReason() === undefined;
+  }
+
+  /** Why the server is not ready, in user terms; undefined when it is. */
+  notReadyReason(): string | undefined {
+    if (!this.#ready) return 'server is not ready';
+    const missing = (this.#deps.requiredModels ?? []).filter((name) => !this.#isServing(name));
+    if (missing.length === 0) return undefined;
+    return `server is not ready: required model(s) not ready: ${missing.map((m) => `'${m}'`).join(', ')}`;
+  }
+
+  #isServing(name: string): boolean {
+    try {
+      return this.#deps.registry.isReady(name);
+    } catch {
+      // A required model the registry has never seen (not on disk yet) is simply not ready.
+      return false;
+    }
   }
 
   serverMetadata(): ServerMetadata {

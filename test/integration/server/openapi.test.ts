@@ -67,6 +67,10 @@ void describe('the OpenAPI document', () => {
       logger,
       server: { name: 'tessera', version: '0', extensions: [] },
       inferTimeoutMs: 1000,
+      limits: {
+        maxRequestElements: settings.max_request_elements,
+        maxResponseBytes: settings.max_response_bytes,
+      },
     });
     const app = await buildHttpApp({ settings, dataplane, metrics, logger });
     try {

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ENV } from '@tessera/contract';
 import { SettingsError, loadSettings } from '../../../server/src/config.js';
 
 describe('loadSettings', () => {
@@ -109,6 +110,30 @@ describe('loadSettings', () => {
     assert.throws(
       () => loadSettings({ TESSERA_MODEL_REPOSITORY_ROOT: 'missing' }, { folder }),
       /model_repository_root .*folder does not exist/,
+    );
+  });
+  it('reads required_models and the admin port from the pod-contract variables', () => {
+    const defaults = loadSettings({}, { folder });
+    assert.deepEqual(defaults.required_models, []);
+    assert.equal(defaults.admin_port, null);
+    assert.equal(defaults.admin_host, '127.0.0.1');
+    const s = loadSettings(
+      {
+        [ENV.requiredModels]: '["iris","simple"]',
+        [ENV.adminPort]: '8085',
+        [ENV.adminHost]: '127.0.0.5',
+      },
+      { folder },
+    );
+    assert.deepEqual(s.required_models, ['iris', 'simple']);
+    assert.equal(s.admin_port, 8085);
+    assert.equal(s.admin_host, '127.0.0.5');
+  });
+
+  it('rejects a required model whose name could address a file', () => {
+    assert.throws(
+      () => loadSettings({ [ENV.requiredModels]: '["../etc"]' }, { folder }),
+      /required_models\.0 \(from environment variable TESSERA_REQUIRED_MODELS\)/,
     );
   });
 });

@@ -47,6 +47,8 @@ export type UnaryBody<Req, Res> = (
 export interface HandlerDeps {
   readonly metrics: ServerMetrics;
   readonly logger: PinoLogger;
+  /** Repository RPCs answer PERMISSION_DENIED: the admin port serves the repository API. */
+  readonly repositoryRefused?: boolean;
 }
 
 /** Lower-cased metadata as string headers; binary (`-bin`) entries are skipped. */

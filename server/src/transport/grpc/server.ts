@@ -68,7 +68,11 @@ export async function startGrpcServer(deps: {
     'grpc.max_send_message_length': settings.grpc_max_message_length,
   });
   const root = loadProtos();
-  const handlerDeps = { metrics: deps.metrics, logger: deps.logger };
+  const handlerDeps = {
+    metrics: deps.metrics,
+    logger: deps.logger,
+    repositoryRefused: settings.admin_port !== null,
+  };
   server.addService(
     service(root, 'inference.GRPCInferenceService'),
     inferenceService(deps.dataplane, handlerDeps),

@@ -5,7 +5,7 @@
  */
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { DataPlane } from '../../core/dataplane.js';
-import { ErrorCode, ServerError } from '../../errors.js';
+import { ErrorCode, ServerError, adminOnly } from '../../errors.js';
 import type { ModelInferRequest__Output } from '../../generated/inference/ModelInferRequest.js';
 import type { ModelMetadataRequest__Output } from '../../generated/inference/ModelMetadataRequest.js';
 import type { ModelReadyRequest__Output } from '../../generated/inference/ModelReadyRequest.js';
@@ -25,12 +25,27 @@ const REPOSITORY = 'inference.model_repository.ModelRepositoryService';
 const optionalVersion = (version: string): string | undefined =>
   version === '' ? undefined : version;
 
+/** Every repository RPC, refused with PERMISSION_DENIED (admin_port is set). */
+function refusedRepositoryHandlers(
+  deps: HandlerDeps,
+  service: string,
+): UntypedServiceImplementation {
+  const refuse = (): Promise<never> => Promise.reject(adminOnly('gRPC'));
+  return Object.fromEntries(
+    ['RepositoryIndex', 'RepositoryModelLoad', 'RepositoryModelUnload'].map((method) => [
+      method,
+      unary(deps, { service, method }, refuse),
+    ]),
+  );
+}
+
 /** The repository handlers, shared by both services (their messages agree on the fields used). */
 function repositoryHandlers(
   dataplane: DataPlane,
   deps: HandlerDeps,
   service: string,
 ): UntypedServiceImplementation {
+  if (deps.repositoryRefused === true) return refusedRepositoryHandlers(deps, service);
   return {
     RepositoryIndex: unary(
       deps,

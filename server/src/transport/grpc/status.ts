@@ -14,6 +14,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: status.RESOURCE_EXHAUSTED,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: status.INVALID_ARGUMENT,
   [ErrorCode.ROUTE_NOT_FOUND]: status.UNIMPLEMENTED,
+  [ErrorCode.ADMIN_ONLY]: status.PERMISSION_DENIED,
   [ErrorCode.UNSUPPORTED]: status.UNIMPLEMENTED,
   [ErrorCode.TIMEOUT]: status.DEADLINE_EXCEEDED,
   [ErrorCode.CANCELLED]: status.CANCELLED,

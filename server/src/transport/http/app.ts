@@ -27,7 +27,7 @@ import { endRequestSpan, startRequestSpan } from './request-context.js';
 import { docsRoutes, trackRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
-import { repositoryRoutes } from './routes/repository.js';
+import { adminOnlyRoutes, repositoryRoutes } from './routes/repository.js';
 
 /** What the REST app needs. */
 export interface HttpDeps {
@@ -35,7 +35,16 @@ export interface HttpDeps {
   readonly dataplane: DataPlane;
   readonly metrics: ServerMetrics;
   readonly logger: PinoLogger;
+  /**
+   * Which routes this listener serves: `all` (no admin port: today's single listener),
+   * `inference` (the inference port while an admin port exists: repository routes answer 403) or
+   * `admin` (the admin port: the repository API and health only).
+   */
+  readonly surface?: HttpSurface;
 }
+
+/** The route set of one REST listener; one DataPlane behind every listener. */
+export type HttpSurface = 'all' | 'inference' | 'admin';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const MAX_PARAM_LENGTH = 256;
@@ -126,9 +135,15 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     } as never);
   }
 
+  const surface = deps.surface ?? 'all';
   healthRoutes(app, deps.dataplane);
+  if (surface === 'admin') {
+    repositoryRoutes(app, deps.dataplane);
+    return app;
+  }
   modelRoutes(app, deps.dataplane, { maxResponseBytes: settings.max_response_bytes });
-  repositoryRoutes(app, deps.dataplane);
+  if (surface === 'all') repositoryRoutes(app, deps.dataplane);
+  else adminOnlyRoutes(app);
   await docsRoutes(app, deps.dataplane, { serverVersion: settings.server_version, rootPath });
   return app;
 }

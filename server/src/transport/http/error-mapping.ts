@@ -13,6 +13,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.ROUTE_NOT_FOUND]: 404,
+  [ErrorCode.ADMIN_ONLY]: 403,
   [ErrorCode.UNSUPPORTED]: 501,
   [ErrorCode.TIMEOUT]: 504,
   [ErrorCode.CANCELLED]: 499,

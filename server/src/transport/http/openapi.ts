@@ -42,6 +42,8 @@ const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.SHUTTING_DOWN]: 'the server is shutting down',
   [ErrorCode.INFERENCE_FAILED]: 'the runtime failed on inputs that passed validation',
   [ErrorCode.INTERNAL]: 'an unexpected server error',
+  [ErrorCode.ADMIN_ONLY]:
+    'the repository API is served on the admin port only (admin_port is set); call it there',
 };
 
 /**

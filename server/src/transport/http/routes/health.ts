@@ -14,7 +14,8 @@ export function healthRoutes(app: FastifyInstance, dataplane: DataPlane): void {
     return Promise.resolve({ live: true });
   });
   app.get('/v2/health/ready', () => {
-    if (!dataplane.ready()) throw new ServerError(ErrorCode.SHUTTING_DOWN, 'server is not ready');
+    const reason = dataplane.notReadyReason();
+    if (reason !== undefined) throw new ServerError(ErrorCode.SHUTTING_DOWN, reason);
     return Promise.resolve({ ready: true });
   });
   app.get('/v2', () => Promise.resolve(dataplane.serverMetadata()));

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { DataPlane } from '../../../core/dataplane.js';
 import { formatIssues } from '../../../core/model-settings.js';
-import { invalidInput } from '../../../errors.js';
+import { adminOnly, invalidInput } from '../../../errors.js';
 import type { ParsedBody } from '../body-parser.js';
 
 const indexSchema = z.object({ ready: z.boolean().optional() }).loose();
@@ -33,4 +33,14 @@ export function repositoryRoutes(app: FastifyInstance, dataplane: DataPlane): vo
       return reply.code(200).send({});
     },
   );
+}
+
+/**
+ * Registers `/v2/repository/*` on the inference port while an admin port is set: every call
+ * answers 403, so the Service in front of the pod can never load or unload models.
+ */
+export function adminOnlyRoutes(app: FastifyInstance): void {
+  app.all('/v2/repository/*', async () => {
+    throw adminOnly('REST');
+  });
 }

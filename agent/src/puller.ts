@@ -1,0 +1,138 @@
+/**
+ * One pull: a storage URI → a complete, verified, extracted artefact folder. Chooses the source
+ * by scheme, stages into a fresh folder, checks size and sha256 when the request gives them,
+ * extracts archives safely, and only then renames the result into place.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AgentLoadParameters } from '@tessera/contract';
+import { archiveKind, extractArchive } from './archive-extract.js';
+import { ArtefactStore, folderBytes } from './artefact-store.js';
+import type { AgentSettings } from './config.js';
+import type { CredentialStore } from './credentials.js';
+import { AgentError, AgentErrorCode } from './errors.js';
+import { pullFile } from './sources/file-source.js';
+import { pullHttp } from './sources/http-source.js';
+import { pullS3, s3Client } from './sources/s3-source.js';
+import type { PullResult, PullTarget } from './sources/transfer.js';
+import { displayUri, parseStorageUri, type StorageLocation } from './storage-uri.js';
+
+/** Progress of one pull, for the index and metrics. */
+export interface PullProgress {
+  bytes: number;
+}
+
+/** Dependencies of the puller. */
+export interface PullerDeps {
+  readonly settings: AgentSettings;
+  readonly store: ArtefactStore;
+  readonly credentials: CredentialStore;
+}
+
+/** Pulls artefacts into the store. */
+export class Puller {
+  readonly #deps: PullerDeps;
+
+  constructor(deps: PullerDeps) {
+    this.#deps = deps;
+  }
+
+  /** The scheme label of a URI, for metrics (parses, so it also validates). */
+  scheme(uri: string): StorageLocation['scheme'] {
+    return parseStorageUri(uri, this.#deps.settings.pvc_root).scheme;
+  }
+
+  /** Pulls `params.storage_uri` into artefact `key`; resolves with its size on disk. */
+  async pull(key: string, params: AgentLoadParameters, progress: PullProgress): Promise<number> {
+    const { settings, store } = this.#deps;
+    const location = parseStorageUri(params.storage_uri, settings.pvc_root);
+    const staging = await store.stage();
+    const signal = new AbortController().signal;
+    const target: PullTarget = {
+      dir: staging.raw,
+      stallTimeoutMs: settings.stall_timeout_ms,
+      connectTimeoutMs: settings.connect_timeout_ms,
+      signal,
+      onBytes: (n) => {
+        progress.bytes += n;
+      },
+    };
+    try {
+      const result = await this.#fetch(location, params.storage_uri, target).catch(
+        (error: unknown) => {
+          if (error instanceof AgentError) throw error;
+          throw new AgentError(
+            AgentErrorCode.PULL_FAILED,
+            `the transfer of '${displayUri(params.storage_uri)}' broke off`,
+            { cause: error },
+          );
+        },
+      );
+      verify(result, params);
+      const content = await this.#unpack(result, staging.raw, staging.content);
+      const size = await folderBytes(content);
+      await store.commit(content, key);
+      return size;
+    } finally {
+      await staging.discard();
+    }
+  }
+
+  async #fetch(location: StorageLocation, uri: string, target: PullTarget): Promise<PullResult> {
+    const { settings, credentials } = this.#deps;
+    switch (location.scheme) {
+      case 'http':
+        return pullHttp(
+          location.url,
+          { allowedHosts: settings.allowed_hosts, maxRedirects: settings.max_redirects },
+          target,
+        );
+      case 's3': {
+        const client = s3Client(await credentials.s3(), target);
+        return pullS3(client, location.bucket, location.key, target);
+      }
+      case 'gs':
+        throw new AgentError(
+          AgentErrorCode.INVALID_REQUEST,
+          'storage_uri: gs:// is not supported by this agent build yet',
+        );
+      case 'file':
+        return pullFile(location.path, settings.allowed_roots, displayUri(uri), target);
+    }
+  }
+
+  /** Extracts a single archive; anything else is used as downloaded. */
+  async #unpack(result: PullResult, raw: string, content: string): Promise<string> {
+    const kind = result.kind === 'file' ? archiveKind(result.name) : undefined;
+    if (result.kind !== 'file' || kind === undefined) return raw;
+    const archive = join(raw, result.name);
+    await extractArchive(archive, kind, content, {
+      maxBytes: this.#deps.settings.max_extracted_bytes,
+      maxEntries: this.#deps.settings.max_archive_entries,
+    });
+    await rm(archive, { force: true });
+    return content;
+  }
+}
+
+function verify(result: PullResult, params: AgentLoadParameters): void {
+  if (params.size_bytes !== undefined && result.bytes !== params.size_bytes) {
+    throw new AgentError(
+      AgentErrorCode.VERIFY_FAILED,
+      `size mismatch: expected ${params.size_bytes} bytes, downloaded ${result.bytes}`,
+    );
+  }
+  if (params.sha256 === undefined) return;
+  if (result.kind !== 'file') {
+    throw new AgentError(
+      AgentErrorCode.INVALID_REQUEST,
+      'sha256 can only be checked for a single object, not a prefix or folder',
+    );
+  }
+  if (result.sha256 !== params.sha256.toLowerCase()) {
+    throw new AgentError(
+      AgentErrorCode.VERIFY_FAILED,
+      `sha256 mismatch: expected ${params.sha256.toLowerCase()}, downloaded ${result.sha256}`,
+    );
+  }
+}

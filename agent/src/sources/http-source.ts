@@ -1,0 +1,132 @@
+/**
+ * http(s):// sources with node:http, so every connection goes through the guarded DNS lookup:
+ * redirects are followed by hand (at most `maxRedirects`), each hop re-checked against the
+ * allowlist; connecting is bounded by `connectTimeoutMs`, silence afterwards by `stallTimeoutMs`.
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { basename, join } from 'node:path';
+import { assertHostAllowed, guardedLookup } from '../allowlist.js';
+import { AgentError, AgentErrorCode } from '../errors.js';
+import { displayUri, safeKeySegments } from '../storage-uri.js';
+import { stalled, writeObject, type PullResult, type PullTarget } from './transfer.js';
+
+/** Options of the http source. */
+export interface HttpSourceOptions {
+  readonly allowedHosts: readonly string[];
+  readonly maxRedirects: number;
+}
+
+const httpAgent = new HttpAgent({ lookup: guardedLookup, keepAlive: false });
+const httpsAgent = new HttpsAgent({ lookup: guardedLookup, keepAlive: false });
+
+function failure(code: AgentErrorCode, message: string): AgentError {
+  return new AgentError(code, message);
+}
+
+/** Opens `url`, following allowed redirects, and resolves with a 2xx response. */
+async function open(
+  url: URL,
+  options: HttpSourceOptions,
+  target: PullTarget,
+): Promise<IncomingMessage> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    assertHostAllowed(current.hostname, options.allowedHosts);
+    const response = await get(current, target);
+    const status = response.statusCode ?? 0;
+    const location = response.headers.location;
+    if (status >= 300 && status < 400 && location !== undefined) {
+      response.resume();
+      if (hop >= options.maxRedirects) {
+        throw failure(AgentErrorCode.PULL_FAILED, `more than ${options.maxRedirects} redirects`);
+      }
+      const next = new URL(location, current);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw failure(
+          AgentErrorCode.SOURCE_REFUSED,
+          'storage_uri refused: a redirect left http(s)',
+        );
+      }
+      current = next;
+      continue;
+    }
+    if (status >= 200 && status < 300) return response;
+    response.resume();
+    throw statusError(status, current);
+  }
+}
+
+/** A non-2xx answer in user terms. */
+function statusError(status: number, url: URL): AgentError {
+  const shown = displayUri(url.href);
+  if (status === 404 || status === 410) {
+    return failure(AgentErrorCode.ARTEFACT_NOT_FOUND, `'${shown}' was not found (HTTP ${status})`);
+  }
+  if (status === 401 || status === 403) {
+    return failure(
+      AgentErrorCode.ACCESS_DENIED,
+      `access to '${shown}' was denied (HTTP ${status})`,
+    );
+  }
+  return failure(AgentErrorCode.PULL_FAILED, `'${shown}' answered HTTP ${status}`);
+}
+
+function get(url: URL, target: PullTarget): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const secure = url.protocol === 'https:';
+    const request = (secure ? httpsRequest : httpRequest)(url, {
+      agent: secure ? httpsAgent : httpAgent,
+      signal: target.signal,
+      headers: { 'accept-encoding': 'identity' },
+    });
+    const connectTimer = setTimeout(() => {
+      request.destroy(
+        failure(
+          AgentErrorCode.PULL_TIMEOUT,
+          `could not connect within ${target.connectTimeoutMs} ms`,
+        ),
+      );
+    }, target.connectTimeoutMs);
+    request.once('socket', (socket) => {
+      const connected = (): void => {
+        clearTimeout(connectTimer);
+        // Waiting for the headers counts as a stall like waiting for body bytes.
+        request.setTimeout(target.stallTimeoutMs, () => {
+          request.destroy(stalled(target.stallTimeoutMs));
+        });
+      };
+      if (socket.connecting) socket.once('connect', connected);
+      else connected();
+    });
+    request.once('response', (response) => {
+      clearTimeout(connectTimer);
+      request.setTimeout(0);
+      resolve(response);
+    });
+    request.once('error', (error) => {
+      clearTimeout(connectTimer);
+      reject(error instanceof AgentError ? error : networkError(error, url));
+    });
+    request.end();
+  });
+}
+
+function networkError(error: Error, url: URL): AgentError {
+  const code = (error as { code?: unknown }).code;
+  const detail = typeof code === 'string' ? code : 'connection failed';
+  return failure(AgentErrorCode.PULL_FAILED, `cannot reach '${url.host}' (${detail})`);
+}
+
+/** Downloads one http(s) object into the staging folder. */
+export async function pullHttp(
+  url: URL,
+  options: HttpSourceOptions,
+  target: PullTarget,
+): Promise<PullResult> {
+  const response = await open(url, options, target);
+  const last = basename(decodeURIComponent(url.pathname));
+  const name = last === '' || last === '/' ? 'artefact' : (safeKeySegments(last)[0] ?? 'artefact');
+  const written = await writeObject(response, join(target.dir, name), target);
+  return { kind: 'file', name, ...written };
+}
