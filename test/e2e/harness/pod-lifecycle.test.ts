@@ -88,6 +88,44 @@ describe('pods on the process kubelet', { timeout: 180_000 }, () => {
     assert.ok(first(later)!.restartCount > status.restartCount);
   });
 
+  it('restarts a container whose liveness probe fails', async () => {
+    const container: Container = {
+      name: 'server',
+      image: IMAGE,
+      args: ['start', '/models'],
+      ports: [
+        { name: 'http', containerPort: SERVER_PORTS.http },
+        { containerPort: SERVER_PORTS.grpc },
+        { containerPort: SERVER_PORTS.metrics },
+      ],
+      // A path the server answers 404: every liveness probe fails once the server listens.
+      livenessProbe: {
+        httpGet: { path: '/v2/no-such-path', port: 'http' },
+        periodSeconds: 1,
+        failureThreshold: 2,
+      },
+      volumeMounts: [{ name: 'models', mountPath: '/models' }],
+    };
+    await client.request('POST', pods(), {
+      body: pod('unhealthy', container, [{ name: 'models', emptyDir: {} }]),
+    });
+    const restarted = await waitForObject<Pod>(
+      client,
+      pods(),
+      'unhealthy',
+      'restarted',
+      (p) => (first(p)?.restartCount ?? 0) >= 1,
+      { timeoutMs: 60_000, diagnostics },
+    );
+    // The server never exits on its own: the kubelet's SIGTERM ended it (handled: 0, or before
+    // its handlers were installed: 128 + 15).
+    assert.ok(
+      [0, 143].includes(first(restarted)?.lastState?.terminated?.exitCode ?? -1),
+      JSON.stringify(first(restarted)),
+    );
+    assert.match(kubelet.logs(ns, 'unhealthy', 'server'), /liveness probe failed/);
+  });
+
   it('refuses an image it cannot run with ErrImagePull and keeps the pod Pending', async () => {
     await client.request('POST', pods(), {
       body: pod('other-image', { name: 'main', image: 'busybox:1.36', args: ['sleep', '1000'] }),

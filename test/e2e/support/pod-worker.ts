@@ -175,6 +175,11 @@ export class PodWorker {
     return this.terminating;
   }
 
+  /** SIGKILLs every process group now, synchronously (for the test process's exit hook). */
+  killNow(): void {
+    for (const run of this.runs) run.process?.signal('SIGKILL');
+  }
+
   /** The pod object is gone from the API: stop everything without writing to it again. */
   vanished(): Promise<void> {
     this.gone = true;

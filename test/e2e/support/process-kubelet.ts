@@ -67,7 +67,12 @@ export class ProcessKubelet {
   private stopped = false;
   private readonly registeredAt = kubeTime();
   private readonly killAll = (): void => {
-    for (const w of this.workers.values()) void w.terminate(0, false);
+    for (const w of this.workers.values()) w.killNow();
+  };
+  // Containers run in process groups of their own, so a Ctrl-C of the test run does not reach
+  // them: exit on the signal, and the exit hook kills them (as test/cluster/control-plane.mjs).
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   };
 
   private constructor(
@@ -101,6 +106,8 @@ export class ProcessKubelet {
     }
     // If the test runner exits without stop(), no container process may outlive it.
     process.once('exit', kubelet.killAll);
+    process.once('SIGINT', kubelet.onSignal);
+    process.once('SIGTERM', kubelet.onSignal);
     return kubelet;
   }
 
@@ -140,17 +147,22 @@ export class ProcessKubelet {
     this.watches.close();
     await Promise.all([...this.workers.values()].map((w) => w.terminate(graceMs)));
     process.removeListener('exit', this.killAll);
+    process.removeListener('SIGINT', this.onSignal);
+    process.removeListener('SIGTERM', this.onSignal);
     const ignoreMissing = (err: unknown): void => {
       if (!isNotFound(err)) throw err;
     };
-    await this.client
-      .request(
-        'DELETE',
-        `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.nodeName}`,
-      )
-      .catch(ignoreMissing);
-    await this.client.request('DELETE', `/api/v1/nodes/${this.nodeName}`).catch(ignoreMissing);
-    rmSync(this.root, { recursive: true, force: true });
+    try {
+      await this.client
+        .request(
+          'DELETE',
+          `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.nodeName}`,
+        )
+        .catch(ignoreMissing);
+      await this.client.request('DELETE', `/api/v1/nodes/${this.nodeName}`).catch(ignoreMissing);
+    } finally {
+      rmSync(this.root, { recursive: true, force: true });
+    }
   }
 
   private async register(): Promise<void> {
