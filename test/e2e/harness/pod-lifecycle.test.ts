@@ -17,6 +17,11 @@ import { ProcessKubelet } from '../support/process-kubelet.js';
 import type { Container, Pod } from '../support/pod-types.js';
 
 const IMAGE = 'tessera/server:0.1.0';
+const PORTS: Container['ports'] = [
+  { name: 'http', containerPort: SERVER_PORTS.http },
+  { containerPort: SERVER_PORTS.grpc },
+  { containerPort: SERVER_PORTS.metrics },
+];
 
 function pod(name: string, container: Container, volumes: unknown[] = []): KubeObject {
   return {
@@ -93,11 +98,7 @@ describe('pods on the process kubelet', { timeout: 180_000 }, () => {
       name: 'server',
       image: IMAGE,
       args: ['start', '/models'],
-      ports: [
-        { name: 'http', containerPort: SERVER_PORTS.http },
-        { containerPort: SERVER_PORTS.grpc },
-        { containerPort: SERVER_PORTS.metrics },
-      ],
+      ports: PORTS,
       // A path the server answers 404: every liveness probe fails once the server listens.
       livenessProbe: {
         httpGet: { path: '/v2/no-such-path', port: 'http' },
@@ -165,11 +166,7 @@ describe('pods on the process kubelet', { timeout: 180_000 }, () => {
       name: 'server',
       image: IMAGE,
       args: ['start', '/etc/tessera/models'],
-      ports: [
-        { name: 'http', containerPort: SERVER_PORTS.http },
-        { containerPort: SERVER_PORTS.grpc },
-        { containerPort: SERVER_PORTS.metrics },
-      ],
+      ports: PORTS,
       env: [
         {
           name: 'TESSERA_SERVER_NAME',
