@@ -2,7 +2,7 @@
 // kubelet resolves them (Secret and ConfigMap keys, the downward API, `$(VAR)` references),
 // then the pod-network simulation on top (test/e2e/README.md, "Network").
 import { ADMIN_PORT, ENV, adminUrl } from '@tessera/contract';
-import type { HttpKubeClient } from '../../../operator/src/kube/client.js';
+import type { KubeClient } from '../../../operator/src/kube/client.js';
 import {
   ContainerConfigError,
   readKeys,
@@ -51,7 +51,7 @@ function fieldValue(pod: Pod, podIP: string, hostIP: string, fieldPath: string):
 
 /** What resolving one container's environment needs. */
 export interface EnvContext {
-  readonly client: HttpKubeClient;
+  readonly client: KubeClient;
   readonly pod: Pod;
   readonly podIP: string;
   readonly hostIP: string;
@@ -61,7 +61,7 @@ export interface EnvContext {
 class KeyCache {
   private readonly cache = new Map<string, KeyValues | undefined>();
   constructor(
-    private readonly client: HttpKubeClient,
+    private readonly client: KubeClient,
     private readonly namespace: string,
   ) {}
   async get(kind: 'secrets' | 'configmaps', name: string): Promise<KeyValues | undefined> {

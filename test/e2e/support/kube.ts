@@ -1,9 +1,8 @@
 // API helpers for e2e tests: waiting on objects through a watch (no fixed sleeps) and resolving
 // a Service to its pods' IPs the way the EndpointSlice controller would (README, "Network").
-import { HttpKubeClient, type KubeObject } from '../../../operator/src/kube/client.js';
-import { connectionFromKubeconfig } from '../../../operator/src/kube/kubeconfig.js';
+import type { KubeClient, KubeObject } from '../../../operator/src/kube/client.js';
 import { Informer } from '../../../operator/src/controller/informer.js';
-import { kubeconfigPath, testLogger } from '../../integration/operator/cluster.js';
+import { testLogger } from '../../integration/operator/cluster.js';
 import type { Pod } from './pod-types.js';
 
 export {
@@ -12,14 +11,6 @@ export {
   kubeconfigPath,
   testClient,
 } from '../../integration/operator/cluster.js';
-
-/**
- * A client of its own for watches: aborting a watch can leave its keep-alive socket unusable,
- * and the next request on it would be answered 400 by the apiserver.
- */
-export function watchClient(): HttpKubeClient {
-  return new HttpKubeClient(connectionFromKubeconfig(kubeconfigPath()), 8);
-}
 
 /** Options of {@link waitForObjects}. */
 export interface WaitOptions {
@@ -34,7 +25,7 @@ export interface WaitOptions {
  * value `predicate` returns for the current objects other than undefined/false.
  */
 export async function waitForObjects<T>(
-  _client: HttpKubeClient,
+  client: KubeClient,
   collectionPath: string,
   what: string,
   predicate: (objects: KubeObject[]) => T | undefined | false,
@@ -59,7 +50,6 @@ export async function waitForObjects<T>(
       fail(err instanceof Error ? err : new Error(String(err)));
     }
   };
-  const client = watchClient();
   informer = new Informer(client, {
     path: collectionPath,
     ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
@@ -86,13 +76,12 @@ export async function waitForObjects<T>(
   } finally {
     clearTimeout(timer);
     await informer.stop();
-    client.close();
   }
 }
 
 /** Waits for one object (by name) of a collection; `predicate` also sees `undefined` (absent). */
 export function waitForObject<T extends KubeObject>(
-  client: HttpKubeClient,
+  client: KubeClient,
   collectionPath: string,
   name: string,
   what: string,
@@ -121,7 +110,7 @@ export function podReady(pod: Pod): boolean {
  * EndpointSlice controller cannot run here: slices reject loopback addresses).
  */
 export async function serviceEndpoints(
-  client: HttpKubeClient,
+  client: KubeClient,
   namespace: string,
   service: string,
 ): Promise<string[]> {

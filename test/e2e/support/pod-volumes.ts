@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import type { HttpKubeClient, KubeObject } from '../../../operator/src/kube/client.js';
+import type { KubeClient, KubeObject } from '../../../operator/src/kube/client.js';
 import { isNotFound } from '../../../operator/src/kube/errors.js';
 import type { Container, Volume } from './pod-types.js';
 
@@ -16,7 +16,7 @@ export type KeyValues = Map<string, Buffer>;
 
 /** Reads a Secret's or ConfigMap's keys; `undefined` when it does not exist. */
 export async function readKeys(
-  client: HttpKubeClient,
+  client: KubeClient,
   namespace: string,
   kind: 'secrets' | 'configmaps',
   name: string,
@@ -76,7 +76,7 @@ function projection(volume: Volume): Projection | undefined {
 
 /** Writes a Secret's or ConfigMap's keys (or the listed items) as files into `folder`. */
 async function project(
-  client: HttpKubeClient,
+  client: KubeClient,
   namespace: string,
   p: Projection,
   folder: string,
@@ -109,7 +109,7 @@ async function project(
  * (kept across pods, like a bound volume), hostPath as the path itself.
  */
 export async function prepareVolumes(
-  client: HttpKubeClient,
+  client: KubeClient,
   namespace: string,
   volumes: readonly Volume[],
   podDir: string,

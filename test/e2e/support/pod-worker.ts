@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ADMIN_PORT } from '@tessera/contract';
-import { PATCH, type HttpKubeClient } from '../../../operator/src/kube/client.js';
+import { PATCH, type KubeClient } from '../../../operator/src/kube/client.js';
 import { errorMessage, isConflict, isNotFound } from '../../../operator/src/kube/errors.js';
 import { containerEnv, expandReferences } from './container-env.js';
 import { ContainerProcess, LogTail, type ContainerExit } from './container-process.js';
@@ -54,7 +54,7 @@ export interface KubeletSettings {
 
 /** What a pod worker needs from its kubelet. */
 export interface KubeletContext {
-  readonly client: HttpKubeClient;
+  readonly client: KubeClient;
   readonly hostIP: string;
   readonly pool: LoopbackPool;
   /** Where pod folders and claim folders live. */
@@ -440,7 +440,7 @@ export class PodWorker {
   private async confirmDeletion(): Promise<void> {
     const meta = this.pod.metadata ?? {};
     try {
-      // gracePeriodSeconds as a query parameter: HttpKubeClient sends a DELETE body without a
+      // gracePeriodSeconds as a query parameter: KubeClient sends a DELETE body without a
       // Content-Length, which the apiserver does not read (the body would go unnoticed).
       await this.ctx.client.request(
         'DELETE',

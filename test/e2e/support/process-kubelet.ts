@@ -6,11 +6,10 @@ import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SERVER_ARGS } from '@tessera/contract';
-import { PATCH, type HttpKubeClient } from '../../../operator/src/kube/client.js';
+import { PATCH, type KubeClient } from '../../../operator/src/kube/client.js';
 import { errorMessage, isConflict, isNotFound } from '../../../operator/src/kube/errors.js';
 import { Informer } from '../../../operator/src/controller/informer.js';
 import { testLogger } from '../../integration/operator/cluster.js';
-import { watchClient } from './kube.js';
 import { REPO_ROOT } from '../../support/server-process.js';
 import { LoopbackPool } from './loopback-pool.js';
 import { PodWorker, type ImageRule, type KubeletSettings } from './pod-worker.js';
@@ -59,7 +58,6 @@ export class ProcessKubelet {
   private readonly finished: PodWorker[] = [];
   private readonly binding = new Set<string>();
   private readonly informers: Informer[] = [];
-  private readonly watches = watchClient();
   private readonly pool = new LoopbackPool();
   private readonly root = mkdtempSync(join(tmpdir(), 'tessera-kubelet-'));
   private readonly settings: KubeletSettings;
@@ -76,7 +74,7 @@ export class ProcessKubelet {
   };
 
   private constructor(
-    private readonly client: HttpKubeClient,
+    private readonly client: KubeClient,
     readonly nodeName: string,
     private readonly options: ProcessKubeletOptions,
   ) {
@@ -90,10 +88,7 @@ export class ProcessKubelet {
   }
 
   /** Registers the Node and its Lease, then starts binding and running pods. */
-  static async start(
-    client: HttpKubeClient,
-    options: ProcessKubeletOptions,
-  ): Promise<ProcessKubelet> {
+  static async start(client: KubeClient, options: ProcessKubeletOptions): Promise<ProcessKubelet> {
     const name = options.nodeName ?? `e2e-node-${randomBytes(3).toString('hex')}`;
     const kubelet = new ProcessKubelet(client, name, options);
     try {
@@ -144,7 +139,6 @@ export class ProcessKubelet {
     this.stopped = true;
     clearInterval(this.leaseTimer);
     await Promise.all(this.informers.map((i) => i.stop()));
-    this.watches.close();
     await Promise.all([...this.workers.values()].map((w) => w.terminate(graceMs)));
     process.removeListener('exit', this.killAll);
     process.removeListener('SIGINT', this.onSignal);
@@ -284,7 +278,7 @@ export class ProcessKubelet {
   }
 
   private watch(namespace: string): void {
-    const informer = new Informer(this.watches, {
+    const informer = new Informer(this.client, {
       path: `/api/v1/namespaces/${namespace}/pods`,
       resyncMs: 0,
       backoffBaseMs: 200,
