@@ -5,8 +5,12 @@
 // than `unit` need real peers (a Python virtualenv with tritonclient, Go-built binaries, a
 // control plane). Each peer is a module `test/peers/<name>.peer.mjs` exporting
 //   provision(log): Promise<Record<string, string>>   build or reuse a cached artefact, return env
-//   start?(env, log): Promise<{ env?: Record<string,string>, stop(): Promise<void> }>
-//                                                     a service that lives for the whole run
+//   start?(env, log): Promise<{ env?: Record<string,string>, stop(): Promise<void>,
+//                               tier?(name): Promise<void> }>
+//                                                     a service that lives for the whole run;
+//                                                     tier() is called before each tier runs
+// Tiers run one after another, each in its own `node --test` run, in the order given: the e2e
+// tier needs controllers (the Deployment controller) that the integration tier must not have.
 // Artefacts are cached outside the repository (see test/peers/cache.mjs), so a second run is quick.
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -70,16 +74,26 @@ function runNodeTest(files, env) {
   });
 }
 
+/** Groups the arguments by tier (their first path segment), keeping the order given. */
+function phases() {
+  const byTier = new Map();
+  for (const arg of tiers) {
+    const tier = arg.split('/')[0];
+    byTier.set(tier, [...(byTier.get(tier) ?? []), ...collect(join('test', arg))]);
+  }
+  return [...byTier].filter(([, files]) => files.length > 0);
+}
+
 async function main() {
-  const files = tiers.flatMap((tier) => collect(join('test', tier)));
-  if (files.length === 0) {
+  const groups = phases();
+  if (groups.length === 0) {
     console.error(`no test files found for tiers: ${tiers.join(', ')}`);
     return 1;
   }
   const env = { ...process.env };
   const services = [];
   try {
-    if (tiers.some((t) => t !== 'unit')) {
+    if (groups.some(([tier]) => tier !== 'unit')) {
       const peers = await loadPeers();
       for (const { name, mod } of peers) Object.assign(env, await mod.provision(log(name)));
       for (const { name, mod } of peers) {
@@ -89,7 +103,14 @@ async function main() {
         Object.assign(env, service.env ?? {});
       }
     }
-    return await runNodeTest(files, env);
+    let failed = 0;
+    for (const [tier, files] of groups) {
+      for (const { service } of services) await service.tier?.(tier);
+      if (groups.length > 1) console.log(`# tier ${tier}: ${files.length} files`);
+      const code = await runNodeTest(files, env);
+      if (code !== 0) failed = code;
+    }
+    return failed;
   } finally {
     for (const { name, service } of services.reverse()) {
       await service.stop().catch((err) => console.error(`[peers:${name}] stop failed: ${err}`));

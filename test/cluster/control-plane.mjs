@@ -116,14 +116,32 @@ async function stopChild(child, timeoutMs = 10_000) {
 }
 
 /**
+ * kube-controller-manager's controllers per test tier. The integration tier runs no kubelet and
+ * writes Deployment status itself, so the Deployment controller must not run there. The e2e tier
+ * runs pods (test/e2e/support/process-kubelet.ts) and needs Deployments rolled out for real. The
+ * EndpointSlice controller is left out of both: pod IPs are loopback addresses there, which
+ * EndpointSlice validation rejects ("may not be in the loopback range").
+ */
+export const CONTROLLERS = {
+  integration: ['garbage-collector-controller', 'replicaset-controller', 'namespace-controller'],
+  e2e: [
+    'garbage-collector-controller',
+    'replicaset-controller',
+    'namespace-controller',
+    'deployment-controller',
+  ],
+};
+
+/**
  * Starts the control plane from the binaries in `binDir`.
- * `crdFiles` are installed before the controller manager starts.
- * Returns { kubeconfig, server, token, dir, stop }.
+ * `crdFiles` are installed before the controller manager starts; `controllers` is its
+ * `--controllers` list (see {@link CONTROLLERS}).
+ * Returns { kubeconfig, server, token, dir, stop, setControllers }.
  */
 export async function startControlPlane(
   binDir,
   log = console.log,
-  { crdFiles = [], startTimeoutMs = 120_000 } = {},
+  { crdFiles = [], startTimeoutMs = 120_000, controllers = CONTROLLERS.integration } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'tessera-kube-'));
   const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
@@ -257,22 +275,38 @@ export async function startControlPlane(
       { mode: 0o600 },
     );
     await installCrds(server, token, ca, crdFiles, log);
-    const kcm = startProcess(
-      'kube-controller-manager',
-      join(binDir, 'kube-controller-manager'),
-      [
-        `--kubeconfig=${kubeconfig}`,
-        '--leader-elect=false',
-        '--secure-port=0',
-        '--controllers=garbage-collector-controller,replicaset-controller,namespace-controller',
-        `--service-account-private-key-file=${join(dir, 'sa.key')}`,
-      ],
-      dir,
-      log,
-    );
+    const startKcm = (list) =>
+      startProcess(
+        'kube-controller-manager',
+        join(binDir, 'kube-controller-manager'),
+        [
+          `--kubeconfig=${kubeconfig}`,
+          '--leader-elect=false',
+          '--secure-port=0',
+          `--controllers=${list.join(',')}`,
+          `--service-account-private-key-file=${join(dir, 'sa.key')}`,
+        ],
+        dir,
+        log,
+      );
+    let kcm = startKcm(controllers);
     procs.push(kcm);
     log(`control plane ready at ${server} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    return { kubeconfig, server, token, dir, stop };
+    let running = controllers;
+    /**
+     * Restarts kube-controller-manager with another set of controllers (the e2e tier adds the
+     * Deployment controller, which would fight the operator tests that write Deployment status).
+     */
+    const setControllers = async (list) => {
+      if (list.join(',') === running.join(',')) return;
+      await stopChild(kcm);
+      procs.splice(procs.indexOf(kcm), 1);
+      kcm = startKcm(list);
+      procs.push(kcm);
+      running = list;
+      log(`kube-controller-manager restarted with ${list.join(',')}`);
+    };
+    return { kubeconfig, server, token, dir, stop, setControllers };
   } catch (err) {
     await stop();
     throw err;

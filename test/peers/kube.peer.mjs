@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureBinaries } from '../cluster/build.mjs';
-import { startControlPlane } from '../cluster/control-plane.mjs';
+import { CONTROLLERS, startControlPlane } from '../cluster/control-plane.mjs';
 
 /** Builds or reuses the binaries. */
 export async function provision(log) {
@@ -11,12 +11,19 @@ export async function provision(log) {
   return { TESSERA_TEST_KUBE_BIN: dir, TESSERA_TEST_KUBECTL: join(dir, 'kubectl') };
 }
 
-/** Starts the control plane; the tests read TESSERA_TEST_KUBECONFIG. */
+/**
+ * Starts the control plane; the tests read TESSERA_TEST_KUBECONFIG. Before each tier the runner
+ * calls `tier(name)`, which gives kube-controller-manager that tier's controllers.
+ */
 export async function start(env, log) {
   const crdDir = join(import.meta.dirname, '../../crds');
   const crdFiles = readdirSync(crdDir)
     .filter((f) => f.endsWith('.yaml'))
     .map((f) => join(crdDir, f));
   const plane = await startControlPlane(env.TESSERA_TEST_KUBE_BIN, log, { crdFiles });
-  return { env: { TESSERA_TEST_KUBECONFIG: plane.kubeconfig }, stop: plane.stop };
+  return {
+    env: { TESSERA_TEST_KUBECONFIG: plane.kubeconfig },
+    stop: plane.stop,
+    tier: (name) => plane.setControllers(CONTROLLERS[name] ?? CONTROLLERS.integration),
+  };
 }
