@@ -57,7 +57,13 @@ export async function startAgent(settings: AgentSettings): Promise<RunningAgent>
   await app.listen({ host: settings.host, port: settings.port });
   const port = (app.server.address() as AddressInfo).port;
   logger.info({ port, model_dir: settings.model_dir }, 'Agent ready');
-  return { port, close: () => app.close() };
+  return {
+    port,
+    close: () => {
+      puller.abortAll();
+      return app.close();
+    },
+  };
 }
 
 /** The `tessera agent` command; resolves with the exit code. */

@@ -260,3 +260,49 @@ export function startFakeV2Server(modelsDir: string, timeoutMs = 30_000): Promis
     });
   });
 }
+
+/** One protocol's answer from infer_model.py: the output tensor, or why the call failed. */
+export type InferAnswer = { shape: number[]; data: number[] } | { error: string };
+
+/**
+ * Infers `rows` (FP32 [N, features]) on `model` with tritonclient over HTTP and gRPC, as a user
+ * would, and returns both answers.
+ */
+export async function tritonInfer(options: {
+  http: string;
+  grpc: string;
+  model: string;
+  input: string;
+  output: string;
+  rows: number[][];
+  timeoutMs?: number;
+}): Promise<{ http: InferAnswer; grpc: InferAnswer }> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const result = await runPython(
+    [
+      join(scripts, 'infer_model.py'),
+      '--http',
+      options.http,
+      '--grpc',
+      options.grpc,
+      '--model',
+      options.model,
+      '--input',
+      options.input,
+      '--output',
+      options.output,
+      '--rows',
+      JSON.stringify(options.rows),
+      '--timeout',
+      String(Math.max(1, Math.floor(timeoutMs / 2000))),
+    ],
+    timeoutMs,
+  );
+  try {
+    return lastJsonLine(result.stdout) as { http: InferAnswer; grpc: InferAnswer };
+  } catch {
+    throw new Error(
+      `infer_model.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}

@@ -39,6 +39,7 @@ function pod(name: string, ip: string, agentReady = true): KubeObject {
     status: {
       phase: 'Running',
       podIP: ip,
+      conditions: [{ type: 'Ready', status: 'True' }],
       containerStatuses: [{ name: 'agent', ready: agentReady }],
     },
   };

@@ -10,12 +10,13 @@ import { podView } from '../../../operator/src/reconcilers/model-driver/pod-view
 const URI = 's3://models/iris/';
 const desired = { name: 'iris', storageUri: URI, format: 'onnx' };
 
-function pod(agentReady = true, phase = 'Running') {
+function pod(agentReady = true, phase = 'Running', ready = true) {
   return podView({
     metadata: { name: 'iris-predictor-x', uid: 'u1' },
     status: {
       phase,
       podIP: '10.0.0.7',
+      conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
       containerStatuses: [
         { name: 'kserve-container', ready: false },
         { name: 'agent', ready: agentReady },
@@ -62,6 +63,16 @@ describe('planReplica', () => {
   it('does nothing when the server serves the desired storage URI (idempotent)', () => {
     const plan = planReplica(desired, facts({ index: [entry({ storage_uri: URI })] }));
     assert.deepEqual(plan.observation, { pod: 'iris-predictor-x', serving: URI, state: 'Loaded' });
+    assert.deepEqual(plan.actions, []);
+  });
+
+  it('counts a loaded copy only once the pod is Ready (its Service routes to it)', () => {
+    const plan = planReplica(
+      desired,
+      facts({ pod: pod(true, 'Running', false), index: [entry({ storage_uri: URI })] }),
+    );
+    assert.equal(plan.observation.state, 'Loading');
+    assert.equal(plan.observation.reason, 'loaded; waiting for the readiness probe');
     assert.deepEqual(plan.actions, []);
   });
 

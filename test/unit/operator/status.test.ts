@@ -151,7 +151,11 @@ describe('computeStatus', () => {
       activeModelState: 'Loaded',
       targetModelState: 'FailedToLoad',
     });
-    assert.equal(cond(s, 'ModelsReady')?.reason, 'FailedToLoad');
+    // Traffic is still served by the old version: Ready stays True, and says why it is not new.
+    assert.equal(cond(s, 'ModelsReady')?.status, 'True');
+    assert.equal(cond(s, 'ModelsReady')?.reason, 'ModelUpdateFailed');
+    assert.match(cond(s, 'ModelsReady')?.message ?? '', /corrupt model/);
+    assert.equal(s.modelStatus.transitionStatus, 'BlockedByFailedLoad');
     assert.equal(s.modelStatus.replicas?.[0]?.storageUri, OLD);
   });
 

@@ -151,6 +151,20 @@ function modelsCondition(predictor: DeployedState): ConditionCore {
       message: `${c.loaded}/${c.desired} replicas serve the model`,
     };
   }
+  if (c.serving >= 1) {
+    // An update is under way or failed: the previous storage URI keeps answering (ModelMesh's
+    // BlockedByFailedLoad), so traffic is served; modelStatus says what the target is doing.
+    const failure = c.failed[0];
+    return {
+      type,
+      status: 'True',
+      reason: failure === undefined ? 'ModelUpdating' : 'ModelUpdateFailed',
+      message:
+        failure === undefined
+          ? `${c.serving}/${c.desired} replicas serve the previous version while the new one loads`
+          : `${c.serving}/${c.desired} replicas serve the previous version; the new one failed to load: ${failure.reason ?? 'unknown reason'}`,
+    };
+  }
   const firstFailure = c.failed[0];
   if (firstFailure !== undefined) {
     return {

@@ -10,12 +10,15 @@ export interface PodView {
   /** Running, not terminating, and its agent container passes its readiness probe. */
   readonly agentReady: boolean;
   readonly terminating: boolean;
+  /** The pod's Ready condition: its readiness probe passed, so its Service routes to it. */
+  readonly ready: boolean;
   /** Why the agent cannot be asked yet, in the user's terms. */
   readonly waitingFor: string | undefined;
 }
 
 interface PodStatus {
   phase?: string;
+  conditions?: { type: string; status: string }[];
   podIP?: string;
   containerStatuses?: {
     name: string;
@@ -39,6 +42,7 @@ export function podView(pod: KubeObject): PodView {
     agentUrl,
     agentReady,
     terminating,
+    ready: status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
     waitingFor: agentReady ? undefined : waitingReason(status, agent, terminating),
   };
 }

@@ -14,7 +14,10 @@ export interface ReplicaObservation {
   readonly pod: string;
   /** State of the desired model (name + storage URI) on this replica. */
   readonly state: ReplicaModelState;
-  /** The storage URI this replica's server serves READY right now, maybe an older one. */
+  /**
+   * The storage URI this replica serves right now through its Service (its server reports it
+   * READY and the pod passed its readiness probe), maybe an older one during an update.
+   */
   readonly serving?: string;
   /** Why the state is not Loaded, in the user's terms. */
   readonly reason?: string;

@@ -59,7 +59,8 @@ export function planReplica(desired: DesiredModel, facts: ReplicaFacts): Replica
   return {
     observation: {
       pod: pod.name,
-      ...(serving === undefined ? {} : { serving }),
+      // Serving means answering through the Service: the pod must also pass its readiness probe.
+      ...(serving === undefined || !pod.ready ? {} : { serving }),
       ...decided.observation,
     },
     actions: [...decided.actions, ...(facts.exclusive ? extraModels(index, desired) : [])],
@@ -79,10 +80,14 @@ function decide(
 ): Decision {
   const { failure } = facts;
   if (serving === desired.storageUri) {
-    return {
-      observation: { state: 'Loaded' },
-      actions: failure === undefined ? [] : [{ kind: 'noteSuccess' }],
-    };
+    const actions: ReplicaAction[] = failure === undefined ? [] : [{ kind: 'noteSuccess' }];
+    // A copy counts once its Service routes to it: the server's readiness probe has passed.
+    return facts.pod.ready
+      ? { observation: { state: 'Loaded' }, actions }
+      : {
+          observation: { state: 'Loading', reason: 'loaded; waiting for the readiness probe' },
+          actions,
+        };
   }
   if (facts.inFlight === desired.storageUri || pullingDesired(entry, desired)) {
     const progress = entry?.pull?.bytes ? ` (${entry.pull.bytes} bytes so far)` : '';
