@@ -50,7 +50,7 @@ function statusOf(o: KubeObject | undefined): {
   conditions?: { type: string; status: string; reason: string; message: string }[];
   modelStatus?: ModelStatus;
 } {
-  return (o?.['status'] ?? {});
+  return o?.['status'] ?? {};
 }
 
 function condition(o: KubeObject | undefined, type: string) {

@@ -70,7 +70,11 @@ export async function startStorageServer(): Promise<StorageServer> {
     async stop() {
       for (const res of held.splice(0)) res.destroy();
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
       await rm(root, { recursive: true, force: true });
     },
   };
