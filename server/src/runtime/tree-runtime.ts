@@ -110,12 +110,15 @@ async function checkFileKind(spec: TreeRuntimeSpec, file: string, source: string
   if (spec.reads.includes(kind) || (kind === 'unknown' && spec.name === 'xgboost')) return;
   const { label, readBy } = FILE_TYPES[kind];
   const reader =
-    readBy === undefined
-      ? kind === 'pickle'
+    readBy !== undefined
+      ? `; it is read by the '${readBy}' implementation`
+      : kind === 'pickle'
         ? `; pickles cannot be read without Python: ${spec.saveHint}`
-        : ''
-      : `; it is read by the '${readBy}' implementation, not '${spec.name}'`;
-  throw loadFailed(source, `${name} is ${label}, not a ${spec.framework} model${reader}`);
+        : '';
+  throw loadFailed(
+    source,
+    `${name} is ${label}, which the '${spec.name}' implementation (${spec.framework}) does not read${reader}`,
+  );
 }
 
 function describeOpenError(error: unknown, file: string, source: string): ServerError {

@@ -4,7 +4,8 @@ Used by test/integration/server/tree-runtimes.test.ts (and bench/server/trees.mj
 model, writes <out>/models/<name>/{model file, model-settings.json} and <out>/expected/<name>.json
 with the rows sent (float32, base64, NaNs included) and the outputs Python gives, loaded the way
 MLServer's runtimes load them (mlserver_xgboost: XGBRegressor, else XGBClassifier, `load_model`;
-mlserver_lightgbm: `lgb.Booster(model_file=...)`).
+mlserver_lightgbm: `lgb.Booster(model_file=...)`). <out>/artefacts/model.joblib is a pickled
+scikit-learn model, for the tests of files the tree runtimes cannot read.
 
     python tree_models.py --out DIR [--rows N]
 """
@@ -18,7 +19,9 @@ import warnings
 import lightgbm as lgb
 import numpy as np
 import xgboost as xgb
+import joblib
 from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
 
 warnings.filterwarnings("ignore")
 N_NUMERIC = 6
@@ -44,7 +47,7 @@ def labels(signal, rng):
     return binary, multi, np.exp(signal / 3) + 0.1, rng.poisson(np.exp(signal / 4)), 1 / (1 + np.exp(-signal))
 
 
-def save_case(out, name, implementation, filename, save, expected, rows, extra=None):
+def save_case(out, name, implementation, filename, save, expected, rows, extra=None, version=None):
     folder = os.path.join(out, "models", name)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, filename)
@@ -52,6 +55,8 @@ def save_case(out, name, implementation, filename, save, expected, rows, extra=N
     settings = {"name": name, "implementation": implementation, "parameters": {"uri": f"./{filename}"}}
     if extra:
         settings["parameters"]["extra"] = extra
+    if version:
+        settings["parameters"]["version"] = version
     with open(os.path.join(folder, "model-settings.json"), "w") as f:
         json.dump(settings, f)
     outputs = expected(path)
@@ -197,12 +202,15 @@ def walkthroughs(out, rng):
     y = ((X[:, 28] + X[:, 55] + X[:, 108]) >= 1).astype(int)
     b = xgb.train({"max_depth": 2, "eta": 1, "objective": "binary:logistic"}, xgb.DMatrix(X, label=y), 2)
     rows = X[:5]
-    save_case(out, "mushroom-xgboost", "mlserver_xgboost.XGBoostModel", "mushroom-xgboost.json", b.save_model, xgb_expected(rows), rows)
+    save_case(out, "mushroom-xgboost", "mlserver_xgboost.XGBoostModel", "mushroom-xgboost.json", b.save_model, xgb_expected(rows), rows, version="v0.1.0")
     iris = load_iris()
     data = iris.data.astype(np.float32)
     ds = lgb.Dataset(data, label=iris.target)
     b = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1, "metric": "multi_logloss"}, ds, 50)
-    save_case(out, "iris-lgb", "mlserver_lightgbm.LightGBMModel", "iris-lightgbm.bst", b.save_model, lgb_expected(data[:3], True), data[:3])
+    save_case(out, "iris-lgb", "mlserver_lightgbm.LightGBMModel", "iris-lightgbm.bst", b.save_model, lgb_expected(data[:3], True), data[:3], version="v0.1.0")
+    # A scikit-learn model pickled with joblib, as MLServer's sklearn runtime would serve it.
+    os.makedirs(os.path.join(out, "artefacts"), exist_ok=True)
+    joblib.dump(LogisticRegression(max_iter=200).fit(data, iris.target), os.path.join(out, "artefacts", "model.joblib"))
 
 
 def main():
