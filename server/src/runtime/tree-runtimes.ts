@@ -1,5 +1,5 @@
 /**
- * The XGBoost and LightGBM runtimes: tree models read and evaluated in TypeScript (ADR 0011), in
+ * The XGBoost and LightGBM runtimes: tree models read and evaluated in TypeScript (ADR 0010), in
  * the threads of one shared engine-worker pool.
  */
 import { availableParallelism } from 'node:os';
