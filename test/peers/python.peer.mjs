@@ -1,5 +1,5 @@
 // Peer: a Python virtualenv with the official Triton clients (tritonclient[http,grpc]),
-// onnxruntime, onnx, scikit-learn and skl2onnx, pinned in test/peers/python/requirements.txt.
+// onnxruntime, onnx, scikit-learn, skl2onnx, xgboost and lightgbm, pinned in test/peers/python/requirements.txt.
 // Cached by a hash of that file and the interpreter's version; reused while both are unchanged.
 // The base interpreter is `python3` on PATH, or TESSERA_PYTHON_BASE when set (Python 3.11 is what
 // the pins were checked against). Returns { TESSERA_PYTHON: <venv>/bin/python }.
@@ -20,7 +20,7 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const requirementsPath = join(here, 'python', 'requirements.txt');
 const IMPORTS =
-  'import tritonclient.http, tritonclient.grpc, onnxruntime, onnx, sklearn, skl2onnx, numpy, requests';
+  'import tritonclient.http, tritonclient.grpc, onnxruntime, onnx, sklearn, skl2onnx, numpy, requests, xgboost, lightgbm';
 
 function venvPython(venv) {
   return process.platform === 'win32'
@@ -74,7 +74,7 @@ async function build({ base, version, key, dir, venv, python }, log) {
   }
 
   log(
-    'installing the pinned requirements (tritonclient, onnxruntime, onnx, scikit-learn, skl2onnx)',
+    'installing the pinned requirements (tritonclient, onnxruntime, onnx, scikit-learn, skl2onnx, xgboost, lightgbm)',
   );
   await pipInstallRequirements({
     python,

@@ -306,3 +306,27 @@ export async function tritonInfer(options: {
     );
   }
 }
+
+/** One model of {@link makeTreeModels}: the rows sent and what the Python library predicted. */
+export interface TreeExpectation {
+  rows: number;
+  features: number;
+  /** Little-endian FP32 rows, base64. */
+  data: string;
+  outputs: Record<string, { dtype: string; shape: number[]; data: number[] }>;
+}
+
+/**
+ * Trains the XGBoost and LightGBM models of test/peers/python/tree_models.py into `out`
+ * (`models/<name>/`, `expected/<name>.json`, `artefacts/model.joblib`).
+ */
+export async function makeTreeModels(out: string, options: { rows?: number } = {}): Promise<void> {
+  const args = [join(scripts, 'tree_models.py'), '--out', out];
+  if (options.rows !== undefined) args.push('--rows', String(options.rows));
+  const result = await runPython(args, 300_000);
+  if (result.code !== 0) {
+    throw new Error(
+      `tree_models.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}

@@ -11,6 +11,14 @@ export interface InstanceMetadata {
   readonly inputs: readonly TensorMetadata[];
   readonly outputs: readonly TensorMetadata[];
   readonly parameters?: Parameters;
+  /**
+   * Whether a request's single input may carry any name. MLServer's NumPy request codec takes a
+   * single-input request's tensor whatever it is called (the docs send `predict`, `predict-prob`),
+   * so runtimes for MLServer artefacts (XGBoost, LightGBM) accept the same requests.
+   */
+  readonly anyInputName?: boolean;
+  /** Output names the model knows but cannot produce, with the reason (e.g. `predict_proba` on a regressor). */
+  readonly unavailableOutputs?: Readonly<Record<string, string>>;
 }
 
 /** The result of one inference: output tensors plus optional response parameters (e.g. headers). */

@@ -7,14 +7,20 @@ import { invalidInput, shorten } from '../errors.js';
 import type { InstanceMetadata } from './model-runtime.js';
 import { formatShape, shapeMatches } from './shape.js';
 import { decodeTensor } from './tensor-decode.js';
-import type { InferenceRequest, RequestInput, RequestOutput, Tensor } from './types.js';
+import type {
+  InferenceRequest,
+  RequestInput,
+  RequestOutput,
+  Tensor,
+  TensorMetadata,
+} from './types.js';
 
 /** Decodes and validates all inputs of a request against a model's metadata. */
 export function decodeInputs(request: InferenceRequest, metadata: InstanceMetadata): Tensor[] {
   // Array.isArray narrows a typed array to any[]; keep the declared element type.
   const inputs: readonly RequestInput[] = Array.isArray(request.inputs) ? request.inputs : [];
   if (inputs.length === 0) throw invalidInput("request has no 'inputs'");
-  const declared = new Map(metadata.inputs.map((t) => [t.name, t]));
+  const declared = declaredInputs(inputs, metadata);
   const seen = new Set<string>();
   const tensors: Tensor[] = [];
   for (const input of inputs) {
@@ -47,6 +53,22 @@ export function decodeInputs(request: InferenceRequest, metadata: InstanceMetada
   return tensors;
 }
 
+/**
+ * The inputs a request is checked against, by name. A model that takes any name for its single
+ * input (MLServer's NumPy request codec) has its one input renamed to the request's.
+ */
+function declaredInputs(
+  inputs: readonly RequestInput[],
+  metadata: InstanceMetadata,
+): Map<string, TensorMetadata> {
+  const [only, ...others] = metadata.inputs;
+  const [input, ...rest] = inputs;
+  if (metadata.anyInputName === true && only && input && others.length + rest.length === 0) {
+    return new Map([[input.name, { ...only, name: input.name }]]);
+  }
+  return new Map(metadata.inputs.map((t) => [t.name, t]));
+}
+
 /** Validates requested outputs and returns their names, or undefined for "all outputs". */
 export function requestedOutputNames(
   outputs: readonly RequestOutput[] | undefined,
@@ -59,6 +81,10 @@ export function requestedOutputNames(
     if (names.includes(output.name)) {
       throw invalidInput(`output '${shorten(output.name)}' is requested more than once`);
     }
+    const reason = Object.hasOwn(metadata.unavailableOutputs ?? {}, output.name)
+      ? metadata.unavailableOutputs?.[output.name]
+      : undefined;
+    if (reason !== undefined) throw invalidInput(`output '${output.name}': ${reason}`);
     if (known.size > 0 && !known.has(output.name)) {
       throw invalidInput(
         `unknown output '${shorten(output.name)}'; the model produces: ${[...known].join(', ')}`,

@@ -3,6 +3,7 @@
  */
 import type { ModelRuntime } from '../core/model-runtime.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
+import { createTreeRuntimes } from './tree-runtimes.js';
 
 /** Server-wide options the runtimes honour. */
 export interface RuntimeOptions {
@@ -12,5 +13,5 @@ export interface RuntimeOptions {
 
 /** Every built-in runtime, in lookup order. */
 export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[] {
-  return [createOnnxRuntime(options)];
+  return [createOnnxRuntime(options), ...createTreeRuntimes(options)];
 }

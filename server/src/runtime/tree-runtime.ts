@@ -1,0 +1,269 @@
+/**
+ * A runtime for tree models evaluated in TypeScript (XGBoost, LightGBM). The framework-specific
+ * part is an engine module (runtime/xgboost/xgboost-engine.ts, runtime/lightgbm/lightgbm-engine.ts)
+ * that reads the file and evaluates batches; this file resolves the artefact, refuses files of
+ * another kind with a message naming what they are, and runs the engine in worker threads
+ * borrowed from a shared {@link WorkerPool} running the runtime-agnostic engine worker, so
+ * evaluation never blocks the event loop. `parallel_workers: 0` opens the engine on the main thread.
+ */
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../errors.js';
+import type {
+  InstanceMetadata,
+  ModelInstance,
+  ModelRuntime,
+  RuntimeResult,
+} from '../core/model-runtime.js';
+import type { ModelSettings } from '../core/model-settings.js';
+import type { DecodedRequest, Tensor } from '../core/types.js';
+import type { Engine } from './engine.js';
+import { openEngine, type EngineTask, type EngineTaskResult } from './engine-worker.js';
+import { FILE_TYPES, detectModelFile, type ModelFileType } from './model-file-type.js';
+import {
+  PREDICT,
+  type TreeMetadata,
+  type TreeOpenArgs,
+  type TreeRequest,
+  type TreeTensor,
+} from './trees/tree-engine.js';
+import type { WorkerLease, WorkerPool } from './worker-pool.js';
+
+/** The engine worker's threads, shared by every runtime that uses it. */
+export type EnginePool = WorkerPool<EngineTask, EngineTaskResult>;
+
+/** What distinguishes one tree runtime from another. */
+export interface TreeRuntimeSpec {
+  readonly name: string;
+  readonly aliases: readonly string[];
+  /** The framework's name in messages, e.g. `XGBoost`. */
+  readonly framework: string;
+  /** V2 `platform` of its models. */
+  readonly platform: string;
+  /** URL of the engine module. */
+  readonly engineModule: string;
+  /** File names looked for when `parameters.uri` names a folder, in order. */
+  readonly wellKnownFiles: readonly string[];
+  /** The file kinds its engine reads. */
+  readonly reads: readonly ModelFileType[];
+  /** How to produce a readable file, for refusals of pickles. */
+  readonly saveHint: string;
+}
+
+/** Creates a tree runtime; `threads` lends the shared engine threads on first use. */
+export function createTreeRuntime(
+  spec: TreeRuntimeSpec,
+  options: { readonly parallelWorkers: number; readonly threads: () => EnginePool },
+): ModelRuntime {
+  return {
+    name: spec.name,
+    aliases: spec.aliases,
+    async load(settings: ModelSettings): Promise<ModelInstance> {
+      const file = await resolveModelFile(settings, spec.wellKnownFiles);
+      await checkFileKind(spec, file, settings.source);
+      const args: TreeOpenArgs = { file, extra: settings.extra };
+      const workers = settings.parallelWorkers ?? options.parallelWorkers;
+      try {
+        return workers === 0
+          ? await MainThreadInstance.create(spec, args)
+          : await WorkerInstance.create(spec, args, options.threads().lease(workers));
+      } catch (error) {
+        throw describeOpenError(error, file, settings.source);
+      }
+    },
+  };
+}
+
+async function resolveModelFile(
+  settings: ModelSettings,
+  names: readonly string[],
+): Promise<string> {
+  const info = await stat(settings.uri).catch(() => undefined);
+  if (info?.isFile() === true) return settings.uri;
+  if (info?.isDirectory() === true) {
+    for (const name of names) {
+      const candidate = join(settings.uri, name);
+      if ((await stat(candidate).catch(() => undefined))?.isFile() === true) return candidate;
+    }
+    throw loadFailed(
+      settings.source,
+      `no ${names.join(', ')} found in the model folder; set parameters.uri`,
+    );
+  }
+  throw loadFailed(settings.source, 'parameters.uri: no such file');
+}
+
+function loadFailed(source: string, message: string): ServerError {
+  return new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${source}: ${message}`);
+}
+
+/** Refuses a file of a kind the engine does not read, naming the kind and who reads it. */
+async function checkFileKind(spec: TreeRuntimeSpec, file: string, source: string): Promise<void> {
+  const name = basename(file);
+  let kind: ModelFileType;
+  try {
+    kind = await detectModelFile(file);
+  } catch {
+    throw loadFailed(source, `${name} cannot be read (check its permissions)`);
+  }
+  // An unknown head may still be a legacy XGBoost binary: the engine says how to re-save it.
+  if (spec.reads.includes(kind) || (kind === 'unknown' && spec.name === 'xgboost')) return;
+  const { label, readBy } = FILE_TYPES[kind];
+  const reader =
+    readBy !== undefined
+      ? `; it is read by the '${readBy}' implementation`
+      : kind === 'pickle'
+        ? `; pickles cannot be read without Python: ${spec.saveHint}`
+        : '';
+  throw loadFailed(
+    source,
+    `${name} is ${label}, which the '${spec.name}' implementation (${spec.framework}) does not read${reader}`,
+  );
+}
+
+function describeOpenError(error: unknown, file: string, source: string): ServerError {
+  if (error instanceof ServerError) return error;
+  const text = redactPaths(getErrorMessage(error), [file, dirname(file)]);
+  return loadFailed(source, text.startsWith(basename(file)) ? text : `${basename(file)}: ${text}`);
+}
+
+function instanceMetadata(spec: TreeRuntimeSpec, meta: TreeMetadata): InstanceMetadata {
+  return {
+    platform: spec.platform,
+    inputs: [{ name: 'input-0', datatype: 'FP32', shape: [-1, meta.features] }],
+    outputs: meta.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: [...o.shape] })),
+    parameters: { description: meta.description },
+    anyInputName: true,
+    unavailableOutputs: meta.unavailableOutputs,
+  };
+}
+
+/** The batch an inference sends to the engine, with the features in their own buffer. */
+function treeRequest(
+  request: DecodedRequest,
+  outputNames: readonly string[] | undefined,
+): TreeRequest {
+  const [input] = request.inputs;
+  if (!(input?.data instanceof Float32Array)) {
+    throw new ServerError(ErrorCode.INVALID_INPUT, 'the model takes one FP32 input');
+  }
+  const data = input.data;
+  // Structured clone copies a view's whole backing buffer: send only the tensor's bytes.
+  const own =
+    data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+  return { data: own, rows: input.shape[0] ?? 0, outputs: outputNames ?? [PREDICT] };
+}
+
+function toResult(tensors: readonly TreeTensor[]): RuntimeResult {
+  return { outputs: tensors.map((t): Tensor => ({ ...t, shape: [...t.shape] })) };
+}
+
+/** An engine on the main thread (`parallel_workers: 0`). */
+class MainThreadInstance implements ModelInstance {
+  readonly metadata: InstanceMetadata;
+  readonly #engine: Engine<TreeRequest, TreeTensor[], TreeMetadata>;
+
+  private constructor(
+    spec: TreeRuntimeSpec,
+    engine: Engine<TreeRequest, TreeTensor[], TreeMetadata>,
+  ) {
+    this.#engine = engine;
+    this.metadata = instanceMetadata(spec, engine.metadata);
+  }
+
+  static async create(spec: TreeRuntimeSpec, args: TreeOpenArgs): Promise<MainThreadInstance> {
+    const engine = (await openEngine(spec.engineModule, args)) as Engine<
+      TreeRequest,
+      TreeTensor[],
+      TreeMetadata
+    >;
+    return new MainThreadInstance(spec, engine);
+  }
+
+  async infer(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ): Promise<RuntimeResult> {
+    return toResult(await this.#engine.run(treeRequest(request, options.outputNames)));
+  }
+
+  async unload(): Promise<void> {
+    await this.#engine.close?.();
+  }
+}
+
+/** Process-wide engine ids: a thread keys the engines it hosts by them. */
+let nextEngineId = 1;
+
+/** An engine opened on every leased thread; requests go to the least busy one. */
+class WorkerInstance implements ModelInstance {
+  readonly metadata: InstanceMetadata;
+  readonly #lease: WorkerLease<EngineTask, EngineTaskResult>;
+  readonly #engine: number;
+  #unloaded = false;
+
+  private constructor(
+    lease: WorkerLease<EngineTask, EngineTaskResult>,
+    engine: number,
+    metadata: InstanceMetadata,
+  ) {
+    this.#lease = lease;
+    this.#engine = engine;
+    this.metadata = metadata;
+  }
+
+  static async create(
+    spec: TreeRuntimeSpec,
+    args: TreeOpenArgs,
+    lease: WorkerLease<EngineTask, EngineTaskResult>,
+  ): Promise<WorkerInstance> {
+    const engine = nextEngineId++;
+    try {
+      const [meta] = (await lease.runOnEach({
+        kind: 'open',
+        engine,
+        module: spec.engineModule,
+        args,
+      })) as TreeMetadata[];
+      if (meta === undefined) throw new Error('no worker thread was lent');
+      return new WorkerInstance(lease, engine, instanceMetadata(spec, meta));
+    } catch (error) {
+      await closeAndRelease(lease, engine);
+      throw error;
+    }
+  }
+
+  async infer(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ): Promise<RuntimeResult> {
+    if (this.#unloaded) {
+      throw new ServerError(ErrorCode.MODEL_NOT_READY, 'the model instance was unloaded');
+    }
+    const batch = treeRequest(request, options.outputNames);
+    const tensors = (await this.#lease.run({
+      kind: 'run',
+      engine: this.#engine,
+      request: batch,
+    })) as TreeTensor[];
+    return toResult(tensors);
+  }
+
+  /** Closes the engine on every thread (after the calls queued before), then gives them back. */
+  async unload(): Promise<void> {
+    if (this.#unloaded) return;
+    this.#unloaded = true;
+    await closeAndRelease(this.#lease, this.#engine);
+  }
+}
+
+async function closeAndRelease(
+  lease: WorkerLease<EngineTask, EngineTaskResult>,
+  engine: number,
+): Promise<void> {
+  try {
+    await lease.runOnEach({ kind: 'close', engine });
+  } finally {
+    await lease.release();
+  }
+}

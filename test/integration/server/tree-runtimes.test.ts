@@ -1,0 +1,369 @@
+// The XGBoost and LightGBM runtimes against the libraries themselves: test/peers/python/
+// tree_models.py trains real models (1,200 rows with NaNs and categorical features, one model per
+// objective, plus MLServer's mushroom-xgboost and iris-lightgbm walk-throughs), predicts with
+// xgboost/lightgbm loaded as MLServer loads them, and the server must answer the same rows with
+// the same outputs over REST (binary tensor extension) and gRPC (raw contents), within 1e-5
+// relative. Files the runtimes cannot read (truncated, corrupt, a joblib pickle, another
+// framework's model) leave their model UNAVAILABLE with a reason naming the file and the server
+// serving the rest.
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
+import { makeTreeModels, type TreeExpectation } from '../../support/python-peer.js';
+import { startServer, type ServerProcess } from '../../support/server-process.js';
+
+const TOLERANCE = 1e-5;
+
+interface Tensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: number[];
+}
+
+/** Largest relative deviation between two arrays (0 where both are 0). */
+function maxRelative(actual: readonly number[], expected: readonly number[]): number {
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i] ?? Number.NaN;
+    const b = expected[i] ?? Number.NaN;
+    const diff = Math.abs(a - b);
+    const rel = diff === 0 ? 0 : diff / Math.max(Math.abs(a), Math.abs(b));
+    worst = Math.max(worst, Number.isNaN(rel) ? Number.POSITIVE_INFINITY : rel);
+  }
+  return worst;
+}
+
+/** The V2 datatype numpy's dtype becomes (MLServer's NumpyCodec). */
+const DATATYPE: Record<string, string> = {
+  float32: 'FP32',
+  float64: 'FP64',
+  int64: 'INT64',
+  int32: 'INT32',
+};
+
+function rawValues(datatype: string, bytes: Buffer): number[] {
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  switch (datatype) {
+    case 'FP32':
+      return Array.from(new Float32Array(buffer));
+    case 'FP64':
+      return Array.from(new Float64Array(buffer));
+    case 'INT32':
+      return Array.from(new Int32Array(buffer));
+    case 'INT64':
+      return Array.from(new BigInt64Array(buffer), Number);
+    default:
+      throw new Error(`unexpected datatype ${datatype}`);
+  }
+}
+
+async function restInfer(
+  server: ServerProcess,
+  path: string,
+  inputName: string,
+  doc: TreeExpectation,
+  outputs: readonly string[],
+): Promise<{ status: number; body: { outputs?: Tensor[]; error?: string } }> {
+  const raw = Buffer.from(doc.data, 'base64');
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        {
+          name: inputName,
+          datatype: 'FP32',
+          shape: [doc.rows, doc.features],
+          parameters: { binary_data_size: raw.length },
+        },
+      ],
+      outputs: outputs.map((name) => ({ name })),
+    }),
+  );
+  const response = await fetch(`${server.httpUrl}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(header.length),
+    },
+    body: Buffer.concat([header, raw]),
+  });
+  return { status: response.status, body: (await response.json()) as never };
+}
+
+async function grpcInfer(
+  client: GrpcTestClient,
+  model: string,
+  doc: TreeExpectation,
+  outputs: readonly string[],
+): Promise<Tensor[]> {
+  const response = await client.call<{
+    outputs: { name: string; datatype: string; shape: string[] }[];
+    raw_output_contents: Buffer[];
+  }>('ModelInfer', {
+    model_name: model,
+    inputs: [{ name: 'input-0', datatype: 'FP32', shape: [doc.rows, doc.features] }],
+    raw_input_contents: [Buffer.from(doc.data, 'base64')],
+    outputs: outputs.map((name) => ({ name })),
+  });
+  return response.outputs.map((o, i) => ({
+    name: o.name,
+    datatype: o.datatype,
+    shape: o.shape.map(Number),
+    data: rawValues(o.datatype, response.raw_output_contents[i] ?? Buffer.alloc(0)),
+  }));
+}
+
+/** Asserts one returned tensor against the library's output; returns the deviation. */
+function assertMatches(
+  model: string,
+  got: Tensor | undefined,
+  expected: TreeExpectation['outputs'][string],
+): number {
+  assert.ok(got, `${model}: output missing`);
+  assert.equal(got.datatype, DATATYPE[expected.dtype], `${model} ${got.name}: datatype`);
+  // MLServer's codec gives 1-D predictions a second dimension ([N] is sent as [N, 1]).
+  const shape = expected.shape.length === 1 ? [...expected.shape, 1] : expected.shape;
+  assert.deepEqual(got.shape, shape, `${model} ${got.name}: shape`);
+  const deviation = maxRelative(got.data, expected.data);
+  assert.ok(deviation <= TOLERANCE, `${model} ${got.name}: max relative deviation ${deviation}`);
+  return deviation;
+}
+
+void describe('XGBoost and LightGBM runtimes match the Python libraries', () => {
+  let dir: string;
+  let server: ServerProcess;
+  let client: GrpcTestClient;
+  const expected = new Map<string, TreeExpectation>();
+  const BAD = new Map<string, string>();
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-trees-'));
+    await makeTreeModels(dir);
+    for (const file of await readdir(join(dir, 'expected'))) {
+      const doc = JSON.parse(
+        await readFile(join(dir, 'expected', file), 'utf8'),
+      ) as TreeExpectation;
+      expected.set(file.replace(/\.json$/, ''), doc);
+    }
+    await addBadArtefacts(dir, BAD);
+    server = await startServer({ folder: join(dir, 'models'), timeoutMs: 60_000 });
+    client = grpcClient(server.grpcAddress);
+  });
+
+  after(async () => {
+    client.close();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  void it('answers every model with the library outputs over REST and gRPC', async (t) => {
+    assert.ok(expected.size >= 35, `trained ${expected.size} models`);
+    let worst = { deviation: 0, where: '' };
+    for (const [model, doc] of expected) {
+      const outputs = Object.keys(doc.outputs);
+      const rest = await restInfer(server, `/v2/models/${model}/infer`, 'input-0', doc, outputs);
+      assert.equal(rest.status, 200, `${model}: ${JSON.stringify(rest.body).slice(0, 300)}`);
+      const grpc = await grpcInfer(client, model, doc, outputs);
+      for (const name of outputs) {
+        const want = doc.outputs[name];
+        assert.ok(want);
+        for (const [protocol, tensors] of [
+          ['rest', rest.body.outputs ?? []],
+          ['grpc', grpc],
+        ] as const) {
+          const deviation = assertMatches(
+            `${model} (${protocol})`,
+            tensors.find((o) => o.name === name),
+            want,
+          );
+          if (deviation > worst.deviation) worst = { deviation, where: `${model} ${name}` };
+        }
+      }
+    }
+    t.diagnostic(
+      `largest relative deviation: ${worst.deviation.toExponential(2)} (${worst.where})`,
+    );
+  });
+
+  void it('serves MLServer walk-through requests: mushroom-xgboost and iris-lightgbm', async () => {
+    const mushroom = expected.get('mushroom-xgboost');
+    const iris = expected.get('iris-lgb');
+    assert.ok(mushroom && iris);
+    const first = (doc: TreeExpectation): TreeExpectation => ({
+      ...doc,
+      rows: 1,
+      data: Buffer.from(doc.data, 'base64')
+        .subarray(0, doc.features * 4)
+        .toString('base64'),
+    });
+    const m = await restInfer(
+      server,
+      '/v2/models/mushroom-xgboost/versions/v0.1.0/infer',
+      'predict',
+      first(mushroom),
+      [],
+    );
+    assert.equal(m.status, 200, JSON.stringify(m.body));
+    const [prediction] = m.body.outputs ?? [];
+    assert.equal(prediction?.name, 'predict');
+    assert.ok(
+      maxRelative(prediction.data, [mushroom.outputs['predict']?.data[0] ?? -1]) <= TOLERANCE,
+    );
+    const i = await restInfer(
+      server,
+      '/v2/models/iris-lgb/versions/v0.1.0/infer',
+      'predict-prob',
+      first(iris),
+      [],
+    );
+    assert.equal(i.status, 200, JSON.stringify(i.body));
+    const [probabilities] = i.body.outputs ?? [];
+    assert.deepEqual(probabilities?.shape, [1, 3]);
+    assert.ok(
+      maxRelative(probabilities.data, iris.outputs['predict']?.data.slice(0, 3) ?? []) <= TOLERANCE,
+    );
+    assert.ok(Math.abs(probabilities.data.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+  });
+
+  void it('refuses predict_proba on regressors and wrong feature counts with a 400', async () => {
+    const regressor = expected.get('xgb-reg-gamma');
+    assert.ok(regressor);
+    const proba = await restInfer(server, '/v2/models/xgb-reg-gamma/infer', 'x', regressor, [
+      'predict_proba',
+    ]);
+    assert.equal(proba.status, 400);
+    assert.match(proba.body.error ?? '', /only classifiers have predict_proba/);
+    const lgbProba = await restInfer(server, '/v2/models/lgb-regression/infer', 'x', regressor, [
+      'predict_proba',
+    ]);
+    assert.equal(lgbProba.status, 400);
+    assert.match(lgbProba.body.error ?? '', /only classifiers have predict_proba/);
+    const narrow = { ...regressor, features: regressor.features - 1 };
+    narrow.rows = Math.floor(Buffer.from(regressor.data, 'base64').length / 4 / narrow.features);
+    narrow.data = Buffer.from(regressor.data, 'base64')
+      .subarray(0, narrow.rows * narrow.features * 4)
+      .toString('base64');
+    for (const model of ['xgb-reg-gamma', 'lgb-regression']) {
+      const wrong = await restInfer(server, `/v2/models/${model}/infer`, 'x', narrow, []);
+      assert.equal(wrong.status, 400);
+      assert.match(
+        wrong.body.error ?? '',
+        new RegExp(
+          `shape \\[${narrow.rows},${narrow.features}\\] does not match the model's \\[-1,${regressor.features}\\]`,
+        ),
+      );
+    }
+  });
+
+  void it('leaves unreadable artefacts UNAVAILABLE with a reason naming the file type, and keeps serving', async () => {
+    const response = await fetch(`${server.httpUrl}/v2/repository/index`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    const index = (await response.json()) as { name: string; state: string; reason: string }[];
+    for (const [model, says] of BAD) {
+      const entry = index.find((e) => e.name === model);
+      assert.equal(entry?.state, 'UNAVAILABLE', `${model}: ${JSON.stringify(entry)}`);
+      assert.ok(entry.reason.includes(says), `${model}: '${entry.reason}' should say '${says}'`);
+      assert.doesNotMatch(entry.reason, /tessera-trees-|\/tmp\/|at .*\.ts:\d+/);
+    }
+    const good = index.filter((e) => expected.has(e.name));
+    assert.equal(good.length, expected.size);
+    assert.ok(good.every((e) => e.state === 'READY'));
+    const doc = expected.get('lgb-binary');
+    assert.ok(doc);
+    const still = await restInfer(server, '/v2/models/lgb-binary/infer', 'input-0', doc, [
+      'predict',
+    ]);
+    assert.equal(still.status, 200);
+  });
+});
+
+/** Writes models whose files the runtimes cannot read, with what each load error must say. */
+async function addBadArtefacts(dir: string, bad: Map<string, string>): Promise<void> {
+  const models = join(dir, 'models');
+  const xgbJson = await readFile(join(models, 'xgb-binary-logistic', 'model.json'));
+  const xgbUbj = await readFile(join(models, 'xgb-binary-logistic-ubj', 'model.ubj'));
+  const lgbText = await readFile(join(models, 'lgb-binary', 'model.txt'));
+  const joblib = join(dir, 'artefacts', 'model.joblib');
+  const cases: [string, string, string, Buffer | string, string][] = [
+    [
+      'bad-xgb-truncated-json',
+      'xgboost',
+      'model.json',
+      xgbJson.subarray(0, xgbJson.length / 2),
+      'model.json is not valid JSON (is it truncated?)',
+    ],
+    [
+      'bad-xgb-truncated-ubj',
+      'xgboost',
+      'model.ubj',
+      xgbUbj.subarray(0, xgbUbj.length / 2),
+      'model.ubj is not valid UBJSON (is it truncated?)',
+    ],
+    [
+      'bad-xgb-corrupt-json',
+      'xgboost',
+      'model.json',
+      '{"learner": {"objective": 3}}',
+      'not an XGBoost model',
+    ],
+    [
+      'bad-xgb-legacy-binary',
+      'xgboost',
+      'model.bst',
+      Buffer.from([0, 0, 0, 63, 126, 0, 0, 0, 1, 2, 3, 4]),
+      'booster.save_model("model.json")',
+    ],
+    [
+      'bad-xgb-lightgbm-file',
+      'xgboost',
+      'model.txt',
+      lgbText,
+      "model.txt is a LightGBM text model, which the 'xgboost' implementation (XGBoost) does not read; it is read by the 'lightgbm' implementation",
+    ],
+    [
+      'bad-xgb-joblib',
+      'mlserver_xgboost.XGBoostModel',
+      'model.joblib',
+      joblib,
+      'model.joblib is a Python pickle/joblib file',
+    ],
+    [
+      'bad-lgb-truncated',
+      'lightgbm',
+      'model.txt',
+      lgbText.subarray(0, lgbText.length / 2),
+      'is it truncated?',
+    ],
+    [
+      'bad-lgb-xgboost-file',
+      'lightgbm',
+      'model.json',
+      xgbJson,
+      "model.json is an XGBoost JSON model, which the 'lightgbm' implementation (LightGBM) does not read; it is read by the 'xgboost' implementation",
+    ],
+    [
+      'bad-lgb-joblib',
+      'mlserver_lightgbm.LightGBMModel',
+      'model.joblib',
+      joblib,
+      'model.joblib is a Python pickle/joblib file',
+    ],
+  ];
+  for (const [name, implementation, file, content, says] of cases) {
+    await mkdir(join(models, name));
+    if (typeof content === 'string' && content.startsWith(dir))
+      await cp(content, join(models, name, file));
+    else await writeFile(join(models, name, file), content);
+    await writeFile(
+      join(models, name, 'model-settings.json'),
+      JSON.stringify({ name, implementation, parameters: { uri: `./${file}` } }),
+    );
+    bad.set(name, says);
+  }
+}
