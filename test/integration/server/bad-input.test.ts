@@ -835,8 +835,9 @@ function rawExchange(port: number, request: string): Promise<string> {
     let reply = '';
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no close within 5 s; got: ${reply.slice(0, 200)}`));
-    }, 5000);
+      // Only bounds a hung exchange; how fast the server answers depends on the machine.
+      reject(new Error(`no close within 60 s; got: ${reply.slice(0, 200)}`));
+    }, 60_000);
     socket.on('connect', () => socket.end(request));
     socket.on('data', (chunk: Buffer) => (reply += chunk.toString()));
     socket.on('error', () => undefined);

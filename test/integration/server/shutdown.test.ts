@@ -17,10 +17,18 @@ import {
 } from '../../support/server-process.js';
 import { postJson, slowGrpcRequest, slowRestRequest, waitFor } from './lifecycle-helpers.js';
 
-async function scrape(server: ServerProcess, name: string): Promise<number> {
+/** The slow model's in-flight and finished counts, from one scrape (so they agree). */
+async function slowCounts(server: ServerProcess): Promise<{ inFlight: number; finished: number }> {
   const text = await (
     await fetch(`${server.metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })
   ).text();
+  return {
+    inFlight: valueOf(text, 'tessera_model_infer_in_flight'),
+    finished: valueOf(text, 'tessera_model_infer_requests_total'),
+  };
+}
+
+function valueOf(text: string, name: string): number {
   let total = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith(`${name}{`) && line.includes('model="slow"'))
@@ -79,9 +87,9 @@ void describe('graceful shutdown', { timeout: 120_000 }, () => {
       let inFlight = 0;
       await waitFor(
         async () => {
-          inFlight = await scrape(server, 'tessera_model_infer_in_flight');
-          const finished = await scrape(server, 'tessera_model_infer_requests_total');
-          return inFlight + finished >= REST + GRPC || results.length === REST + GRPC;
+          const counts = await slowCounts(server);
+          inFlight = counts.inFlight;
+          return counts.inFlight + counts.finished >= REST + GRPC || results.length === REST + GRPC;
         },
         'every request to reach the model',
         60_000,
