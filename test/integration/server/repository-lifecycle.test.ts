@@ -22,6 +22,7 @@ import {
   restIndex,
   simpleGrpcRequest,
   simpleRestRequest,
+  slowGrpcRequest,
   slowRestRequest,
   versionedGrpcRequest,
   versionedRestRequest,
@@ -313,73 +314,6 @@ void describe('repository index, load and unload', () => {
       200,
     );
     await simpleOk(server);
-  });
-
-  void it('unload with requests in flight: every in-flight request completes, later ones get 503', async () => {
-    const N = 16;
-    const labels = { model: 'iris', version: '1' };
-    // Timing decides whether requests are still running when unload arrives; a round in which they
-    // all finished first is repeated with bigger batches (bounded).
-    const atUnload = { inFlight: 0 };
-    let unloaded = false;
-    for (let attempt = 0; attempt < 3 && !unloaded; attempt++) {
-      const body = irisGrpcRawRequest(100_000 * 2 ** attempt);
-      const done: { ok: boolean; error?: string }[] = [];
-      // Requests that reached the model = in flight + finished, counted from before this round, so
-      // a request of an earlier test finishing meanwhile (in flight → finished) changes nothing.
-      const reached = (): Promise<number> =>
-        sample(
-          server,
-          ['tessera_model_infer_in_flight', 'tessera_model_infer_requests_total'],
-          labels,
-        );
-      const before = await reached();
-      const calls = Array.from({ length: N }, () =>
-        grpc.call('ModelInfer', body, { deadlineMs: 60_000 }).then(
-          () => done.push({ ok: true }),
-          (error: unknown) => done.push({ ok: false, error: String(error) }),
-        ),
-      );
-      // Wait until the server has taken every request of this round.
-      await waitFor(
-        async () => {
-          const now = await reached();
-          atUnload.inFlight = await sample(server, 'tessera_model_infer_in_flight', labels);
-          return now - before >= N || done.length === N;
-        },
-        'all requests to reach the model',
-        30_000,
-      );
-      if (atUnload.inFlight === 0) {
-        await Promise.all(calls);
-        continue;
-      }
-      const unload = await postJson(`${server.httpUrl}/v2/repository/models/iris/unload`);
-      assert.equal(unload.status, 200, JSON.stringify(unload.body));
-      unloaded = true;
-      await Promise.all(calls);
-      assert.deepEqual(
-        done.filter((d) => !d.ok),
-        [],
-        'every in-flight request succeeded',
-      );
-    }
-    assert.ok(unloaded, 'some requests were still in flight when unload was sent');
-    const drainTimeouts = server.logs.filter(
-      (l) => (l as { msg?: string }).msg?.startsWith('Drain timeout') === true,
-    );
-    assert.deepEqual(drainTimeouts, [], 'the unload waited for the requests instead of timing out');
-
-    const later = await postJson(`${server.httpUrl}/v2/models/iris/infer`, {
-      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }],
-    });
-    assert.equal(later.status, 503);
-    assert.equal(
-      (await grpcCode(grpc.call('ModelInfer', irisGrpcRawRequest(1)))).code,
-      status.UNAVAILABLE,
-    );
-    assert.equal((await fetch(`${server.httpUrl}/v2/health/live`)).status, 200);
-    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/iris/load`)).status, 200);
   });
 });
 
@@ -724,5 +658,80 @@ void describe('a long-running inference', () => {
       assert.equal(result.status, 200);
     }
     assert.ok(answeredDuringInference, 'the probes were answered only after the inference ended');
+  });
+});
+
+// Unload while requests run, on the slow fixture: each request loops `n` times inside the model,
+// so requests are still in flight when the unload arrives whatever the CPU (a round in which they
+// all finished first is repeated with 16 times the work, bounded). The drain waits for them all.
+void describe('unload with requests in flight', () => {
+  let server: ServerProcess;
+  let grpc: GrpcTestClient;
+  let models: { dir: string; cleanup(): Promise<void> };
+
+  before(async () => {
+    models = await copyModels('test/fixtures/models/slow');
+    // The drain bound only guards a hang; how long the requests take depends on the machine.
+    server = await startServer({
+      folder: models.dir,
+      env: { TESSERA_DRAIN_TIMEOUT_SECONDS: '600' },
+    });
+    grpc = grpcClient(server.grpcAddress);
+  });
+
+  after(async () => {
+    grpc.close();
+    assert.equal(await server.stop(), 0);
+    await models.cleanup();
+  });
+
+  void it('every in-flight request completes, later ones get 503', async () => {
+    const N = 4;
+    const labels = { model: 'slow' };
+    let unloaded = false;
+    for (let n = 1_000_000; n <= 256_000_000 && !unloaded; n *= 16) {
+      const done: { ok: boolean; error?: string }[] = [];
+      const calls = Array.from({ length: N }, () =>
+        grpc.call('ModelInfer', slowGrpcRequest(n), { deadlineMs: 600_000 }).then(
+          () => done.push({ ok: true }),
+          (error: unknown) => done.push({ ok: false, error: String(error) }),
+        ),
+      );
+      let inFlight = 0;
+      await waitFor(
+        async () => {
+          inFlight = await sample(server, 'tessera_model_infer_in_flight', labels);
+          return inFlight === N || done.length > 0;
+        },
+        'every request to reach the model',
+        60_000,
+      );
+      if (inFlight !== N) {
+        await Promise.all(calls);
+        continue;
+      }
+      const unload = await postJson(`${server.httpUrl}/v2/repository/models/slow/unload`);
+      assert.equal(unload.status, 200, JSON.stringify(unload.body));
+      unloaded = true;
+      await Promise.all(calls);
+      assert.deepEqual(
+        done.filter((d) => !d.ok),
+        [],
+        'every in-flight request succeeded',
+      );
+    }
+    assert.ok(unloaded, 'the requests were still in flight when unload was sent');
+    const drainTimeouts = server.logs.filter(
+      (l) => (l as { msg?: string }).msg?.startsWith('Drain timeout') === true,
+    );
+    assert.deepEqual(drainTimeouts, [], 'the unload waited for the requests instead of timing out');
+    const later = await postJson(`${server.httpUrl}/v2/models/slow/infer`, slowRestRequest(1));
+    assert.equal(later.status, 503);
+    assert.equal(
+      (await grpcCode(grpc.call('ModelInfer', slowGrpcRequest(1)))).code,
+      status.UNAVAILABLE,
+    );
+    assert.equal((await fetch(`${server.httpUrl}/v2/health/live`)).status, 200);
+    assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/slow/load`)).status, 200);
   });
 });
