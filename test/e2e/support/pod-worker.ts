@@ -225,6 +225,14 @@ export class PodWorker {
     this.sync();
   }
 
+  /** How many leading argv entries are local program paths rather than container arguments. */
+  private localPrefix(run: ContainerRun): number {
+    const command = run.spec.command;
+    if (command !== undefined && command.length > 0) return command.length;
+    const rule = this.ctx.settings.images.find((r) => r.matches(run.spec.image ?? ''));
+    return rule?.entrypoint.length ?? 1;
+  }
+
   private command(run: ContainerRun): string[] | undefined {
     const image = run.spec.image ?? '';
     const rule = this.ctx.settings.images.find((r) => r.matches(image));
@@ -276,7 +284,11 @@ export class PodWorker {
       };
       const resolved = await containerEnv(run.spec, ctxEnv);
       const refs = new Map(Object.entries(resolved));
-      argv = argv.map((a, i) => (i === 0 ? a : rewrite(expandReferences(a, refs))));
+      // The program itself (the image's entrypoint or `node <file>`) is a path on this machine:
+      // only the container's arguments are rewritten, or a repository under a mounted path such
+      // as /tmp would be mistaken for a path inside the container.
+      const local = this.localPrefix(run);
+      argv = argv.map((a, i) => (i < local ? a : rewrite(expandReferences(a, refs))));
       env = {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         HOME: this.podDir,
