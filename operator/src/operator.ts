@@ -192,6 +192,7 @@ export class Operator {
       afterStep: deps.afterStep,
       cleanups: deps.cleanups,
       observations: (key) => observations.get(key),
+      observationPending: (key) => this.modelDriver.queue.has(key),
       placements: (key) => placements.get(key),
       events: deps.events,
     });
@@ -288,11 +289,10 @@ export class Operator {
     if (name !== undefined) this.modelDriver.enqueue(`${namespace ?? ''}/${name}`);
   }
 
+  /** A runtime changed: every InferenceService that could select it (its namespace, or all). */
   private enqueueNamespace(namespace: string | undefined): void {
-    for (const isvc of this.isvcs.list()) {
-      if (namespace === undefined || isvc.metadata?.namespace === namespace)
-        this.enqueueObject(isvc);
-    }
+    const isvcs = namespace === undefined ? this.isvcs.list() : this.isvcs.select(namespace);
+    for (const isvc of isvcs) this.enqueueObject(isvc);
   }
 
   private enqueueOwner(obj: KubeObject): void {
