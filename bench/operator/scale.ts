@@ -6,7 +6,7 @@
 // PredictorReady becomes True while ModelsReady stays False (ModelsNotLoaded) — status only says
 // a model is loaded when a server reports it (ARCHITECTURE.md).
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     // Directory for the operator's V8 CPU profile (node --cpu-prof), written when it stops.
     'cpu-prof': { type: 'string' },
+    // File that receives the operator's log lines (JSON), for finding what it wrote.
+    'operator-log': { type: 'string' },
   },
 });
 const COUNT = Number(args.count);
@@ -167,7 +169,9 @@ function startOperator(kubeconfig: string): Promise<{ port: number; stop(): Prom
       if (entry.msg === 'Started operator' && entry.metricsPort !== undefined) {
         // Drain the rest unread: parsing thousands of log lines would take CPU from the run.
         lines.close();
-        child.stdout.resume();
+        const logFile = args['operator-log'];
+        if (logFile === undefined) child.stdout.resume();
+        else child.stdout.pipe(createWriteStream(logFile));
         resolve({ port: entry.metricsPort, stop });
       }
     });

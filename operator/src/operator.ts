@@ -192,7 +192,6 @@ export class Operator {
       afterStep: deps.afterStep,
       cleanups: deps.cleanups,
       observations: (key) => observations.get(key),
-      observationPending: (key) => this.modelDriver.queue.has(key),
       placements: (key) => placements.get(key),
       events: deps.events,
     });

@@ -117,11 +117,6 @@ export class WorkQueue {
     this.add(key);
   }
 
-  /** Whether `key` is waiting or being processed (not counting a pending delay). */
-  has(key: string): boolean {
-    return this.dirty.has(key) || this.processing.has(key);
-  }
-
   /** Whether `key` is being processed now. */
   isProcessing(key: string): boolean {
     return this.processing.has(key);

@@ -44,17 +44,6 @@ describe('WorkQueue', () => {
     assert.equal(q.length, 0);
   });
 
-  it('says whether a key is waiting or being processed', async () => {
-    const q = new WorkQueue();
-    assert.equal(q.has('ns/a'), false);
-    q.add('ns/a');
-    assert.equal(q.has('ns/a'), true, 'waiting');
-    assert.equal(await q.get(), 'ns/a');
-    assert.equal(q.has('ns/a'), true, 'processing');
-    q.done('ns/a');
-    assert.equal(q.has('ns/a'), false, 'finished');
-  });
-
   it('never hands a key to a second worker while it is processed, and requeues it after done', async () => {
     const q = new WorkQueue();
     q.add('ns/a');

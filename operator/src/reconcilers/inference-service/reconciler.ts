@@ -55,12 +55,6 @@ export interface InferenceServiceReconcilerDeps {
   readonly cleanups?: readonly Cleanup[];
   /** What the model driver last saw on each replica (the servers' index, through the agents). */
   readonly observations?: (key: string) => Observations | undefined;
-  /**
-   * Whether the model driver is about to make its first observation of `key` (queued or
-   * running); its result re-queues this key, so writing a status before it would be written
-   * again at once.
-   */
-  readonly observationPending?: (key: string) => boolean;
   /** Where the placement reconciler put a Shared-mode InferenceService. */
   readonly placements?: (key: string) => PlacementResult | undefined;
   /** Kubernetes Events on the InferenceService, sent on transitions only. */
@@ -183,7 +177,7 @@ export class InferenceServiceReconciler {
     await this.deps.afterStep?.('Service', key);
     await this.reconcileHpa(desired.hpa, isvc, key, log);
     await this.deps.afterStep?.('HorizontalPodAutoscaler', key);
-    const status = await this.writeStatus(
+    await this.writeStatus(
       isvc,
       key,
       {
@@ -198,9 +192,6 @@ export class InferenceServiceReconciler {
       },
       log,
     );
-    // Deferred: the driver's first observation re-queues this key (a failing driver reconcile
-    // retries with backoff until it records one), and that reconcile emits the Event.
-    if (status === 'deferred') return DONE;
     const { runtimeName, runtimeKind } = isvc.status ?? {};
     if (runtimeName !== selection.runtime.metadata.name || runtimeKind !== selection.runtime.kind)
       this.emit(isvc, {
@@ -376,18 +367,7 @@ export class InferenceServiceReconciler {
       url: string | undefined;
     },
     log: Logger,
-  ): Promise<'written' | 'deferred'> {
-    if (
-      parts.predictor.kind === 'deployed' &&
-      parts.predictor.replicas === undefined &&
-      this.deps.observationPending?.(key) === true
-    ) {
-      // ModelsNotObserved would last milliseconds and cost a second status write per object
-      // (half the status writes at 1,000 InferenceServices, bench/RESULTS.md); the driver's
-      // first observation re-queues this key, and that reconcile writes the status.
-      log.debug('Status deferred until the model driver has observed the replicas');
-      return 'deferred';
-    }
+  ): Promise<void> {
     const desired = computeStatus({
       generation: isvc.metadata.generation ?? 0,
       previous: isvc.status,
@@ -401,7 +381,7 @@ export class InferenceServiceReconciler {
       deploymentMode: isvc.spec.deploymentMode,
       runtime: parts.runtime,
     });
-    if (statusUpToDate(desired, isvc.status)) return 'written';
+    if (statusUpToDate(desired, isvc.status)) return;
     await applyStatus(
       this.deps.client,
       RESOURCES.InferenceService,
@@ -418,7 +398,6 @@ export class InferenceServiceReconciler {
     const ready = desired.conditions?.find((c) => c.type === 'Ready');
     log.info({ ready: ready?.status, reason: ready?.reason }, 'Updated InferenceService status');
     await this.deps.afterStep?.('status', key);
-    return 'written';
   }
 
   /**
