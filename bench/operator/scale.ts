@@ -7,6 +7,7 @@
 // a model is loaded when a server reports it (ARCHITECTURE.md).
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -29,6 +30,8 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     // File that receives the operator's log lines (JSON), for finding what it wrote.
     'operator-log': { type: 'string' },
+    // File for a 30 s Go CPU profile of kube-apiserver taken while the objects converge.
+    'apiserver-profile': { type: 'string' },
   },
 });
 const COUNT = Number(args.count);
@@ -98,16 +101,18 @@ function statusTracker(
 interface Counters {
   reconciles: number;
   writes: number;
+  reads: number;
 }
 
 async function scrape(port: number): Promise<Counters> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const c: Counters = { reconciles: 0, writes: 0 };
+  const c: Counters = { reconciles: 0, writes: 0, reads: 0 };
   for (const line of text.split('\n')) {
     const r = /^controller_runtime_reconcile_total\{[^}]*\} (\d+)/.exec(line);
     if (r) c.reconciles += Number(r[1]);
     const w = /^rest_client_requests_total\{method="(\w+)",code="\d+"\} (\d+)/.exec(line);
     if (w && w[1] !== 'GET') c.writes += Number(w[2]);
+    if (w && w[1] === 'GET') c.reads += Number(w[2]);
   }
   return c;
 }
@@ -206,6 +211,61 @@ function writeResults(block: string): void {
   writeFileSync(file, `${updated.trimEnd()}\n`);
 }
 
+/** GETs `path` from kube-apiserver with the kubeconfig's token, as bytes (pprof, metrics). */
+async function apiserverGet(kubeconfig: string, path: string): Promise<Buffer> {
+  const config = JSON.parse(readFileSync(kubeconfig, 'utf8')) as {
+    clusters: { cluster: { server: string; 'certificate-authority-data': string } }[];
+    users: { user: { token: string } }[];
+  };
+  const cluster = config.clusters[0]?.cluster;
+  const token = config.users[0]?.user.token;
+  if (cluster === undefined || token === undefined) throw new Error('unexpected kubeconfig');
+  return new Promise<Buffer>((resolve, reject) => {
+    const req = httpsRequest(
+      `${cluster.server}${path}`,
+      {
+        headers: { authorization: `Bearer ${token}` },
+        ca: Buffer.from(cluster['certificate-authority-data'], 'base64'),
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          resolve(Buffer.concat(chunks));
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * Takes a CPU profile of kube-apiserver (its /debug/pprof/profile endpoint, on by default) and
+ * writes it to `file`, for `go tool pprof`.
+ */
+async function profileApiserver(kubeconfig: string, file: string, seconds: number): Promise<void> {
+  writeFileSync(
+    file,
+    await apiserverGet(kubeconfig, `/debug/pprof/profile?seconds=${String(seconds)}`),
+  );
+}
+
+/** kube-apiserver's request counts by verb and resource (its apiserver_request_total). */
+async function apiserverRequests(kubeconfig: string): Promise<Map<string, number>> {
+  const text = (await apiserverGet(kubeconfig, '/metrics')).toString('utf8');
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labels = Object.fromEntries(
+      [...line.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
+    );
+    const key = `${labels['verb'] ?? ''} ${labels['resource'] ?? ''}${labels['subresource'] ? `/${labels['subresource']}` : ''}`;
+    out.set(key, (out.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return out;
+}
+
 const isvcBody = (name: string): KubeObject => ({
   apiVersion: 'serving.tessera.io/v1alpha1',
   kind: 'InferenceService',
@@ -278,7 +338,15 @@ async function main(): Promise<void> {
     const names = Array.from({ length: COUNT }, (_, i) => `model-${String(i).padStart(5, '0')}`);
     const c0 = await scrape(op.port);
     const cpu0 = childCpuSeconds();
+    const api0 = await apiserverRequests(plane.kubeconfig);
 
+    const profileFile = args['apiserver-profile'];
+    const profiled =
+      profileFile === undefined
+        ? Promise.resolve()
+        : profileApiserver(plane.kubeconfig, profileFile, 30).catch((err: unknown) => {
+            console.error('apiserver profile failed:', err);
+          });
     const t0 = Date.now();
     await pool(names, concurrency, (name) =>
       client.request('POST', isvcs, { body: isvcBody(name) }),
@@ -287,6 +355,8 @@ async function main(): Promise<void> {
     await until('statuses', () => tracker.count('reconciled') === COUNT, 600_000);
     const t1 = Date.now();
     const c1 = await scrape(op.port);
+    const api1 = await apiserverRequests(plane.kubeconfig);
+    await profiled;
     const cpu1 = childCpuSeconds();
 
     await pool(names, concurrency, (name) => markAvailable(client, name));
@@ -338,11 +408,17 @@ async function main(): Promise<void> {
           `${n === 'MainThread' || n === 'node' ? 'operator' : n} ${s.toFixed(1)} s (${((100 * s) / cpuTotal).toFixed(0)} %)`,
       )
       .join(', ');
+    const apiRequests = [...api1]
+      .map(([k, n]): [string, number] => [k, n - (api0.get(k) ?? 0)])
+      .filter(([, n]) => n >= COUNT / 10)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${String(n)}`)
+      .join(', ');
     const modelsReady = [...models].map(([label, n]) => `${String(n)} × ${label}`).join(', ');
     const lines = [
       `### ${String(COUNT)} InferenceServices`,
       '',
-      `\`npm run bench:operator -- --count ${String(COUNT)}\` (${new Date().toISOString().slice(0, 10)}): ${String(COUNT)} InferenceServices created at once`,
+      `\`npm run bench:operator -- --count ${String(COUNT)} --workers ${args.workers} --resync ${String(RESYNC_SECONDS)}\` (${new Date().toISOString().slice(0, 10)}): ${String(COUNT)} InferenceServices created at once`,
       `(${String(concurrency)} concurrent creates) in one namespace; the operator runs as its own process with ${args.workers} workers.`,
       `Machine: ${String(cpus().length)} CPUs (${cpus()[0]?.model ?? 'unknown'}).`,
       '',
@@ -352,6 +428,8 @@ async function main(): Promise<void> {
       `| **All ${String(COUNT)} reconciled** (Deployment + Service applied, status written) | **${sec(t1 - t0)} s** after the first create |`,
       `| Reconciles in that phase | ${String(c1.reconciles - c0.reconciles)} (${rate(c1.reconciles - c0.reconciles, t1 - t0)} reconciles/s) |`,
       `| API writes in that phase | ${String(c1.writes - c0.writes)} (${((c1.writes - c0.writes) / COUNT).toFixed(1)} per InferenceService) |`,
+      `| Operator GETs (lists) in that phase | ${String(c1.reads - c0.reads)} |`,
+      `| kube-apiserver requests in that phase (all clients, ≥ ${String(COUNT / 10)}) | ${apiRequests} |`,
       `| CPU in that phase | ${cpuShare} |`,
       `| PredictorReady=True on all after every Deployment was marked available | ${sec(t3 - t2)} s |`,
       `| Reconciles during that phase | ${String(c3.reconciles - c1.reconciles)} |`,
