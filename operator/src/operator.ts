@@ -293,11 +293,10 @@ export class Operator {
     if (name !== undefined) this.modelDriver.enqueue(`${namespace ?? ''}/${name}`);
   }
 
+  /** A runtime changed: every InferenceService that could select it (its namespace, or all). */
   private enqueueNamespace(namespace: string | undefined): void {
-    for (const isvc of this.isvcs.list()) {
-      if (namespace === undefined || isvc.metadata?.namespace === namespace)
-        this.enqueueObject(isvc);
-    }
+    const isvcs = namespace === undefined ? this.isvcs.list() : this.isvcs.select(namespace);
+    for (const isvc of isvcs) this.enqueueObject(isvc);
   }
 
   private enqueueOwner(obj: KubeObject): void {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { KubeClient, KubeList, KubeObject, WatchEvent } from '../kube/client.js';
 import { errorMessage, isGone, KubeApiError } from '../kube/errors.js';
+import { LabelIndex, matchesSelector, type LabelSelector } from './label-index.js';
 import { jitteredBackoffMs } from './rate-limiter.js';
 
 /** What happened to a cached object. `resync` re-delivers an unchanged object periodically. */
@@ -51,6 +52,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 export class Informer {
   private readonly cache = new Map<string, KubeObject>();
+  private readonly index = new LabelIndex();
   private readonly abort = new AbortController();
   private resourceVersion: string | undefined;
   private synced = false;
@@ -99,9 +101,23 @@ export class Informer {
     return this.cache.get(key);
   }
 
-  /** Every cached object. */
+  /** Every cached object (a copy: O(n), for the rare caller that needs them all). */
   list(): KubeObject[] {
     return [...this.cache.values()];
+  }
+
+  /**
+   * The cached objects of `namespace` that carry every label of `selector` (all of the
+   * namespace without one), found through the namespace and label index, not a scan.
+   */
+  select(namespace: string, selector?: LabelSelector): KubeObject[] {
+    const out: KubeObject[] = [];
+    for (const key of this.index.candidates(namespace, selector)) {
+      const obj = this.cache.get(key);
+      if (obj !== undefined && (selector === undefined || matchesSelector(obj, selector)))
+        out.push(obj);
+    }
+    return out;
   }
 
   private async loop(): Promise<void> {
@@ -155,6 +171,7 @@ export class Informer {
     for (const [key, old] of this.cache) {
       if (!fresh.has(key)) {
         this.cache.delete(key);
+        this.index.remove(key, old);
         this.options.onEvent('delete', old);
       }
     }
@@ -169,6 +186,7 @@ export class Informer {
   private store(key: string, obj: KubeObject): void {
     const old = this.cache.get(key);
     this.cache.set(key, obj);
+    this.index.update(key, obj, old);
     if (old === undefined) this.options.onEvent('add', obj);
     else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) {
       this.options.onEvent('update', obj);
@@ -208,7 +226,9 @@ export class Informer {
     if (event.type === 'BOOKMARK') return;
     const key = objectKey(event.object);
     if (event.type === 'DELETED') {
+      const old = this.cache.get(key);
       this.cache.delete(key);
+      if (old !== undefined) this.index.remove(key, old);
       this.options.onEvent('delete', event.object);
       return;
     }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -46,6 +45,28 @@ function transportError(method: string, path: string, err: unknown): Error {
   return new Error(`${method} ${path}: ${errorMessage(cause)}`, { cause: err });
 }
 
+type TlsMaterial = https.AgentOptions['ca'];
+
+function sameMaterial(a: TlsMaterial, b: TlsMaterial): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => sameMaterial(item as TlsMaterial, b[i] as TlsMaterial));
+  }
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  return a === b;
+}
+
+/** Whether two TLS option sets (as `auth` builds them) name the same identity. */
+function sameTls(a: https.AgentOptions, b: https.AgentOptions): boolean {
+  return (
+    sameMaterial(a.ca, b.ca) &&
+    sameMaterial(a.cert, b.cert) &&
+    sameMaterial(a.key as TlsMaterial, b.key as TlsMaterial) &&
+    a.rejectUnauthorized === b.rejectUnauthorized &&
+    a.servername === b.servername
+  );
+}
+
 /** What one request needs: headers with the credential, and a dispatcher with the TLS material. */
 interface Auth {
   readonly headers: Record<string, string>;
@@ -63,7 +84,7 @@ interface Auth {
 export class KubeConfigClient implements KubeClient {
   private readonly server: URL;
   private readonly observers: RequestObserver[] = [];
-  private dispatcher: { key: string; agent: Dispatcher } | undefined;
+  private dispatcher: { tls: https.AgentOptions; agent: Dispatcher } | undefined;
 
   /** Builds a client for the current context of `kubeConfig`. */
   constructor(
@@ -183,14 +204,14 @@ export class KubeConfigClient implements KubeClient {
     return { headers, dispatcher: this.dispatcherFor(tls) };
   }
 
-  /** One keep-alive dispatcher per TLS identity; a rotated client certificate replaces it. */
+  /**
+   * One keep-alive dispatcher per TLS identity; a rotated client certificate replaces it. The
+   * identity is compared field by field (a byte comparison of the PEMs): hashing it on every
+   * request took a tenth of the operator's CPU at 1,000 InferenceServices (bench/RESULTS.md).
+   */
   private dispatcherFor(tls: https.AgentOptions): Dispatcher {
-    const key = createHash('sha256')
-      .update(
-        JSON.stringify(tls, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v)),
-      )
-      .digest('hex');
-    if (this.dispatcher?.key === key) return this.dispatcher.agent;
+    if (this.dispatcher !== undefined && sameTls(this.dispatcher.tls, tls))
+      return this.dispatcher.agent;
     const options = this.kubeConfig.createDispatcherOptions(
       this.kubeConfig.getCurrentCluster(),
       tls,
@@ -217,7 +238,7 @@ export class KubeConfigClient implements KubeClient {
     }
     // Requests in flight on the old dispatcher finish; close() only refuses new ones.
     void this.dispatcher?.agent.close();
-    this.dispatcher = { key, agent };
+    this.dispatcher = { tls, agent };
     return agent;
   }
 }

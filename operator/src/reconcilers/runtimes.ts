@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
 import { servingRuntimeSchema, type ServingRuntime } from '../api/v1alpha1/index.js';
+import type { LabelSelector } from '../controller/label-index.js';
 import type { KubeObject } from '../kube/client.js';
 
 /** A read-only view of an informer cache. */
 export interface ObjectCache {
   get(key: string): KubeObject | undefined;
   list(): KubeObject[];
+  /** Objects of `namespace` carrying every label of `selector` (indexed, not scanned). */
+  select(namespace: string, selector?: LabelSelector): KubeObject[];
 }
 
 /** The runtimes an InferenceService in `namespace` may select, parsed (invalid ones skipped). */
@@ -15,10 +18,7 @@ export function runtimesFor(
   log: Logger,
 ): { namespaced: ServingRuntime[]; cluster: ServingRuntime[] } {
   return {
-    namespaced: parseRuntimes(
-      caches.servingRuntimes.list().filter((r) => r.metadata?.namespace === namespace),
-      log,
-    ),
+    namespaced: parseRuntimes(caches.servingRuntimes.select(namespace), log),
     cluster: parseRuntimes(caches.clusterServingRuntimes.list(), log),
   };
 }

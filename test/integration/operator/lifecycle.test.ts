@@ -47,7 +47,8 @@ describe('InferenceService create, update, scale and delete against kube-apiserv
     const deployment = await waitFor('Deployment', () =>
       get(paths.deployment(ns, 'iris-predictor')),
     );
-    const service = await get(paths.service(ns, 'iris-predictor'));
+    // The Service is applied right after the Deployment, one round trip later.
+    const service = await waitFor('Service', () => get(paths.service(ns, 'iris-predictor')));
     const owner = deployment.metadata?.ownerReferences?.[0];
     assert.ok(owner);
     assert.equal(owner.kind, 'InferenceService');

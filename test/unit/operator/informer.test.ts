@@ -118,6 +118,47 @@ describe('Informer', () => {
     assert.equal(client.lists, 1);
   });
 
+  it('selects by namespace and labels through its index, following updates and deletes', async () => {
+    const labelled = (
+      name: string,
+      namespace: string,
+      rv: string,
+      labels: Record<string, string>,
+    ): KubeObject => ({ metadata: { name, namespace, resourceVersion: rv, labels } });
+    const client = new FakeClient(
+      [
+        labelled('p1', 'ns', '1', { app: 'a', shard: '0' }),
+        labelled('p2', 'ns', '2', { app: 'a', shard: '1' }),
+        labelled('p3', 'other', '3', { app: 'a', shard: '0' }),
+      ],
+      [
+        (on) => {
+          on({ type: 'MODIFIED', object: labelled('p2', 'ns', '11', { app: 'b', shard: '1' }) });
+          on({ type: 'DELETED', object: labelled('p3', 'other', '12', { app: 'a' }) });
+          on({ type: 'ADDED', object: labelled('p4', 'ns', '13', { app: 'a', shard: '0' }) });
+          return Promise.resolve();
+        },
+      ],
+    );
+    const inf = new Informer(client, { path: '/x', resyncMs: 0, onEvent: () => {}, logger });
+    inf.start();
+    await inf.waitForSync();
+    const names = (ns: string, sel?: Record<string, string>): string[] =>
+      inf
+        .select(ns, sel)
+        .map((o) => o.metadata?.name ?? '')
+        .sort();
+    await until(() => inf.get('ns/p4') !== undefined);
+    await inf.stop();
+    assert.deepEqual(names('ns'), ['p1', 'p2', 'p4']);
+    assert.deepEqual(names('ns', { app: 'a' }), ['p1', 'p4'], 'p2 moved to app=b');
+    assert.deepEqual(names('ns', { app: 'a', shard: '0' }), ['p1', 'p4']);
+    assert.deepEqual(names('ns', { app: 'b', shard: '0' }), []);
+    assert.deepEqual(names('ns', { app: 'missing' }), []);
+    assert.deepEqual(names('other'), [], 'a deleted object leaves every index');
+    assert.deepEqual(names('other', { app: 'a' }), []);
+  });
+
   it('relists on 410 Gone and reports objects that vanished during the gap', async () => {
     const client = new FakeClient(
       [obj('a', '5'), obj('b', '6')],

@@ -22,6 +22,12 @@ function cache(objects: KubeObject[]) {
     get: (key: string) =>
       objects.find((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}` === key),
     list: () => objects,
+    select: (namespace: string, selector: Record<string, string> = {}) =>
+      objects.filter(
+        (o) =>
+          (o.metadata?.namespace ?? '') === namespace &&
+          Object.entries(selector).every(([k, v]) => o.metadata?.labels?.[k] === v),
+      ),
   };
 }
 

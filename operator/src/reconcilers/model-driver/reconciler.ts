@@ -218,12 +218,7 @@ export class ModelDriverReconciler {
 
   #pods(namespace: string, selector: Readonly<Record<string, string>>): PodView[] {
     return this.deps.caches.pods
-      .list()
-      .filter(
-        (p) =>
-          p.metadata?.namespace === namespace &&
-          Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v),
-      )
+      .select(namespace, selector)
       .map(podView)
       .filter((p) => !p.terminating);
   }

@@ -98,13 +98,9 @@ export class PlacementReconciler {
       pool.kind === 'ServingRuntime'
         ? this.deps.caches.servingRuntimes
         : this.deps.caches.clusterServingRuntimes;
-    const raw = cache
-      .list()
-      .find(
-        (r) =>
-          r.metadata?.name === pool.name &&
-          (pool.kind === 'ClusterServingRuntime' || r.metadata.namespace === pool.namespace),
-      );
+    const raw = cache.get(
+      pool.kind === 'ClusterServingRuntime' ? pool.name : `${pool.namespace}/${pool.name}`,
+    );
     const parsed = raw === undefined ? undefined : servingRuntimeSchema.safeParse(raw);
     return parsed?.success === true ? parsed.data : undefined;
   }
@@ -113,9 +109,8 @@ export class PlacementReconciler {
   #members(namespace: string, key: string, log: Logger): InferenceService[] {
     const runtimes = runtimesFor(this.deps.caches, namespace, log);
     const out: InferenceService[] = [];
-    for (const raw of this.deps.caches.inferenceServices.list()) {
-      if (raw.metadata?.namespace !== namespace || raw.metadata.deletionTimestamp !== undefined)
-        continue;
+    for (const raw of this.deps.caches.inferenceServices.select(namespace)) {
+      if (raw.metadata?.deletionTimestamp !== undefined) continue;
       const parsed = inferenceServiceSchema.safeParse(raw);
       if (!parsed.success || parsed.data.spec.deploymentMode !== 'Shared') continue;
       const selection = selectRuntime(parsed.data, runtimes.namespaced, runtimes.cluster);
@@ -127,13 +122,7 @@ export class PlacementReconciler {
 
   #liveShards(namespace: string, runtime: ServingRuntime): Shard[] {
     return this.deps.caches.deployments
-      .list()
-      .filter(
-        (d) =>
-          d.metadata?.namespace === namespace &&
-          d.metadata.labels?.[POOL_LABEL] === runtime.metadata.name &&
-          d.metadata.labels[POOL_KIND_LABEL] === runtime.kind,
-      )
+      .select(namespace, { [POOL_LABEL]: runtime.metadata.name, [POOL_KIND_LABEL]: runtime.kind })
       .flatMap((d) => {
         const index = Number(d.metadata?.labels?.[SHARD_LABEL]);
         return Number.isInteger(index) && index >= 0 ? [{ index, models: placedModels(d) }] : [];
@@ -212,12 +201,7 @@ export class PlacementReconciler {
         const keep = new Set(shard.models.map((n) => served.get(n) ?? n));
         const selector = shardSelector(runtime, shard.index);
         const pods = this.deps.caches.pods
-          .list()
-          .filter(
-            (p) =>
-              p.metadata?.namespace === namespace &&
-              Object.entries(selector).every(([k, v]) => p.metadata?.labels?.[k] === v),
-          )
+          .select(namespace, selector)
           .map(podView)
           .filter((p) => p.agentReady && p.agentUrl !== undefined);
         await Promise.all(pods.map((p) => this.#unloadStraysOn(p.agentUrl ?? '', keep, log)));
