@@ -15,6 +15,7 @@ import {
   testClient,
   waitForObjects,
 } from '../support/kube.js';
+import { waitFor } from '../../integration/operator/cluster.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { ProcessKubelet } from '../support/process-kubelet.js';
 import { startStorageServer, type StorageServer } from '../support/storage-server.js';
@@ -142,14 +143,15 @@ describe('Shared mode end to end', { timeout: 600_000 }, () => {
     const [ip] = await serviceEndpoints(client, ns, 'iris-a-predictor');
     assert.ok(ip);
     await client.request('DELETE', `${api('inferenceservices')}/iris-a`);
-    // Poll the shard's server until the model is no longer ready there (the placement pass
-    // unloads it through the agent); bounded at 600 polls.
-    for (let i = 0; ; i++) {
-      const res = await fetch(`http://${ip}:${SERVER_PORTS.http}/v2/models/iris-a/ready`);
-      if (res.status !== 200) break; // unloaded: no longer ready on the shard's server
-      assert.ok(i < 600, `iris-a is still served: ${res.status}\n${diagnostics()}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // The event waited for: the shard's server stops reporting the model ready (the placement
+    // pass unloads it through the agent). The shared waitFor polls it, bounded.
+    await waitFor(
+      'iris-a unloaded from its shard',
+      async () =>
+        (await fetch(`http://${ip}:${SERVER_PORTS.http}/v2/models/iris-a/ready`)).status !== 200,
+      120_000,
+      200,
+    );
     const b = await fetch(`http://${ip}:${SERVER_PORTS.http}/v2/models/iris-b/ready`);
     assert.equal(b.status, 200);
   });
