@@ -7,6 +7,7 @@ import { existsSync, readFileSync, renameSync, mkdirSync, rmSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../peers/cache.mjs';
+import { withLock } from '../peers/exec.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const moduleDir = join(here, 'k8s');
@@ -92,11 +93,17 @@ export async function ensureBinaries(log = console.log) {
     .digest('hex')
     .slice(0, 12);
   const dir = cacheDir('kube', `v${k8s}-etcd-${etcd}-${hash}`);
-  const missing = TARGETS.filter(([name]) => !existsSync(join(dir, name)));
-  if (missing.length === 0) {
+  const missingNow = () => TARGETS.filter(([name]) => !existsSync(join(dir, name)));
+  if (missingNow().length === 0) {
     log(`using cached control plane v${k8s} (etcd ${etcd}) and kubectl in ${dir}`);
     return dir;
   }
+  // Two test runs on one machine share the cache: one builds, the other waits and reuses.
+  return withLock(dir, () => build(dir, missingNow(), { k8s, etcd }, log), { log });
+}
+
+async function build(dir, missing, { k8s, etcd }, log) {
+  if (missing.length === 0) return dir;
   const go = spawnSync('go', ['version'], { env: goEnv(), encoding: 'utf8' });
   if (go.status !== 0)
     throw new Error(`Go is required to build the test control plane: ${go.stderr || go.error}`);

@@ -1,7 +1,9 @@
 // Peer: moto's standalone server (`moto[server]`), a real S3-compatible HTTP endpoint, in its own
-// virtualenv, pinned in test/peers/moto/requirements.txt. Cached by a hash of that file and the
+// virtualenv with the AWS CLI a user would upload a model with, pinned in
+// test/peers/moto/requirements.txt. Cached by a hash of that file and the
 // interpreter's version. Tests start it per suite on a free loopback port
-// (test/support/moto-server.ts). Returns { TESSERA_MOTO_SERVER: <venv>/bin/moto_server }.
+// (test/support/moto-server.ts). Returns { TESSERA_MOTO_SERVER: <venv>/bin/moto_server,
+// TESSERA_AWS_CLI: <venv>/bin/aws }.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,15 +28,17 @@ export async function provision(log) {
   const dir = cacheDir('moto', key);
   const venv = join(dir, 'venv');
   const server = join(venv, 'bin', 'moto_server');
-  const cached = () => isDone(dir, key) && existsSync(server);
+  const aws = join(venv, 'bin', 'aws');
+  const outputs = { TESSERA_MOTO_SERVER: server, TESSERA_AWS_CLI: aws };
+  const cached = () => isDone(dir, key) && existsSync(server) && existsSync(aws);
   if (cached()) {
     log(`reusing cached moto server ${key} (${version})`);
-    return { TESSERA_MOTO_SERVER: server };
+    return outputs;
   }
   return withLock(
     dir,
     async () => {
-      if (cached()) return { TESSERA_MOTO_SERVER: server };
+      if (cached()) return outputs;
       log(`creating a virtualenv for moto[server] with ${version} (${key})`);
       rmSync(venv, { recursive: true, force: true });
       try {
@@ -48,13 +52,13 @@ export async function provision(log) {
         python: join(venv, 'bin', 'python'),
         venv,
         requirements: requirementsPath,
-        imports: 'import moto.server, flask, werkzeug',
+        imports: 'import moto.server, flask, werkzeug, awscli',
         label: 'moto',
         log,
       });
       markDone(dir, key);
       log(`moto server ready: ${server}`);
-      return { TESSERA_MOTO_SERVER: server };
+      return outputs;
     },
     { log },
   );

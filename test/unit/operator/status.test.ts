@@ -172,6 +172,32 @@ describe('computeStatus', () => {
     assert.match(cond(s, 'Ready')?.message ?? '', /^PredictorReady: /);
   });
 
+  it('names the failed load as the reason for Ready, not the pods it keeps unready', () => {
+    const unavailable = {
+      observedGeneration: 2,
+      replicas: 1,
+      readyReplicas: 0,
+      availableReplicas: 0,
+      conditions: [{ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' }],
+    };
+    const s = computeStatus(
+      input({
+        predictor: deployed(deployment(unavailable, 2, 1), [
+          {
+            pod: 'iris-predictor-a',
+            state: 'FailedToLoad',
+            reason: 'access to s3://models/iris/ was denied (SignatureDoesNotMatch)',
+            failureTime: NOW,
+          },
+        ]),
+      }),
+    );
+    assert.equal(cond(s, 'PredictorReady')?.status, 'False');
+    assert.equal(cond(s, 'ModelsReady')?.reason, 'FailedToLoad');
+    assert.equal(cond(s, 'Ready')?.reason, 'FailedToLoad');
+    assert.match(cond(s, 'Ready')?.message ?? '', /^ModelsReady: .*was denied/);
+  });
+
   it('reports the Deployment condition when replicas are unavailable', () => {
     const d = deployment({
       observedGeneration: 2,

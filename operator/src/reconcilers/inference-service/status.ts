@@ -186,7 +186,11 @@ function modelsCondition(predictor: DeployedState): ConditionCore {
 type DeployedState = Extract<PredictorState, { kind: 'deployed' }>;
 
 function readyCondition(parts: ConditionCore[]): ConditionCore {
-  const failing = parts.find((c) => c.status !== 'True');
+  // A model that failed to load is the cause when the pods are also unavailable (a server is
+  // ready only once its model is), so Ready names it rather than its consequence.
+  const failing =
+    parts.find((c) => c.status !== 'True' && c.reason === 'FailedToLoad') ??
+    parts.find((c) => c.status !== 'True');
   if (failing === undefined) {
     return {
       type: CONDITION.ready,
