@@ -197,8 +197,7 @@ try {
     isvcs,
     `all ${String(SHARED)} shared models loaded`,
     (items) =>
-      (items).filter((o) => o.metadata?.name?.startsWith('shared-') && ready(o))
-        .length === SHARED,
+      items.filter((o) => o.metadata?.name?.startsWith('shared-') && ready(o)).length === SHARED,
     { timeoutMs: 1_200_000, diagnostics },
   );
   const sharedMs = Date.now() - tShared;
