@@ -7,7 +7,7 @@
 //   - re-driving a killed pod: delete the pod, time until a replacement serves and status is 1/1;
 //   - Shared mode: --shared models applied at once, time until all are loaded, API writes per
 //     model, and three resync periods of steady state (must be zero writes).
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
@@ -56,7 +56,11 @@ await client
 const kubelet = await ProcessKubelet.start(client, { namespaces: [ns], probeTimeScale: 0.5 });
 const operator = await startOperator({
   watchNamespace: ns,
-  env: { TESSERA_OPERATOR_RESYNC_SECONDS: String(RESYNC_SECONDS) },
+  // No leader election: its Lease renewals would count as writes (one operator runs here).
+  env: {
+    TESSERA_OPERATOR_RESYNC_SECONDS: String(RESYNC_SECONDS),
+    TESSERA_OPERATOR_LEADER_ELECT: 'false',
+  },
 });
 
 const isvcs = `${GROUP}/namespaces/${ns}/inferenceservices`;
@@ -204,13 +208,23 @@ try {
   const afterLoad = await scrapeUrl(operator.metricsUrl);
   const shards = (await client.request<{ items: Pod[] }>('GET', podsPath)).items.length;
   const steady0 = await scrapeUrl(operator.metricsUrl);
+  const steadyFrom = Date.now();
   await new Promise((r) => setTimeout(r, 3 * RESYNC_SECONDS * 1000 + 1000));
   const steady1 = await scrapeUrl(operator.metricsUrl);
+  // What the operator said it wrote at steady state (each apply and status write logs a line).
+  const steadyLines = operator
+    .logs()
+    .split('\n')
+    .filter((l) => /Applied|Updated|Event|nload|Load/.test(l))
+    .filter((l) => Number(/"time":(\d+)/.exec(l)?.[1] ?? 0) >= steadyFrom);
+  if (steadyLines.length > 0) console.log(`steady-state writes:\n${steadyLines.join('\n')}`);
 
   const block = [
     '### Apply → Ready, re-drive, Shared mode',
     '',
-    `\`npm run bench:lifecycle -- --runs ${String(RUNS)} --shared ${String(SHARED)} --resync ${String(RESYNC_SECONDS)}\` (${new Date().toISOString().slice(0, 10)}). Machine: ${String(cpus().length)} CPUs (${cpus()[0]?.model ?? 'unknown'}).`,
+    `\`npm run bench:lifecycle -- --runs ${String(RUNS)} --shared ${String(SHARED)} --resync ${String(RESYNC_SECONDS)}\` (${new Date().toISOString().slice(0, 10)}). Machine: ${String(cpus().length)} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')} at the end.`,
     '',
     '| Measure | Value |',
     '|---|---|',
