@@ -156,7 +156,7 @@ describe('ModelRegistry', () => {
     assert.equal(runtime.unloads, 0);
     assert.throws(
       () => registry.acquire('alpha'),
-      /not ready/,
+      /has no available versions: it is unloading/,
       'new requests are refused while unloading',
     );
     lease.release();
@@ -199,7 +199,7 @@ describe('ModelRegistry', () => {
     const model = registry.acquire('multi');
     assert.equal(model.version, '10');
     model.release();
-    assert.throws(() => registry.acquire('multi', '11'), /version '11' not found/);
+    assert.throws(() => registry.acquire('multi', '11'), /'multi' version 11 is not found/);
   });
 
   it('reports an invalid model-settings.json under the model name with file and field', async () => {
