@@ -95,11 +95,9 @@ const int = (min: number, max: number) =>
     z.number().int().min(min).max(max),
   );
 
-const dataType = z
-  .string()
-  .refine((v) => TRITON_TYPES.has(v), {
-    message: `must be one of ${[...TRITON_TYPES.keys()].join(', ')}`,
-  });
+const dataType = z.string().refine((v) => TRITON_TYPES.has(v), {
+  message: `must be one of ${[...TRITON_TYPES.keys()].join(', ')}`,
+});
 
 const tensorSchema = z.strictObject({
   name: z.string().min(1),
