@@ -1138,9 +1138,9 @@ void describe('bad input on REST and gRPC', () => {
     const load = await fetch(`${server.httpUrl}/v2/repository/models/outside/load`, {
       method: 'POST',
     });
-    await assertRestError(load, 404, ["model 'outside'"]);
+    await assertRestError(load, 404, ["model: 'outside'"]);
     await assertGrpcError(client.call('ModelReady', { name: 'outside' }), status.NOT_FOUND, [
-      "model 'outside'",
+      "model: 'outside'",
     ]);
     const logs = JSON.stringify(server.logs);
     assert.ok(
