@@ -160,9 +160,11 @@ export class DataPlane {
    * of one model (no version), or of one version.
    */
   modelStatistics(name?: string, version?: string): ModelStatisticsSnapshot[] {
-    return this.#deps.registry
-      .serving(name, version)
-      .map(({ name: model, model: loaded }) => loaded.statistics.snapshot(model, loaded.version));
+    return this.#deps.registry.serving(name, version).map(({ name: model, model: loaded }) =>
+      // An unversioned model reports Triton's first version, "1": perf_analyzer parses the
+      // version of every entry as an integer (inference_profiler.cc, std::stoll) and aborts on "".
+      loaded.statistics.snapshot(model, loaded.version === '' ? '1' : loaded.version),
+    );
   }
 
   /** Runs one inference. Validation, metrics, tracing and timeouts live here, once. */
