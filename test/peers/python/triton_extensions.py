@@ -224,23 +224,21 @@ def config_checks(http: Any, grpc: Any, models_dir: str) -> None:
 def statistics_checks(http: Any, grpc: Any, httpclient: Any, grpcclient: Any) -> None:
     x = np.arange(16, dtype=np.int32).reshape(1, 16)
 
-    def http_infer(bad: bool = False) -> None:
+    def infer(client: Any, module: Any, bad: bool = False) -> None:
+        # A wrong shape ([1, 15] for INPUT0 [-1, 16]) fails validation after the model is chosen.
         shape = [1, 15] if bad else [1, 16]
         inputs = []
         for name in ("INPUT0", "INPUT1"):
-            t = httpclient.InferInput(name, shape, "INT32")
+            t = module.InferInput(name, shape, "INT32")
             t.set_data_from_numpy(x[:, :15] if bad else x)
             inputs.append(t)
-        http.infer("simple", inputs)
+        client.infer("simple", inputs)
+
+    def http_infer(bad: bool = False) -> None:
+        infer(http, httpclient, bad)
 
     def grpc_infer(bad: bool = False) -> None:
-        shape = [1, 15] if bad else [1, 16]
-        inputs = []
-        for name in ("INPUT0", "INPUT1"):
-            t = grpcclient.InferInput(name, shape, "INT32")
-            t.set_data_from_numpy(x[:, :15] if bad else x)
-            inputs.append(t)
-        grpc.infer("simple", inputs)
+        infer(grpc, grpcclient, bad)
 
     def http_stats() -> dict[str, Any]:
         stats = http.get_inference_statistics("simple")["model_stats"]
