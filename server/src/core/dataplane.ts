@@ -31,6 +31,7 @@ import {
   type TritonModelConfig,
 } from './model-config.js';
 import type { LoadOverride, LoadedModel, ModelRegistry } from './model-registry.js';
+import { assertModelName } from './model-name.js';
 import type { ModelSettings } from './model-settings.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
@@ -312,6 +313,8 @@ export class DataPlane {
     name: string,
     parameters: Readonly<Record<string, LoadParameter>> = {},
   ): Promise<void> {
+    // Before anything is written: a `file:` load names its temporary folder after the model.
+    assertModelName(name);
     const request = parseLoadParameters(name, parameters);
     await this.#deps.registry.load(name, await this.#loadOverride(name, request));
   }

@@ -466,6 +466,25 @@ def load_checks(http: Any, grpc: Any, http_url: str, grpc_url: str) -> None:
             ),
         )
 
+    check(
+        "http.load.files.model_name_traversal",
+        lambda: expect_error(
+            # tritonclient leaves '/' unquoted (the router would answer 404); '..evil' reaches the
+            # handler, which must refuse the name before it names a temporary folder after it.
+            lambda: http.load_model("..evil", config=IDENTITY_CONFIG, files=files("file:")),
+            "400",
+            "invalid model name",
+        ),
+    )
+    check(
+        "grpc.load.files.model_name_traversal",
+        lambda: expect_error(
+            lambda: grpc.load_model("../evil", config=IDENTITY_CONFIG, files=files("file:")),
+            "StatusCode.INVALID_ARGUMENT",
+            "invalid model name",
+        ),
+    )
+
     def rest_load(body: dict[str, Any]) -> tuple[int, str]:
         r = requests.post(f"http://{http_url}/v2/repository/models/identity-bad/load", json=body, timeout=30)
         return r.status_code, r.json().get("error", "")
