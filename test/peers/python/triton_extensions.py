@@ -21,7 +21,6 @@ from files (`identity-http`, `identity-grpc`) are unloaded at the end.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import sys
@@ -29,7 +28,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-CHECKS: list[dict[str, Any]] = []
+# The same check recorder as the conformance script (one JSON shape for the Node tests).
+from triton_conformance import CHECKS, check, expect  # noqa: E402
 
 # Every datatype the identity model carries: V2 name -> (numpy dtype, ONNX element type name).
 # FP16 is not among them: onnxruntime-node 1.30 on Node 24 refuses float16 feeds whatever the
@@ -61,23 +61,6 @@ ORT_TO_TRITON = {
 
 def log(message: str) -> None:
     print(f"[triton_extensions] {message}", file=sys.stderr, flush=True)
-
-
-def check(name: str, fn: Callable[[], Any]) -> bool:
-    try:
-        detail = fn()
-        CHECKS.append({"name": name, "ok": True, "detail": "" if detail is None else str(detail)})
-        return True
-    except Exception as e:  # noqa: BLE001 - every failure becomes a failed check
-        text = f"{type(e).__name__}: {e}"
-        CHECKS.append({"name": name, "ok": False, "detail": text.strip()})
-        log(f"FAIL {name}: {text}")
-        return False
-
-
-def expect(cond: bool, message: str) -> None:
-    if not cond:
-        raise AssertionError(message)
 
 
 def expect_error(fn: Callable[[], Any], status: str, *mentions: str) -> str:
