@@ -2,6 +2,8 @@
 //   runTritonConformance()  runs test/peers/python/triton_conformance.py (official tritonclient)
 //   onnxReference()         runs test/peers/python/onnx_reference.py (Python onnxruntime oracle)
 //   runBytesRoundTrip()     runs test/peers/python/bytes_roundtrip.py (BYTES through tritonclient)
+//   runTritonExtensions()   runs test/peers/python/triton_extensions.py (Triton's extensions)
+//   runTritonExample()      runs one of Triton's example clients (test/peers/python/triton_examples)
 //   startFakeV2Server()     starts test/peers/python/fake_v2_server.py (self-tests of the peers only)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -132,6 +134,41 @@ export async function runTritonConformance(
       `triton_conformance.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
     );
   }
+}
+
+/** Runs test/peers/python/triton_extensions.py (config, statistics, load parameters, raw outputs). */
+export async function runTritonExtensions(options: {
+  http: string;
+  grpc: string;
+  modelsDir?: string;
+  timeoutMs?: number;
+}): Promise<ConformanceCheck[]> {
+  const args = [
+    join(scripts, 'triton_extensions.py'),
+    '--http',
+    options.http,
+    '--grpc',
+    options.grpc,
+    '--models-dir',
+    options.modelsDir ?? join(repoRoot, 'examples', 'models'),
+  ];
+  const result = await runPython(args, options.timeoutMs ?? 240_000);
+  try {
+    return (lastJsonLine(result.stdout) as { checks: ConformanceCheck[] }).checks;
+  } catch {
+    throw new Error(
+      `triton_extensions.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
+
+/** Runs one of Triton's example clients (test/peers/python/triton_examples/) against `url`. */
+export function runTritonExample(
+  script: 'simple_http_infer_client.py' | 'simple_grpc_infer_client.py',
+  url: string,
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runPython([join(scripts, 'triton_examples', script), '-u', url], timeoutMs);
 }
 
 /** What came back for one case over one path of {@link runBytesRoundTrip}. */

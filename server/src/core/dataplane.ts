@@ -4,10 +4,35 @@
  * in, call one method here, and convert out; nothing else.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { ErrorCode, ServerError, getErrorMessage, redactPaths, toServerError } from '../errors.js';
-import type { LoadedModel, ModelRegistry } from './model-registry.js';
+import {
+  ErrorCode,
+  ServerError,
+  getErrorMessage,
+  invalidInput,
+  redactPaths,
+  shorten,
+  toServerError,
+} from '../errors.js';
+import type { ModelStatisticsSnapshot } from './inference-statistics.js';
+import {
+  parseLoadParameters,
+  removeFolder,
+  writeVersionFolder,
+  type LoadParameter,
+  type LoadRequest,
+} from './load-parameters.js';
+import {
+  applyConfigOverride,
+  deriveModelConfig,
+  type ConfigOverride,
+  type TritonModelConfig,
+} from './model-config.js';
+import type { LoadOverride, LoadedModel, ModelRegistry } from './model-registry.js';
+import { assertModelName } from './model-name.js';
+import type { ModelSettings } from './model-settings.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
 import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
@@ -36,6 +61,8 @@ export interface DataPlaneDeps {
   readonly limits: InferLimits;
   /** Models that must be READY for the server to be ready (settings `required_models`). */
   readonly requiredModels?: readonly string[];
+  /** The server's `parallel_workers`, reported as a model's instance count unless it sets its own. */
+  readonly parallelWorkers?: number;
 }
 
 /** The server's data plane and model repository operations. */
@@ -112,6 +139,35 @@ export class DataPlane {
     }
   }
 
+  /** Triton's model configuration of a serving model version (model configuration extension). */
+  modelConfig(name: string, version?: string): TritonModelConfig {
+    const model = this.#deps.registry.acquire(name, version);
+    try {
+      const metadata = this.modelMetadata(name, model.version === '' ? undefined : model.version);
+      return deriveModelConfig(
+        name,
+        model.settings,
+        metadata,
+        model.triton,
+        this.#deps.parallelWorkers ?? 1,
+      );
+    } finally {
+      model.release();
+    }
+  }
+
+  /**
+   * Triton's statistics (statistics extension): every serving version of every model (no name),
+   * of one model (no version), or of one version.
+   */
+  modelStatistics(name?: string, version?: string): ModelStatisticsSnapshot[] {
+    return this.#deps.registry.serving(name, version).map(({ name: model, model: loaded }) =>
+      // An unversioned model reports Triton's first version, "1": perf_analyzer parses the
+      // version of every entry as an integer (inference_profiler.cc, std::stoll) and aborts on "".
+      loaded.statistics.snapshot(model, loaded.version === '' ? '1' : loaded.version),
+    );
+  }
+
   /** Runs one inference. Validation, metrics, tracing and timeouts live here, once. */
   async infer(
     request: InferenceRequest,
@@ -128,7 +184,7 @@ export class DataPlane {
     this.#deps.observer.inferStarted(target.model, version);
     const started = performance.now();
     let outcome: 'success' | 'failure' = 'failure';
-    const call: RuntimeCall = {};
+    const call: RuntimeCall = { batchSize: 1, inputsDone: started, inferDone: started };
     try {
       const response = await tracer.startActiveSpan('model infer', async (span) => {
         span.setAttributes({ model: target.model, model_version: version, protocol: ctx.protocol });
@@ -144,10 +200,22 @@ export class DataPlane {
       outcome = 'success';
       return response;
     } finally {
+      const finished = performance.now();
+      if (outcome === 'success') {
+        model.statistics.recordSuccess(
+          call.batchSize,
+          started,
+          call.inputsDone,
+          call.inferDone,
+          finished,
+        );
+      } else {
+        model.statistics.recordFailure(started, finished);
+      }
       this.#deps.observer.inferFinished(
         target.model,
         version,
-        (performance.now() - started) / 1000,
+        (finished - started) / 1000,
         outcome,
       );
       // Released only after the metrics are recorded (an unload drops the model's series once it
@@ -172,6 +240,9 @@ export class DataPlane {
       const metadata = model.instance.metadata;
       const inputs = decodeInputs(request, metadata);
       const outputNames = requestedOutputNames(request.outputs, metadata);
+      // Triton counts a batching model's inferences by the batch dimension, others as one each.
+      call.batchSize = model.settings.maxBatchSize > 0 ? (inputs[0]?.shape[0] ?? 1) : 1;
+      call.inputsDone = performance.now();
       const id = requestId(request, ctx);
       const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
       const runtimeCall = model.instance.infer(
@@ -188,6 +259,7 @@ export class DataPlane {
       );
       call.settled = runtimeCall;
       const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
+      call.inferDone = performance.now();
       checkResponseBytes(modelName, result.outputs, this.#deps.limits.maxResponseBytes);
       return {
         modelName,
@@ -233,18 +305,100 @@ export class DataPlane {
     return this.#deps.registry.index(readyOnly);
   }
 
-  async repositoryLoad(name: string): Promise<void> {
-    await this.#deps.registry.load(name);
+  /**
+   * Loads or reloads a model. `parameters` are Triton's load parameters (`config`, `file:…`,
+   * load-parameters.ts); they are validated before anything is written or loaded.
+   */
+  async repositoryLoad(
+    name: string,
+    parameters: Readonly<Record<string, LoadParameter>> = {},
+  ): Promise<void> {
+    // Before anything is written: a `file:` load names its temporary folder after the model.
+    assertModelName(name);
+    const request = parseLoadParameters(name, parameters);
+    await this.#deps.registry.load(name, await this.#loadOverride(name, request));
   }
 
-  async repositoryUnload(name: string): Promise<void> {
+  /** Unloads a model. Triton's only unload parameter, `unload_dependents`, is a bool; no model here has dependents. */
+  async repositoryUnload(
+    name: string,
+    parameters: Readonly<Record<string, LoadParameter>> = {},
+  ): Promise<void> {
+    for (const [key, param] of Object.entries(parameters)) {
+      if (key !== 'unload_dependents' || param.kind !== 'bool') {
+        throw invalidInput(
+          key === 'unload_dependents'
+            ? `unload of model '${shorten(name)}': parameters.unload_dependents must be a boolean`
+            : `unload of model '${shorten(name)}': unknown parameter '${shorten(key)}' (supported: unload_dependents)`,
+        );
+      }
+    }
     await this.#deps.registry.unload(name);
+  }
+
+  async #loadOverride(name: string, request: LoadRequest): Promise<LoadOverride | undefined> {
+    const config = request.config;
+    if (config === undefined) return undefined;
+    const implementation = this.#implementationOf(name, config, request.files !== undefined);
+    const transform = (s: ModelSettings): ModelSettings =>
+      applyConfigOverride(s, config, implementation);
+    if (request.files === undefined) {
+      if (config.default_model_filename !== undefined) {
+        throw invalidInput(
+          `load of model '${shorten(name)}': parameters.config: default_model_filename: only applies to a load from file: parameters (a model on disk names its file in parameters.uri)`,
+        );
+      }
+      return { transform };
+    }
+    const folders: string[] = [];
+    try {
+      const replace: ModelSettings[] = [];
+      for (const [version, files] of request.files) {
+        const folder = await writeVersionFolder(name, version, files);
+        folders.push(folder);
+        replace.push(
+          fileSettings(name, version, folder, config.default_model_filename, implementation),
+        );
+      }
+      return { replace, transform, folders };
+    } catch (error) {
+      await Promise.all(folders.map(removeFolder));
+      throw error;
+    }
+  }
+
+  /** The runtime a config's `platform` / `backend` selects; required when the files replace the model. */
+  #implementationOf(name: string, config: ConfigOverride, fromFiles: boolean): string | undefined {
+    const registry = this.#deps.registry;
+    for (const field of ['backend', 'platform'] as const) {
+      const value = config[field];
+      if (value === undefined || value === '') continue;
+      const implementation = registry.resolveImplementation(value);
+      if (implementation === undefined) {
+        throw invalidInput(
+          `load of model '${shorten(name)}': parameters.config: ${field}: '${shorten(value)}' is not a runtime of this server (available: ${registry.tritonNames().join(', ')})`,
+        );
+      }
+      return implementation;
+    }
+    if (fromFiles) {
+      throw invalidInput(
+        `load of model '${shorten(name)}': parameters.config: a load from file: parameters must name its runtime in platform or backend (e.g. "backend": "onnxruntime")`,
+      );
+    }
+    return undefined;
   }
 }
 
-/** The runtime call of one inference, once started; the model lease waits for it to settle. */
+/**
+ * The runtime call of one inference, once started (the model lease waits for it to settle), and
+ * the phase boundaries its statistics are computed from (`performance.now()` readings).
+ */
 interface RuntimeCall {
   settled?: Promise<RuntimeResult>;
+  batchSize: number;
+  inputsDone: number;
+  inferDone: number;
 }
 
 /** The request id: the body's `id`, else an `x-request-id` header, else a new UUID (MLServer does the last). */
@@ -265,4 +419,34 @@ function wrapRuntimeError(error: unknown, model: string): ServerError {
     );
   }
   return toServerError(error);
+}
+
+/** The settings of one version loaded from a load's `file:` parameters (before its config applies). */
+function fileSettings(
+  name: string,
+  version: string,
+  folder: string,
+  defaultModelFilename: string | undefined,
+  implementation: string | undefined,
+): ModelSettings {
+  return {
+    name,
+    version,
+    implementation: implementation ?? '',
+    platform: '',
+    inputs: [],
+    outputs: [],
+    maxBatchSize: 0,
+    maxBatchTimeSeconds: 0,
+    // Triton's layout: <model>/<version>/<default_model_filename>; without a file name the runtime
+    // looks for its well-known file names in the version folder.
+    uri:
+      defaultModelFilename === undefined
+        ? join(folder, version)
+        : join(folder, version, defaultModelFilename),
+    folder,
+    source: `file:${version}`,
+    extra: {},
+    parameters: {},
+  };
 }

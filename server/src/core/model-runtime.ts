@@ -2,6 +2,7 @@
  * The contract between the core and the inference runtimes (ONNX, tree models, custom ones). The
  * core owns the interface; runtime/ implements it, so the core never imports a framework.
  */
+import type { TritonNames } from './model-config.js';
 import type { ModelSettings } from './model-settings.js';
 import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from './types.js';
 
@@ -45,6 +46,11 @@ export interface ModelRuntime {
   readonly name: string;
   /** Other `implementation` values that select this runtime (MLServer class paths). */
   readonly aliases: readonly string[];
+  /**
+   * The runtime's names in a Triton model configuration (`platform`, `backend`); absent means
+   * backend = `name` and no platform. Also accepted in a load's `config` to select this runtime.
+   */
+  readonly triton?: TritonNames;
   load(settings: ModelSettings): Promise<ModelInstance>;
   /** Frees what the runtime shares between instances (worker threads); called after every unload at shutdown. */
   close?(): Promise<void>;

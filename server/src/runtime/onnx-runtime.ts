@@ -70,6 +70,8 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
   return {
     name: 'onnx',
     aliases: ['tessera.onnx', 'mlserver_onnx.OnnxModel', 'onnxruntime'],
+    // Triton's names for its ONNX Runtime backend (model_config.proto: platform onnxruntime_onnx).
+    triton: { platform: 'onnxruntime_onnx', backend: 'onnxruntime' },
     async load(settings: ModelSettings): Promise<ModelInstance> {
       const file = await resolveModelFile(settings);
       await checkOnnxFile(file, settings.source);

@@ -278,6 +278,33 @@ void describe('the OpenAPI document', () => {
         { path: '/v2/models/versioned/versions/9/docs/dataplane.json' },
         404,
       ],
+      ['GET /v2/models/{model_name}/config', { path: '/v2/models/simple/config' }, 200],
+      ['GET /v2/models/{model_name}/config', { path: '/v2/models/nope/config' }, 404],
+      ['GET /v2/models/{model_name}/config', { path: '/v2/models/broken/config' }, 503],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/config',
+        { path: '/v2/models/versioned/versions/1/config' },
+        200,
+      ],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/config',
+        { path: '/v2/models/versioned/versions/9/config' },
+        404,
+      ],
+      ['GET /v2/models/stats', { path: '/v2/models/stats' }, 200],
+      ['GET /v2/models/{model_name}/stats', { path: '/v2/models/simple/stats' }, 200],
+      ['GET /v2/models/{model_name}/stats', { path: '/v2/models/nope/stats' }, 404],
+      ['GET /v2/models/{model_name}/stats', { path: '/v2/models/broken/stats' }, 503],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/stats',
+        { path: '/v2/models/versioned/versions/2/stats' },
+        200,
+      ],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/stats',
+        { path: '/v2/models/versioned/versions/9/stats' },
+        404,
+      ],
       ['POST /v2/repository/index', { method: 'POST', path: '/v2/repository/index' }, 200],
       [
         'POST /v2/repository/index',
@@ -313,6 +340,16 @@ void describe('the OpenAPI document', () => {
         'POST /v2/repository/models/{model_name}/load',
         { method: 'POST', path: '/v2/repository/models/broken/load' },
         422,
+      ],
+      [
+        'POST /v2/repository/models/{model_name}/load',
+        {
+          method: 'POST',
+          path: '/v2/repository/models/simple/load',
+          headers: json,
+          body: '{"parameters": {"config": "{\\"sequence_batching\\": {}}"}}',
+        },
+        400,
       ],
       [
         'POST /v2/repository/models/{model_name}/unload',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +40,19 @@ class FakeRuntime implements ModelRuntime {
   }
 }
 
+async function loadedSettings(registry: ModelRegistry, name: string): Promise<ModelSettings> {
+  await registry.load(name);
+  const model = registry.acquire(name);
+  model.release();
+  return model.settings;
+}
+
+async function loadedMaxBatch(registry: ModelRegistry, name: string): Promise<number> {
+  const model = registry.acquire(name);
+  model.release();
+  return Promise.resolve(model.settings.maxBatchSize);
+}
+
 async function writeModel(root: string, folder: string, settings: object): Promise<void> {
   await mkdir(join(root, folder), { recursive: true });
   await writeFile(join(root, folder, 'model-settings.json'), JSON.stringify(settings));
@@ -64,6 +78,48 @@ describe('ModelRegistry', () => {
 
   afterEach(async () => {
     await rm(root, { recursive: true, force: true });
+  });
+
+  it('loads a model from a load override that is not on disk, and removes its folder on unload', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'tessera-override-'));
+    const settings: ModelSettings = {
+      name: 'fresh',
+      version: '1',
+      implementation: 'fake',
+      platform: '',
+      inputs: [],
+      outputs: [],
+      maxBatchSize: 0,
+      maxBatchTimeSeconds: 0,
+      uri: join(folder, '1'),
+      folder,
+      source: 'file:1',
+      extra: {},
+      parameters: {},
+    };
+    await registry.load('fresh', { replace: [settings], folders: [folder] });
+    assert.equal(registry.isReady('fresh', '1'), true);
+    assert.equal(existsSync(folder), true, 'the serving version keeps its folder');
+    await registry.unload('fresh');
+    assert.equal(existsSync(folder), false, 'the retired version removed its folder');
+  });
+
+  it('removes the folders of a load override whose load failed', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'tessera-override-'));
+    const settings = { ...(await loadedSettings(registry, 'alpha')), folder, name: 'fresh' };
+    runtime.failNext = 'boom';
+    await assert.rejects(
+      registry.load('fresh', { replace: [settings], folders: [folder] }),
+      /boom/,
+    );
+    assert.equal(existsSync(folder), false);
+  });
+
+  it('applies a load override transform to the settings on disk for that load only', async () => {
+    await registry.load('alpha', { transform: (s) => ({ ...s, maxBatchSize: 8 }) });
+    assert.equal(await loadedMaxBatch(registry, 'alpha'), 8);
+    await registry.load('alpha');
+    assert.equal(await loadedMaxBatch(registry, 'alpha'), 0);
   });
 
   it('discovers models as UNAVAILABLE and loads them to READY', async () => {
@@ -156,7 +212,7 @@ describe('ModelRegistry', () => {
     assert.equal(runtime.unloads, 0);
     assert.throws(
       () => registry.acquire('alpha'),
-      /not ready/,
+      /has no available versions: it is unloading/,
       'new requests are refused while unloading',
     );
     lease.release();
@@ -199,7 +255,7 @@ describe('ModelRegistry', () => {
     const model = registry.acquire('multi');
     assert.equal(model.version, '10');
     model.release();
-    assert.throws(() => registry.acquire('multi', '11'), /version '11' not found/);
+    assert.throws(() => registry.acquire('multi', '11'), /'multi' version 11 is not found/);
   });
 
   it('reports an invalid model-settings.json under the model name with file and field', async () => {

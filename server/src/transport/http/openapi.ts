@@ -193,6 +193,122 @@ const schemas: Record<string, Schema> = {
     required: ['models'],
     properties: { models: { type: 'array', items: { type: 'string' } } },
   },
+  ModelConfig: {
+    type: 'object',
+    description:
+      "Triton's model configuration (model_config.proto, JSON form): the fields this server fills.",
+    required: ['name', 'platform', 'backend', 'max_batch_size', 'input', 'output'],
+    properties: {
+      name: { type: 'string' },
+      platform: { type: 'string', example: 'onnxruntime_onnx' },
+      backend: { type: 'string', example: 'onnxruntime' },
+      max_batch_size: { type: 'integer', minimum: 0 },
+      input: { type: 'array', items: ref('ModelConfigTensor') },
+      output: { type: 'array', items: ref('ModelConfigTensor') },
+      instance_group: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            kind: { type: 'string', enum: ['KIND_CPU'] },
+            count: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+      dynamic_batching: {
+        type: 'object',
+        description: 'Present when max_batch_size > 1 and max_batch_time > 0.',
+        properties: { max_queue_delay_microseconds: { type: 'integer', minimum: 0 } },
+      },
+    },
+  },
+  ModelConfigTensor: {
+    type: 'object',
+    required: ['name', 'data_type', 'dims'],
+    properties: {
+      name: { type: 'string' },
+      data_type: { type: 'string', example: 'TYPE_FP32' },
+      dims: {
+        type: 'array',
+        items: { type: 'integer' },
+        description: 'Without the batch dimension when max_batch_size > 0; -1 = variable.',
+      },
+    },
+  },
+  Duration: {
+    type: 'object',
+    required: ['count', 'ns'],
+    properties: { count: { type: 'integer' }, ns: { type: 'integer' } },
+  },
+  ModelStatisticsResponse: {
+    type: 'object',
+    required: ['model_stats'],
+    properties: {
+      model_stats: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: [
+            'name',
+            'version',
+            'last_inference',
+            'inference_count',
+            'execution_count',
+            'inference_stats',
+            'batch_stats',
+          ],
+          properties: {
+            name: { type: 'string' },
+            version: { type: 'string' },
+            last_inference: { type: 'integer', description: 'Milliseconds since the epoch.' },
+            inference_count: { type: 'integer' },
+            execution_count: { type: 'integer' },
+            inference_stats: {
+              type: 'object',
+              properties: Object.fromEntries(
+                [
+                  'success',
+                  'fail',
+                  'queue',
+                  'compute_input',
+                  'compute_infer',
+                  'compute_output',
+                  'cache_hit',
+                  'cache_miss',
+                ].map((k) => [k, ref('Duration')]),
+              ),
+            },
+            batch_stats: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  batch_size: { type: 'integer' },
+                  compute_input: ref('Duration'),
+                  compute_infer: ref('Duration'),
+                  compute_output: ref('Duration'),
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  RepositoryLifecycleRequest: {
+    type: 'object',
+    properties: {
+      parameters: {
+        type: 'object',
+        description:
+          'Load: `config` (a JSON text: a Triton model configuration overriding the settings) and `file:<version>/<path>` (base64 file contents; needs `config`). Unload: `unload_dependents` (boolean). Any other parameter is refused with 400.',
+        additionalProperties: {
+          oneOf: [{ type: 'string' }, { type: 'boolean' }, { type: 'integer' }],
+        },
+      },
+    },
+  },
   RepositoryIndexRequest: { type: 'object', properties: { ready: { type: 'boolean' } } },
   RepositoryIndexResponse: {
     type: 'array',
@@ -355,6 +471,22 @@ function modelPaths(prefix: string, params: object[], example?: object): Record<
         errors: INFER_ERRORS,
       }),
     },
+    [`${prefix}/config`]: {
+      get: getOperation(
+        "Model configuration (Triton's model configuration extension)",
+        params,
+        { 200: jsonOk('Configuration', ref('ModelConfig')) },
+        MODEL_ERRORS,
+      ),
+    },
+    [`${prefix}/stats`]: {
+      get: getOperation(
+        "Inference statistics of the model's serving versions (Triton's statistics extension)",
+        params,
+        { 200: jsonOk('Statistics', ref('ModelStatisticsResponse')) },
+        MODEL_ERRORS,
+      ),
+    },
     [`${prefix}/docs`]: {
       get: getOperation('Model Swagger UI', params, { 200: html }, MODEL_ERRORS),
     },
@@ -465,6 +597,14 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
           [],
         ),
       },
+      '/v2/models/stats': {
+        get: getOperation(
+          'Inference statistics of every serving model version',
+          [],
+          { 200: jsonOk('Statistics', ref('ModelStatisticsResponse')) },
+          [],
+        ),
+      },
       ...modelPaths('/v2/models/{model_name}', model),
       ...modelPaths('/v2/models/{model_name}/versions/{model_version}', version),
       '/v2/repository/index': {
@@ -479,9 +619,9 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
       },
       '/v2/repository/models/{model_name}/load': {
         post: bodyOperation({
-          summary: 'Load or reload a model (the body is ignored)',
+          summary: 'Load or reload a model, optionally with a config and files',
           params: model,
-          schema: { type: 'object' },
+          schema: ref('RepositoryLifecycleRequest'),
           required: false,
           ok: { 200: jsonOk('Loaded', { type: 'object' }) },
           errors: [ErrorCode.MODEL_NOT_FOUND, ErrorCode.MODEL_LOAD_FAILED],
@@ -489,9 +629,9 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
       },
       '/v2/repository/models/{model_name}/unload': {
         post: bodyOperation({
-          summary: 'Unload a model (the body is ignored)',
+          summary: 'Unload a model',
           params: model,
-          schema: { type: 'object' },
+          schema: ref('RepositoryLifecycleRequest'),
           required: false,
           ok: { 200: jsonOk('Unloaded', { type: 'object' }) },
           errors: [ErrorCode.MODEL_NOT_FOUND],
