@@ -18,6 +18,7 @@ import {
   toCoreInferRequest,
 } from './convert.js';
 import { unary, type HandlerDeps } from './handler.js';
+import { modelStreamInfer } from './stream-infer.js';
 
 const DATAPLANE = 'inference.GRPCInferenceService';
 const REPOSITORY = 'inference.model_repository.ModelRepositoryService';
@@ -128,6 +129,7 @@ export function inferenceService(
         return fromCoreInferResponse(response, req.raw_input_contents.length > 0);
       },
     ),
+    ModelStreamInfer: modelStreamInfer(dataplane, deps),
     ...repositoryHandlers(dataplane, deps, s),
   };
 }
