@@ -45,6 +45,8 @@ export class DataPlane {
   readonly #deps: DataPlaneDeps;
   #live = true;
   #ready = false;
+  /** Aborted at shutdown: streams have no natural end to drain to, so they are ended. */
+  readonly #stopStreams = new AbortController();
 
   constructor(deps: DataPlaneDeps) {
     this.#deps = deps;
@@ -58,6 +60,7 @@ export class DataPlane {
   /** Begins shutdown: readiness turns false so load balancers stop sending traffic. */
   markShuttingDown(): void {
     this.#ready = false;
+    this.#stopStreams.abort();
   }
 
   live(): boolean {
@@ -213,7 +216,12 @@ export class DataPlane {
     target: { model: string; version?: string },
     ctx: RequestContext,
   ): AsyncGenerator<InferenceResponse, void, undefined> {
-    return inferStream(this.#deps, request, target, ctx);
+    return inferStream(
+      { ...this.#deps, stopSignal: this.#stopStreams.signal },
+      request,
+      target,
+      ctx,
+    );
   }
 
   /** Triton's generate: a flat JSON document in and out (core/generate.ts). */

@@ -11,7 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { getErrorMessage } from '../errors.js';
+import { ErrorCode, ServerError, getErrorMessage } from '../errors.js';
 import { requestId, withDeadline, wrapRuntimeError } from './infer-support.js';
 import type { LoadedModel, ModelRegistry } from './model-registry.js';
 import type { RuntimeResult } from './model-runtime.js';
@@ -34,6 +34,28 @@ export interface StreamDeps {
   readonly observer: CoreObserver;
   readonly inferTimeoutMs: number;
   readonly limits: InferLimits;
+  /** Aborted when the server shuts down: running streams end with SHUTTING_DOWN. */
+  readonly stopSignal?: AbortSignal;
+}
+
+/** `work`, unless the server begins shutting down first. */
+function untilStopped<T>(work: Promise<T>, stop: AbortSignal | undefined): Promise<T> {
+  if (stop === undefined) return work;
+  return new Promise<T>((resolveWork, rejectWork) => {
+    const onStop = (): void => {
+      rejectWork(
+        new ServerError(
+          ErrorCode.SHUTTING_DOWN,
+          'the server is shutting down; the stream was ended',
+        ),
+      );
+    };
+    if (stop.aborted) onStop();
+    stop.addEventListener('abort', onStop, { once: true });
+    work.then(resolveWork, rejectWork).finally(() => {
+      stop.removeEventListener('abort', onStop);
+    });
+  });
 }
 
 /** The runtime side of one stream: its results, and how to stop it. */
@@ -131,7 +153,7 @@ export async function* inferStream(
       ...(ctx.signal ? { signal: ctx.signal } : {}),
     };
     for (;;) {
-      const step = await withDeadline(stream.next(), deadline);
+      const step = await withDeadline(untilStopped(stream.next(), deps.stopSignal), deadline);
       if (step.done === true) break;
       checkResponseBytes(modelName, step.value.outputs, deps.limits.maxResponseBytes);
       yield {

@@ -249,3 +249,27 @@ void describe('streaming and generate', () => {
     assert.ok(Number(line.split(' ').at(-1)) >= 4, line);
   });
 });
+
+void describe('streams at shutdown', () => {
+  void it('ends a running stream with an error event and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-stream-stop-'));
+    try {
+      await cp(join(REPO_ROOT, 'test/fixtures/custom-runtimes/ticker'), join(dir, 'ticker'), {
+        recursive: true,
+      });
+      const server = await startServer({ folder: dir, timeoutMs: 60_000 });
+      const res = await post(server, '/v2/models/ticker/infer_stream', {
+        inputs: [{ name: 'command', datatype: 'BYTES', shape: [1], data: ['go'] }],
+      });
+      const events = sseEvents(res);
+      assert.equal(firstData((await events.next()).value ?? {}), 1);
+      const exited = server.stop();
+      let last: Record<string, unknown> | undefined;
+      for await (const event of events) last = event;
+      assert.match(String(last?.['error']), /the server is shutting down; the stream was ended/);
+      assert.equal(await exited, 0, 'server exits 0 on SIGTERM');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

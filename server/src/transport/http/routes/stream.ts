@@ -120,7 +120,12 @@ async function streamEvents(
   const events = eventsOf(dataplane, body, targetOf(request.params), ctx, maxResponseBytes);
   // The first response is awaited before anything is sent, so early errors keep their status.
   const first = await inRequestContext(request, () => events.next());
-  void reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache');
+  // One connection per event stream: a stream ends at any time (client, runtime, shutdown), and a
+  // kept-alive socket left over from it would hold a closing server open until its idle timeout.
+  void reply
+    .type('text/event-stream; charset=utf-8')
+    .header('cache-control', 'no-cache')
+    .header('connection', 'close');
   if (first.done === true) return reply.send('');
   // When the client goes away fastify destroys this stream, which returns `events`.
   return reply.send(Readable.from(laterEvents(first.value, events), { objectMode: false }));
