@@ -193,6 +193,22 @@ void describe('custom runtimes', () => {
     }
   });
 
+  void it('streams from the main thread as from a worker thread', async () => {
+    for (const model of ['text-model', 'text-model-main']) {
+      const res = await fetch(`${server.httpUrl}/v2/models/${model}/generate_stream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'one two three' }),
+      });
+      assert.equal(res.status, 200);
+      const events = (await res.text())
+        .split('\n\n')
+        .filter((e) => e !== '')
+        .map((e) => (JSON.parse(e.slice('data: '.length)) as { output: string }).output);
+      assert.deepEqual(events, ['one', 'two', 'three'], model);
+    }
+  });
+
   void it('answers the example over gRPC ModelInfer', async () => {
     const res = await client.call('ModelInfer', {
       model_name: 'text-model',
