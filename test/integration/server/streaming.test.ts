@@ -262,7 +262,9 @@ void describe('streams at shutdown', () => {
         inputs: [{ name: 'command', datatype: 'BYTES', shape: [1], data: ['go'] }],
       });
       const events = sseEvents(res);
-      assert.equal(firstData((await events.next()).value ?? {}), 1);
+      const first = await events.next();
+      assert.equal(first.done, false);
+      assert.equal(firstData(first.value), 1);
       const exited = server.stop();
       let last: Record<string, unknown> | undefined;
       for await (const event of events) last = event;
