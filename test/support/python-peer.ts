@@ -4,6 +4,7 @@
 //   runBytesRoundTrip()     runs test/peers/python/bytes_roundtrip.py (BYTES through tritonclient)
 //   runTritonExtensions()   runs test/peers/python/triton_extensions.py (Triton's extensions)
 //   runTritonExample()      runs one of Triton's example clients (test/peers/python/triton_examples)
+//   runStreamInfer()        runs test/peers/python/stream_infer.py (tritonclient.grpc streams)
 //   startFakeV2Server()     starts test/peers/python/fake_v2_server.py (self-tests of the peers only)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -364,6 +365,51 @@ export async function makeTreeModels(out: string, options: { rows?: number } = {
   if (result.code !== 0) {
     throw new Error(
       `tree_models.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
+
+/** One request of {@link runStreamInfer}: one BYTES input holding `text`. */
+export interface StreamRequest {
+  model: string;
+  id: string;
+  input: string;
+  text: string;
+  output: string;
+  /** Ask for Triton's empty final response (enable_empty_final_response). */
+  final?: boolean;
+}
+
+/** One callback of the stream: a response (its values, its final flag) or an error. */
+export interface StreamCallback {
+  id?: string;
+  values?: string[];
+  final?: boolean | null;
+  error?: string;
+  timeout?: boolean;
+}
+
+/**
+ * Sends `requests` on one tritonclient.grpc stream (start_stream / async_stream_infer) and returns
+ * every callback in order (test/peers/python/stream_infer.py); with `cancelAfter`, the client
+ * cancels the stream once that many callbacks arrived.
+ */
+export async function runStreamInfer(options: {
+  grpc: string;
+  requests: readonly StreamRequest[];
+  cancelAfter?: number;
+}): Promise<StreamCallback[]> {
+  const doc = { requests: options.requests, cancel_after: options.cancelAfter ?? null };
+  const result = await runPython(
+    [join(scripts, 'stream_infer.py'), '--grpc', options.grpc],
+    120_000,
+    JSON.stringify(doc),
+  );
+  try {
+    return (lastJsonLine(result.stdout) as { responses: StreamCallback[] }).responses;
+  } catch {
+    throw new Error(
+      `stream_infer.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
     );
   }
 }

@@ -3,20 +3,14 @@
  * and the gRPC adapters call (conventions §4.2; MLServer handlers/dataplane.py). Adapters convert
  * in, call one method here, and convert out; nothing else.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import {
-  ErrorCode,
-  ServerError,
-  getErrorMessage,
-  invalidInput,
-  redactPaths,
-  shorten,
-  toServerError,
-} from '../errors.js';
+import { getErrorMessage, invalidInput, shorten } from '../errors.js';
+import { fromGenerateDocument, toGenerateDocument } from './generate.js';
 import type { ModelStatisticsSnapshot } from './inference-statistics.js';
+import { inferStream } from './infer-stream.js';
+import { requestId, withDeadline, wrapRuntimeError } from './infer-support.js';
 import {
   parseLoadParameters,
   removeFolder,
@@ -70,6 +64,8 @@ export class DataPlane {
   readonly #deps: DataPlaneDeps;
   #live = true;
   #ready = false;
+  /** Aborted at shutdown: streams have no natural end to drain to, so they are ended. */
+  readonly #stopStreams = new AbortController();
 
   constructor(deps: DataPlaneDeps) {
     this.#deps = deps;
@@ -83,6 +79,7 @@ export class DataPlane {
   /** Begins shutdown: readiness turns false so load balancers stop sending traffic. */
   markShuttingDown(): void {
     this.#ready = false;
+    this.#stopStreams.abort();
   }
 
   live(): boolean {
@@ -258,7 +255,11 @@ export class DataPlane {
         },
       );
       call.settled = runtimeCall;
-      const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
+      const result = await withDeadline(runtimeCall, {
+        model: modelName,
+        timeoutMs: this.#deps.inferTimeoutMs,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
       call.inferDone = performance.now();
       checkResponseBytes(modelName, result.outputs, this.#deps.limits.maxResponseBytes);
       return {
@@ -273,32 +274,40 @@ export class DataPlane {
     }
   }
 
-  async #withDeadline<T>(work: Promise<T>, model: string, signal?: AbortSignal): Promise<T> {
-    const timeoutMs = this.#deps.inferTimeoutMs;
-    if (timeoutMs <= 0 && signal === undefined) return work;
-    return new Promise<T>((resolveWork, rejectWork) => {
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(() => {
-              rejectWork(
-                new ServerError(
-                  ErrorCode.TIMEOUT,
-                  `inference on model '${model}' exceeded ${timeoutMs} ms`,
-                ),
-              );
-            }, timeoutMs)
-          : undefined;
-      const onAbort = (): void => {
-        rejectWork(
-          new ServerError(ErrorCode.CANCELLED, `request for model '${model}' was cancelled`),
-        );
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      work.then(resolveWork, rejectWork).finally(() => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      });
-    });
+  /** Runs one request as a stream of responses (core/infer-stream.ts). */
+  inferStream(
+    request: InferenceRequest,
+    target: { model: string; version?: string },
+    ctx: RequestContext,
+  ): AsyncGenerator<InferenceResponse, void, undefined> {
+    return inferStream(
+      { ...this.#deps, stopSignal: this.#stopStreams.signal },
+      request,
+      target,
+      ctx,
+    );
+  }
+
+  /** Triton's generate: a flat JSON document in and out (core/generate.ts). */
+  async generate(
+    body: Record<string, unknown>,
+    target: { model: string; version?: string },
+    ctx: RequestContext,
+  ): Promise<Record<string, unknown>> {
+    const request = fromGenerateDocument(body, this.modelMetadata(target.model, target.version));
+    return toGenerateDocument(await this.infer(request, target, ctx));
+  }
+
+  /** Triton's generate_stream: generate documents, one per response. */
+  async *generateStream(
+    body: Record<string, unknown>,
+    target: { model: string; version?: string },
+    ctx: RequestContext,
+  ): AsyncGenerator<Record<string, unknown>, void, undefined> {
+    const request = fromGenerateDocument(body, this.modelMetadata(target.model, target.version));
+    for await (const response of this.inferStream(request, target, ctx)) {
+      yield toGenerateDocument(response);
+    }
   }
 
   async repositoryIndex(readyOnly: boolean): Promise<RepositoryIndexEntry[]> {
@@ -399,26 +408,6 @@ interface RuntimeCall {
   batchSize: number;
   inputsDone: number;
   inferDone: number;
-}
-
-/** The request id: the body's `id`, else an `x-request-id` header, else a new UUID (MLServer does the last). */
-function requestId(request: InferenceRequest, ctx: RequestContext): string {
-  if (typeof request.id === 'string' && request.id !== '') return request.id;
-  const header = ctx.headers['x-request-id'];
-  return header !== undefined && header !== '' ? header : randomUUID();
-}
-
-/** Runtime failures that are not ServerErrors become INFERENCE_FAILED with a path-free message. */
-function wrapRuntimeError(error: unknown, model: string): ServerError {
-  if (error instanceof ServerError) return error;
-  if (error instanceof Error) {
-    return new ServerError(
-      ErrorCode.INFERENCE_FAILED,
-      `inference failed in model '${model}': ${redactPaths(error.message)}`,
-      { cause: error },
-    );
-  }
-  return toServerError(error);
 }
 
 /** The settings of one version loaded from a load's `file:` parameters (before its config applies). */

@@ -441,12 +441,14 @@ export class ModelRegistry {
   }
 
   async #instantiate(settings: ModelSettings, ownedFolder?: string): Promise<LoadedModel> {
-    const runtime = this.#runtimes.get(settings.implementation);
+    const runtime =
+      this.#runtimes.get(settings.implementation) ??
+      this.#deps.runtimes.find((r) => r.accepts?.(settings.implementation) === true);
     if (runtime === undefined) {
       const known = [...new Set([...this.#runtimes.values()].map((r) => r.name))].join(', ');
       throw new ServerError(
         ErrorCode.MODEL_LOAD_FAILED,
-        `${settings.source}: implementation: unknown runtime '${settings.implementation}' (available: ${known})`,
+        `${settings.source}: implementation: unknown runtime '${settings.implementation}' (available: ${known}); a custom runtime is a JavaScript module in the model folder (e.g. ./model.mjs) or an installed package`,
       );
     }
     const started = performance.now();

@@ -36,6 +36,15 @@ export interface ModelInstance {
     request: DecodedRequest,
     options: { outputNames?: readonly string[]; signal?: AbortSignal },
   ): Promise<RuntimeResult>;
+  /**
+   * Runs inference as a stream of results (Triton's decoupled models, MLServer's `predict_stream`).
+   * Absent when the runtime answers one result per request. Calling `return()` on the iterator
+   * stops the stream and frees what it holds.
+   */
+  inferStream?(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ): AsyncIterator<RuntimeResult>;
   /** Frees the model's resources. Called once, after in-flight requests have drained. */
   unload(): Promise<void>;
 }
@@ -51,6 +60,11 @@ export interface ModelRuntime {
    * backend = `name` and no platform. Also accepted in a load's `config` to select this runtime.
    */
   readonly triton?: TritonNames;
+  /**
+   * Whether this runtime serves an `implementation` that is neither its name nor an alias (a
+   * custom runtime's module path or package name). Asked only after every name and alias missed.
+   */
+  accepts?(implementation: string): boolean;
   load(settings: ModelSettings): Promise<ModelInstance>;
   /** Frees what the runtime shares between instances (worker threads); called after every unload at shutdown. */
   close?(): Promise<void>;

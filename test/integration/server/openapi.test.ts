@@ -243,6 +243,80 @@ void describe('the OpenAPI document', () => {
         infer('versioned/versions/9', JSON.stringify(simple)),
         404,
       ],
+      [
+        'POST /v2/models/{model_name}/generate',
+        { ...infer('simple', JSON.stringify(simple)), path: '/v2/models/simple/generate' },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate',
+        { ...infer('nope', JSON.stringify(simple)), path: '/v2/models/nope/generate' },
+        404,
+      ],
+      [
+        'POST /v2/models/{model_name}/versions/{model_version}/generate',
+        {
+          ...infer(
+            'versioned',
+            JSON.stringify({
+              inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }],
+            }),
+          ),
+          path: '/v2/models/versioned/versions/1/generate',
+        },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate_stream',
+        { ...infer('simple', JSON.stringify(simple)), path: '/v2/models/simple/generate_stream' },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate_stream',
+        { ...infer('nope', JSON.stringify(simple)), path: '/v2/models/nope/generate_stream' },
+        404,
+      ],
+      [
+        'POST /v2/models/{model_name}/versions/{model_version}/generate_stream',
+        {
+          ...infer(
+            'versioned',
+            JSON.stringify({
+              inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }],
+            }),
+          ),
+          path: '/v2/models/versioned/versions/1/generate_stream',
+        },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/infer_stream',
+        { ...infer('simple', JSON.stringify(simple)), path: '/v2/models/simple/infer_stream' },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/infer_stream',
+        { ...infer('nope', JSON.stringify(simple)), path: '/v2/models/nope/infer_stream' },
+        404,
+      ],
+      [
+        'POST /v2/models/{model_name}/versions/{model_version}/infer_stream',
+        {
+          ...infer(
+            'versioned',
+            JSON.stringify({
+              inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }],
+            }),
+          ),
+          path: '/v2/models/versioned/versions/1/infer_stream',
+        },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate',
+        { ...infer('simple', '{"x": {}}'), path: '/v2/models/simple/generate' },
+        400,
+      ],
       ['GET /v2/docs', { path: '/v2/docs' }, 200],
       ['GET /v2/docs/dataplane.json', { path: '/v2/docs/dataplane.json' }, 200],
       ['GET /v2/docs/json', { path: '/v2/docs/json' }, 200],

@@ -23,6 +23,7 @@ import {
   toCoreLoadParameters,
 } from './convert.js';
 import { unary, type HandlerDeps } from './handler.js';
+import { modelStreamInfer } from './stream-infer.js';
 
 const DATAPLANE = 'inference.GRPCInferenceService';
 const REPOSITORY = 'inference.model_repository.ModelRepositoryService';
@@ -159,6 +160,7 @@ export function inferenceService(
           ),
         ),
     ),
+    ModelStreamInfer: modelStreamInfer(dataplane, deps),
     ...repositoryHandlers(dataplane, deps, s),
   };
 }

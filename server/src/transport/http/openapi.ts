@@ -487,11 +487,84 @@ function modelPaths(prefix: string, params: object[], example?: object): Record<
         MODEL_ERRORS,
       ),
     },
+    ...streamPaths(prefix, params, inferOk),
     [`${prefix}/docs`]: {
       get: getOperation('Model Swagger UI', params, { 200: html }, MODEL_ERRORS),
     },
     [`${prefix}/docs/dataplane.json`]: {
       get: getOperation('Model OpenAPI document', params, { 200: openapiJson }, MODEL_ERRORS),
+    },
+  };
+}
+
+/** Triton's generate document (extension_generate.md): members are inputs, `parameters` the request's. */
+const generateRequest = {
+  type: 'object',
+  description:
+    'Every member other than id and parameters is a model input of that name (text_input for text models). A body with an inputs array is a V2 InferenceRequest instead.',
+  properties: { id: { type: 'string' }, text_input: { type: 'string' }, parameters },
+  additionalProperties: {},
+};
+const generateResponse = {
+  type: 'object',
+  description: 'One member per output tensor; a one-element tensor as a bare value.',
+  properties: {
+    model_name: { type: 'string' },
+    model_version: { type: 'string' },
+    id: { type: 'string' },
+  },
+  additionalProperties: {},
+};
+const eventStream = {
+  200: {
+    description:
+      'Server-sent events, one `data: <json>` event per response: an InferenceResponse (infer_stream, or generate_stream with a V2 request) or a generate document. An error after the first event arrives as a last `data: {"error": "..."}` event.',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  },
+};
+
+/** generate, infer_stream and generate_stream (routes/stream.ts). */
+function streamPaths(prefix: string, params: object[], inferOk: Responses): Record<string, object> {
+  const either = { oneOf: [generateRequest, ref('InferenceRequest')] };
+  return {
+    [`${prefix}/generate`]: {
+      post: bodyOperation({
+        summary: 'Generate (Triton generate extension; a V2 request is served as infer)',
+        params,
+        schema: either,
+        required: true,
+        ok: {
+          200: {
+            ...(inferOk[200] as object),
+            content: {
+              'application/json': {
+                schema: { oneOf: [generateResponse, ref('InferenceResponse')] },
+              },
+            },
+          },
+        },
+        errors: INFER_ERRORS,
+      }),
+    },
+    [`${prefix}/generate_stream`]: {
+      post: bodyOperation({
+        summary: 'Generate, streamed as server-sent events',
+        params,
+        schema: either,
+        required: true,
+        ok: eventStream,
+        errors: INFER_ERRORS,
+      }),
+    },
+    [`${prefix}/infer_stream`]: {
+      post: bodyOperation({
+        summary: 'Inference, streamed as server-sent events',
+        params,
+        schema: ref('InferenceRequest'),
+        required: true,
+        ok: eventStream,
+        errors: INFER_ERRORS,
+      }),
     },
   };
 }
