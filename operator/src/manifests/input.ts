@@ -6,7 +6,14 @@ export interface ManifestConfig {
   readonly serverImage: string;
   /** Cluster DNS domain used in `status.url`, normally `cluster.local`. */
   readonly clusterDomain: string;
+  /** Secrets (in the pod's namespace) to pull the server image with; none when omitted. */
+  readonly imagePullSecrets?: readonly string[];
+  /** `sizeLimit` of the model volume; {@link DEFAULT_MODEL_VOLUME_SIZE_LIMIT} when omitted. */
+  readonly modelVolumeSizeLimit?: string;
 }
+
+/** The model volume's bound when the configuration names none (the operator's default). */
+export const DEFAULT_MODEL_VOLUME_SIZE_LIMIT = '20Gi';
 
 /** Everything a builder reads. Builders are pure: same input, same output. */
 export interface BuildInput {

@@ -52,6 +52,62 @@ describe('manifest builders', () => {
     );
   });
 
+  it('bounds every pod it builds: resources on every container, a sizeLimit on every emptyDir', () => {
+    const sidecarRuntime = runtime('with-sidecar', {
+      containers: [{ name: 'kserve-container' }, { name: 'proxy', image: 'registry.example/p:1' }],
+    });
+    const pods = [
+      buildDeployment({ isvc: isvc(), runtime: sidecarRuntime, config: manifestConfig }),
+      buildPoolShard({
+        namespace: 'models',
+        runtime: { ...rt, metadata: { ...rt.metadata, uid: 'u-1' } },
+        shard: 0,
+        models: ['a'],
+        replicas: 1,
+        config: manifestConfig,
+      }),
+    ].map((d) => d.spec?.template.spec);
+    for (const pod of pods) {
+      assert.ok(pod !== undefined);
+      for (const c of pod.containers) {
+        assert.ok(c.resources?.requests?.['memory'], `${c.name} has a memory request`);
+        assert.ok(c.resources?.limits?.['memory'], `${c.name} has a memory limit`);
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, c.name);
+      }
+      for (const v of pod.volumes ?? []) {
+        if (v.emptyDir !== undefined) assert.ok(v.emptyDir.sizeLimit, `${v.name} has a sizeLimit`);
+      }
+    }
+  });
+
+  it('keeps a user-set request without adding a default limit below it', () => {
+    const pod = buildDeployment({
+      isvc: isvc({
+        model: {
+          modelFormat: { name: 'onnx' },
+          storageUri: 's3://models/iris/',
+          resources: { requests: { memory: '8Gi' } },
+        },
+      }),
+      runtime: rt,
+      config: manifestConfig,
+    }).spec?.template.spec;
+    assert.deepEqual(pod?.containers[0]?.resources, { requests: { memory: '8Gi' } });
+  });
+
+  it('uses the configured image pull secrets and model volume bound', () => {
+    const pod = buildDeployment({
+      isvc: isvc(),
+      runtime: rt,
+      config: { ...manifestConfig, imagePullSecrets: ['mirror'], modelVolumeSizeLimit: '50Gi' },
+    }).spec?.template.spec;
+    assert.deepEqual(pod?.imagePullSecrets, [{ name: 'mirror' }]);
+    assert.deepEqual(
+      pod?.volumes?.find((v) => v.name === 'model-dir'),
+      { name: 'model-dir', emptyDir: { sizeLimit: '50Gi' } },
+    );
+  });
+
   it('gives credentials to the agent only, and never storage details to the server', () => {
     const pod = buildDeployment({
       isvc: isvc({
