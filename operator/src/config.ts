@@ -39,6 +39,16 @@ const envSchema = z
     // Secrets (in each model's namespace) the server pods pull their images with.
     TESSERA_OPERATOR_IMAGE_PULL_SECRETS: labelList('Secret names').default([]),
     // The model volume of every server pod is an emptyDir bounded by this (kubelet evicts beyond).
+    // Air-gapped clusters: the agent's egress proxy and an extra CA bundle (a ConfigMap's ca.crt).
+    TESSERA_OPERATOR_AGENT_HTTP_PROXY: z.string().default(''),
+    TESSERA_OPERATOR_AGENT_HTTPS_PROXY: z.string().default(''),
+    TESSERA_OPERATOR_AGENT_NO_PROXY: z.string().default(''),
+    TESSERA_OPERATOR_CA_BUNDLE_CONFIGMAP: z
+      .string()
+      .refine((s) => s === '' || (s.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s)), {
+        message: 'must be a ConfigMap name (lowercase RFC 1123 subdomain)',
+      })
+      .default(''),
     TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: quantity.default(DEFAULT_MODEL_VOLUME_SIZE_LIMIT),
     TESSERA_OPERATOR_SERVER_IMAGE: z.string().min(1).default('tessera/server'),
     TESSERA_OPERATOR_SERVER_IMAGE_TAG: z.string().min(1).default('0.1.0'),
@@ -235,6 +245,12 @@ export function loadConfig(
       clusterDomain: e.TESSERA_OPERATOR_CLUSTER_DOMAIN,
       imagePullSecrets: Object.freeze([...e.TESSERA_OPERATOR_IMAGE_PULL_SECRETS]),
       modelVolumeSizeLimit: e.TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT,
+      agentProxy: Object.freeze({
+        httpProxy: e.TESSERA_OPERATOR_AGENT_HTTP_PROXY,
+        httpsProxy: e.TESSERA_OPERATOR_AGENT_HTTPS_PROXY,
+        noProxy: e.TESSERA_OPERATOR_AGENT_NO_PROXY,
+      }),
+      caBundleConfigMap: e.TESSERA_OPERATOR_CA_BUNDLE_CONFIGMAP,
     }),
     leaderElection: e.TESSERA_OPERATOR_LEADER_ELECT
       ? Object.freeze({

@@ -15,6 +15,7 @@ import type { Container, Deployment, EnvVar, PodSpec, Resources, Volume } from '
 import type { RuntimeContainer } from '../api/v1alpha1/index.js';
 import {
   type BuildInput,
+  type ManifestConfig,
   DEFAULT_MODEL_VOLUME_SIZE_LIMIT,
   isAutoscaled,
   servedModelName,
@@ -51,14 +52,34 @@ function serverEnv(input: PodInput): EnvVar[] {
   ];
 }
 
+/** Where the agent finds the extra CA bundle (a ConfigMap's `ca.crt`). */
+export const CA_BUNDLE_DIR = '/etc/tessera/ca';
+
 /** The agent's side: where the server's repository API and the shared volume are. */
-function agentEnv(): EnvVar[] {
-  return [
+function agentEnv(config: ManifestConfig): EnvVar[] {
+  const env: EnvVar[] = [
     { name: ENV.agentPort, value: String(AGENT_PORT) },
     { name: ENV.agentServerUrl, value: adminUrl() },
     { name: ENV.agentModelDir, value: MODEL_DIR },
     { name: ENV.agentCredentialsDir, value: CREDENTIALS_DIR },
   ];
+  const proxy = config.agentProxy;
+  const proxyEnv: [string, string | undefined][] = [
+    ['HTTP_PROXY', proxy?.httpProxy],
+    ['HTTPS_PROXY', proxy?.httpsProxy],
+    ['NO_PROXY', proxy?.noProxy],
+  ];
+  const set = proxyEnv.filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
+  if (set.some(([name]) => name !== 'NO_PROXY')) {
+    // Node's http, https and fetch honour *_PROXY only when asked (Node 24 "NODE_USE_ENV_PROXY").
+    env.push({ name: 'NODE_USE_ENV_PROXY', value: '1' });
+    for (const [name, value] of set) env.push({ name, value });
+  }
+  if (config.caBundleConfigMap !== undefined && config.caBundleConfigMap !== '') {
+    // Added to, not replacing, Node's bundled CAs (nodejs.org/api/cli.html#node_extra_ca_certsfile).
+    env.push({ name: 'NODE_EXTRA_CA_CERTS', value: `${CA_BUNDLE_DIR}/ca.crt` });
+  }
+  return env;
 }
 
 /** Runtime env first; the operator's model env wins on a name clash. */
@@ -147,11 +168,13 @@ function agentContainer(input: PodInput, server: Container): Container {
   if (input.storageSecretName !== undefined) {
     mounts.push({ name: 'storage-credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
   }
+  if (hasCaBundle(input))
+    mounts.push({ name: 'ca-bundle', mountPath: CA_BUNDLE_DIR, readOnly: true });
   return {
     name: CONTAINER_NAMES.agent,
     image: server.image ?? input.config.serverImage,
     args: [...AGENT_ARGS],
-    env: agentEnv(),
+    env: agentEnv(input.config),
     ports: [{ name: 'agent', containerPort: AGENT_PORT, protocol: 'TCP' }],
     readinessProbe: { httpGet: { path: PROBE_PATHS.agentReady, port: 'agent' }, periodSeconds: 5 },
     livenessProbe: {
@@ -185,7 +208,18 @@ function volumes(input: PodInput): Volume[] {
   if (secretName !== undefined) {
     out.push({ name: 'storage-credentials', secret: { secretName, defaultMode: 0o440 } });
   }
+  const caBundle = input.config.caBundleConfigMap;
+  if (caBundle !== undefined && caBundle !== '') {
+    out.push({
+      name: 'ca-bundle',
+      configMap: { name: caBundle, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 },
+    });
+  }
   return out;
+}
+
+function hasCaBundle(input: PodInput): boolean {
+  return input.config.caBundleConfigMap !== undefined && input.config.caBundleConfigMap !== '';
 }
 
 function sidecarContainer(input: PodInput, template: RuntimeContainer): Container {

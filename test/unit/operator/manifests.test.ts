@@ -108,6 +108,31 @@ describe('manifest builders', () => {
     );
   });
 
+  it('hands the proxy and the CA bundle to the agent only (it alone downloads)', () => {
+    const pod = buildDeployment({
+      isvc: isvc(),
+      runtime: rt,
+      config: {
+        ...manifestConfig,
+        agentProxy: { httpsProxy: 'http://proxy.internal:3128', noProxy: '.svc,10.0.0.0/8' },
+        caBundleConfigMap: 'tessera-ca-bundle',
+      },
+    }).spec?.template.spec;
+    const [server, agent] = pod?.containers ?? [];
+    const env = Object.fromEntries((agent?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env['HTTPS_PROXY'], 'http://proxy.internal:3128');
+    assert.equal(env['NO_PROXY'], '.svc,10.0.0.0/8');
+    assert.equal(env['NODE_USE_ENV_PROXY'], '1');
+    assert.equal(env['HTTP_PROXY'], undefined);
+    assert.equal(env['NODE_EXTRA_CA_CERTS'], '/etc/tessera/ca/ca.crt');
+    assert.ok(agent?.volumeMounts?.some((m) => m.name === 'ca-bundle' && m.readOnly === true));
+    assert.ok(!server?.env?.some((e) => /PROXY|CA_CERTS/.test(e.name)));
+    assert.deepEqual(
+      pod?.volumes?.find((v) => v.name === 'ca-bundle')?.configMap?.name,
+      'tessera-ca-bundle',
+    );
+  });
+
   it('gives credentials to the agent only, and never storage details to the server', () => {
     const pod = buildDeployment({
       isvc: isvc({
