@@ -41,8 +41,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     if (problems.length > 0) console.error('run: node scripts/sync-chart-crds.mjs');
     process.exitCode = problems.length > 0 ? 1 : 0;
   } else {
-    for (const f of crdFiles(target))
-      if (!crdFiles(source).includes(f)) rmSync(join(target, f));
+    for (const f of crdFiles(target)) if (!crdFiles(source).includes(f)) rmSync(join(target, f));
     for (const f of crdFiles(source)) copyFileSync(join(source, f), join(target, f));
     console.log(`copied ${crdFiles(source).length} CRDs into charts/tessera/files/crds/`);
   }
