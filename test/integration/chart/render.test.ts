@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { flagsToEnv, loadConfig } from '../../../operator/src/config.js';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
-import { CHART, ROOT, VALUE_SETS, helm, ofKind, ok, render } from './helm.js';
+import { CA_FILE, CHART, ROOT, VALUE_SETS, helm, ofKind, ok, render } from './helm.js';
 
 interface Rule {
   apiGroups?: string[];
@@ -256,6 +256,28 @@ describe('charts/tessera with the real helm', () => {
         p.targets.some((t) => t.expr.includes('tessera_model_infer_in_flight')),
       ),
     );
+  });
+
+  it("renders every `helm install` of the README's Helm section as written", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('### Install with Helm'),
+      readme.indexOf('\n## ', readme.indexOf('### Install with Helm')),
+    );
+    const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .flatMap((m) => (m[1] ?? '').replaceAll('\\\n', ' ').split('\n'))
+      .filter((l) => l.startsWith('helm install'));
+    assert.equal(commands.length, 3);
+    for (const line of commands) {
+      // Plain words and single quotes only; `install` becomes `template`, ca.crt the test CA.
+      const args = (line.match(/'[^']*'|\S+/g) ?? []).map((w) => w.replace(/^'(.*)'$/, '$1'));
+      assert.deepEqual(args.slice(0, 4), ['helm', 'install', 'tessera', 'charts/tessera']);
+      const rest = args
+        .slice(4)
+        .map((a) => a.replace(/^caBundle\.pem=ca\.crt$/, `caBundle.pem=${CA_FILE}`));
+      const run = ok(await helm('template', 'tessera', CHART, ...rest), line);
+      assert.match(run.stdout, /kind: Deployment/);
+    }
   });
 
   it('refuses two replicas without leader election, with a message that says why', async () => {
