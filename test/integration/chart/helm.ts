@@ -33,7 +33,12 @@ export interface Run {
   readonly stderr: string;
 }
 
-function exec(program: string, args: readonly string[], input?: string): Promise<Run> {
+function exec(
+  program: string,
+  args: readonly string[],
+  input?: string,
+  kubeconfig = process.env['TESSERA_TEST_KUBECONFIG'] ?? '',
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(
       program,
@@ -47,7 +52,7 @@ function exec(program: string, args: readonly string[], input?: string): Promise
           HELM_CACHE_HOME: join(HOME, 'cache'),
           HELM_CONFIG_HOME: join(HOME, 'config'),
           HELM_DATA_HOME: join(HOME, 'data'),
-          KUBECONFIG: process.env['TESSERA_TEST_KUBECONFIG'] ?? '',
+          KUBECONFIG: kubeconfig,
         },
       },
       (err, stdout, stderr) => {
@@ -62,6 +67,11 @@ function exec(program: string, args: readonly string[], input?: string): Promise
 /** `helm <args>`; the result, whatever the exit code. */
 export function helm(...args: string[]): Promise<Run> {
   return exec(HELM, args);
+}
+
+/** `helm <args>` against the control plane of `kubeconfig` (not the test run's own). */
+export function helmAt(kubeconfig: string, ...args: string[]): Promise<Run> {
+  return exec(HELM, args, undefined, kubeconfig);
 }
 
 /** `kubectl <args>` with `input` on stdin. */
