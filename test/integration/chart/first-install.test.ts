@@ -65,7 +65,10 @@ describe('a first helm install on a cluster without the CRDs', { timeout: 600_00
       await helm('get', 'hooks', 'tessera', '--namespace', 'tessera-system'),
       'helm get hooks',
     );
-    assert.equal((hooks.stdout.match(/^kind: ClusterServingRuntime$/gm) ?? []).length, NAMES.length);
+    assert.equal(
+      (hooks.stdout.match(/^kind: ClusterServingRuntime$/gm) ?? []).length,
+      NAMES.length,
+    );
 
     ok(await helm('upgrade', 'tessera', CHART, ...args), 'helm upgrade');
     const manifest = ok(
