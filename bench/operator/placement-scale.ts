@@ -34,9 +34,9 @@ const MODEL_MIB = 100;
 
 // Plain ESM without types, as test/cluster's modules (control-plane.ts).
 const { ensureKwok } = (await import(join(import.meta.dirname, 'kwok.mjs'))) as {
-  ensureKwok: (log?: (m: string) => void) => Promise<string>;
+  ensureKwok: (log?: (m: string) => void) => Promise<{ binary: string; config: string }>;
 };
-const kwokBinary = await ensureKwok();
+const kwokPaths = await ensureKwok();
 const cp = await controlPlane('e2e');
 process.env['TESSERA_TEST_KUBECONFIG'] = cp.kubeconfig;
 const kube = await import('../../test/e2e/support/kube.js');
@@ -49,8 +49,10 @@ const ns = await kube.createNamespace(client, 'bench-place');
 // kwok's pod IPs come from a loopback range: the operator's calls to those "agents" are refused
 // at once instead of waiting for a connect timeout.
 const kwok = spawn(
-  kwokBinary,
+  kwokPaths.binary,
   [
+    '--config',
+    kwokPaths.config,
     '--kubeconfig',
     cp.kubeconfig,
     '--manage-nodes-with-label-selector=type=kwok',
@@ -197,11 +199,15 @@ try {
   }
   const created = Date.now();
   let placedAt = 0;
+  let lastCount = -1;
   await until(
     `all ${String(MODELS)} models placed`,
     async () => {
       const shards = await shardsOf();
-      if (placedAt === 0 && placedCount(shards) >= MODELS) placedAt = Date.now();
+      const count = placedCount(shards);
+      if (count !== lastCount) console.log(`placed ${String(count)}/${String(MODELS)}`);
+      lastCount = count;
+      if (placedAt === 0 && count >= MODELS) placedAt = Date.now();
       return placedAt !== 0;
     },
     1_800_000,
