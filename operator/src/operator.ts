@@ -207,6 +207,7 @@ export class Operator {
       observations: (key) => observations.get(key),
       placements: (key) => placements.get(key),
       events: deps.events,
+      defaultModelMemoryBytes: config.pools.defaultModelMemoryBytes,
     });
     this.controller = new Controller({
       name: CONTROLLER_NAME,

@@ -413,3 +413,29 @@ export async function runStreamInfer(options: {
     );
   }
 }
+
+/** Node counts of the tree models {@link makeMemoryModels} trained, read from their files. */
+export interface MemoryModelCounts {
+  xgboost: { internal: number; leaves: number; trees: number; groups: number };
+  lightgbm: { internal: number; leaves: number; trees: number };
+}
+
+/**
+ * Writes the models of test/peers/python/memory_models.py into `out` (`xgboost/model.json`,
+ * `lightgbm/model.txt`, `wide/model.onnx` with `weightsMib` MiB of weights) and returns the
+ * tree models' node counts.
+ */
+export async function makeMemoryModels(
+  out: string,
+  options: { weightsMib?: number } = {},
+): Promise<MemoryModelCounts> {
+  const args = [join(scripts, 'memory_models.py'), '--out', out];
+  if (options.weightsMib !== undefined) args.push('--weights-mib', String(options.weightsMib));
+  const result = await runPython(args, 300_000);
+  if (result.code !== 0) {
+    throw new Error(
+      `memory_models.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+  return lastJsonLine(result.stdout) as MemoryModelCounts;
+}

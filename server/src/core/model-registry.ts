@@ -55,6 +55,14 @@ export class LoadedModel {
     this.ownedFolder = ownedFolder;
   }
 
+  /** The runtime's memory estimate of this version (bytes), when it gives one. */
+  get memoryBytes(): number | undefined {
+    const bytes = this.instance.memoryBytes;
+    return bytes === undefined || !Number.isFinite(bytes)
+      ? undefined
+      : Math.max(0, Math.round(bytes));
+  }
+
   /** The version key: `parameters.version`, or '' for an unversioned model. */
   get version(): string {
     return this.settings.version ?? '';
@@ -285,7 +293,9 @@ export class ModelRegistry {
         for (const model of [...entry.serving.values()].sort((a, b) =>
           compareVersions(a.version, b.version),
         )) {
-          out.push(indexEntry(entry.name, model.version, entry.state, entry.reason));
+          out.push(
+            indexEntry(entry.name, model.version, entry.state, entry.reason, model.memoryBytes),
+          );
         }
       } else if (!readyOnly) {
         out.push(indexEntry(entry.name, '', entry.state, entry.reason));
@@ -463,6 +473,7 @@ export class ModelRegistry {
       settings.name,
       model.version,
       (performance.now() - started) / 1000,
+      model.memoryBytes,
     );
     this.#deps.logger.info({ model: settings.name, model_version: model.version }, 'Loaded model');
     return model;
@@ -529,6 +540,13 @@ function indexEntry(
   version: string,
   state: ModelState,
   reason: string,
+  memoryBytes?: number,
 ): RepositoryIndexEntry {
-  return version === '' ? { name, state, reason } : { name, version, state, reason };
+  return {
+    name,
+    ...(version === '' ? {} : { version }),
+    state,
+    reason,
+    ...(memoryBytes === undefined ? {} : { memory_bytes: memoryBytes }),
+  };
 }

@@ -31,6 +31,12 @@ export interface RuntimeResult {
 /** One loaded model version. */
 export interface ModelInstance {
   readonly metadata: InstanceMetadata;
+  /**
+   * The runtime's estimate of the memory this instance holds, in bytes, over all its copies
+   * (one per worker thread); reported in the repository index as `memory_bytes` and used by the
+   * operator's placement. Undefined when the runtime cannot tell.
+   */
+  readonly memoryBytes?: number;
   /** Runs inference on validated inputs. `outputNames` lists the outputs wanted, or all when absent. */
   infer(
     request: DecodedRequest,

@@ -77,10 +77,18 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
       await checkOnnxFile(file, settings.source);
       const workers = settings.parallelWorkers ?? options.parallelWorkers;
       const sessionOptions = buildSessionOptions(settings, workers);
+      // onnxruntime keeps the initialisers (the weights) in memory, so a session holds about
+      // its file's bytes; each worker thread opens its own session.
+      const memoryBytes = (await stat(file)).size * Math.max(1, workers);
       try {
         return workers === 0
-          ? await InProcessInstance.create(file, sessionOptions)
-          : await WorkerInstance.create(file, sessionOptions, threads().lease(workers));
+          ? await InProcessInstance.create(file, sessionOptions, memoryBytes)
+          : await WorkerInstance.create(
+              file,
+              sessionOptions,
+              threads().lease(workers),
+              memoryBytes,
+            );
       } catch (error) {
         throw describeLoadError(error, file, settings.source);
       }
@@ -152,7 +160,10 @@ class InProcessInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
   readonly #session: ort.InferenceSession;
 
-  private constructor(session: ort.InferenceSession) {
+  private constructor(
+    session: ort.InferenceSession,
+    readonly memoryBytes: number,
+  ) {
     this.#session = session;
     this.metadata = instanceMetadata(sessionMetadata(session));
   }
@@ -160,8 +171,9 @@ class InProcessInstance implements ModelInstance {
   static async create(
     file: string,
     options: ort.InferenceSession.SessionOptions,
+    memoryBytes: number,
   ): Promise<InProcessInstance> {
-    return new InProcessInstance(await ort.InferenceSession.create(file, options));
+    return new InProcessInstance(await ort.InferenceSession.create(file, options), memoryBytes);
   }
 
   async infer(
@@ -192,6 +204,7 @@ class WorkerInstance implements ModelInstance {
     lease: WorkerLease<OnnxTask, OnnxTaskResult>,
     session: number,
     metadata: PortableMetadata,
+    readonly memoryBytes: number,
   ) {
     this.#lease = lease;
     this.#session = session;
@@ -203,6 +216,7 @@ class WorkerInstance implements ModelInstance {
     file: string,
     options: ort.InferenceSession.SessionOptions,
     lease: WorkerLease<OnnxTask, OnnxTaskResult>,
+    memoryBytes: number,
   ): Promise<WorkerInstance> {
     const session = nextSessionId++;
     try {
@@ -213,7 +227,7 @@ class WorkerInstance implements ModelInstance {
         options,
       })) as PortableMetadata[];
       if (metadata === undefined) throw new Error('no worker thread was lent');
-      return new WorkerInstance(lease, session, metadata);
+      return new WorkerInstance(lease, session, metadata, memoryBytes);
     } catch (error) {
       await closeAndRelease(lease, session);
       throw error;

@@ -121,6 +121,31 @@ void describe('the OpenAPI document', () => {
       await validate((await model.json()) as object);
     });
 
+    void it('documents the index entry as the contract defines it, memory_bytes included', async () => {
+      const schemas = (doc as unknown as { components: { schemas: Record<string, unknown> } })
+        .components.schemas;
+      const entry = (
+        schemas['RepositoryIndexResponse'] as {
+          items: { properties: Record<string, { type?: string; description?: string }> };
+        }
+      ).items;
+      assert.equal(entry.properties['memory_bytes']?.type, 'integer');
+      assert.match(entry.properties['memory_bytes']?.description ?? '', /memory/i);
+      // What the server answers has only documented fields, and a loaded model its estimate.
+      const response = await fetch(`${server.httpUrl}/v2/repository/index`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
+      const index = (await response.json()) as Record<string, unknown>[];
+      for (const item of index) {
+        for (const key of Object.keys(item)) assert.ok(key in entry.properties, key);
+      }
+      const simple = index.find((e) => e['name'] === 'simple');
+      assert.equal(simple?.['state'], 'READY');
+      assert.ok(Number.isInteger(simple['memory_bytes']) && Number(simple['memory_bytes']) > 0);
+    });
+
     const json = { 'content-type': 'application/json' };
     const row = Array.from({ length: 16 }, (_, i) => i);
     const simple = {

@@ -10,6 +10,7 @@ import type { ModelInstance, ModelRuntime } from '../../../server/src/core/model
 import type { ModelSettings } from '../../../server/src/core/model-settings.js';
 import { silentLogger, silentObserver } from '../../../server/src/core/ports.js';
 import { ServerError } from '../../../server/src/errors.js';
+import { ServerMetrics } from '../../../server/src/observability/metrics.js';
 
 /** A runtime whose loads the test controls: each load waits for `gate` and fails if `failNext`. */
 class FakeRuntime implements ModelRuntime {
@@ -282,5 +283,54 @@ describe('ModelRegistry', () => {
       registry.load('delta'),
       /parameters\.uri: must stay inside the model repository/,
     );
+  });
+});
+
+describe('ModelRegistry memory reports', () => {
+  it('puts each version’s memory estimate in the index and the gauge, and drops it on unload', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tessera-registry-mem-'));
+    try {
+      const sizes: Record<string, number> = { '1': 1000, '2': 2500 };
+      const runtime: ModelRuntime = {
+        name: 'sized',
+        aliases: [],
+        load: (settings) =>
+          Promise.resolve({
+            metadata: { platform: 'sized', inputs: [], outputs: [] },
+            memoryBytes: sizes[settings.version ?? ''],
+            infer: () => Promise.resolve({ outputs: [] }),
+            unload: () => Promise.resolve(),
+          }),
+      };
+      const metrics = new ServerMetrics({ restPrefix: 'rest_server' });
+      const registry = new ModelRegistry({
+        repository: new ModelRepository(root),
+        runtimes: [runtime],
+        observer: metrics,
+        logger: silentLogger,
+        drainTimeoutMs: 0,
+      });
+      for (const version of ['1', '2', '3']) {
+        await writeModel(root, `m/${version}`, {
+          name: 'm',
+          implementation: 'sized',
+          parameters: { version },
+        });
+      }
+      await registry.load('m');
+      assert.deepEqual(await registry.index(true), [
+        { name: 'm', version: '1', state: 'READY', reason: '', memory_bytes: 1000 },
+        { name: 'm', version: '2', state: 'READY', reason: '', memory_bytes: 2500 },
+        // A runtime that cannot tell reports nothing rather than a guess.
+        { name: 'm', version: '3', state: 'READY', reason: '' },
+      ]);
+      const scrape = await metrics.registry.metrics();
+      assert.match(scrape, /tessera_model_memory_bytes\{model="m",version="1"\} 1000/);
+      assert.match(scrape, /tessera_model_memory_bytes\{model="m",version="2"\} 2500/);
+      await registry.unload('m');
+      assert.doesNotMatch(await metrics.registry.metrics(), /tessera_model_memory_bytes\{/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

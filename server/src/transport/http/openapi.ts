@@ -7,6 +7,8 @@
  * status table (error-mapping.ts), so the document cannot disagree with what the server answers.
  * test/integration/server/openapi.test.ts walks every registered route against this document.
  */
+import { repositoryIndexEntrySchema } from '@tessera/contract';
+import { z } from 'zod';
 import { DATATYPES } from '../../core/datatype.js';
 import { exampleRequest } from '../../core/example-request.js';
 import type { ModelMetadata } from '../../core/types.js';
@@ -312,19 +314,8 @@ const schemas: Record<string, Schema> = {
   RepositoryIndexRequest: { type: 'object', properties: { ready: { type: 'boolean' } } },
   RepositoryIndexResponse: {
     type: 'array',
-    items: {
-      type: 'object',
-      required: ['name', 'state', 'reason'],
-      properties: {
-        name: { type: 'string' },
-        version: { type: 'string' },
-        state: {
-          type: 'string',
-          enum: ['UNKNOWN', 'READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'],
-        },
-        reason: { type: 'string' },
-      },
-    },
+    // Generated from the contract's zod schema, the one the agent and the operator parse with.
+    items: z.toJSONSchema(repositoryIndexEntrySchema, { target: 'openapi-3.0', io: 'output' }),
   },
 };
 
