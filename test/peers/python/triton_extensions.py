@@ -32,9 +32,6 @@ import numpy as np
 from triton_conformance import CHECKS, check, expect  # noqa: E402
 
 # Every datatype the identity model carries: V2 name -> (numpy dtype, ONNX element type name).
-# FP16 is not among them: onnxruntime-node 1.30 on Node 24 refuses float16 feeds whatever the
-# protocol ("not enough space: expected 6, got 0": its binding does not read the Float16Array that
-# onnxruntime-common now wraps the data in), a runtime defect outside the wire format checked here.
 # BF16 has no onnxruntime-node tensor type.
 DTYPES = {
     "BOOL": (np.bool_, "BOOL"),
@@ -46,6 +43,7 @@ DTYPES = {
     "INT16": (np.int16, "INT16"),
     "INT32": (np.int32, "INT32"),
     "INT64": (np.int64, "INT64"),
+    "FP16": (np.float16, "FLOAT16"),
     "FP32": (np.float32, "FLOAT"),
     "FP64": (np.float64, "DOUBLE"),
     "BYTES": (np.object_, "STRING"),
