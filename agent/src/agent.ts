@@ -11,6 +11,7 @@
  */
 import {
   RepositoryApiError,
+  storageUriFingerprint,
   type AgentIndexEntry,
   type AgentLoadParameters,
   type PullPhase,
@@ -120,6 +121,7 @@ export class Agent {
         ? {}
         : {
             storage_uri: displayUri(placed.storageUri),
+            storage_uri_fingerprint: storageUriFingerprint(placed.storageUri),
             ...(placed.sizeBytes > 0 ? { size_bytes: placed.sizeBytes } : {}),
           }),
       ...(pull === undefined
@@ -128,6 +130,7 @@ export class Agent {
             pull: {
               phase: pull.phase,
               storage_uri: displayUri(pull.storageUri),
+              storage_uri_fingerprint: storageUriFingerprint(pull.storageUri),
               bytes: pull.bytes,
               time: pull.time,
               ...(pull.message === undefined ? {} : { message: pull.message }),

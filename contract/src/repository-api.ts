@@ -50,11 +50,14 @@ export type PullPhase = (typeof PULL_PHASES)[number];
 export const agentIndexEntrySchema = repositoryIndexEntrySchema.extend({
   /** The storage URI whose artefact is (being) served; absent for models the agent did not pull. */
   storage_uri: z.string().optional(),
+  /** {@link storageUriFingerprint} of the whole storage URI (storage_uri omits user-info and query). */
+  storage_uri_fingerprint: z.string().optional(),
   /** Pull progress of the most recent load request for this model. */
   pull: z
     .object({
       phase: z.enum(PULL_PHASES),
       storage_uri: z.string(),
+      storage_uri_fingerprint: z.string().optional(),
       bytes: z.number().int().min(0).default(0),
       /** Set when phase is Failed: a message safe to show (no secrets, no local paths). */
       message: z.string().optional(),
