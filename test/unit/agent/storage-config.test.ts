@@ -174,11 +174,15 @@ describe('storage-config entries (ModelMesh shape)', () => {
   it('refuses an entry of the wrong type for the URI', () => {
     const entry = parseStorageEntry('k', JSON.stringify(s3Entry), new Redactor());
     assert.match(
-      failure(() => assertEntryType('k', entry, 'http', 'https://h/m.onnx')),
+      failure(() => {
+        assertEntryType('k', entry, 'http', 'https://h/m.onnx');
+      }),
       /it is a s3 entry, but 'https:\/\/h\/m.onnx' needs a http entry/,
     );
     assert.match(
-      failure(() => assertEntryType('k', entry, 'file', '/models/m.onnx')),
+      failure(() => {
+        assertEntryType('k', entry, 'file', '/models/m.onnx');
+      }),
       /is a local source and takes no storage key/,
     );
     assertEntryType('k', entry, 's3', 's3://b/m');
