@@ -3,10 +3,13 @@
 // InferenceServices select it with `storage.key`. Two models load on one pool shard through it; a
 // model naming a key the Secret lacks reports FailedToLoad with the reason and recovers, on the
 // same pod, once the key is added (the process kubelet re-projects Secret volumes). A Shared
-// model naming a Secret of its own is refused with a condition and an Event, never placed.
+// model naming a Secret of its own is refused with a condition and an Event, never placed; a
+// Dedicated model reads the same Secret through the same key.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { SERVER_PORTS, STORAGE_CONFIG_SECRET } from '@tessera/contract';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
 import { PATCH } from '../../../operator/src/kube/client.js';
@@ -131,7 +134,21 @@ describe('Shared mode with the storage-config Secret', { timeout: 900_000 }, () 
       'iris-a/model.onnx': IRIS,
       'iris-b/model.onnx': IRIS,
       'iris-c/model.onnx': IRIS,
+      'iris-dedicated/model.onnx': IRIS,
     });
+    await client
+      .request('POST', '/apis/serving.tessera.io/v1alpha1/clusterservingruntimes', {
+        body: parse(
+          await readFile(
+            join(REPO_ROOT, 'crds/samples/clusterservingruntime-tessera-onnx.yaml'),
+            'utf8',
+          ),
+        ) as unknown,
+      })
+      .catch((err: unknown) => {
+        // Another suite (or an earlier run) installed the default runtime already.
+        if (!/409|already exists/i.test(String(err))) throw err;
+      });
     await putStorageConfig({ moto: motoEntry() });
     await client.request('POST', api('servingruntimes'), {
       body: {
@@ -263,5 +280,31 @@ describe('Shared mode with the storage-config Secret', { timeout: 900_000 }, () 
       ),
       'never placed on a shard',
     );
+  });
+
+  it('gives a Dedicated model the same entry through the same key', async () => {
+    await client.request('POST', api('inferenceservices'), {
+      body: {
+        apiVersion: 'serving.tessera.io/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'iris-dedicated' },
+        spec: {
+          predictor: {
+            model: {
+              modelFormat: { name: 'onnx' },
+              storageUri: `s3://${BUCKET}/iris-dedicated/model.onnx`,
+              storage: { key: 'moto' },
+            },
+          },
+        },
+      },
+    });
+    const loaded = await until('iris-dedicated', 'Ready', ready);
+    assert.ok(!JSON.stringify(loaded).includes(key.secret));
+    const deployment = await client.request<KubeObject>(
+      'GET',
+      `/apis/apps/v1/namespaces/${ns}/deployments/iris-dedicated-predictor`,
+    );
+    assert.match(JSON.stringify(deployment), new RegExp(`"secretName":"${STORAGE_CONFIG_SECRET}"`));
   });
 });
