@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CREDENTIAL_FILES } from '@tessera/contract';
+import { CREDENTIAL_FILES, STORAGE_CONFIG_DIR } from '@tessera/contract';
+import { readStorageEntry, type StorageEntry } from './storage-config.js';
 
 /** Replaces every known secret value in text with `***`. */
 export class Redactor {
@@ -48,14 +49,24 @@ async function readKey(dir: string, name: string): Promise<string | undefined> {
   }
 }
 
-/** Reads the credentials folder afresh on every pull, so a rotated Secret is used at once. */
+/**
+ * Reads the credentials folder (a model's own Secret) and the storage-config folder (the
+ * namespace's named entries) afresh on every pull, so a rotated Secret is used at once.
+ */
 export class CredentialStore {
   readonly #dir: string;
   readonly #redactor: Redactor;
+  readonly #storageConfigDir: string;
 
-  constructor(dir: string, redactor: Redactor) {
+  constructor(dir: string, redactor: Redactor, storageConfigDir: string = STORAGE_CONFIG_DIR) {
     this.#dir = dir;
     this.#redactor = redactor;
+    this.#storageConfigDir = storageConfigDir;
+  }
+
+  /** The storage-config entry `key` (a load's `storage_key`), its secrets registered. */
+  storageEntry(key: string): Promise<StorageEntry> {
+    return readStorageEntry(this.#storageConfigDir, key, this.#redactor);
   }
 
   async s3(): Promise<S3Credentials> {

@@ -15,6 +15,11 @@ import { stalled, writeObject, type PullResult, type PullTarget } from './transf
 export interface HttpSourceOptions {
   readonly allowedHosts: readonly string[];
   readonly maxRedirects: number;
+  /**
+   * Request headers from a storage-config entry (e.g. Authorization): credentials, so they go
+   * to the URI's own origin only, never to a redirect's other origin.
+   */
+  readonly headers?: Readonly<Record<string, string | string[]>>;
 }
 
 const httpAgent = new HttpAgent({ lookup: guardedLookup, keepAlive: false });
@@ -33,7 +38,8 @@ async function open(
   let current = url;
   for (let hop = 0; ; hop++) {
     assertHostAllowed(current.hostname, options.allowedHosts);
-    const response = await get(current, target);
+    const headers = current.origin === url.origin ? (options.headers ?? {}) : {};
+    const response = await get(current, target, headers);
     const status = response.statusCode ?? 0;
     const location = response.headers.location;
     if (status >= 300 && status < 400 && location !== undefined) {
@@ -72,13 +78,17 @@ function statusError(status: number, url: URL): AgentError {
   return failure(AgentErrorCode.PULL_FAILED, `'${shown}' answered HTTP ${status}`);
 }
 
-function get(url: URL, target: PullTarget): Promise<IncomingMessage> {
+function get(
+  url: URL,
+  target: PullTarget,
+  extraHeaders: Readonly<Record<string, string | string[]>>,
+): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:';
     const request = (secure ? httpsRequest : httpRequest)(url, {
       agent: secure ? httpsAgent : httpAgent,
       signal: target.signal,
-      headers: { 'accept-encoding': 'identity' },
+      headers: { ...extraHeaders, 'accept-encoding': 'identity' },
     });
     const connectTimer = setTimeout(() => {
       request.destroy(

@@ -14,6 +14,8 @@ export interface Pod {
   agent: AgentProcess;
   readonly modelDir: string;
   readonly credentialsDir: string;
+  /** The storage-config Secret's folder: one JSON storage entry per file. */
+  readonly storageConfigDir: string;
   readonly localRoot: string;
   restartAgent(env?: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
@@ -24,8 +26,10 @@ export async function startPod(agentEnv: Record<string, string> = {}): Promise<P
   const modelDir = join(base, 'models');
   const credentialsDir = join(base, 'credentials');
   const localRoot = join(base, 'local');
+  const storageConfigDir = join(base, 'storage-config');
   const { mkdir } = await import('node:fs/promises');
-  for (const dir of [modelDir, credentialsDir, localRoot]) await mkdir(dir, { recursive: true });
+  for (const dir of [modelDir, credentialsDir, storageConfigDir, localRoot])
+    await mkdir(dir, { recursive: true });
   const server = await startServer({
     folder: modelDir,
     env: { [ENV.adminPort]: '0', [ENV.loadModelsAtStartup]: 'false' },
@@ -35,13 +39,19 @@ export async function startPod(agentEnv: Record<string, string> = {}): Promise<P
     credentialsDir,
     serverUrl: server.adminUrl ?? '',
     allowedRoots: [localRoot],
-    env: { TESSERA_AGENT_STALL_TIMEOUT_MS: '1000', ...agentEnv, ...env },
+    env: {
+      TESSERA_AGENT_STALL_TIMEOUT_MS: '1000',
+      [ENV.agentStorageConfigDir]: storageConfigDir,
+      ...agentEnv,
+      ...env,
+    },
   });
   const pod: Pod = {
     server,
     agent: await startAgentProcess(options({})),
     modelDir,
     credentialsDir,
+    storageConfigDir,
     localRoot,
     restartAgent: async (env = {}) => {
       await pod.agent.stop();

@@ -13,6 +13,8 @@ export interface DesiredModel {
   readonly name: string;
   readonly storageUri: string;
   readonly format: string;
+  /** The storage-config entry holding the credentials (`storage.key`). */
+  readonly storageKey?: string;
 }
 
 /** Everything known about one replica at the start of a reconcile. */
