@@ -13,6 +13,7 @@ import type { CredentialStore } from './credentials.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 import { pullFile } from './sources/file-source.js';
 import { pullHttp } from './sources/http-source.js';
+import { pullFromGcs } from './sources/gcs-pull.js';
 import { pullS3, s3Client } from './sources/s3-source.js';
 import type { PullResult, PullTarget } from './sources/transfer.js';
 import { displayUri, parseStorageUri, type StorageLocation } from './storage-uri.js';
@@ -99,10 +100,9 @@ export class Puller {
         return pullS3(client, location.bucket, location.key, target);
       }
       case 'gs':
-        throw new AgentError(
-          AgentErrorCode.INVALID_REQUEST,
-          'storage_uri: gs:// is not supported by this agent build yet',
-        );
+        return pullFromGcs(await credentials.gcs(), location.bucket, location.key, target, (s) => {
+          credentials.remember(s);
+        });
       case 'file':
         return pullFile(location.path, settings.allowed_roots, displayUri(uri), target);
     }
