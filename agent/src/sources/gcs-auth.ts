@@ -67,8 +67,15 @@ export function parseServiceAccountKey(text: string): ServiceAccountKey {
   };
 }
 
-/** Exchanges the key for an access token; failures name the service account, never the key. */
-export async function accessToken(key: ServiceAccountKey, target: PullTarget): Promise<string> {
+/**
+ * Exchanges the key for an access token; failures name the service account, never the key.
+ * `fetchImplementation` replaces the HTTP client (unit tests); the agent never passes one.
+ */
+export async function accessToken(
+  key: ServiceAccountKey,
+  target: PullTarget,
+  fetchImplementation?: typeof fetch,
+): Promise<string> {
   const client = new JWT({
     email: key.email,
     key: key.privateKey,
@@ -77,7 +84,11 @@ export async function accessToken(key: ServiceAccountKey, target: PullTarget): P
     transporterOptions: {
       agent: guardedAgents.https,
       timeout: target.connectTimeoutMs + target.stallTimeoutMs,
+      // One attempt: the token request sets its own retryConfig (POST retried 3 times on network
+      // errors), which `retry: false` does not override; `retry: 0` in the merged config does.
       retry: false,
+      retryConfig: { retry: 0 },
+      ...(fetchImplementation === undefined ? {} : { fetchImplementation }),
     },
   });
   try {

@@ -6,7 +6,7 @@
  * when the store gives one, its `md5Hash` (composite objects have only crc32c, which Node cannot
  * compute natively; their size is still checked). Requests go through the guarded pool with the
  * agent's connect and stall timeouts; a key that names no object is read as a prefix, as for s3://.
- * Why a small client here rather than @google-cloud/storage: docs/adr/0011-gcs-json-api-client.md.
+ * Why a small client here rather than @google-cloud/storage: docs/adr/0012-gcs-json-api-client.md.
  */
 import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
