@@ -51,8 +51,10 @@ export function parseServiceAccountKey(text: string): ServiceAccountKey {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.join('.') ?? '';
+    if (field === '') throw badKey('it is not a JSON object');
+    const present = typeof json === 'object' && json !== null && field in json;
     throw badKey(
-      field === '' ? 'it is not a JSON object' : `the field '${field}' ${issue?.message ?? ''}`,
+      `the field '${field}' ${present ? (issue?.message ?? 'is invalid') : 'is missing'}`,
     );
   }
   try {

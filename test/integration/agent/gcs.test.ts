@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CREDENTIAL_FILES } from '@tessera/contract';
@@ -173,6 +174,25 @@ void describe('agent: gs:// sources (fake-gcs-server)', () => {
     }
   });
 
+  it('fails a store that accepts the connection and then says nothing (stall timeout)', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    await writeCredentials(pod, { [CREDENTIAL_FILES.gcsEndpoint]: `http://127.0.0.1:${port}` });
+    try {
+      const load = await agentLoad(pod, 'silent', {
+        storage_uri: `gs://${BUCKET}/silent/model.onnx`,
+      });
+      assert.equal(load.status, 504, JSON.stringify(load.body));
+      assertCleanMessage(errorOf(load), ['stalled']);
+    } finally {
+      await writeCredentials(pod, { [CREDENTIAL_FILES.gcsEndpoint]: gcs.endpoint });
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
   it('names the Secret key and field of a broken service-account key, leaking none of it', async () => {
     const keyFile = CREDENTIAL_FILES.gcsServiceAccount;
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -193,7 +213,7 @@ void describe('agent: gs:// sources (fake-gcs-server)', () => {
       },
       {
         text: JSON.stringify({ ...valid, client_email: undefined }),
-        mentions: ["'client_email'"],
+        mentions: ["'client_email' is missing"],
         secrets: [pemBody, valid.private_key_id],
       },
       {
