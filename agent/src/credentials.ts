@@ -34,9 +34,11 @@ export interface S3Credentials {
   readonly endpoint?: string;
 }
 
-/** GCS access settings: a service-account key, or anonymous. */
+/** GCS access settings: a service-account key, HMAC keys (XML API), or neither (anonymous). */
 export interface GcsCredentials {
+  /** The key file's text, unparsed: the gs:// source parses it and names what is wrong. */
   readonly serviceAccountJson?: string;
+  readonly hmac?: { readonly accessId: string; readonly secret: string };
   readonly endpoint?: string;
 }
 
@@ -69,6 +71,11 @@ export class CredentialStore {
     return readStorageEntry(this.#storageConfigDir, key, this.#redactor);
   }
 
+  /** Registers a secret obtained with the credentials (an access token) with the redactor. */
+  remember(secret: string): void {
+    this.#redactor.add(secret);
+  }
+
   async s3(): Promise<S3Credentials> {
     const f = CREDENTIAL_FILES;
     const [id, secret, token, region, endpoint, https] = await Promise.all(
@@ -92,20 +99,42 @@ export class CredentialStore {
   }
 
   async gcs(): Promise<GcsCredentials> {
-    const [key, endpoint] = await Promise.all([
-      readKey(this.#dir, CREDENTIAL_FILES.gcsServiceAccount),
-      readKey(this.#dir, CREDENTIAL_FILES.gcsEndpoint),
-    ]);
-    if (key !== undefined) {
-      this.#redactor.add(key);
-      const privateKey = (JSON.parse(key) as { private_key?: unknown }).private_key;
-      if (typeof privateKey === 'string') this.#redactor.add(privateKey);
-    }
+    const f = CREDENTIAL_FILES;
+    const [key, accessId, secret, endpoint] = await Promise.all(
+      [f.gcsServiceAccount, f.gcsHmacAccessId, f.gcsHmacSecret, f.gcsEndpoint].map((name) =>
+        readKey(this.#dir, name),
+      ),
+    );
+    for (const value of [key, accessId, secret]) this.#redactor.add(value);
+    if (key !== undefined) for (const value of keySecrets(key)) this.#redactor.add(value);
     return {
       ...(key === undefined ? {} : { serviceAccountJson: key }),
+      ...(accessId === undefined || secret === undefined ? {} : { hmac: { accessId, secret } }),
       ...(endpoint === undefined ? {} : { endpoint }),
     };
   }
+}
+
+/**
+ * The secret parts of a service-account key file, for the redactor: the PEM and each of its
+ * lines (a message could quote one line), and the key id. An unparsable file yields nothing more
+ * than the whole text, which the caller registers anyway.
+ */
+function keySecrets(text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null) return [];
+  const { private_key: pem, private_key_id: id } = parsed as Record<string, unknown>;
+  const out: string[] = [];
+  if (typeof pem === 'string') {
+    out.push(pem, ...pem.split('\n').filter((line) => !line.startsWith('-----')));
+  }
+  if (typeof id === 'string') out.push(id);
+  return out;
 }
 
 /** KServe's S3_ENDPOINT may omit the scheme; S3_USE_HTTPS=0 then means plain HTTP. */

@@ -13,10 +13,12 @@ import type { CredentialStore } from './credentials.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 import { pullFile } from './sources/file-source.js';
 import { pullHttp } from './sources/http-source.js';
+import { pullFromGcs } from './sources/gcs-pull.js';
 import { pullS3, s3Client } from './sources/s3-source.js';
 import {
   assertEntryType,
   httpHeadersOf,
+  gcsCredentialsOf,
   s3CredentialsOf,
   type StorageEntry,
 } from './storage-config.js';
@@ -127,11 +129,13 @@ export class Puller {
         const client = s3Client(creds, target);
         return pullS3(client, location.bucket, location.key, target);
       }
-      case 'gs':
-        throw new AgentError(
-          AgentErrorCode.INVALID_REQUEST,
-          'storage_uri: gs:// is not supported by this agent build yet',
-        );
+      case 'gs': {
+        const creds =
+          named?.entry.type === 'gcs' ? gcsCredentialsOf(named.entry) : await credentials.gcs();
+        return pullFromGcs(creds, location.bucket, location.key, target, (s) => {
+          credentials.remember(s);
+        });
+      }
       case 'file':
         return pullFile(location.path, settings.allowed_roots, displayUri(uri), target);
     }

@@ -99,7 +99,7 @@ export function adminUrl(host: string = ADMIN_HOST, port: number = ADMIN_PORT): 
  * lays them out; KServe's storage-initializer names). Only the agent container mounts them.
  */
 export const CREDENTIAL_FILES = {
-  /** S3 and S3-compatible stores (and GCS through its S3 interoperability API with HMAC keys). */
+  /** S3 and S3-compatible stores. */
   s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
   s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
   s3SessionToken: 'AWS_SESSION_TOKEN',
@@ -110,6 +110,12 @@ export const CREDENTIAL_FILES = {
   s3UseHttps: 'S3_USE_HTTPS',
   /** A GCS service-account key (KServe's key name); absent means anonymous access. */
   gcsServiceAccount: 'gcloud-application-credentials.json',
-  /** Endpoint override of the GCS JSON API (e.g. a fake-gcs-server). */
+  /**
+   * GCS HMAC keys: gs:// is then read through GCS's S3-compatible XML API (at `GCS_ENDPOINT`,
+   * default `https://storage.googleapis.com`) instead of the JSON API with a service account.
+   */
+  gcsHmacAccessId: 'GCS_HMAC_ACCESS_ID',
+  gcsHmacSecret: 'GCS_HMAC_SECRET',
+  /** Endpoint override (`http(s)://host:port`) of GCS, e.g. an emulator such as fake-gcs-server. */
   gcsEndpoint: 'GCS_ENDPOINT',
 } as const;

@@ -11,13 +11,17 @@ import { after, before, describe, it } from 'node:test';
 import { assertCleanMessage } from '../../support/error-checks.js';
 import { tarGz, zip } from '../../support/archives.js';
 import { REPO_ROOT } from '../../support/server-process.js';
+import { postJson, versionedRestRequest } from '../server/lifecycle-helpers.js';
 import {
-  outputData,
-  postJson,
-  simpleRestRequest,
-  versionedRestRequest,
-} from '../server/lifecycle-helpers.js';
-import { agentIndex, agentLoad, agentMetric, startPod, type Pod } from './agent-harness.js';
+  assertSimpleAnswers,
+  agentIndex,
+  agentLoad,
+  agentMetric,
+  errorOf,
+  inferVersioned,
+  startPod,
+  type Pod,
+} from './agent-harness.js';
 
 const fixture = (path: string): Promise<Buffer> => readFile(join(REPO_ROOT, path));
 
@@ -43,19 +47,6 @@ async function fileServer(files: Map<string, Buffer>): Promise<{ url: string; se
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-async function inferVersioned(pod: Pod, model: string): Promise<number[]> {
-  const result = await postJson(
-    `${pod.server.httpUrl}/v2/models/${model}/infer`,
-    versionedRestRequest([1, 2]),
-  );
-  assert.equal(result.status, 200, JSON.stringify(result.body));
-  return outputData(result.body);
-}
-
-function errorOf(result: { body: unknown }): string {
-  return (result.body as { error: string }).error;
 }
 
 void describe('agent: http and local sources', () => {
@@ -109,15 +100,7 @@ void describe('agent: http and local sources', () => {
       model_format: 'onnx',
     });
     assert.equal(load.status, 200, JSON.stringify(load.body));
-    const infer = await postJson(
-      `${pod.server.httpUrl}/v2/models/simple/infer`,
-      simpleRestRequest(),
-    );
-    assert.equal(infer.status, 200);
-    assert.deepEqual(
-      outputData(infer.body, 'OUTPUT0'),
-      Array.from({ length: 16 }, (_, i) => i + 2),
-    );
+    await assertSimpleAnswers(pod, 'simple');
     const entry = (await agentIndex(pod)).find((e) => e.name === 'simple');
     assert.equal(entry?.state, 'READY');
     assert.equal(entry?.storage_uri, `${files.url}/simple/model.onnx`);

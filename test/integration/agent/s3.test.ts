@@ -2,7 +2,6 @@
 // and a prefix load and answer V2 infer; bad credentials and missing objects fail with clear
 // messages in the response and the index; no secret appears in any message, log line or metric.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CREDENTIAL_FILES } from '@tessera/contract';
@@ -14,16 +13,16 @@ import {
   type MotoServer,
 } from '../../support/moto-server.js';
 import { REPO_ROOT } from '../../support/server-process.js';
-import { outputData, postJson, simpleRestRequest } from '../server/lifecycle-helpers.js';
-import { agentIndex, agentLoad, startPod, type Pod } from './agent-harness.js';
+import {
+  agentIndex,
+  agentLoad,
+  assertSimpleAnswers,
+  startPod,
+  writeCredentials,
+  type Pod,
+} from './agent-harness.js';
 
 const BUCKET = 'models';
-
-async function writeCredentials(pod: Pod, files: Record<string, string>): Promise<void> {
-  for (const [name, value] of Object.entries(files)) {
-    await writeFile(join(pod.credentialsDir, name), value);
-  }
-}
 
 void describe('agent: s3 sources (moto)', () => {
   let moto: MotoServer;
@@ -57,15 +56,7 @@ void describe('agent: s3 sources (moto)', () => {
       storage_uri: `s3://${BUCKET}/simple/model.onnx`,
     });
     assert.equal(load.status, 200, JSON.stringify(load.body));
-    const infer = await postJson(
-      `${pod.server.httpUrl}/v2/models/simple/infer`,
-      simpleRestRequest(),
-    );
-    assert.equal(infer.status, 200);
-    assert.deepEqual(
-      outputData(infer.body, 'OUTPUT0'),
-      Array.from({ length: 16 }, (_, i) => i + 2),
-    );
+    await assertSimpleAnswers(pod, 'simple');
   });
 
   it('downloads every object under a prefix', async () => {
