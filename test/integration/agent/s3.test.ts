@@ -2,6 +2,7 @@
 // and a prefix load and answer V2 infer; bad credentials and missing objects fail with clear
 // messages in the response and the index; no secret appears in any message, log line or metric.
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CREDENTIAL_FILES } from '@tessera/contract';
