@@ -129,7 +129,10 @@ void describe('streaming and generate', () => {
   void it('answers errors before the first event with a status, and after it with an error event', async () => {
     const missing = await post(server, '/v2/models/nope/infer_stream', prompt('x'));
     assert.equal(missing.status, 404);
-    assert.match(((await missing.json()) as { error: string }).error, /Request for unknown model: 'nope' is not found/);
+    assert.match(
+      ((await missing.json()) as { error: string }).error,
+      /Request for unknown model: 'nope' is not found/,
+    );
     const bad = await post(server, '/v2/models/text-model/generate_stream', { prompt: 3.5 });
     assert.equal(bad.status, 400);
     const res = await post(server, '/v2/models/faulty/infer_stream', {
