@@ -191,12 +191,16 @@ describe("the README's deploy-your-first-model commands, as written", { timeout:
     assert.ok(pod, 'the iris pod');
     const mounts = (name: string): string[] =>
       (pod.spec?.containers?.find((c) => c.name === name)?.volumeMounts ?? []).map((m) => m.name);
-    const secretVolumes = (pod.spec?.volumes ?? [])
-      .filter((v) => (v as { secret?: unknown }).secret !== undefined)
-      .map((v) => v.name);
-    assert.equal(secretVolumes.length, 1);
-    assert.ok(mounts(CONTAINER_NAMES.agent).includes(secretVolumes[0]!));
-    assert.ok(!mounts(CONTAINER_NAMES.server).includes(secretVolumes[0]!));
+    const secretVolumes = (pod.spec?.volumes ?? []).filter((v) => v.secret !== undefined);
+    assert.ok(
+      secretVolumes.some((v) => v.secret?.secretName === 's3-credentials'),
+      'the Secret of the README is mounted',
+    );
+    // Every Secret volume (the README's, and the optional storage-config one) is the agent's.
+    for (const volume of secretVolumes) {
+      assert.ok(mounts(CONTAINER_NAMES.agent).includes(volume.name), volume.name);
+      assert.ok(!mounts(CONTAINER_NAMES.server).includes(volume.name), volume.name);
+    }
   });
 
   it('answers the curl through the Service with the reference probabilities', async () => {
