@@ -37,6 +37,7 @@ const kube = await import('../../test/e2e/support/kube.js');
 const { ProcessKubelet } = await import('../../test/e2e/support/process-kubelet.js');
 const { startOperator } = await import('../../test/e2e/support/operator-process.js');
 const { startStorageServer } = await import('../../test/e2e/support/storage-server.js');
+const { poolRuntime } = await import('../../test/e2e/support/runtimes.js');
 type KubeObject = import('../../operator/src/kube/client.js').KubeObject;
 type Pod = import('../../test/e2e/support/pod-types.js').Pod;
 
@@ -75,20 +76,7 @@ const loaded = (o: KubeObject | undefined): string | undefined =>
 
 // Shared mode packs models by declared memory onto pools of a multi-model runtime.
 await client.request('POST', `${GROUP}/namespaces/${ns}/servingruntimes`, {
-  body: {
-    apiVersion: 'serving.tessera.io/v1alpha1',
-    kind: 'ServingRuntime',
-    metadata: { name: 'pool' },
-    spec: {
-      multiModel: true,
-      capacity: { memory: '1Gi' },
-      protocolVersions: ['v2', 'grpc-v2'],
-      supportedModelFormats: [{ name: 'onnx' }],
-      containers: [
-        { name: 'kserve-container', image: 'tessera/server:0.1.0', args: ['start', '/mnt/models'] },
-      ],
-    },
-  },
+  body: poolRuntime('pool', '1Gi', { autoSelect: false }),
 });
 
 function isvc(name: string, shared: boolean): KubeObject {

@@ -41,6 +41,7 @@ const cp = await controlPlane('e2e');
 process.env['TESSERA_TEST_KUBECONFIG'] = cp.kubeconfig;
 const kube = await import('../../test/e2e/support/kube.js');
 const { startOperator } = await import('../../test/e2e/support/operator-process.js');
+const { poolRuntime } = await import('../../test/e2e/support/runtimes.js');
 type KubeObject = import('../../operator/src/kube/client.js').KubeObject;
 
 const client = kube.testClient();
@@ -85,20 +86,7 @@ for (let i = 0; i < NODES; i++) {
 }
 
 await client.request('POST', `${GROUP}/namespaces/${ns}/servingruntimes`, {
-  body: {
-    apiVersion: 'serving.tessera.io/v1alpha1',
-    kind: 'ServingRuntime',
-    metadata: { name: 'pool' },
-    spec: {
-      multiModel: true,
-      capacity: { memory: `${String(PER_SHARD * MODEL_MIB)}Mi` },
-      protocolVersions: ['v2', 'grpc-v2'],
-      supportedModelFormats: [{ name: 'onnx' }],
-      containers: [
-        { name: 'kserve-container', image: 'tessera/server:0.1.0', args: ['start', '/mnt/models'] },
-      ],
-    },
-  },
+  body: poolRuntime('pool', `${String(PER_SHARD * MODEL_MIB)}Mi`, { autoSelect: false }),
 });
 
 const operator = await startOperator({

@@ -25,6 +25,7 @@ import {
 import { waitFor } from '../../integration/operator/cluster.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { ProcessKubelet } from '../support/process-kubelet.js';
+import { poolRuntime } from '../support/runtimes.js';
 import { startStorageServer, type StorageServer } from '../support/storage-server.js';
 
 const Mi = 2 ** 20;
@@ -126,26 +127,7 @@ describe('Shared mode places by the memory the servers report', { timeout: 600_0
       watchNamespace: ns,
       env: { TESSERA_OPERATOR_MODEL_RECHECK_SECONDS: '5' },
     });
-    await client.request('POST', api('servingruntimes'), {
-      body: {
-        apiVersion: 'serving.tessera.io/v1alpha1',
-        kind: 'ServingRuntime',
-        metadata: { name: 'pool' },
-        spec: {
-          multiModel: true,
-          capacity: { memory: '20Mi' },
-          protocolVersions: ['v2', 'grpc-v2'],
-          supportedModelFormats: [{ name: 'onnx', autoSelect: true }],
-          containers: [
-            {
-              name: 'kserve-container',
-              image: 'tessera/server:0.1.0',
-              args: ['start', '/mnt/models'],
-            },
-          ],
-        },
-      },
-    });
+    await client.request('POST', api('servingruntimes'), { body: poolRuntime('pool', '20Mi') });
   });
 
   after(async () => {

@@ -36,6 +36,7 @@ import {
 } from '../support/operator-process.js';
 import type { Pod } from '../support/pod-types.js';
 import { ProcessKubelet } from '../support/process-kubelet.js';
+import { poolRuntime } from '../support/runtimes.js';
 
 const IRIS = join(REPO_ROOT, 'examples/models/iris/model.onnx');
 const BUCKET = 'private-models';
@@ -150,26 +151,7 @@ describe('Shared mode with the storage-config Secret', { timeout: 900_000 }, () 
         if (!/409|already exists/i.test(String(err))) throw err;
       });
     await putStorageConfig({ moto: motoEntry() });
-    await client.request('POST', api('servingruntimes'), {
-      body: {
-        apiVersion: 'serving.tessera.io/v1alpha1',
-        kind: 'ServingRuntime',
-        metadata: { name: 'pool' },
-        spec: {
-          multiModel: true,
-          capacity: { memory: '1Gi' },
-          protocolVersions: ['v2', 'grpc-v2'],
-          supportedModelFormats: [{ name: 'onnx', autoSelect: true }],
-          containers: [
-            {
-              name: 'kserve-container',
-              image: 'tessera/server:0.1.0',
-              args: ['start', '/mnt/models'],
-            },
-          ],
-        },
-      },
-    });
+    await client.request('POST', api('servingruntimes'), { body: poolRuntime('pool', '1Gi') });
     kubelet = await ProcessKubelet.start(client, { namespaces: [ns], probeTimeScale: 0.5 });
     operator = await startOperator({ watchNamespace: ns, env: FAST_MODEL_RETRIES });
   });

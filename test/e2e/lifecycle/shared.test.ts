@@ -18,6 +18,7 @@ import {
 import { waitFor } from '../../integration/operator/cluster.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { ProcessKubelet } from '../support/process-kubelet.js';
+import { poolRuntime } from '../support/runtimes.js';
 import { startStorageServer, type StorageServer } from '../support/storage-server.js';
 
 const IRIS = join(REPO_ROOT, 'examples/models/iris/model.onnx');
@@ -53,26 +54,7 @@ describe('Shared mode end to end', { timeout: 600_000 }, () => {
   });
 
   it('packs models onto a shard, overflows into a second one, and every model answers', async () => {
-    await client.request('POST', api('servingruntimes'), {
-      body: {
-        apiVersion: 'serving.tessera.io/v1alpha1',
-        kind: 'ServingRuntime',
-        metadata: { name: 'pool' },
-        spec: {
-          multiModel: true,
-          capacity: { memory: '1Gi' },
-          protocolVersions: ['v2', 'grpc-v2'],
-          supportedModelFormats: [{ name: 'onnx', autoSelect: true }],
-          containers: [
-            {
-              name: 'kserve-container',
-              image: 'tessera/server:0.1.0',
-              args: ['start', '/mnt/models'],
-            },
-          ],
-        },
-      },
-    });
+    await client.request('POST', api('servingruntimes'), { body: poolRuntime('pool', '1Gi') });
     for (const name of MODELS) {
       const body: KubeObject = {
         apiVersion: 'serving.tessera.io/v1alpha1',
