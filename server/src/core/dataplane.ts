@@ -11,7 +11,9 @@ import type { LoadedModel, ModelRegistry } from './model-registry.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
 import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
-import { decodeInputs, requestedOutputNames } from './request-validation.js';
+import { decodeRequest } from './codecs/decode-request.js';
+import { encodeOutputs } from './codecs/encode-response.js';
+import { requestedOutputNames } from './request-validation.js';
 import type {
   InferenceRequest,
   InferenceResponse,
@@ -170,7 +172,7 @@ export class DataPlane {
   ): Promise<InferenceResponse> {
     try {
       const metadata = model.instance.metadata;
-      const inputs = decodeInputs(request, metadata);
+      const inputs = decodeRequest(request, metadata, model.settings);
       const outputNames = requestedOutputNames(request.outputs, metadata);
       const id = requestId(request, ctx);
       const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
@@ -188,13 +190,19 @@ export class DataPlane {
       );
       call.settled = runtimeCall;
       const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
-      checkResponseBytes(modelName, result.outputs, this.#deps.limits.maxResponseBytes);
+      const outputs = encodeOutputs(
+        result.outputs,
+        request.outputs,
+        model.settings,
+        metadata.defaultContentType,
+      );
+      checkResponseBytes(modelName, outputs, this.#deps.limits.maxResponseBytes);
       return {
         modelName,
         ...(model.version === '' ? {} : { modelVersion: model.version }),
         id,
         ...(result.parameters === undefined ? {} : { parameters: result.parameters }),
-        outputs: result.outputs,
+        outputs,
       };
     } catch (error) {
       throw wrapRuntimeError(error, modelName);

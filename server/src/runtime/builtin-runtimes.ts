@@ -3,6 +3,7 @@
  */
 import type { ModelRuntime } from '../core/model-runtime.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
+import { createSklearnRuntime } from './sklearn-runtime.js';
 import { createTreeRuntimes } from './tree-runtimes.js';
 
 /** Server-wide options the runtimes honour. */
@@ -13,5 +14,6 @@ export interface RuntimeOptions {
 
 /** Every built-in runtime, in lookup order. */
 export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[] {
-  return [createOnnxRuntime(options), ...createTreeRuntimes(options)];
+  const onnx = createOnnxRuntime(options);
+  return [onnx, createSklearnRuntime(onnx), ...createTreeRuntimes(options)];
 }
