@@ -71,7 +71,9 @@ def mushroom(folder, filename, rng):
     test_nan[0, 3] = np.nan
     test_nan[2, 10] = np.nan
     predict = lambda rows: booster.predict(xgb.DMatrix(rows.astype(np.float32))).tolist()
-    return {"rows": test.tolist(), "predict": predict(test), "nan_rows": test_nan.tolist(), "nan_predict": predict(test_nan)}
+    # JSON has no NaN: missing values travel as null (numpy reads None as NaN for float arrays).
+    nan_rows = [[None if np.isnan(v) else v for v in row] for row in test_nan.tolist()]
+    return {"rows": test.tolist(), "predict": predict(test), "nan_rows": nan_rows, "nan_predict": predict(test_nan)}
 
 
 def iris_lgb(folder, filename):
