@@ -23,6 +23,9 @@ import { startServer, type ServerProcess } from '../../support/server-process.js
 
 const TOLERANCE = 1e-5;
 
+/** The largest deviation any comparison saw, reported when the suite ends. */
+let largestDeviation = 0;
+
 function maxRelative(actual: readonly number[], expected: readonly number[]): number {
   assert.equal(actual.length, expected.length, 'element count');
   let worst = 0;
@@ -32,6 +35,7 @@ function maxRelative(actual: readonly number[], expected: readonly number[]): nu
     const rel = diff === 0 ? 0 : diff / Math.max(Math.abs(got), Math.abs(want));
     worst = Math.max(worst, Number.isNaN(rel) ? Number.POSITIVE_INFINITY : rel);
   });
+  largestDeviation = Math.max(largestDeviation, worst);
   return worst;
 }
 
@@ -71,6 +75,7 @@ void describe('MLServer walk-throughs and content types with the mlserver packag
   });
 
   after(async () => {
+    console.log(`largest relative deviation from Python: ${largestDeviation.toExponential(2)}`);
     await server.stop();
     await mms.stop();
     await rm(dir, { recursive: true, force: true });
