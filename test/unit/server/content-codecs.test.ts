@@ -191,6 +191,10 @@ void describe('request decoding with content types', () => {
     );
     assert.throws(one(['yesterday'], { content_type: 'datetime' }), /is not an ISO 8601 date-time/);
     assert.doesNotThrow(one(['2022-01-11T11:00:00'], { content_type: 'datetime' }));
+    assert.doesNotThrow(one(['2024-02-29T23:59:59.5+01:00'], { content_type: 'datetime' }));
+    assert.doesNotThrow(one(['2022-01-11T11'], { content_type: 'datetime' }));
+    assert.throws(one(['2022-02-30T00:00:00'], { content_type: 'datetime' }), /not an ISO 8601/);
+    assert.throws(one(['2022-01-11T24:00:00'], { content_type: 'datetime' }), /not an ISO 8601/);
     assert.throws(
       one(['x'], { content_type: 'img' }),
       /unknown content type 'img'; known content types: np, pd, str, base64, datetime/,

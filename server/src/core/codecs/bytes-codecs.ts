@@ -72,27 +72,36 @@ export function encodeBase64(tensor: Tensor): Tensor {
 }
 
 /**
- * ISO 8601 as Python's `datetime.fromisoformat` reads it: a date, optionally a time (with
- * fractional seconds) and an offset.
+ * ISO 8601 as Python's `datetime.fromisoformat` reads it (what MLServer's DatetimeCodec decodes
+ * with): a date, optionally a time (hours, minutes, seconds, a fraction) and an offset.
  */
 const ISO_8601 =
-  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2}(?::\d{2})?)?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2})(?:[.,]\d{1,6})?)?)?(?:Z|[+-]\d{2}:?\d{2}(?::\d{2})?)?)?$/;
+
+/** Whether the text is an ISO 8601 date-time whose fields exist (no 30 February, no hour 24). */
+function isDatetime(text: string): boolean {
+  const match = ISO_8601.exec(text);
+  if (match === null) return false;
+  // Absent time fields are 0; the date fields are always there.
+  const [year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = match
+    .slice(1, 7)
+    .map((v: string | undefined) => Number(v ?? 0));
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const dateOk = month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth;
+  return dateOk && hour < 24 && minute < 60 && second < 60;
+}
 
 /** Checks that every element of a `datetime` tensor is an ISO 8601 date-time that exists. */
 export function checkDatetimes(tensor: Tensor, kind: 'input' | 'output'): Tensor {
   const elements = bytesElements(tensor, kind, 'datetime');
   elements.forEach((element, index) => {
-    let text: string;
+    let text = '';
     try {
       text = utf8.decode(element);
     } catch {
-      text = '';
+      // Not UTF-8, so not a date-time either: refused below.
     }
-    // Date.parse rejects impossible dates (2022-02-30) once the text has the ISO form.
-    if (
-      !ISO_8601.test(text) ||
-      Number.isNaN(Date.parse(text.replace(' ', 'T').replace(',', '.')))
-    ) {
+    if (!isDatetime(text)) {
       throw invalidInput(
         `${kind} '${shorten(tensor.name)}': element ${index} is not an ISO 8601 date-time (content type 'datetime'), e.g. 2022-01-11T11:00:00`,
       );
