@@ -22,6 +22,8 @@ export default tseslint.config(
       'server/src/generated/**',
       'examples/**',
       'charts/**',
+      // Type declarations of plain .mjs scripts, for the tests that import them.
+      'scripts/*.d.mts',
       '**/*.cjs',
     ],
   },

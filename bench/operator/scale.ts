@@ -6,7 +6,7 @@
 // PredictorReady becomes True while ModelsReady stays False (ModelsNotLoaded) — status only says
 // a model is loaded when a server reports it (ARCHITECTURE.md).
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ import { KubeConfigClient } from '../../operator/src/kube/kube-config-client.js'
 import { kubeConfigFromFile } from '../../operator/src/kube/kubeconfig.js';
 import { controlPlane } from './control-plane.js';
 import { childCpuSeconds, cpuBetween } from './process-cpu.js';
+import { scrape } from './operator-metrics.js';
+import { writeResultsBlock } from './results-file.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -98,25 +100,6 @@ function statusTracker(
   };
 }
 
-interface Counters {
-  reconciles: number;
-  writes: number;
-  reads: number;
-}
-
-async function scrape(port: number): Promise<Counters> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const c: Counters = { reconciles: 0, writes: 0, reads: 0 };
-  for (const line of text.split('\n')) {
-    const r = /^controller_runtime_reconcile_total\{[^}]*\} (\d+)/.exec(line);
-    if (r) c.reconciles += Number(r[1]);
-    const w = /^rest_client_requests_total\{method="(\w+)",code="\d+"\} (\d+)/.exec(line);
-    if (w && w[1] !== 'GET') c.writes += Number(w[2]);
-    if (w && w[1] === 'GET') c.reads += Number(w[2]);
-  }
-  return c;
-}
-
 function condition(
   o: KubeObject,
   type: string,
@@ -184,31 +167,6 @@ function startOperator(kubeconfig: string): Promise<{ port: number; stop(): Prom
       reject(new Error(`operator exited with ${String(code)}`));
     });
   });
-}
-
-/**
- * Replaces (or adds) the `### <count> InferenceServices` block of the "Operator" section of
- * bench/RESULTS.md; the section's prose before its first block is kept as written.
- */
-function writeResults(block: string): void {
-  const file = join(ROOT, 'bench/RESULTS.md');
-  let current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmark results\n';
-  if (!current.includes('\n## Operator')) current = `${current.trimEnd()}\n\n## Operator\n`;
-  const section = current.indexOf('\n## Operator');
-  let sectionEnd = current.indexOf('\n## ', section + 1);
-  if (sectionEnd < 0) sectionEnd = current.length;
-  const heading = `\n### ${String(COUNT)} InferenceServices`;
-  let at = current.indexOf(heading, section);
-  let end: number;
-  if (at < 0 || at > sectionEnd) {
-    at = sectionEnd;
-    end = sectionEnd;
-  } else {
-    const next = current.indexOf('\n### ', at + 1);
-    end = next < 0 || next > sectionEnd ? sectionEnd : next;
-  }
-  const updated = `${current.slice(0, at).trimEnd()}\n\n${block.trim()}\n${current.slice(end)}`;
-  writeFileSync(file, `${updated.trimEnd()}\n`);
 }
 
 /** GETs `path` from kube-apiserver with the kubeconfig's token, as bytes (pprof, metrics). */
@@ -437,7 +395,7 @@ async function main(): Promise<void> {
       `| Steady state: ${sec(steadyMs)} s (3 resync periods of ${String(RESYNC_SECONDS)} s) | ${String(s1.reconciles - s0.reconciles)} reconciles, **${String(steadyWrites)} writes**, resourceVersions ${rv0 === rv1 ? 'unchanged' : 'CHANGED'} |`,
       '',
     ];
-    writeResults(lines.join('\n'));
+    writeResultsBlock('Operator', `${String(COUNT)} InferenceServices`, lines.join('\n'));
     console.log(lines.join('\n'));
     if (steadyWrites !== 0 || rv0 !== rv1) {
       console.error('steady state was not quiet');

@@ -26,6 +26,19 @@ export const repositoryIndexEntrySchema = z.object({
   version: z.string().optional(),
   state: z.enum(MODEL_STATES),
   reason: z.string().default(''),
+  /**
+   * The runtime's estimate of the memory this loaded version holds, in bytes, counting every
+   * copy it keeps (one per worker thread): ONNX, the bytes of the model file each session read
+   * (onnxruntime keeps the initialisers in memory); XGBoost and LightGBM, the exact bytes of the
+   * flat typed arrays the trees compile into. Present only while the version is loaded, and only
+   * for runtimes that report it (ModelMesh's runtimes report a size after each load likewise).
+   */
+  memory_bytes: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: 'Estimated memory of the loaded version in bytes (docs/agent.md).' }),
 });
 export type RepositoryIndexEntry = z.infer<typeof repositoryIndexEntrySchema>;
 

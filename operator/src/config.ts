@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_MODEL_VOLUME_SIZE_LIMIT, type ManifestConfig } from './manifests/input.js';
 import { quantityToBytes } from './manifests/quantity.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -7,6 +8,21 @@ const seconds = z.coerce.number().positive();
 const quantity = z.string().refine((q) => quantityToBytes(q) !== undefined, {
   message: "must be a memory quantity such as '256Mi' or '4Gi'",
 });
+/** RFC 1123 label: a namespace or a Secret name. */
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A comma-separated list of DNS labels ('' is the empty list); blanks around commas are fine. */
+const labelList = (what: string) =>
+  z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== ''),
+    )
+    .refine((names) => names.every((n) => n.length <= 63 && dnsLabel.test(n)), {
+      message: `must be a comma-separated list of ${what} (lowercase RFC 1123 labels)`,
+    });
 
 /** Environment variables of the operator (prefix `TESSERA_OPERATOR_`), with defaults. */
 const envSchema = z
@@ -16,7 +32,24 @@ const envSchema = z
     KUBERNETES_SERVICE_HOST: z.string().optional(),
     KUBERNETES_SERVICE_PORT: z.string().default('443'),
     TESSERA_OPERATOR_NAMESPACE: z.string().min(1).default('tessera-system'),
-    TESSERA_OPERATOR_WATCH_NAMESPACE: z.string().default(''),
+    // One namespace, or a comma-separated list (namespace-scoped install); '' watches all.
+    TESSERA_OPERATOR_WATCH_NAMESPACE: labelList('namespaces').default([]),
+    // Off for a namespace-scoped install, which holds no ClusterRole to read them.
+    TESSERA_OPERATOR_CLUSTER_RUNTIMES: z.stringbool().default(true),
+    // Secrets (in each model's namespace) the server pods pull their images with.
+    TESSERA_OPERATOR_IMAGE_PULL_SECRETS: labelList('Secret names').default([]),
+    // The model volume of every server pod is an emptyDir bounded by this (kubelet evicts beyond).
+    // Air-gapped clusters: the agent's egress proxy and an extra CA bundle (a ConfigMap's ca.crt).
+    TESSERA_OPERATOR_AGENT_HTTP_PROXY: z.string().default(''),
+    TESSERA_OPERATOR_AGENT_HTTPS_PROXY: z.string().default(''),
+    TESSERA_OPERATOR_AGENT_NO_PROXY: z.string().default(''),
+    TESSERA_OPERATOR_CA_BUNDLE_CONFIGMAP: z
+      .string()
+      .refine((s) => s === '' || (s.length <= 253 && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s)), {
+        message: 'must be a ConfigMap name (lowercase RFC 1123 subdomain)',
+      })
+      .default(''),
+    TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: quantity.default(DEFAULT_MODEL_VOLUME_SIZE_LIMIT),
     TESSERA_OPERATOR_SERVER_IMAGE: z.string().min(1).default('tessera/server'),
     TESSERA_OPERATOR_SERVER_IMAGE_TAG: z.string().min(1).default('0.1.0'),
     TESSERA_OPERATOR_CLUSTER_DOMAIN: z.string().min(1).default('cluster.local'),
@@ -99,12 +132,14 @@ export interface OperatorConfig {
   readonly kube:
     | { readonly kind: 'kubeconfig'; readonly path: string }
     | { readonly kind: 'inCluster'; readonly host: string; readonly port: string };
-  /** Namespace to watch; '' watches all namespaces. */
-  readonly watchNamespace: string;
+  /** Namespaces to watch; empty watches all namespaces. */
+  readonly watchNamespaces: readonly string[];
+  /** Whether ClusterServingRuntimes are watched (a namespace-scoped install cannot read them). */
+  readonly clusterRuntimes: boolean;
   readonly fieldManager: string;
   readonly workers: number;
   readonly resyncMs: number;
-  readonly manifests: { readonly serverImage: string; readonly clusterDomain: string };
+  readonly manifests: ManifestConfig;
   readonly leaderElection: LeaderElectionConfig;
   readonly http: {
     readonly bindAddress: string;
@@ -200,13 +235,22 @@ export function loadConfig(
   }
   return Object.freeze({
     kube: Object.freeze(kube),
-    watchNamespace: e.TESSERA_OPERATOR_WATCH_NAMESPACE,
+    watchNamespaces: Object.freeze([...new Set(e.TESSERA_OPERATOR_WATCH_NAMESPACE)]),
+    clusterRuntimes: e.TESSERA_OPERATOR_CLUSTER_RUNTIMES,
     fieldManager: e.TESSERA_OPERATOR_FIELD_MANAGER,
     workers: e.TESSERA_OPERATOR_WORKERS,
     resyncMs: e.TESSERA_OPERATOR_RESYNC_SECONDS * 1000,
     manifests: Object.freeze({
       serverImage: `${e.TESSERA_OPERATOR_SERVER_IMAGE}:${e.TESSERA_OPERATOR_SERVER_IMAGE_TAG}`,
       clusterDomain: e.TESSERA_OPERATOR_CLUSTER_DOMAIN,
+      imagePullSecrets: Object.freeze([...e.TESSERA_OPERATOR_IMAGE_PULL_SECRETS]),
+      modelVolumeSizeLimit: e.TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT,
+      agentProxy: Object.freeze({
+        httpProxy: e.TESSERA_OPERATOR_AGENT_HTTP_PROXY,
+        httpsProxy: e.TESSERA_OPERATOR_AGENT_HTTPS_PROXY,
+        noProxy: e.TESSERA_OPERATOR_AGENT_NO_PROXY,
+      }),
+      caBundleConfigMap: e.TESSERA_OPERATOR_CA_BUNDLE_CONFIGMAP,
     }),
     leaderElection: e.TESSERA_OPERATOR_LEADER_ELECT
       ? Object.freeze({

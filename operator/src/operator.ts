@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { OperatorConfig } from './config.js';
 import { Controller } from './controller/controller.js';
 import { Informer, type InformerEventType } from './controller/informer.js';
+import { NamespacedInformers, type WatchCache } from './controller/namespaced-informers.js';
 import type { KubeClient, KubeObject } from './kube/client.js';
 import type { EventSink } from './kube/events.js';
 import { RESOURCES, resourcePath, type ResourceType } from './kube/resources.js';
@@ -62,29 +63,38 @@ export class Operator {
   private readonly driver: ModelDriverReconciler;
   /** Places Shared-mode models on pool shards. */
   readonly placement: Controller;
-  private readonly deployments: Informer;
+  private readonly deployments: WatchCache;
   private readonly placements: PlacementStore;
-  private readonly runtimeCaches: { servingRuntimes: Informer; clusterServingRuntimes: Informer };
-  private readonly informers: Informer[] = [];
-  private readonly isvcs: Informer;
+  private readonly runtimeCaches: {
+    servingRuntimes: WatchCache;
+    clusterServingRuntimes: WatchCache;
+  };
+  private readonly informers: WatchCache[] = [];
+  private readonly isvcs: WatchCache;
   private started = false;
 
   constructor(private readonly deps: OperatorDeps) {
     const { config, client, logger, metrics } = deps;
-    const ns = config.watchNamespace === '' ? undefined : config.watchNamespace;
+    const namespaces = config.watchNamespaces;
     const informer = (
       type: ResourceType,
       onEvent: (t: InformerEventType, o: KubeObject) => void,
       owned = false,
-    ): Informer => {
-      const inf = new Informer(client, {
-        path: resourcePath(type, { namespace: type.namespaced ? ns : undefined }),
-        labelSelector: owned ? `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` : undefined,
-        // Children are not resynced on their own: resyncing their owners covers them.
-        resyncMs: owned ? 0 : config.resyncMs,
-        onEvent,
-        logger: logger.child({ informer: type.kind }),
-      });
+    ): WatchCache => {
+      const one = (namespace: string | undefined): Informer =>
+        new Informer(client, {
+          path: resourcePath(type, { namespace }),
+          labelSelector: owned ? `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` : undefined,
+          // Children are not resynced on their own: resyncing their owners covers them.
+          resyncMs: owned ? 0 : config.resyncMs,
+          onEvent,
+          logger: logger.child({ informer: type.kind }),
+        });
+      // All namespaces (or a cluster-scoped kind): one list-watch; else one per namespace.
+      const inf =
+        !type.namespaced || namespaces.length === 0
+          ? one(undefined)
+          : new NamespacedInformers(new Map(namespaces.map((ns) => [ns, one(ns)])));
       this.informers.push(inf);
       return inf;
     };
@@ -96,9 +106,12 @@ export class Operator {
     const runtimes = informer(RESOURCES.ServingRuntime, (t, obj) => {
       if (t !== 'resync') this.enqueueNamespace(obj.metadata?.namespace);
     });
-    const clusterRuntimes = informer(RESOURCES.ClusterServingRuntime, (t) => {
-      if (t !== 'resync') this.enqueueNamespace(undefined);
-    });
+    // A namespace-scoped install may not read ClusterServingRuntimes: an empty, synced cache.
+    const clusterRuntimes = config.clusterRuntimes
+      ? informer(RESOURCES.ClusterServingRuntime, (t) => {
+          if (t !== 'resync') this.enqueueNamespace(undefined);
+        })
+      : new NamespacedInformers(new Map());
     this.runtimeCaches = { servingRuntimes: runtimes, clusterServingRuntimes: clusterRuntimes };
     const ownerHandler = (_t: InformerEventType, obj: KubeObject): void => {
       this.enqueueOwner(obj);
@@ -194,6 +207,7 @@ export class Operator {
       observations: (key) => observations.get(key),
       placements: (key) => placements.get(key),
       events: deps.events,
+      defaultModelMemoryBytes: config.pools.defaultModelMemoryBytes,
     });
     this.controller = new Controller({
       name: CONTROLLER_NAME,

@@ -94,6 +94,12 @@ export const settingsSchema = z.object({
   max_request_elements: integer(1).default(16 * MiB),
   max_response_bytes: integer(1024).default(64 * MiB),
   grpc_max_message_length: integer(1024, 2 ** 31 - 1).default(64 * MiB),
+  /**
+   * How gRPC ModelInfer answers carry outputs: `raw` (`raw_output_contents`, what Triton always
+   * sends and the only form tritonclient decodes) or `as_request` (typed `contents` when the
+   * request used typed contents, raw otherwise: MLServer's behaviour).
+   */
+  grpc_output_contents: z.enum(['raw', 'as_request']).default('raw'),
   headers_timeout_seconds: integer(1).default(30),
   request_timeout_seconds: integer(1).default(120),
   keep_alive_timeout_seconds: integer(1).default(75),

@@ -41,16 +41,31 @@ export class ServerError extends Error {
 export const invalidInput = (message: string): ServerError =>
   new ServerError(ErrorCode.INVALID_INPUT, message);
 
+/**
+ * Triton's wording for a model or version the server cannot serve (triton-inference-server/core
+ * model_repository_manager.cc and model_lifecycle.cc: "Request for unknown model: '<m>' is not
+ * found", "… version <v> is not found", "… has no available versions", "… version <v> is not at
+ * ready state"). Triton's own example clients and tests check the `Request for unknown model`
+ * prefix, so every such message starts with it; the status codes stay Tessera's (docs/errors.md).
+ */
+const UNKNOWN_MODEL = 'Request for unknown model:';
+
 export const modelNotFound = (name: string, version?: string): ServerError =>
   new ServerError(
     ErrorCode.MODEL_NOT_FOUND,
     version === undefined
-      ? `model '${shorten(name)}' not found`
-      : `model '${shorten(name)}' version '${shorten(version)}' not found`,
+      ? `${UNKNOWN_MODEL} '${shorten(name)}' is not found`
+      : `${UNKNOWN_MODEL} '${shorten(name)}' version ${shorten(version)} is not found`,
   );
 
-export const modelNotReady = (name: string, detail: string): ServerError =>
-  new ServerError(ErrorCode.MODEL_NOT_READY, `model '${shorten(name)}' is not ready: ${detail}`);
+/** A known model (or version) that is not serving; `detail` says why, in user terms. */
+export const modelNotReady = (name: string, detail: string, version?: string): ServerError =>
+  new ServerError(
+    ErrorCode.MODEL_NOT_READY,
+    version === undefined || version === ''
+      ? `${UNKNOWN_MODEL} '${shorten(name)}' has no available versions: ${detail}`
+      : `${UNKNOWN_MODEL} '${shorten(name)}' version ${shorten(version)} is not at ready state: ${detail}`,
+  );
 
 /** A repository call on an inference port while the admin port serves the repository API. */
 export const adminOnly = (port: 'REST' | 'gRPC'): ServerError =>

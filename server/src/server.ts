@@ -18,7 +18,13 @@ import { buildHttpApp } from './transport/http/app.js';
 import { startGrpcServer, type GrpcServerHandle } from './transport/grpc/server.js';
 
 /** Extensions this server implements, reported in server metadata (Triton's names). */
-export const EXTENSIONS = ['model_repository', 'binary_tensor_data', 'parameters'] as const;
+export const EXTENSIONS = [
+  'model_repository',
+  'model_configuration',
+  'statistics',
+  'binary_tensor_data',
+  'parameters',
+] as const;
 
 /** A running server. */
 export interface RunningServer {
@@ -77,6 +83,7 @@ export async function startServer(
       maxResponseBytes: settings.max_response_bytes,
     },
     requiredModels: settings.required_models,
+    parallelWorkers: settings.parallel_workers,
   });
 
   const adminSet = settings.admin_port !== null;

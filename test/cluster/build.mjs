@@ -7,6 +7,7 @@ import { existsSync, readFileSync, renameSync, mkdirSync, rmSync } from 'node:fs
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../peers/cache.mjs';
+import { withLock } from '../peers/exec.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const moduleDir = join(here, 'k8s');
@@ -92,9 +93,19 @@ export async function ensureBinaries(log = console.log) {
     .digest('hex')
     .slice(0, 12);
   const dir = cacheDir('kube', `v${k8s}-etcd-${etcd}-${hash}`);
-  const missing = TARGETS.filter(([name]) => !existsSync(join(dir, name)));
-  if (missing.length === 0) {
+  const missingNow = () => TARGETS.filter(([name]) => !existsSync(join(dir, name)));
+  if (missingNow().length === 0) {
     log(`using cached control plane v${k8s} (etcd ${etcd}) and kubectl in ${dir}`);
+    return dir;
+  }
+  // Several test runs share the cache: one builds while the others wait, then reuse its binaries
+  // (without the lock, concurrent builds shared one staging folder and removed it under each other).
+  return withLock(dir, () => build(dir, k8s, etcd, missingNow(), log), { log });
+}
+
+async function build(dir, k8s, etcd, missing, log) {
+  if (missing.length === 0) {
+    log(`another test run built the control plane v${k8s} in ${dir}`);
     return dir;
   }
   const go = spawnSync('go', ['version'], { env: goEnv(), encoding: 'utf8' });
@@ -113,33 +124,37 @@ export async function ensureBinaries(log = console.log) {
     `-X ${v}.gitVersion=v${k8s} -X ${v}.gitMajor=1 -X ${v}.gitMinor=${minor} -X ${v}.gitTreeState=clean`,
     `-X ${c}.gitVersion=v${k8s} -X ${c}.gitMajor=1 -X ${c}.gitMinor=${minor}`,
   ].join(' ');
-  const staging = join(dir, '.partial');
+  const staging = join(dir, `.partial-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  log('downloading modules through the Go module proxy');
-  await run(['mod', 'download'], log);
-  for (const [name, pkg, kind] of missing) {
-    const flags = kind === 'version' ? ldflags : '-s -w';
-    const started = Date.now();
-    log(`building ${name} (${pkg})`);
-    await run(
-      [
-        'build',
-        '-v',
-        '-trimpath',
-        '-buildvcs=false',
-        '-ldflags',
-        flags,
-        '-o',
-        join(staging, name),
-        pkg,
-      ],
-      log,
-    );
-    log(`built ${name} in ${Math.round((Date.now() - started) / 1000)}s`);
+  try {
+    log('downloading modules through the Go module proxy');
+    await run(['mod', 'download'], log);
+    for (const [name, pkg, kind] of missing) {
+      const flags = kind === 'version' ? ldflags : '-s -w';
+      const started = Date.now();
+      log(`building ${name} (${pkg})`);
+      await run(
+        [
+          'build',
+          '-v',
+          '-trimpath',
+          '-buildvcs=false',
+          '-ldflags',
+          flags,
+          '-o',
+          join(staging, name),
+          pkg,
+        ],
+        log,
+      );
+      log(`built ${name} in ${Math.round((Date.now() - started) / 1000)}s`);
+    }
+    for (const [name] of missing) renameSync(join(staging, name), join(dir, name));
+  } finally {
+    // A failed build leaves no half-written binaries behind (the next run starts clean).
+    rmSync(staging, { recursive: true, force: true });
   }
-  for (const [name] of missing) renameSync(join(staging, name), join(dir, name));
-  rmSync(staging, { recursive: true, force: true });
   return dir;
 }
 

@@ -1,5 +1,5 @@
 // A Python virtualenv with pinned requirements in the test cache, shared by the Python peers
-// (python, mlserver, moto): keyed by a hash of the requirements file, the interpreter's version and
+// (python, mlserver): keyed by a hash of the requirements file, the interpreter's version and
 // a salt; reused while those are unchanged; built under a lock so concurrent runs build it once.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

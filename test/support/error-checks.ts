@@ -162,12 +162,16 @@ export async function assertGrpcServes(client: GrpcTestClient, model: GoodModel)
     ],
   }[model];
   const response = await client.call<{
-    outputs: { name: string; contents: { int_contents: number[] } | null }[];
+    outputs: { name: string }[];
+    raw_output_contents: Buffer[];
   }>('ModelInfer', { model_name: model, inputs });
   if (model === 'simple') {
-    const sum = response.outputs.find((o) => o.name === 'OUTPUT0');
+    // Outputs travel as raw_output_contents even for a typed request, as Triton sends them.
+    const raw =
+      response.raw_output_contents[response.outputs.findIndex((o) => o.name === 'OUTPUT0')];
+    assert.ok(raw, 'OUTPUT0 has raw contents');
     assert.deepEqual(
-      sum?.contents?.int_contents,
+      Array.from({ length: raw.length / 4 }, (_, i) => raw.readInt32LE(i * 4)),
       SEQ.map((v) => v + 1),
     );
   } else {

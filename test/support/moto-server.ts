@@ -1,5 +1,14 @@
 // Starts moto's S3-compatible server (peer test/peers/moto.peer.mjs) on a free loopback port.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+} from '@aws-sdk/client-iam';
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 
 export interface MotoServer {
@@ -64,4 +73,59 @@ export async function startMoto(env: Record<string, string> = {}): Promise<MotoS
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Creates a user with an S3 key through moto's IAM while moto still accepts unsigned setup (start
+ * it with `INITIAL_NO_AUTH_ACTION_COUNT: '3'`: these three calls; every later request is signed).
+ */
+export async function createS3Key(endpoint: string): Promise<{ id: string; secret: string }> {
+  const iam = new IAMClient({
+    endpoint,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'setup', secretAccessKey: 'setup' },
+  });
+  await iam.send(new CreateUserCommand({ UserName: 'agent' }));
+  const key = await iam.send(new CreateAccessKeyCommand({ UserName: 'agent' }));
+  await iam.send(
+    new PutUserPolicyCommand({
+      UserName: 'agent',
+      PolicyName: 's3',
+      PolicyDocument: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
+      }),
+    }),
+  );
+  iam.destroy();
+  const id = key.AccessKey?.AccessKeyId;
+  const secret = key.AccessKey?.SecretAccessKey;
+  assert.ok(id !== undefined && secret !== undefined);
+  return { id, secret };
+}
+
+/** Creates `bucket` and uploads each `objectKey → local file`, signed with `key`. */
+export async function createBucketWith(
+  endpoint: string,
+  key: { id: string; secret: string },
+  bucket: string,
+  objects: Record<string, string>,
+): Promise<void> {
+  const s3 = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: key.id, secretAccessKey: key.secret },
+  });
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    for (const [objectKey, file] of Object.entries(objects)) {
+      await s3.send(
+        new PutObjectCommand({ Bucket: bucket, Key: objectKey, Body: await readFile(file) }),
+      );
+    }
+  } finally {
+    s3.destroy();
+  }
 }

@@ -2,6 +2,9 @@
 //   runTritonConformance()  runs test/peers/python/triton_conformance.py (official tritonclient)
 //   onnxReference()         runs test/peers/python/onnx_reference.py (Python onnxruntime oracle)
 //   runBytesRoundTrip()     runs test/peers/python/bytes_roundtrip.py (BYTES through tritonclient)
+//   runTritonExtensions()   runs test/peers/python/triton_extensions.py (Triton's extensions)
+//   runTritonExample()      runs one of Triton's example clients (test/peers/python/triton_examples)
+//   runStreamInfer()        runs test/peers/python/stream_infer.py (tritonclient.grpc streams)
 //   startFakeV2Server()     starts test/peers/python/fake_v2_server.py (self-tests of the peers only)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -139,6 +142,41 @@ export async function runTritonConformance(
       `triton_conformance.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
     );
   }
+}
+
+/** Runs test/peers/python/triton_extensions.py (config, statistics, load parameters, raw outputs). */
+export async function runTritonExtensions(options: {
+  http: string;
+  grpc: string;
+  modelsDir?: string;
+  timeoutMs?: number;
+}): Promise<ConformanceCheck[]> {
+  const args = [
+    join(scripts, 'triton_extensions.py'),
+    '--http',
+    options.http,
+    '--grpc',
+    options.grpc,
+    '--models-dir',
+    options.modelsDir ?? join(repoRoot, 'examples', 'models'),
+  ];
+  const result = await runPython(args, options.timeoutMs ?? 240_000);
+  try {
+    return (lastJsonLine(result.stdout) as { checks: ConformanceCheck[] }).checks;
+  } catch {
+    throw new Error(
+      `triton_extensions.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
+
+/** Runs one of Triton's example clients (test/peers/python/triton_examples/) against `url`. */
+export function runTritonExample(
+  script: 'simple_http_infer_client.py' | 'simple_grpc_infer_client.py',
+  url: string,
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runPython([join(scripts, 'triton_examples', script), '-u', url], timeoutMs);
 }
 
 /** What came back for one case over one path of {@link runBytesRoundTrip}. */
@@ -336,4 +374,75 @@ export async function makeTreeModels(out: string, options: { rows?: number } = {
       `tree_models.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
     );
   }
+}
+
+/** One request of {@link runStreamInfer}: one BYTES input holding `text`. */
+export interface StreamRequest {
+  model: string;
+  id: string;
+  input: string;
+  text: string;
+  output: string;
+  /** Ask for Triton's empty final response (enable_empty_final_response). */
+  final?: boolean;
+}
+
+/** One callback of the stream: a response (its values, its final flag) or an error. */
+export interface StreamCallback {
+  id?: string;
+  values?: string[];
+  final?: boolean | null;
+  error?: string;
+  timeout?: boolean;
+}
+
+/**
+ * Sends `requests` on one tritonclient.grpc stream (start_stream / async_stream_infer) and returns
+ * every callback in order (test/peers/python/stream_infer.py); with `cancelAfter`, the client
+ * cancels the stream once that many callbacks arrived.
+ */
+export async function runStreamInfer(options: {
+  grpc: string;
+  requests: readonly StreamRequest[];
+  cancelAfter?: number;
+}): Promise<StreamCallback[]> {
+  const doc = { requests: options.requests, cancel_after: options.cancelAfter ?? null };
+  const result = await runPython(
+    [join(scripts, 'stream_infer.py'), '--grpc', options.grpc],
+    120_000,
+    JSON.stringify(doc),
+  );
+  try {
+    return (lastJsonLine(result.stdout) as { responses: StreamCallback[] }).responses;
+  } catch {
+    throw new Error(
+      `stream_infer.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
+
+/** Node counts of the tree models {@link makeMemoryModels} trained, read from their files. */
+export interface MemoryModelCounts {
+  xgboost: { internal: number; leaves: number; trees: number; groups: number };
+  lightgbm: { internal: number; leaves: number; trees: number };
+}
+
+/**
+ * Writes the models of test/peers/python/memory_models.py into `out` (`xgboost/model.json`,
+ * `lightgbm/model.txt`, `wide/model.onnx` with `weightsMib` MiB of weights) and returns the
+ * tree models' node counts.
+ */
+export async function makeMemoryModels(
+  out: string,
+  options: { weightsMib?: number } = {},
+): Promise<MemoryModelCounts> {
+  const args = [join(scripts, 'memory_models.py'), '--out', out];
+  if (options.weightsMib !== undefined) args.push('--weights-mib', String(options.weightsMib));
+  const result = await runPython(args, 300_000);
+  if (result.code !== 0) {
+    throw new Error(
+      `memory_models.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+  return lastJsonLine(result.stdout) as MemoryModelCounts;
 }

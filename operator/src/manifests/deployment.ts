@@ -13,7 +13,13 @@ import {
 } from '@tessera/contract';
 import type { Container, Deployment, EnvVar, PodSpec, Resources, Volume } from './types.js';
 import type { RuntimeContainer } from '../api/v1alpha1/index.js';
-import { type BuildInput, isAutoscaled, servedModelName } from './input.js';
+import {
+  type BuildInput,
+  type ManifestConfig,
+  DEFAULT_MODEL_VOLUME_SIZE_LIMIT,
+  isAutoscaled,
+  servedModelName,
+} from './input.js';
 import { commonLabels, selectorLabels } from './labels.js';
 import { childMetadata } from './owner-reference.js';
 
@@ -46,14 +52,34 @@ function serverEnv(input: PodInput): EnvVar[] {
   ];
 }
 
+/** Where the agent finds the extra CA bundle (a ConfigMap's `ca.crt`). */
+export const CA_BUNDLE_DIR = '/etc/tessera/ca';
+
 /** The agent's side: where the server's repository API and the shared volume are. */
-function agentEnv(): EnvVar[] {
-  return [
+function agentEnv(config: ManifestConfig): EnvVar[] {
+  const env: EnvVar[] = [
     { name: ENV.agentPort, value: String(AGENT_PORT) },
     { name: ENV.agentServerUrl, value: adminUrl() },
     { name: ENV.agentModelDir, value: MODEL_DIR },
     { name: ENV.agentCredentialsDir, value: CREDENTIALS_DIR },
   ];
+  const proxy = config.agentProxy;
+  const proxyEnv: [string, string | undefined][] = [
+    ['HTTP_PROXY', proxy?.httpProxy],
+    ['HTTPS_PROXY', proxy?.httpsProxy],
+    ['NO_PROXY', proxy?.noProxy],
+  ];
+  const set = proxyEnv.filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '');
+  if (set.some(([name]) => name !== 'NO_PROXY')) {
+    // Node's http, https and fetch honour *_PROXY only when asked (Node 24 "NODE_USE_ENV_PROXY").
+    env.push({ name: 'NODE_USE_ENV_PROXY', value: '1' });
+    for (const [name, value] of set) env.push({ name, value });
+  }
+  if (config.caBundleConfigMap !== undefined && config.caBundleConfigMap !== '') {
+    // Added to, not replacing, Node's bundled CAs (nodejs.org/api/cli.html#node_extra_ca_certsfile).
+    env.push({ name: 'NODE_EXTRA_CA_CERTS', value: `${CA_BUNDLE_DIR}/ca.crt` });
+  }
+  return env;
 }
 
 /** Runtime env first; the operator's model env wins on a name clash. */
@@ -63,13 +89,31 @@ function mergeEnv(runtimeEnv: RuntimeContainer['env'], ours: EnvVar[]): EnvVar[]
   return [...kept.map((e) => ({ name: e.name, value: e.value ?? '' })), ...ours];
 }
 
+/**
+ * What a container gets when neither the runtime nor the InferenceService sizes it, so no pod
+ * the operator creates is unbounded (a LimitRange-free namespace would otherwise admit it as
+ * BestEffort). Only applied when nothing is set: a default limit next to a user's larger request
+ * would make the pod invalid (request > limit).
+ */
+export const DEFAULT_RESOURCES = {
+  server: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '2Gi' } },
+  agent: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+  sidecar: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '256Mi' } },
+} as const;
+
 /** InferenceService resources override the runtime's, key by key (as KServe merges them). */
-function mergeResources(input: PodInput, container: RuntimeContainer): Resources {
+function mergeResources(
+  input: PodInput,
+  container: RuntimeContainer,
+  fallback: (typeof DEFAULT_RESOURCES)[keyof typeof DEFAULT_RESOURCES],
+): Resources {
   const base = container.resources ?? {};
   const own = input.modelResources ?? {};
   const out: Resources = {};
   const requests = { ...base.requests, ...own.requests };
   const limits = { ...base.limits, ...own.limits };
+  if (Object.keys(requests).length === 0 && Object.keys(limits).length === 0)
+    return { requests: { ...fallback.requests }, limits: { ...fallback.limits } };
   if (Object.keys(requests).length > 0) out.requests = stringify(requests);
   if (Object.keys(limits).length > 0) out.limits = stringify(limits);
   return out;
@@ -100,7 +144,7 @@ function serverContainer(input: PodInput, template: RuntimeContainer): Container
       periodSeconds: 10,
       failureThreshold: 6,
     },
-    resources: mergeResources(input, template),
+    resources: mergeResources(input, template, DEFAULT_RESOURCES.server),
     securityContext: containerSecurity(),
     volumeMounts: [
       { name: 'model-dir', mountPath: MODEL_DIR },
@@ -124,11 +168,13 @@ function agentContainer(input: PodInput, server: Container): Container {
   if (input.storageSecretName !== undefined) {
     mounts.push({ name: 'storage-credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
   }
+  if (hasCaBundle(input))
+    mounts.push({ name: 'ca-bundle', mountPath: CA_BUNDLE_DIR, readOnly: true });
   return {
     name: CONTAINER_NAMES.agent,
     image: server.image ?? input.config.serverImage,
     args: [...AGENT_ARGS],
-    env: agentEnv(),
+    env: agentEnv(input.config),
     ports: [{ name: 'agent', containerPort: AGENT_PORT, protocol: 'TCP' }],
     readinessProbe: { httpGet: { path: PROBE_PATHS.agentReady, port: 'agent' }, periodSeconds: 5 },
     livenessProbe: {
@@ -137,8 +183,8 @@ function agentContainer(input: PodInput, server: Container): Container {
       failureThreshold: 6,
     },
     resources: {
-      requests: { cpu: '50m', memory: '128Mi' },
-      limits: { memory: '512Mi' },
+      requests: { ...DEFAULT_RESOURCES.agent.requests },
+      limits: { ...DEFAULT_RESOURCES.agent.limits },
     },
     securityContext: containerSecurity(),
     volumeMounts: mounts,
@@ -147,7 +193,14 @@ function agentContainer(input: PodInput, server: Container): Container {
 
 function volumes(input: PodInput): Volume[] {
   const out: Volume[] = [
-    { name: 'model-dir', emptyDir: {} },
+    // Every volume is bounded: the kubelet evicts a pod that writes past a sizeLimit instead of
+    // letting it fill the node's disk. Only the model volume and the two /tmp are writable.
+    {
+      name: 'model-dir',
+      emptyDir: {
+        sizeLimit: input.config.modelVolumeSizeLimit ?? DEFAULT_MODEL_VOLUME_SIZE_LIMIT,
+      },
+    },
     { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
     { name: 'agent-tmp', emptyDir: { sizeLimit: '256Mi' } },
   ];
@@ -155,7 +208,18 @@ function volumes(input: PodInput): Volume[] {
   if (secretName !== undefined) {
     out.push({ name: 'storage-credentials', secret: { secretName, defaultMode: 0o440 } });
   }
+  const caBundle = input.config.caBundleConfigMap;
+  if (caBundle !== undefined && caBundle !== '') {
+    out.push({
+      name: 'ca-bundle',
+      configMap: { name: caBundle, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 },
+    });
+  }
   return out;
+}
+
+function hasCaBundle(input: PodInput): boolean {
+  return input.config.caBundleConfigMap !== undefined && input.config.caBundleConfigMap !== '';
 }
 
 function sidecarContainer(input: PodInput, template: RuntimeContainer): Container {
@@ -168,7 +232,13 @@ function sidecarContainer(input: PodInput, template: RuntimeContainer): Containe
   };
   if (template.command !== undefined) container.command = template.command;
   if (template.args !== undefined) container.args = template.args;
-  if (template.resources !== undefined) container.resources = mergeResources(input, template);
+  container.resources =
+    template.resources !== undefined
+      ? mergeResources(input, template, DEFAULT_RESOURCES.sidecar)
+      : {
+          requests: { ...DEFAULT_RESOURCES.sidecar.requests },
+          limits: { ...DEFAULT_RESOURCES.sidecar.limits },
+        };
   return container;
 }
 
@@ -202,6 +272,9 @@ export function podSpec(input: PodInput): PodSpec {
       fsGroup: 65532,
       seccompProfile: { type: 'RuntimeDefault' },
     },
+    ...(input.config.imagePullSecrets !== undefined && input.config.imagePullSecrets.length > 0
+      ? { imagePullSecrets: input.config.imagePullSecrets.map((name) => ({ name })) }
+      : {}),
     containers: [
       server,
       agentContainer(input, server),

@@ -6,7 +6,28 @@ export interface ManifestConfig {
   readonly serverImage: string;
   /** Cluster DNS domain used in `status.url`, normally `cluster.local`. */
   readonly clusterDomain: string;
+  /** Secrets (in the pod's namespace) to pull the server image with; none when omitted. */
+  readonly imagePullSecrets?: readonly string[];
+  /** `sizeLimit` of the model volume; {@link DEFAULT_MODEL_VOLUME_SIZE_LIMIT} when omitted. */
+  readonly modelVolumeSizeLimit?: string;
+  /** Egress proxy of the agent's downloads (air-gapped clusters); none when omitted. */
+  readonly agentProxy?: AgentProxy;
+  /**
+   * A ConfigMap (in the pod's namespace) whose `ca.crt` the agent trusts in addition to Node's
+   * bundled CAs, for storage behind a private CA; none when omitted.
+   */
+  readonly caBundleConfigMap?: string;
 }
+
+/** Proxy settings handed to the agent, which downloads models (the server never dials out). */
+export interface AgentProxy {
+  readonly httpProxy?: string;
+  readonly httpsProxy?: string;
+  readonly noProxy?: string;
+}
+
+/** The model volume's bound when the configuration names none (the operator's default). */
+export const DEFAULT_MODEL_VOLUME_SIZE_LIMIT = '20Gi';
 
 /** Everything a builder reads. Builders are pure: same input, same output. */
 export interface BuildInput {

@@ -3,11 +3,30 @@
  * and the gRPC adapters call (conventions §4.2; MLServer handlers/dataplane.py). Adapters convert
  * in, call one method here, and convert out; nothing else.
  */
-import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { ErrorCode, ServerError, getErrorMessage, redactPaths, toServerError } from '../errors.js';
-import type { LoadedModel, ModelRegistry } from './model-registry.js';
+import { getErrorMessage, invalidInput, shorten } from '../errors.js';
+import { fromGenerateDocument, toGenerateDocument } from './generate.js';
+import type { ModelStatisticsSnapshot } from './inference-statistics.js';
+import { inferStream } from './infer-stream.js';
+import { requestId, withDeadline, wrapRuntimeError } from './infer-support.js';
+import {
+  parseLoadParameters,
+  removeFolder,
+  writeVersionFolder,
+  type LoadParameter,
+  type LoadRequest,
+} from './load-parameters.js';
+import {
+  applyConfigOverride,
+  deriveModelConfig,
+  type ConfigOverride,
+  type TritonModelConfig,
+} from './model-config.js';
+import type { LoadOverride, LoadedModel, ModelRegistry } from './model-registry.js';
+import { assertModelName } from './model-name.js';
+import type { ModelSettings } from './model-settings.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
 import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
@@ -38,6 +57,8 @@ export interface DataPlaneDeps {
   readonly limits: InferLimits;
   /** Models that must be READY for the server to be ready (settings `required_models`). */
   readonly requiredModels?: readonly string[];
+  /** The server's `parallel_workers`, reported as a model's instance count unless it sets its own. */
+  readonly parallelWorkers?: number;
 }
 
 /** The server's data plane and model repository operations. */
@@ -45,6 +66,8 @@ export class DataPlane {
   readonly #deps: DataPlaneDeps;
   #live = true;
   #ready = false;
+  /** Aborted at shutdown: streams have no natural end to drain to, so they are ended. */
+  readonly #stopStreams = new AbortController();
 
   constructor(deps: DataPlaneDeps) {
     this.#deps = deps;
@@ -58,6 +81,7 @@ export class DataPlane {
   /** Begins shutdown: readiness turns false so load balancers stop sending traffic. */
   markShuttingDown(): void {
     this.#ready = false;
+    this.#stopStreams.abort();
   }
 
   live(): boolean {
@@ -114,6 +138,35 @@ export class DataPlane {
     }
   }
 
+  /** Triton's model configuration of a serving model version (model configuration extension). */
+  modelConfig(name: string, version?: string): TritonModelConfig {
+    const model = this.#deps.registry.acquire(name, version);
+    try {
+      const metadata = this.modelMetadata(name, model.version === '' ? undefined : model.version);
+      return deriveModelConfig(
+        name,
+        model.settings,
+        metadata,
+        model.triton,
+        this.#deps.parallelWorkers ?? 1,
+      );
+    } finally {
+      model.release();
+    }
+  }
+
+  /**
+   * Triton's statistics (statistics extension): every serving version of every model (no name),
+   * of one model (no version), or of one version.
+   */
+  modelStatistics(name?: string, version?: string): ModelStatisticsSnapshot[] {
+    return this.#deps.registry.serving(name, version).map(({ name: model, model: loaded }) =>
+      // An unversioned model reports Triton's first version, "1": perf_analyzer parses the
+      // version of every entry as an integer (inference_profiler.cc, std::stoll) and aborts on "".
+      loaded.statistics.snapshot(model, loaded.version === '' ? '1' : loaded.version),
+    );
+  }
+
   /** Runs one inference. Validation, metrics, tracing and timeouts live here, once. */
   async infer(
     request: InferenceRequest,
@@ -130,7 +183,7 @@ export class DataPlane {
     this.#deps.observer.inferStarted(target.model, version);
     const started = performance.now();
     let outcome: 'success' | 'failure' = 'failure';
-    const call: RuntimeCall = {};
+    const call: RuntimeCall = { batchSize: 1, inputsDone: started, inferDone: started };
     try {
       const response = await tracer.startActiveSpan('model infer', async (span) => {
         span.setAttributes({ model: target.model, model_version: version, protocol: ctx.protocol });
@@ -146,10 +199,22 @@ export class DataPlane {
       outcome = 'success';
       return response;
     } finally {
+      const finished = performance.now();
+      if (outcome === 'success') {
+        model.statistics.recordSuccess(
+          call.batchSize,
+          started,
+          call.inputsDone,
+          call.inferDone,
+          finished,
+        );
+      } else {
+        model.statistics.recordFailure(started, finished);
+      }
       this.#deps.observer.inferFinished(
         target.model,
         version,
-        (performance.now() - started) / 1000,
+        (finished - started) / 1000,
         outcome,
       );
       // Released only after the metrics are recorded (an unload drops the model's series once it
@@ -174,6 +239,9 @@ export class DataPlane {
       const metadata = model.instance.metadata;
       const inputs = decodeRequest(request, metadata, model.settings);
       const outputNames = requestedOutputNames(request.outputs, metadata);
+      // Triton counts a batching model's inferences by the batch dimension, others as one each.
+      call.batchSize = model.settings.maxBatchSize > 0 ? (inputs[0]?.shape[0] ?? 1) : 1;
+      call.inputsDone = performance.now();
       const id = requestId(request, ctx);
       const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
       const runtimeCall = model.instance.infer(
@@ -189,7 +257,12 @@ export class DataPlane {
         },
       );
       call.settled = runtimeCall;
-      const result = await this.#withDeadline(runtimeCall, modelName, ctx.signal);
+      const result = await withDeadline(runtimeCall, {
+        model: modelName,
+        timeoutMs: this.#deps.inferTimeoutMs,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+      call.inferDone = performance.now();
       const outputs = encodeOutputs(
         result.outputs,
         request.outputs,
@@ -209,68 +282,168 @@ export class DataPlane {
     }
   }
 
-  async #withDeadline<T>(work: Promise<T>, model: string, signal?: AbortSignal): Promise<T> {
-    const timeoutMs = this.#deps.inferTimeoutMs;
-    if (timeoutMs <= 0 && signal === undefined) return work;
-    return new Promise<T>((resolveWork, rejectWork) => {
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(() => {
-              rejectWork(
-                new ServerError(
-                  ErrorCode.TIMEOUT,
-                  `inference on model '${model}' exceeded ${timeoutMs} ms`,
-                ),
-              );
-            }, timeoutMs)
-          : undefined;
-      const onAbort = (): void => {
-        rejectWork(
-          new ServerError(ErrorCode.CANCELLED, `request for model '${model}' was cancelled`),
-        );
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      work.then(resolveWork, rejectWork).finally(() => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      });
-    });
+  /** Runs one request as a stream of responses (core/infer-stream.ts). */
+  inferStream(
+    request: InferenceRequest,
+    target: { model: string; version?: string },
+    ctx: RequestContext,
+  ): AsyncGenerator<InferenceResponse, void, undefined> {
+    return inferStream(
+      { ...this.#deps, stopSignal: this.#stopStreams.signal },
+      request,
+      target,
+      ctx,
+    );
+  }
+
+  /** Triton's generate: a flat JSON document in and out (core/generate.ts). */
+  async generate(
+    body: Record<string, unknown>,
+    target: { model: string; version?: string },
+    ctx: RequestContext,
+  ): Promise<Record<string, unknown>> {
+    const request = fromGenerateDocument(body, this.modelMetadata(target.model, target.version));
+    return toGenerateDocument(await this.infer(request, target, ctx));
+  }
+
+  /** Triton's generate_stream: generate documents, one per response. */
+  async *generateStream(
+    body: Record<string, unknown>,
+    target: { model: string; version?: string },
+    ctx: RequestContext,
+  ): AsyncGenerator<Record<string, unknown>, void, undefined> {
+    const request = fromGenerateDocument(body, this.modelMetadata(target.model, target.version));
+    for await (const response of this.inferStream(request, target, ctx)) {
+      yield toGenerateDocument(response);
+    }
   }
 
   async repositoryIndex(readyOnly: boolean): Promise<RepositoryIndexEntry[]> {
     return this.#deps.registry.index(readyOnly);
   }
 
-  async repositoryLoad(name: string): Promise<void> {
-    await this.#deps.registry.load(name);
+  /**
+   * Loads or reloads a model. `parameters` are Triton's load parameters (`config`, `file:…`,
+   * load-parameters.ts); they are validated before anything is written or loaded.
+   */
+  async repositoryLoad(
+    name: string,
+    parameters: Readonly<Record<string, LoadParameter>> = {},
+  ): Promise<void> {
+    // Before anything is written: a `file:` load names its temporary folder after the model.
+    assertModelName(name);
+    const request = parseLoadParameters(name, parameters);
+    await this.#deps.registry.load(name, await this.#loadOverride(name, request));
   }
 
-  async repositoryUnload(name: string): Promise<void> {
+  /** Unloads a model. Triton's only unload parameter, `unload_dependents`, is a bool; no model here has dependents. */
+  async repositoryUnload(
+    name: string,
+    parameters: Readonly<Record<string, LoadParameter>> = {},
+  ): Promise<void> {
+    for (const [key, param] of Object.entries(parameters)) {
+      if (key !== 'unload_dependents' || param.kind !== 'bool') {
+        throw invalidInput(
+          key === 'unload_dependents'
+            ? `unload of model '${shorten(name)}': parameters.unload_dependents must be a boolean`
+            : `unload of model '${shorten(name)}': unknown parameter '${shorten(key)}' (supported: unload_dependents)`,
+        );
+      }
+    }
     await this.#deps.registry.unload(name);
   }
+
+  async #loadOverride(name: string, request: LoadRequest): Promise<LoadOverride | undefined> {
+    const config = request.config;
+    if (config === undefined) return undefined;
+    const implementation = this.#implementationOf(name, config, request.files !== undefined);
+    const transform = (s: ModelSettings): ModelSettings =>
+      applyConfigOverride(s, config, implementation);
+    if (request.files === undefined) {
+      if (config.default_model_filename !== undefined) {
+        throw invalidInput(
+          `load of model '${shorten(name)}': parameters.config: default_model_filename: only applies to a load from file: parameters (a model on disk names its file in parameters.uri)`,
+        );
+      }
+      return { transform };
+    }
+    const folders: string[] = [];
+    try {
+      const replace: ModelSettings[] = [];
+      for (const [version, files] of request.files) {
+        const folder = await writeVersionFolder(name, version, files);
+        folders.push(folder);
+        replace.push(
+          fileSettings(name, version, folder, config.default_model_filename, implementation),
+        );
+      }
+      return { replace, transform, folders };
+    } catch (error) {
+      await Promise.all(folders.map(removeFolder));
+      throw error;
+    }
+  }
+
+  /** The runtime a config's `platform` / `backend` selects; required when the files replace the model. */
+  #implementationOf(name: string, config: ConfigOverride, fromFiles: boolean): string | undefined {
+    const registry = this.#deps.registry;
+    for (const field of ['backend', 'platform'] as const) {
+      const value = config[field];
+      if (value === undefined || value === '') continue;
+      const implementation = registry.resolveImplementation(value);
+      if (implementation === undefined) {
+        throw invalidInput(
+          `load of model '${shorten(name)}': parameters.config: ${field}: '${shorten(value)}' is not a runtime of this server (available: ${registry.tritonNames().join(', ')})`,
+        );
+      }
+      return implementation;
+    }
+    if (fromFiles) {
+      throw invalidInput(
+        `load of model '${shorten(name)}': parameters.config: a load from file: parameters must name its runtime in platform or backend (e.g. "backend": "onnxruntime")`,
+      );
+    }
+    return undefined;
+  }
 }
 
-/** The runtime call of one inference, once started; the model lease waits for it to settle. */
+/**
+ * The runtime call of one inference, once started (the model lease waits for it to settle), and
+ * the phase boundaries its statistics are computed from (`performance.now()` readings).
+ */
 interface RuntimeCall {
   settled?: Promise<RuntimeResult>;
+  batchSize: number;
+  inputsDone: number;
+  inferDone: number;
 }
 
-/** The request id: the body's `id`, else an `x-request-id` header, else a new UUID (MLServer does the last). */
-function requestId(request: InferenceRequest, ctx: RequestContext): string {
-  if (typeof request.id === 'string' && request.id !== '') return request.id;
-  const header = ctx.headers['x-request-id'];
-  return header !== undefined && header !== '' ? header : randomUUID();
-}
-
-/** Runtime failures that are not ServerErrors become INFERENCE_FAILED with a path-free message. */
-function wrapRuntimeError(error: unknown, model: string): ServerError {
-  if (error instanceof ServerError) return error;
-  if (error instanceof Error) {
-    return new ServerError(
-      ErrorCode.INFERENCE_FAILED,
-      `inference failed in model '${model}': ${redactPaths(error.message)}`,
-      { cause: error },
-    );
-  }
-  return toServerError(error);
+/** The settings of one version loaded from a load's `file:` parameters (before its config applies). */
+function fileSettings(
+  name: string,
+  version: string,
+  folder: string,
+  defaultModelFilename: string | undefined,
+  implementation: string | undefined,
+): ModelSettings {
+  return {
+    name,
+    version,
+    implementation: implementation ?? '',
+    platform: '',
+    inputs: [],
+    outputs: [],
+    maxBatchSize: 0,
+    maxBatchTimeSeconds: 0,
+    // Triton's layout: <model>/<version>/<default_model_filename>; without a file name the runtime
+    // looks for its well-known file names in the version folder.
+    uri:
+      defaultModelFilename === undefined
+        ? join(folder, version)
+        : join(folder, version, defaultModelFilename),
+    folder,
+    source: `file:${version}`,
+    extra: {},
+    parameters: {},
+  };
 }

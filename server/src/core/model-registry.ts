@@ -19,6 +19,9 @@ import {
   modelNotReady,
   redactPaths,
 } from '../errors.js';
+import { InferenceStatistics } from './inference-statistics.js';
+import { removeFolder } from './load-parameters.js';
+import type { TritonNames } from './model-config.js';
 import { assertModelName } from './model-name.js';
 import type { ModelRepository } from './model-repository.js';
 import type { ModelInstance, ModelRuntime } from './model-runtime.js';
@@ -31,12 +34,33 @@ import { compareVersions } from './version-order.js';
 export class LoadedModel {
   readonly settings: ModelSettings;
   readonly instance: ModelInstance;
+  /** The runtime's names in Triton's model configuration. */
+  readonly triton: TritonNames;
+  /** Triton-style statistics of this version; they start at zero when the version (re)loads. */
+  readonly statistics = new InferenceStatistics();
+  /** A folder written for this version by a `file:` load, removed when the version is retired. */
+  readonly ownedFolder: string | undefined;
   #inFlight = 0;
   #onDrained: (() => void) | undefined;
 
-  constructor(settings: ModelSettings, instance: ModelInstance) {
+  constructor(
+    settings: ModelSettings,
+    instance: ModelInstance,
+    triton: TritonNames = { platform: '', backend: settings.implementation },
+    ownedFolder?: string,
+  ) {
     this.settings = settings;
     this.instance = instance;
+    this.triton = triton;
+    this.ownedFolder = ownedFolder;
+  }
+
+  /** The runtime's memory estimate of this version (bytes), when it gives one. */
+  get memoryBytes(): number | undefined {
+    const bytes = this.instance.memoryBytes;
+    return bytes === undefined || !Number.isFinite(bytes)
+      ? undefined
+      : Math.max(0, Math.round(bytes));
   }
 
   /** The version key: `parameters.version`, or '' for an unversioned model. */
@@ -104,6 +128,19 @@ class ModelEntry {
   }
 }
 
+/**
+ * How one load departs from the settings on disk (a repository load with parameters, see
+ * load-parameters.ts).
+ */
+export interface LoadOverride {
+  /** Versions to load instead of those on disk (a `file:` load); the model need not be on disk. */
+  readonly replace?: readonly ModelSettings[];
+  /** Applied to each version's settings before it loads (a `config` load). */
+  readonly transform?: (settings: ModelSettings) => ModelSettings;
+  /** Folders written for this load: a version loaded from one owns it; a failed load removes them. */
+  readonly folders?: readonly string[];
+}
+
 /** Dependencies of the registry. */
 export interface RegistryDeps {
   readonly repository: ModelRepository;
@@ -150,7 +187,8 @@ export class ModelRegistry {
   acquire(name: string, version?: string): LoadedModel {
     assertModelName(name);
     const entry = this.#entries.get(name);
-    if (entry === undefined) throw modelNotFound(name, version);
+    // An unknown name is one message whatever the version (Triton: "'m' is not found").
+    if (entry === undefined) throw modelNotFound(name);
     const model =
       version === undefined || version === '' ? entry.defaultModel() : entry.serving.get(version);
     if (model === undefined) {
@@ -162,7 +200,7 @@ export class ModelRegistry {
       ) {
         throw modelNotFound(name, version);
       }
-      throw modelNotReady(name, describeState(entry));
+      throw modelNotReady(name, describeState(entry), version);
     }
     model.retain();
     return model;
@@ -175,7 +213,7 @@ export class ModelRegistry {
   isReady(name: string, version?: string): boolean {
     assertModelName(name);
     const entry = this.#entries.get(name);
-    if (entry === undefined) throw modelNotFound(name, version);
+    if (entry === undefined) throw modelNotFound(name);
     if (version === undefined || version === '') return entry.serving.size > 0;
     if (
       !entry.serving.has(version) &&
@@ -185,6 +223,58 @@ export class ModelRegistry {
       throw modelNotFound(name, version);
     }
     return entry.serving.has(version);
+  }
+
+  /**
+   * The serving versions a statistics request covers: every model (no name), every version of one
+   * model (no version), or one version. Unknown names and versions are 404; a known model with no
+   * serving version is 503, as for inference.
+   */
+  serving(name?: string, version?: string): { name: string; model: LoadedModel }[] {
+    const byVersion = (entry: ModelEntry) =>
+      [...entry.serving.values()]
+        .sort((a, b) => compareVersions(a.version, b.version))
+        .map((model) => ({ name: entry.name, model }));
+    if (name === undefined || name === '') {
+      return [...this.#entries.values()]
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .flatMap(byVersion);
+    }
+    if (version === undefined || version === '') {
+      assertModelName(name);
+      const entry = this.#entries.get(name);
+      if (entry === undefined) throw modelNotFound(name);
+      if (entry.serving.size === 0) throw modelNotReady(name, describeState(entry));
+      return byVersion(entry);
+    }
+    const model = this.acquire(name, version);
+    model.release();
+    return [{ name, model }];
+  }
+
+  /**
+   * The `implementation` that a Triton `platform` or `backend` selects: a runtime's Triton names,
+   * its name or one of its aliases; undefined when no runtime answers to it.
+   */
+  resolveImplementation(tritonName: string): string | undefined {
+    const direct = this.#runtimes.get(tritonName);
+    if (direct !== undefined) return direct.name;
+    for (const runtime of this.#runtimes.values()) {
+      if (runtime.triton?.platform === tritonName || runtime.triton?.backend === tritonName) {
+        return runtime.name;
+      }
+    }
+    return undefined;
+  }
+
+  /** The Triton names (`platform`, `backend`) of every runtime, for messages. */
+  tritonNames(): string[] {
+    const names = new Set<string>();
+    for (const runtime of this.#runtimes.values()) {
+      names.add(runtime.triton?.platform || runtime.name);
+      names.add(runtime.triton?.backend ?? runtime.name);
+    }
+    return [...names].sort();
   }
 
   /** Every serving version of a model, ordered. */
@@ -203,7 +293,9 @@ export class ModelRegistry {
         for (const model of [...entry.serving.values()].sort((a, b) =>
           compareVersions(a.version, b.version),
         )) {
-          out.push(indexEntry(entry.name, model.version, entry.state, entry.reason));
+          out.push(
+            indexEntry(entry.name, model.version, entry.state, entry.reason, model.memoryBytes),
+          );
         }
       } else if (!readyOnly) {
         out.push(indexEntry(entry.name, '', entry.state, entry.reason));
@@ -216,9 +308,16 @@ export class ModelRegistry {
    * Loads, or reloads, every version of a model found on disk, then retires versions that are gone.
    * Rejects names not in the repository with 404 and failed loads with MODEL_LOAD_FAILED.
    */
-  async load(name: string): Promise<void> {
-    const entry = await this.#knownEntry(name);
-    await entry.serialize(() => this.#load(entry));
+  async load(name: string, override?: LoadOverride): Promise<void> {
+    try {
+      const entry =
+        override?.replace === undefined ? await this.#knownEntry(name) : this.#newEntry(name);
+      await entry.serialize(() => this.#load(entry, override));
+    } catch (error) {
+      // Every version loads or none does (#instantiateAll), so a failure owns no folder any more.
+      await Promise.all((override?.folders ?? []).map(removeFolder));
+      throw error;
+    }
   }
 
   /** Unloads every version of a model after draining. Unloading a model that is not loaded is a no-op. */
@@ -245,6 +344,12 @@ export class ModelRegistry {
         throw modelNotFound(name);
       }
     }
+    return this.#entry(name);
+  }
+
+  /** The entry for a model loaded from a load's own files: it need not be on disk. */
+  #newEntry(name: string): ModelEntry {
+    assertModelName(name);
     return this.#entry(name);
   }
 
@@ -279,8 +384,16 @@ export class ModelRegistry {
     return entry;
   }
 
-  async #load(entry: ModelEntry): Promise<void> {
-    const found = await this.#deps.repository.find(entry.name);
+  async #load(entry: ModelEntry, override: LoadOverride | undefined): Promise<void> {
+    const onDisk =
+      override?.replace === undefined
+        ? await this.#deps.repository.find(entry.name)
+        : { models: override.replace, problems: [] };
+    const transform = override?.transform;
+    const found = {
+      models: transform === undefined ? onDisk.models : onDisk.models.map(transform),
+      problems: onDisk.problems,
+    };
     const wasServing = entry.serving.size > 0;
     if (found.models.length === 0) {
       const reason =
@@ -293,7 +406,7 @@ export class ModelRegistry {
     entry.reason = wasServing ? 'reloading; the current version keeps serving' : '';
     let loaded: LoadedModel[];
     try {
-      loaded = await this.#instantiateAll(found.models);
+      loaded = await this.#instantiateAll(found.models, override?.folders ?? []);
     } catch (error) {
       this.#failLoad(
         entry,
@@ -321,8 +434,13 @@ export class ModelRegistry {
   }
 
   /** Loads all versions; if one fails, the ones that loaded are freed and the error is rethrown. */
-  async #instantiateAll(settings: readonly ModelSettings[]): Promise<LoadedModel[]> {
-    const results = await Promise.allSettled(settings.map((s) => this.#instantiate(s)));
+  async #instantiateAll(
+    settings: readonly ModelSettings[],
+    folders: readonly string[],
+  ): Promise<LoadedModel[]> {
+    const results = await Promise.allSettled(
+      settings.map((s) => this.#instantiate(s, folders.includes(s.folder) ? s.folder : undefined)),
+    );
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     const loaded = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     if (failure !== undefined) {
@@ -332,22 +450,30 @@ export class ModelRegistry {
     return loaded;
   }
 
-  async #instantiate(settings: ModelSettings): Promise<LoadedModel> {
-    const runtime = this.#runtimes.get(settings.implementation);
+  async #instantiate(settings: ModelSettings, ownedFolder?: string): Promise<LoadedModel> {
+    const runtime =
+      this.#runtimes.get(settings.implementation) ??
+      this.#deps.runtimes.find((r) => r.accepts?.(settings.implementation) === true);
     if (runtime === undefined) {
       const known = [...new Set([...this.#runtimes.values()].map((r) => r.name))].join(', ');
       throw new ServerError(
         ErrorCode.MODEL_LOAD_FAILED,
-        `${settings.source}: implementation: unknown runtime '${settings.implementation}' (available: ${known})`,
+        `${settings.source}: implementation: unknown runtime '${settings.implementation}' (available: ${known}); a custom runtime is a JavaScript module in the model folder (e.g. ./model.mjs) or an installed package`,
       );
     }
     const started = performance.now();
     const instance = await runtime.load(settings);
-    const model = new LoadedModel(settings, instance);
+    const model = new LoadedModel(
+      settings,
+      instance,
+      runtime.triton ?? { platform: '', backend: runtime.name },
+      ownedFolder,
+    );
     this.#deps.observer.modelLoaded(
       settings.name,
       model.version,
       (performance.now() - started) / 1000,
+      model.memoryBytes,
     );
     this.#deps.logger.info({ model: settings.name, model_version: model.version }, 'Loaded model');
     return model;
@@ -387,6 +513,7 @@ export class ModelRegistry {
             'Model unload failed',
           );
         });
+        if (model.ownedFolder !== undefined) await removeFolder(model.ownedFolder);
         if (!entry.serving.has(model.version))
           this.#deps.observer.modelUnloaded(name, model.version);
         this.#deps.logger.info({ model: name, model_version: model.version }, 'Unloaded model');
@@ -413,6 +540,13 @@ function indexEntry(
   version: string,
   state: ModelState,
   reason: string,
+  memoryBytes?: number,
 ): RepositoryIndexEntry {
-  return version === '' ? { name, state, reason } : { name, version, state, reason };
+  return {
+    name,
+    ...(version === '' ? {} : { version }),
+    state,
+    reason,
+    ...(memoryBytes === undefined ? {} : { memory_bytes: memoryBytes }),
+  };
 }

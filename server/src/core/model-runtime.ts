@@ -3,6 +3,7 @@
  * core owns the interface; runtime/ implements it, so the core never imports a framework.
  */
 import type { ContentType } from './codecs/content-type.js';
+import type { TritonNames } from './model-config.js';
 import type { ModelSettings } from './model-settings.js';
 import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from './types.js';
 
@@ -38,11 +39,26 @@ export interface RuntimeResult {
 /** One loaded model version. */
 export interface ModelInstance {
   readonly metadata: InstanceMetadata;
+  /**
+   * The runtime's estimate of the memory this instance holds, in bytes, over all its copies
+   * (one per worker thread); reported in the repository index as `memory_bytes` and used by the
+   * operator's placement. Undefined when the runtime cannot tell.
+   */
+  readonly memoryBytes?: number;
   /** Runs inference on validated inputs. `outputNames` lists the outputs wanted, or all when absent. */
   infer(
     request: DecodedRequest,
     options: { outputNames?: readonly string[]; signal?: AbortSignal },
   ): Promise<RuntimeResult>;
+  /**
+   * Runs inference as a stream of results (Triton's decoupled models, MLServer's `predict_stream`).
+   * Absent when the runtime answers one result per request. Calling `return()` on the iterator
+   * stops the stream and frees what it holds.
+   */
+  inferStream?(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ): AsyncIterator<RuntimeResult>;
   /** Frees the model's resources. Called once, after in-flight requests have drained. */
   unload(): Promise<void>;
 }
@@ -53,6 +69,16 @@ export interface ModelRuntime {
   readonly name: string;
   /** Other `implementation` values that select this runtime (MLServer class paths). */
   readonly aliases: readonly string[];
+  /**
+   * The runtime's names in a Triton model configuration (`platform`, `backend`); absent means
+   * backend = `name` and no platform. Also accepted in a load's `config` to select this runtime.
+   */
+  readonly triton?: TritonNames;
+  /**
+   * Whether this runtime serves an `implementation` that is neither its name nor an alias (a
+   * custom runtime's module path or package name). Asked only after every name and alias missed.
+   */
+  accepts?(implementation: string): boolean;
   load(settings: ModelSettings): Promise<ModelInstance>;
   /** Frees what the runtime shares between instances (worker threads); called after every unload at shutdown. */
   close?(): Promise<void>;

@@ -18,7 +18,8 @@ export type InferOutcome = 'success' | 'failure';
 export interface CoreObserver {
   inferStarted(model: string, version: string): void;
   inferFinished(model: string, version: string, seconds: number, outcome: InferOutcome): void;
-  modelLoaded(model: string, version: string, seconds: number): void;
+  /** A version loaded in `seconds`; `memoryBytes` is its runtime's estimate, when it has one. */
+  modelLoaded(model: string, version: string, seconds: number, memoryBytes?: number): void;
   modelLoadFailed(model: string): void;
   modelUnloaded(model: string, version: string): void;
 }

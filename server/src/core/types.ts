@@ -3,6 +3,7 @@
  * messages (inference_rest.md), so REST converts almost one to one and gRPC converts field by
  * field. Tensor data is carried decoded, as typed arrays, once the core has validated it.
  */
+import type { RepositoryIndexEntry as ContractIndexEntry } from '@tessera/contract';
 import type { Datatype } from './datatype.js';
 
 /** A parameter value: the OIP allows string, number and boolean; MLServer adds `headers`. */
@@ -126,13 +127,11 @@ export const ModelState = {
 /** One model lifecycle state. */
 export type ModelState = (typeof ModelState)[keyof typeof ModelState];
 
-/** One entry of the repository index (`POST /v2/repository/index`). */
-export interface RepositoryIndexEntry {
-  readonly name: string;
-  readonly version?: string;
-  readonly state: ModelState;
-  readonly reason: string;
-}
+/**
+ * One entry of the repository index (`POST /v2/repository/index`): the contract's type, so the
+ * agent and the operator read exactly what the server writes (`memory_bytes` included).
+ */
+export type RepositoryIndexEntry = Readonly<ContractIndexEntry>;
 
 /** Per-request context the adapters pass to the core. */
 export interface RequestContext {

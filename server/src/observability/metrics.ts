@@ -22,6 +22,7 @@ export class ServerMetrics implements CoreObserver {
   readonly #inFlight: Gauge<'model' | 'version'>;
   readonly #loadDuration: Histogram<'model'>;
   readonly #loadFailures: Counter<'model'>;
+  readonly #memory: Gauge<'model' | 'version'>;
   readonly #mlSuccess: Counter<'model' | 'version'>;
   readonly #mlFailure: Counter<'model' | 'version'>;
   readonly #mlDuration: Summary<'model' | 'version'>;
@@ -70,6 +71,12 @@ export class ServerMetrics implements CoreObserver {
       name: 'tessera_model_load_failures_total',
       help: 'Failed model loads.',
       labelNames: ['model'],
+      registers,
+    });
+    this.#memory = new Gauge({
+      name: 'tessera_model_memory_bytes',
+      help: "The runtime's estimate of the memory a loaded model version holds, in bytes (the index's memory_bytes).",
+      labelNames: ['model', 'version'],
       registers,
     });
     this.#mlSuccess = new Counter({
@@ -170,8 +177,10 @@ export class ServerMetrics implements CoreObserver {
     this.#mlDuration.observe({ model, version }, seconds);
   }
 
-  modelLoaded(model: string, _version: string, seconds: number): void {
+  modelLoaded(model: string, version: string, seconds: number, memoryBytes?: number): void {
     this.#loadDuration.observe({ model }, seconds);
+    if (memoryBytes === undefined) this.#memory.remove({ model, version });
+    else this.#memory.set({ model, version }, memoryBytes);
   }
 
   modelLoadFailed(model: string): void {
@@ -181,6 +190,7 @@ export class ServerMetrics implements CoreObserver {
   /** Drops a model version's series so that unloaded models don't linger in scrapes. */
   modelUnloaded(model: string, version: string): void {
     for (const metric of [
+      this.#memory,
       this.#inFlight,
       this.#inferDuration,
       this.#mlSuccess,

@@ -2,6 +2,7 @@
  * The runtimes this build ships, selected by a model's `implementation`.
  */
 import type { ModelRuntime } from '../core/model-runtime.js';
+import { createCustomRuntime } from './custom/custom-runtime.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
 import { createSklearnRuntime } from './sklearn-runtime.js';
 import { createTreeRuntimes } from './tree-runtimes.js';
@@ -12,8 +13,13 @@ export interface RuntimeOptions {
   readonly parallelWorkers: number;
 }
 
-/** Every built-in runtime, in lookup order. */
+/** Every built-in runtime, in lookup order; the custom runtime takes module and package names. */
 export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[] {
   const onnx = createOnnxRuntime(options);
-  return [onnx, createSklearnRuntime(onnx), ...createTreeRuntimes(options)];
+  return [
+    onnx,
+    createSklearnRuntime(onnx),
+    ...createTreeRuntimes(options),
+    createCustomRuntime(options),
+  ];
 }

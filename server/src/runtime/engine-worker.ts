@@ -4,7 +4,9 @@
  * `close` drops it. The thread outlives the engines it hosts (runtime/worker-pool.ts), so model
  * churn starts no threads, and evaluation never runs on the event loop.
  */
+import type { MessagePort } from 'node:worker_threads';
 import { type Engine, isEngineModule } from './engine.js';
+import { serveIterator } from './port-iterator.js';
 
 /** A task: open, run or close an engine (by the id the main thread gave it), or count them. */
 export type EngineTask =
@@ -16,6 +18,13 @@ export type EngineTask =
       readonly args: unknown;
     }
   | { readonly kind: 'run'; readonly engine: number; readonly request: unknown }
+  /** Streams the responses to one request through `port` (runtime/port-iterator.ts). */
+  | {
+      readonly kind: 'stream';
+      readonly engine: number;
+      readonly request: unknown;
+      readonly port: MessagePort;
+    }
   | { readonly kind: 'close'; readonly engine: number }
   | { readonly kind: 'count' };
 
@@ -48,6 +57,11 @@ export default async function handle(task: EngineTask): Promise<EngineTaskResult
     }
     case 'run':
       return engineOf(task.engine).run(task.request);
+    case 'stream': {
+      const engine = engineOf(task.engine);
+      if (engine.stream === undefined) throw new Error('the model does not stream');
+      return serveIterator(engine.stream(task.request), task.port);
+    }
     case 'close': {
       const engine = engines.get(task.engine);
       if (engine === undefined) return false;

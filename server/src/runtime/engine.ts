@@ -12,6 +12,8 @@ export interface Engine<Request = unknown, Response = unknown, Metadata = unknow
   readonly metadata: Metadata;
   /** Evaluates one request; what it returns must be structured-cloneable. */
   run(request: Request): Response | Promise<Response>;
+  /** Evaluates one request into a stream of responses (custom runtimes' `predictStream`). */
+  stream?(request: Request): AsyncIterator<unknown>;
   /** Frees native or large resources; the engine is dropped afterwards. */
   close?(): void | Promise<void>;
 }

@@ -77,10 +77,13 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
     const workers = settings.parallelWorkers ?? options.parallelWorkers;
     const session = sessionOptions(settings, workers);
     const model = await readModel(file);
+    // onnxruntime keeps the initialisers (the weights) in memory, so a session holds about
+    // its file's bytes; each worker thread opens its own session.
+    const memoryBytes = (await stat(file)).size * Math.max(1, workers);
     try {
       return workers === 0
-        ? await InProcessInstance.create(model, session)
-        : await WorkerInstance.create(model, session, threads().lease(workers));
+        ? await InProcessInstance.create(model, session, memoryBytes)
+        : await WorkerInstance.create(model, session, threads().lease(workers), memoryBytes);
     } catch (error) {
       throw describeLoadError(error, file, settings.source);
     }
@@ -88,6 +91,8 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
   return {
     name: 'onnx',
     aliases: ['tessera.onnx', 'mlserver_onnx.OnnxModel', 'onnxruntime'],
+    // Triton's names for its ONNX Runtime backend (model_config.proto: platform onnxruntime_onnx).
+    triton: { platform: 'onnxruntime_onnx', backend: 'onnxruntime' },
     async load(settings: ModelSettings): Promise<ModelInstance> {
       return openFile(await resolveModelFile(settings), settings);
     },
@@ -171,7 +176,11 @@ class InProcessInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
   readonly #session: ort.InferenceSession;
 
-  private constructor(session: ort.InferenceSession, source: ModelSource) {
+  private constructor(
+    session: ort.InferenceSession,
+    source: ModelSource,
+    readonly memoryBytes: number,
+  ) {
     this.#session = session;
     this.metadata = instanceMetadata(sessionMetadata(session), source);
   }
@@ -179,8 +188,13 @@ class InProcessInstance implements ModelInstance {
   static async create(
     source: ModelSource,
     options: ort.InferenceSession.SessionOptions,
+    memoryBytes: number,
   ): Promise<InProcessInstance> {
-    return new InProcessInstance(await openSession(source.model, options, ort), source);
+    return new InProcessInstance(
+      await openSession(source.model, options, ort),
+      source,
+      memoryBytes,
+    );
   }
 
   async infer(
@@ -211,6 +225,7 @@ class WorkerInstance implements ModelInstance {
     lease: WorkerLease<OnnxTask, OnnxTaskResult>,
     session: number,
     metadata: InstanceMetadata,
+    readonly memoryBytes: number,
   ) {
     this.#lease = lease;
     this.#session = session;
@@ -222,6 +237,7 @@ class WorkerInstance implements ModelInstance {
     source: ModelSource,
     options: ort.InferenceSession.SessionOptions,
     lease: WorkerLease<OnnxTask, OnnxTaskResult>,
+    memoryBytes: number,
   ): Promise<WorkerInstance> {
     const session = nextSessionId++;
     try {
@@ -232,7 +248,7 @@ class WorkerInstance implements ModelInstance {
         options,
       })) as PortableMetadata[];
       if (metadata === undefined) throw new Error('no worker thread was lent');
-      return new WorkerInstance(lease, session, instanceMetadata(metadata, source));
+      return new WorkerInstance(lease, session, instanceMetadata(metadata, source), memoryBytes);
     } catch (error) {
       await closeAndRelease(lease, session);
       throw error;

@@ -155,14 +155,33 @@ export async function runSession(
 ): Promise<PortableTensor[]> {
   const inputs: Record<string, ort.Tensor> = {};
   for (const feed of feeds) {
-    inputs[feed.name] = new ortModule.Tensor(feed.type, feed.data, feed.dims);
+    const tensor = new ortModule.Tensor(feed.type, feed.data, feed.dims);
+    if (feed.type === 'float16') keepFloat16Bits(tensor, feed.data as Uint16Array);
+    inputs[feed.name] = tensor;
   }
   const results = await session.run(inputs, outputNames);
   return outputNames.map((name) => {
     const value = results[name];
     if (value === undefined) throw new Error(`the model returned no output '${name}'`);
-    return { name, type: value.type, dims: [...value.dims], data: value.data };
+    const data = value.type === 'float16' ? float16Bits(value.data) : value.data;
+    return { name, type: value.type, dims: [...value.dims], data };
   });
+}
+
+/**
+ * Where the JavaScript runtime has Float16Array (Node 24), onnxruntime-common wraps float16 data
+ * given as a Uint16Array of IEEE 754 half bits in a Float16Array view; onnxruntime-node's native
+ * binding does not recognise that typed array and reads no bytes ("not enough space: expected 8,
+ * got 0"). Handing it back the Uint16Array (the same bytes) is what it reads correctly.
+ */
+function keepFloat16Bits(tensor: ort.Tensor, bits: Uint16Array): void {
+  (tensor as unknown as { cpuData: unknown }).cpuData = bits;
+}
+
+/** FP16 output data as half-precision bits (a Uint16Array view of the same bytes). */
+function float16Bits(data: ort.Tensor['data']): NumericValues {
+  const view = data as unknown as ArrayBufferView;
+  return new Uint16Array(view.buffer, view.byteOffset, view.byteLength / 2);
 }
 
 /** The portable metadata of a session. */

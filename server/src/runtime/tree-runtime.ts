@@ -162,6 +162,7 @@ function toResult(tensors: readonly TreeTensor[]): RuntimeResult {
 /** An engine on the main thread (`parallel_workers: 0`). */
 class MainThreadInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
+  readonly memoryBytes: number;
   readonly #engine: Engine<TreeRequest, TreeTensor[], TreeMetadata>;
 
   private constructor(
@@ -170,6 +171,7 @@ class MainThreadInstance implements ModelInstance {
   ) {
     this.#engine = engine;
     this.metadata = instanceMetadata(spec, engine.metadata);
+    this.memoryBytes = engine.metadata.memoryBytes;
   }
 
   static async create(spec: TreeRuntimeSpec, args: TreeOpenArgs): Promise<MainThreadInstance> {
@@ -199,6 +201,8 @@ let nextEngineId = 1;
 /** An engine opened on every leased thread; requests go to the least busy one. */
 class WorkerInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
+  /** Every leased thread compiled its own copy of the trees: the sum of their arrays. */
+  readonly memoryBytes: number;
   readonly #lease: WorkerLease<EngineTask, EngineTaskResult>;
   readonly #engine: number;
   #unloaded = false;
@@ -207,10 +211,12 @@ class WorkerInstance implements ModelInstance {
     lease: WorkerLease<EngineTask, EngineTaskResult>,
     engine: number,
     metadata: InstanceMetadata,
+    memoryBytes: number,
   ) {
     this.#lease = lease;
     this.#engine = engine;
     this.metadata = metadata;
+    this.memoryBytes = memoryBytes;
   }
 
   static async create(
@@ -220,14 +226,16 @@ class WorkerInstance implements ModelInstance {
   ): Promise<WorkerInstance> {
     const engine = nextEngineId++;
     try {
-      const [meta] = (await lease.runOnEach({
+      const copies = (await lease.runOnEach({
         kind: 'open',
         engine,
         module: spec.engineModule,
         args,
       })) as TreeMetadata[];
+      const [meta] = copies;
       if (meta === undefined) throw new Error('no worker thread was lent');
-      return new WorkerInstance(lease, engine, instanceMetadata(spec, meta));
+      const bytes = copies.reduce((sum, m) => sum + m.memoryBytes, 0);
+      return new WorkerInstance(lease, engine, instanceMetadata(spec, meta), bytes);
     } catch (error) {
       await closeAndRelease(lease, engine);
       throw error;

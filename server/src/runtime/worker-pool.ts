@@ -13,6 +13,7 @@
  * errors, respawn after a crash) and its FIFO queue, and the pool here decides which thread a task
  * goes to, which piscina cannot (a task there goes to any thread of its pool).
  */
+import type { Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 
 /** Options of a {@link WorkerPool}. */
@@ -21,6 +22,11 @@ export interface WorkerPoolOptions {
   readonly filename: string;
   /** Idle threads kept for reuse; a thread given back beyond this number is stopped. */
   readonly maxIdleThreads: number;
+  /**
+   * Tasks a thread runs at once (default 1: in order, one after another). Only for worker modules
+   * whose tasks await (custom runtimes, streams): a synchronous task holds its thread anyway.
+   */
+  readonly concurrentTasksPerWorker?: number;
 }
 
 /** Counters of a {@link WorkerPool}, for tests and diagnostics. */
@@ -39,24 +45,28 @@ class WorkerThread<Task, Result> {
   /** Tasks sent and not settled: the load measure for picking a thread. */
   pending = 0;
 
-  constructor(filename: string) {
+  constructor(filename: string, concurrentTasksPerWorker = 1) {
     this.#piscina = new Piscina<Task, Result>({
       filename,
       minThreads: 1,
       maxThreads: 1,
-      // One task at a time, in order: a task sent after another starts after it settled, so a
-      // session is closed only after the calls queued before the close (ARCHITECTURE.md).
-      concurrentTasksPerWorker: 1,
+      // By default one task at a time, in order: a task sent after another starts after it
+      // settled, so a session is closed only after the calls queued before the close
+      // (ARCHITECTURE.md).
+      concurrentTasksPerWorker,
       idleTimeout: Number.POSITIVE_INFINITY,
       // Nothing reads piscina's histograms; they are native memory per pool.
       recordTiming: false,
     });
   }
 
-  async run(task: Task): Promise<Result> {
+  async run(task: Task, transferList?: readonly Transferable[]): Promise<Result> {
     this.pending++;
     try {
-      return await this.#piscina.run(task);
+      return await this.#piscina.run(
+        task,
+        transferList === undefined ? {} : { transferList: [...transferList] as never },
+      );
     } finally {
       this.pending--;
     }
@@ -82,8 +92,11 @@ export class WorkerLease<Task, Result> {
     this.#giveBack = giveBack;
   }
 
-  /** Runs a task on the leased thread with the fewest unsettled tasks. */
-  run(task: Task): Promise<Result> {
+  /**
+   * Runs a task on the leased thread with the fewest unsettled tasks; `transferList` moves objects
+   * (a MessagePort for a stream) to the thread instead of cloning them.
+   */
+  run(task: Task, transferList?: readonly Transferable[]): Promise<Result> {
     let best = this.#threads[0];
     for (const thread of this.#threads) {
       if (best === undefined || thread.pending < best.pending) best = thread;
@@ -91,7 +104,7 @@ export class WorkerLease<Task, Result> {
     if (best === undefined || this.#released) {
       return Promise.reject(new Error('the worker threads were given back'));
     }
-    return best.run(task);
+    return best.run(task, transferList);
   }
 
   /** Runs a task on every leased thread (open or close a per-thread resource). */
@@ -125,7 +138,12 @@ export class WorkerPool<Task, Result> {
     if (this.#closed) throw new Error('the worker pool is closed');
     const threads = this.#idle.splice(0, count);
     while (threads.length < count) {
-      threads.push(new WorkerThread<Task, Result>(this.#options.filename));
+      threads.push(
+        new WorkerThread<Task, Result>(
+          this.#options.filename,
+          this.#options.concurrentTasksPerWorker,
+        ),
+      );
       this.#started++;
     }
     this.#leased += threads.length;

@@ -20,7 +20,11 @@ import {
   waitForObject,
   waitForObjects,
 } from '../support/kube.js';
-import { startOperator, type OperatorProcess } from '../support/operator-process.js';
+import {
+  FAST_MODEL_RETRIES,
+  startOperator,
+  type OperatorProcess,
+} from '../support/operator-process.js';
 import type { Pod } from '../support/pod-types.js';
 import { ProcessKubelet } from '../support/process-kubelet.js';
 import { startStorageServer, type StorageServer } from '../support/storage-server.js';
@@ -103,11 +107,7 @@ describe('model lifecycle end to end (Dedicated)', { timeout: 900_000 }, () => {
     kubelet = await ProcessKubelet.start(client, { namespaces: [ns], probeTimeScale: 0.5 });
     operator = await startOperator({
       watchNamespace: ns,
-      env: {
-        TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS: '1',
-        TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS: '4',
-        TESSERA_OPERATOR_MODEL_RECHECK_SECONDS: '5',
-      },
+      env: FAST_MODEL_RETRIES,
     });
   });
 

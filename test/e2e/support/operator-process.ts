@@ -8,6 +8,16 @@ import { REPO_ROOT } from '../../support/server-process.js';
 import { kubeconfigPath } from './kube.js';
 import { LogTail } from './container-process.js';
 
+/**
+ * Model-driver retries and rechecks scaled down for tests (the defaults back off to minutes), so
+ * a fault's recovery shows within a test's wait.
+ */
+export const FAST_MODEL_RETRIES: Readonly<Record<string, string>> = {
+  TESSERA_OPERATOR_MODEL_RETRY_BASE_SECONDS: '1',
+  TESSERA_OPERATOR_MODEL_RETRY_MAX_SECONDS: '4',
+  TESSERA_OPERATOR_MODEL_RECHECK_SECONDS: '5',
+};
+
 /** Options of {@link startOperator}. */
 export interface OperatorProcessOptions {
   /** Namespace the operator watches ('' = all). */

@@ -2,7 +2,7 @@
 // having every argument and environment value that starts with a mountPath rewritten to that
 // folder (no mount namespaces here). See test/e2e/README.md, "Volumes and paths".
 import { mkdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
 import type { KubeClient, KubeObject } from '../../../operator/src/kube/client.js';
 import { isNotFound } from '../../../operator/src/kube/errors.js';
@@ -99,7 +99,38 @@ async function project(
     }
     const file = join(folder, normalize(path).replace(/^(\.\.\/)+/, ''));
     await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, value, { mode: 0o600 });
+    await writeAtomically(file, value);
+  }
+}
+
+/**
+ * Writes `value` to `file` only when it differs, by a rename so a reader never sees half of it
+ * (the kubelet's atomic writer swaps a `..data` link for the same reason).
+ */
+async function writeAtomically(file: string, value: Buffer): Promise<void> {
+  const current = await readFile(file).catch(() => undefined);
+  if (current?.equals(value) === true) return;
+  const temp = `${file}.${String(process.pid)}.tmp`;
+  await writeFile(temp, value, { mode: 0o600 });
+  await rename(temp, file);
+}
+
+/**
+ * Re-projects a running pod's Secret and ConfigMap volumes, as the kubelet's periodic sync does
+ * (a changed Secret reaches mounted files within about a minute there; here within one call).
+ * A Secret that has gone or lost a key leaves the files as they were, as the kubelet does.
+ */
+export async function refreshProjectedVolumes(
+  client: KubeClient,
+  namespace: string,
+  volumes: readonly Volume[],
+  folders: PodVolumeFolders,
+): Promise<void> {
+  for (const volume of volumes) {
+    const p = projection(volume);
+    const folder = folders.byName.get(volume.name);
+    if (p === undefined || folder === undefined) continue;
+    await project(client, namespace, { ...p, optional: true }, folder);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   ContainerConfigError,
   pathRewriter,
   prepareVolumes,
+  refreshProjectedVolumes,
   type PodVolumeFolders,
 } from './pod-volumes.js';
 import { podConditions, podPhase, type ContainerView } from './pod-status.js';
@@ -50,6 +51,8 @@ export interface KubeletSettings {
   readonly backoffMaxMs: number;
   /** How often a container that cannot be created yet (missing Secret) is tried again. */
   readonly retryMs: number;
+  /** How often Secret and ConfigMap volumes are re-projected (the kubelet's sync period). */
+  readonly volumeSyncMs: number;
 }
 
 /** What a pod worker needs from its kubelet. */
@@ -112,6 +115,7 @@ export class PodWorker {
   private readonly podDir: string;
   private conditions: PodCondition[];
   private folders: PodVolumeFolders | undefined;
+  private volumeSync: NodeJS.Timeout | undefined;
   private terminating: Promise<void> | undefined;
   private lastWritten = '';
   private writing: Promise<void> | undefined;
@@ -218,6 +222,26 @@ export class PodWorker {
       }
     }
     for (const run of this.runs) void this.startContainer(run);
+    this.scheduleVolumeSync();
+  }
+
+  /** Keeps Secret and ConfigMap volumes up to date while the pod runs. */
+  private scheduleVolumeSync(): void {
+    if (this.terminating !== undefined) return;
+    this.volumeSync = setTimeout(() => {
+      refreshProjectedVolumes(
+        this.ctx.client,
+        this.pod.metadata?.namespace ?? '',
+        this.pod.spec?.volumes ?? [],
+        this.folders!,
+      )
+        .catch((err: unknown) => {
+          this.ctx.log(`pod ${this.key}: volume sync: ${errorMessage(err)}`);
+        })
+        .finally(() => {
+          this.scheduleVolumeSync();
+        });
+    }, this.ctx.settings.volumeSyncMs);
   }
 
   private failAll(reason: string, message: string): void {
@@ -432,6 +456,7 @@ export class PodWorker {
   }
 
   private async shutdown(graceMs: number | undefined, deletePod: boolean): Promise<void> {
+    clearTimeout(this.volumeSync);
     for (const run of this.runs) {
       clearTimeout(run.timer);
       run.stopProbes();

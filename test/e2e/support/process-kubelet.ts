@@ -84,6 +84,7 @@ export class ProcessKubelet {
       backoffBaseMs: options.backoffBaseMs ?? 10_000,
       backoffMaxMs: options.backoffMaxMs ?? 40_000,
       retryMs: 1000,
+      volumeSyncMs: 2000,
     };
   }
 

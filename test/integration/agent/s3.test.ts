@@ -2,50 +2,22 @@
 // and a prefix load and answer V2 infer; bad credentials and missing objects fail with clear
 // messages in the response and the index; no secret appears in any message, log line or metric.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  CreateAccessKeyCommand,
-  CreateUserCommand,
-  IAMClient,
-  PutUserPolicyCommand,
-} from '@aws-sdk/client-iam';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { CREDENTIAL_FILES } from '@tessera/contract';
 import { assertCleanMessage } from '../../support/error-checks.js';
-import { startMoto, type MotoServer } from '../../support/moto-server.js';
+import {
+  createBucketWith,
+  createS3Key,
+  startMoto,
+  type MotoServer,
+} from '../../support/moto-server.js';
 import { REPO_ROOT } from '../../support/server-process.js';
 import { outputData, postJson, simpleRestRequest } from '../server/lifecycle-helpers.js';
 import { agentIndex, agentLoad, startPod, type Pod } from './agent-harness.js';
 
 const BUCKET = 'models';
-
-/** Creates a user with an S3 key through moto's IAM while moto still accepts unsigned setup. */
-async function createKey(endpoint: string): Promise<{ id: string; secret: string }> {
-  const iam = new IAMClient({
-    endpoint,
-    region: 'us-east-1',
-    maxAttempts: 1,
-    credentials: { accessKeyId: 'setup', secretAccessKey: 'setup' },
-  });
-  await iam.send(new CreateUserCommand({ UserName: 'agent' }));
-  const key = await iam.send(new CreateAccessKeyCommand({ UserName: 'agent' }));
-  await iam.send(
-    new PutUserPolicyCommand({
-      UserName: 'agent',
-      PolicyName: 's3',
-      PolicyDocument: JSON.stringify({
-        Version: '2012-10-17',
-        Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }],
-      }),
-    }),
-  );
-  const id = key.AccessKey?.AccessKeyId;
-  const secret = key.AccessKey?.SecretAccessKey;
-  assert.ok(id !== undefined && secret !== undefined);
-  return { id, secret };
-}
 
 async function writeCredentials(pod: Pod, files: Record<string, string>): Promise<void> {
   for (const [name, value] of Object.entries(files)) {
@@ -61,27 +33,12 @@ void describe('agent: s3 sources (moto)', () => {
   before(async () => {
     // Three unauthenticated IAM calls set up a user; every later request must be signed.
     moto = await startMoto({ INITIAL_NO_AUTH_ACTION_COUNT: '3' });
-    key = await createKey(moto.endpoint);
-    const s3 = new S3Client({
-      endpoint: moto.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: key.id, secretAccessKey: key.secret },
+    key = await createS3Key(moto.endpoint);
+    await createBucketWith(moto.endpoint, key, BUCKET, {
+      'simple/model.onnx': join(REPO_ROOT, 'examples/models/simple/model.onnx'),
+      'iris/model.onnx': join(REPO_ROOT, 'examples/models/iris/model.onnx'),
+      'iris/model-settings.json': join(REPO_ROOT, 'examples/models/iris/model-settings.json'),
     });
-    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-    const put = async (objectKey: string, path: string): Promise<void> => {
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: BUCKET,
-          Key: objectKey,
-          Body: await readFile(join(REPO_ROOT, path)),
-        }),
-      );
-    };
-    await put('simple/model.onnx', 'examples/models/simple/model.onnx');
-    await put('iris/model.onnx', 'examples/models/iris/model.onnx');
-    await put('iris/model-settings.json', 'examples/models/iris/model-settings.json');
-    s3.destroy();
     pod = await startPod();
     await writeCredentials(pod, {
       [CREDENTIAL_FILES.s3AccessKeyId]: key.id,

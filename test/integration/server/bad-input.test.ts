@@ -489,7 +489,7 @@ const cases: Case[] = [
     inputs: GOOD_SIMPLE,
     http: 404,
     code: status.NOT_FOUND,
-    mentions: ["model 'no-such-model'", 'not found'],
+    mentions: ["Request for unknown model: 'no-such-model' is not found"],
   },
   {
     name: 'unknown version of a known model',
@@ -499,7 +499,7 @@ const cases: Case[] = [
     inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
     http: 404,
     code: status.NOT_FOUND,
-    mentions: ["model 'iris'", "version '7'", 'not found'],
+    mentions: ["Request for unknown model: 'iris' version 7 is not found"],
   },
   {
     name: 'model that failed to load (its reason must not leak paths)',
@@ -508,7 +508,7 @@ const cases: Case[] = [
     inputs: GOOD_SIMPLE,
     http: 503,
     code: status.UNAVAILABLE,
-    mentions: ["model 'broken'", 'not ready'],
+    mentions: ["Request for unknown model: 'broken' has no available versions"],
   },
   {
     name: 'load of a model whose ONNX file is corrupt (the runtime error names a path)',
@@ -539,7 +539,10 @@ const cases: Case[] = [
     inputs: GOOD_SIMPLE,
     http: 503,
     code: status.UNAVAILABLE,
-    mentions: ["model 'escape'", 'not ready', 'must stay inside the model repository'],
+    mentions: [
+      "Request for unknown model: 'escape' has no available versions",
+      'must stay inside the model repository',
+    ],
   },
   // ---- echoed names stay short: gRPC sends the message in a trailer, which has a size limit ----
   {
@@ -579,7 +582,7 @@ const cases: Case[] = [
     rest: 'a REST path parameter is capped at 256 characters (see the router case)',
     http: 404,
     code: status.NOT_FOUND,
-    mentions: ["model 'iris' version 'vvvv", 'not found'],
+    mentions: ["Request for unknown model: 'iris' version vvvv", 'is not found'],
   },
   {
     name: 'shape with 20 000 dimensions',
@@ -1135,9 +1138,9 @@ void describe('bad input on REST and gRPC', () => {
     const load = await fetch(`${server.httpUrl}/v2/repository/models/outside/load`, {
       method: 'POST',
     });
-    await assertRestError(load, 404, ["model 'outside'"]);
+    await assertRestError(load, 404, ["model: 'outside'"]);
     await assertGrpcError(client.call('ModelReady', { name: 'outside' }), status.NOT_FOUND, [
-      "model 'outside'",
+      "model: 'outside'",
     ]);
     const logs = JSON.stringify(server.logs);
     assert.ok(

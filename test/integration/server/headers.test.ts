@@ -86,10 +86,7 @@ describe('headers ⇄ parameters.headers', () => {
       ModelInfer: (
         req: object,
         md: Metadata,
-        cb: (
-          e: ServiceError | null,
-          r?: { outputs: { contents: { bytes_contents: Buffer[] } }[] },
-        ) => void,
+        cb: (e: ServiceError | null, r?: { raw_output_contents: Buffer[] }) => void,
       ) => { on(event: 'status', fn: (s: { metadata: Metadata }) => void): void };
     };
     const metadata = new Metadata();
@@ -103,7 +100,10 @@ describe('headers ⇄ parameters.headers', () => {
         metadata,
         (error, response) => {
           if (error) reject(error);
-          assert.equal(response?.outputs[0]?.contents.bytes_contents[0]?.toString(), 'grpc-hi');
+          // One BYTES element, raw: a 4-byte little-endian length, then the bytes.
+          const raw = response?.raw_output_contents[0];
+          assert.equal(raw?.readUInt32LE(0), 'grpc-hi'.length);
+          assert.equal(raw?.subarray(4).toString(), 'grpc-hi');
         },
       );
       call.on('status', (status) => {

@@ -121,6 +121,31 @@ void describe('the OpenAPI document', () => {
       await validate((await model.json()) as object);
     });
 
+    void it('documents the index entry as the contract defines it, memory_bytes included', async () => {
+      const schemas = (doc as unknown as { components: { schemas: Record<string, unknown> } })
+        .components.schemas;
+      const entry = (
+        schemas['RepositoryIndexResponse'] as {
+          items: { properties: Record<string, { type?: string; description?: string }> };
+        }
+      ).items;
+      assert.equal(entry.properties['memory_bytes']?.type, 'integer');
+      assert.match(entry.properties['memory_bytes']?.description ?? '', /memory/i);
+      // What the server answers has only documented fields, and a loaded model its estimate.
+      const response = await fetch(`${server.httpUrl}/v2/repository/index`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
+      const index = (await response.json()) as Record<string, unknown>[];
+      for (const item of index) {
+        for (const key of Object.keys(item)) assert.ok(key in entry.properties, key);
+      }
+      const simple = index.find((e) => e['name'] === 'simple');
+      assert.equal(simple?.['state'], 'READY');
+      assert.ok(Number.isInteger(simple['memory_bytes']) && Number(simple['memory_bytes']) > 0);
+    });
+
     const json = { 'content-type': 'application/json' };
     const row = Array.from({ length: 16 }, (_, i) => i);
     const simple = {
@@ -243,6 +268,80 @@ void describe('the OpenAPI document', () => {
         infer('versioned/versions/9', JSON.stringify(simple)),
         404,
       ],
+      [
+        'POST /v2/models/{model_name}/generate',
+        { ...infer('simple', JSON.stringify(simple)), path: '/v2/models/simple/generate' },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate',
+        { ...infer('nope', JSON.stringify(simple)), path: '/v2/models/nope/generate' },
+        404,
+      ],
+      [
+        'POST /v2/models/{model_name}/versions/{model_version}/generate',
+        {
+          ...infer(
+            'versioned',
+            JSON.stringify({
+              inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }],
+            }),
+          ),
+          path: '/v2/models/versioned/versions/1/generate',
+        },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate_stream',
+        { ...infer('simple', JSON.stringify(simple)), path: '/v2/models/simple/generate_stream' },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate_stream',
+        { ...infer('nope', JSON.stringify(simple)), path: '/v2/models/nope/generate_stream' },
+        404,
+      ],
+      [
+        'POST /v2/models/{model_name}/versions/{model_version}/generate_stream',
+        {
+          ...infer(
+            'versioned',
+            JSON.stringify({
+              inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }],
+            }),
+          ),
+          path: '/v2/models/versioned/versions/1/generate_stream',
+        },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/infer_stream',
+        { ...infer('simple', JSON.stringify(simple)), path: '/v2/models/simple/infer_stream' },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/infer_stream',
+        { ...infer('nope', JSON.stringify(simple)), path: '/v2/models/nope/infer_stream' },
+        404,
+      ],
+      [
+        'POST /v2/models/{model_name}/versions/{model_version}/infer_stream',
+        {
+          ...infer(
+            'versioned',
+            JSON.stringify({
+              inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }],
+            }),
+          ),
+          path: '/v2/models/versioned/versions/1/infer_stream',
+        },
+        200,
+      ],
+      [
+        'POST /v2/models/{model_name}/generate',
+        { ...infer('simple', '{"x": {}}'), path: '/v2/models/simple/generate' },
+        400,
+      ],
       ['GET /v2/docs', { path: '/v2/docs' }, 200],
       ['GET /v2/docs/dataplane.json', { path: '/v2/docs/dataplane.json' }, 200],
       ['GET /v2/docs/json', { path: '/v2/docs/json' }, 200],
@@ -276,6 +375,33 @@ void describe('the OpenAPI document', () => {
       [
         'GET /v2/models/{model_name}/versions/{model_version}/docs/dataplane.json',
         { path: '/v2/models/versioned/versions/9/docs/dataplane.json' },
+        404,
+      ],
+      ['GET /v2/models/{model_name}/config', { path: '/v2/models/simple/config' }, 200],
+      ['GET /v2/models/{model_name}/config', { path: '/v2/models/nope/config' }, 404],
+      ['GET /v2/models/{model_name}/config', { path: '/v2/models/broken/config' }, 503],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/config',
+        { path: '/v2/models/versioned/versions/1/config' },
+        200,
+      ],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/config',
+        { path: '/v2/models/versioned/versions/9/config' },
+        404,
+      ],
+      ['GET /v2/models/stats', { path: '/v2/models/stats' }, 200],
+      ['GET /v2/models/{model_name}/stats', { path: '/v2/models/simple/stats' }, 200],
+      ['GET /v2/models/{model_name}/stats', { path: '/v2/models/nope/stats' }, 404],
+      ['GET /v2/models/{model_name}/stats', { path: '/v2/models/broken/stats' }, 503],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/stats',
+        { path: '/v2/models/versioned/versions/2/stats' },
+        200,
+      ],
+      [
+        'GET /v2/models/{model_name}/versions/{model_version}/stats',
+        { path: '/v2/models/versioned/versions/9/stats' },
         404,
       ],
       ['POST /v2/repository/index', { method: 'POST', path: '/v2/repository/index' }, 200],
@@ -313,6 +439,16 @@ void describe('the OpenAPI document', () => {
         'POST /v2/repository/models/{model_name}/load',
         { method: 'POST', path: '/v2/repository/models/broken/load' },
         422,
+      ],
+      [
+        'POST /v2/repository/models/{model_name}/load',
+        {
+          method: 'POST',
+          path: '/v2/repository/models/simple/load',
+          headers: json,
+          body: '{"parameters": {"config": "{\\"sequence_batching\\": {}}"}}',
+        },
+        400,
       ],
       [
         'POST /v2/repository/models/{model_name}/unload',

@@ -226,17 +226,18 @@ void describe('repository index, load and unload', () => {
     assert.equal((v1.body as { model_version: string }).model_version, '1');
     assert.equal((latest.body as { model_version: string }).model_version, '2');
 
-    const g1 = await grpc.call<{
-      model_version: string;
-      outputs: { contents: { fp32_contents: number[] } }[];
-    }>('ModelInfer', versionedGrpcRequest('1'));
-    const gLatest = await grpc.call<{
-      model_version: string;
-      outputs: { contents: { fp32_contents: number[] } }[];
-    }>('ModelInfer', versionedGrpcRequest(''));
-    assert.deepEqual(g1.outputs[0]?.contents.fp32_contents, [2, 3]);
+    // Outputs arrive as raw_output_contents, as Triton sends them (settings grpc_output_contents).
+    const g1 = await grpc.call<{ model_version: string; raw_output_contents: Buffer[] }>(
+      'ModelInfer',
+      versionedGrpcRequest('1'),
+    );
+    const gLatest = await grpc.call<{ model_version: string; raw_output_contents: Buffer[] }>(
+      'ModelInfer',
+      versionedGrpcRequest(''),
+    );
+    assert.deepEqual(rawFloat32(g1.raw_output_contents[0]), [2, 3]);
     assert.equal(gLatest.model_version, '2');
-    assert.deepEqual(gLatest.outputs[0]?.contents.fp32_contents, [3, 4]);
+    assert.deepEqual(rawFloat32(gLatest.raw_output_contents[0]), [3, 4]);
 
     const meta = (await (await fetch(`${server.httpUrl}/v2/models/versioned`)).json()) as {
       versions: string[];
@@ -352,9 +353,10 @@ void describe('reload', () => {
               failures.push(`REST ${result.status} ${JSON.stringify(result.body)}`);
             else v1Answers.add(JSON.stringify(outputData(result.body)));
           } else {
-            const response = await grpc.call<{
-              outputs: { contents: { fp32_contents: number[] } }[];
-            }>('ModelInfer', versionedGrpcRequest(index % 4 === 1 ? '1' : ''));
+            const response = await grpc.call<{ outputs: { name: string }[] }>(
+              'ModelInfer',
+              versionedGrpcRequest(index % 4 === 1 ? '1' : ''),
+            );
             if (response.outputs.length !== 1) failures.push('gRPC: no output');
           }
         } catch (error) {
@@ -510,11 +512,11 @@ void describe('reload', () => {
     assert.match(grpcLoad.details, /simple/);
 
     await simpleOk(server);
-    const simpleGrpc = await grpc.call<{ outputs: { contents: { int_contents: number[] } }[] }>(
+    const simpleGrpc = await grpc.call<{ raw_output_contents: Buffer[] }>(
       'ModelInfer',
       simpleGrpcRequest(),
     );
-    assert.equal(simpleGrpc.outputs[0]?.contents.int_contents[0], 2);
+    assert.equal(simpleGrpc.raw_output_contents[0]?.readInt32LE(0), 2);
     const entry = (await restIndex(server.httpUrl)).find((e) => e.name === 'simple');
     assert.equal(entry?.state, 'READY');
     assert.match(entry.reason, /fail/i);
@@ -735,3 +737,9 @@ void describe('unload with requests in flight', () => {
     assert.equal((await postJson(`${server.httpUrl}/v2/repository/models/slow/load`)).status, 200);
   });
 });
+
+/** The little-endian FP32 values of one raw_output_contents entry. */
+function rawFloat32(bytes: Buffer | undefined): number[] {
+  assert.ok(bytes, 'the response has raw_output_contents');
+  return Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
+}

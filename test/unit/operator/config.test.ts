@@ -49,6 +49,39 @@ describe('loadConfig', () => {
     );
   });
 
+  it('watches all namespaces by default, or the comma-separated list given', () => {
+    assert.deepEqual(loadConfig({ KUBECONFIG: '/k' }).watchNamespaces, []);
+    const c = loadConfig({
+      KUBECONFIG: '/k',
+      TESSERA_OPERATOR_WATCH_NAMESPACE: ' team-a, team-b,,team-a ',
+    });
+    assert.deepEqual(c.watchNamespaces, ['team-a', 'team-b']);
+    assert.throws(
+      () => loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_WATCH_NAMESPACE: 'team-a,Team_B' }),
+      /TESSERA_OPERATOR_WATCH_NAMESPACE: must be a comma-separated list of namespaces/,
+    );
+  });
+
+  it('reads the pod settings a namespace-scoped or air-gapped install needs', () => {
+    const defaults = loadConfig({ KUBECONFIG: '/k' });
+    assert.equal(defaults.clusterRuntimes, true);
+    assert.deepEqual(defaults.manifests.imagePullSecrets, []);
+    assert.equal(defaults.manifests.modelVolumeSizeLimit, '20Gi');
+    const c = loadConfig({
+      KUBECONFIG: '/k',
+      TESSERA_OPERATOR_CLUSTER_RUNTIMES: 'false',
+      TESSERA_OPERATOR_IMAGE_PULL_SECRETS: 'mirror-a,mirror-b',
+      TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: '50Gi',
+    });
+    assert.equal(c.clusterRuntimes, false);
+    assert.deepEqual(c.manifests.imagePullSecrets, ['mirror-a', 'mirror-b']);
+    assert.equal(c.manifests.modelVolumeSizeLimit, '50Gi');
+    assert.throws(
+      () => loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: 'lots' }),
+      /TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: must be a memory quantity/,
+    );
+  });
+
   it('builds the image from image and tag', () => {
     const c = loadConfig({
       KUBECONFIG: '/k',
@@ -102,7 +135,7 @@ describe('loadConfig', () => {
       '0',
     ]);
     assert.equal(c.workers, 8);
-    assert.equal(c.watchNamespace, 'team-a');
+    assert.deepEqual(c.watchNamespaces, ['team-a']);
     assert.equal(c.leaderElection.enabled, false);
     assert.equal(c.http.healthPort, 0);
     assert.equal(loadConfig({}, ['--kubeconfig', '/x']).kube.kind, 'kubeconfig');

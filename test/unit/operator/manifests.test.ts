@@ -52,6 +52,87 @@ describe('manifest builders', () => {
     );
   });
 
+  it('bounds every pod it builds: resources on every container, a sizeLimit on every emptyDir', () => {
+    const sidecarRuntime = runtime('with-sidecar', {
+      containers: [{ name: 'kserve-container' }, { name: 'proxy', image: 'registry.example/p:1' }],
+    });
+    const pods = [
+      buildDeployment({ isvc: isvc(), runtime: sidecarRuntime, config: manifestConfig }),
+      buildPoolShard({
+        namespace: 'models',
+        runtime: { ...rt, metadata: { ...rt.metadata, uid: 'u-1' } },
+        shard: 0,
+        models: ['a'],
+        replicas: 1,
+        config: manifestConfig,
+      }),
+    ].map((d) => d.spec?.template.spec);
+    for (const pod of pods) {
+      assert.ok(pod !== undefined);
+      for (const c of pod.containers) {
+        assert.ok(c.resources?.requests?.['memory'], `${c.name} has a memory request`);
+        assert.ok(c.resources?.limits?.['memory'], `${c.name} has a memory limit`);
+        assert.equal(c.securityContext?.readOnlyRootFilesystem, true, c.name);
+      }
+      for (const v of pod.volumes ?? []) {
+        if (v.emptyDir !== undefined) assert.ok(v.emptyDir.sizeLimit, `${v.name} has a sizeLimit`);
+      }
+    }
+  });
+
+  it('keeps a user-set request without adding a default limit below it', () => {
+    const pod = buildDeployment({
+      isvc: isvc({
+        model: {
+          modelFormat: { name: 'onnx' },
+          storageUri: 's3://models/iris/',
+          resources: { requests: { memory: '8Gi' } },
+        },
+      }),
+      runtime: rt,
+      config: manifestConfig,
+    }).spec?.template.spec;
+    assert.deepEqual(pod?.containers[0]?.resources, { requests: { memory: '8Gi' } });
+  });
+
+  it('uses the configured image pull secrets and model volume bound', () => {
+    const pod = buildDeployment({
+      isvc: isvc(),
+      runtime: rt,
+      config: { ...manifestConfig, imagePullSecrets: ['mirror'], modelVolumeSizeLimit: '50Gi' },
+    }).spec?.template.spec;
+    assert.deepEqual(pod?.imagePullSecrets, [{ name: 'mirror' }]);
+    assert.deepEqual(
+      pod?.volumes?.find((v) => v.name === 'model-dir'),
+      { name: 'model-dir', emptyDir: { sizeLimit: '50Gi' } },
+    );
+  });
+
+  it('hands the proxy and the CA bundle to the agent only (it alone downloads)', () => {
+    const pod = buildDeployment({
+      isvc: isvc(),
+      runtime: rt,
+      config: {
+        ...manifestConfig,
+        agentProxy: { httpsProxy: 'http://proxy.internal:3128', noProxy: '.svc,10.0.0.0/8' },
+        caBundleConfigMap: 'tessera-ca-bundle',
+      },
+    }).spec?.template.spec;
+    const [server, agent] = pod?.containers ?? [];
+    const env = Object.fromEntries((agent?.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env['HTTPS_PROXY'], 'http://proxy.internal:3128');
+    assert.equal(env['NO_PROXY'], '.svc,10.0.0.0/8');
+    assert.equal(env['NODE_USE_ENV_PROXY'], '1');
+    assert.equal(env['HTTP_PROXY'], undefined);
+    assert.equal(env['NODE_EXTRA_CA_CERTS'], '/etc/tessera/ca/ca.crt');
+    assert.ok(agent?.volumeMounts?.some((m) => m.name === 'ca-bundle' && m.readOnly === true));
+    assert.ok(!server?.env?.some((e) => /PROXY|CA_CERTS/.test(e.name)));
+    assert.deepEqual(
+      pod?.volumes?.find((v) => v.name === 'ca-bundle')?.configMap?.name,
+      'tessera-ca-bundle',
+    );
+  });
+
   it('gives credentials to the agent only, and never storage details to the server', () => {
     const pod = buildDeployment({
       isvc: isvc({

@@ -105,3 +105,51 @@ describe('placeModels', () => {
     assert.deepEqual(a, b);
   });
 });
+
+describe('placeModels with the memory servers report', () => {
+  const reporting = (name: string, declaredMib: number, reportedMib: number, created: string) => ({
+    ...model(name, declaredMib, created),
+    reportedBytes: reportedMib * Mi,
+  });
+
+  it('counts max(declared, reported): a model that declares 16Mi but holds 400Mi fills its shard', () => {
+    const small = { capacityBytes: 400 * Mi, maxShards: 3 };
+    // By declared memory alone, a and b (16Mi each) share one 400Mi server.
+    const declaredOnly = placeModels([model('a', 16, '1'), model('b', 16, '2')], [], small);
+    assert.deepEqual(declaredOnly.shards, [{ index: 0, models: ['a', 'b'] }]);
+    // Once a's servers report 400Mi, b (placed afresh) overflows into a second shard.
+    const p = placeModels([reporting('a', 16, 400, '1'), model('b', 16, '2')], [], small);
+    assert.deepEqual(p.shards, [
+      { index: 0, models: ['a'] },
+      { index: 1, models: ['b'] },
+    ]);
+  });
+
+  it('never lets a report shrink a model below what it declares', () => {
+    const small = { capacityBytes: 512 * Mi, maxShards: 3 };
+    const p = placeModels([reporting('a', 300, 1, '1'), model('b', 300, '2')], [], small);
+    assert.equal(p.shards.length, 2);
+  });
+
+  it('moves the newest model off a shard that a report shows over capacity', () => {
+    const small = { capacityBytes: 420 * Mi, maxShards: 3 };
+    const p = placeModels(
+      [reporting('a', 16, 400, '1'), model('b', 16, '2'), model('c', 16, '3')],
+      [{ index: 0, models: ['a', 'b', 'c'] }],
+      small,
+    );
+    // a (400Mi) + b (16Mi) still fit: the newest, c, moves, and b stays where it serves.
+    assert.deepEqual(p.shards, [
+      { index: 0, models: ['a', 'b'] },
+      { index: 1, models: ['c'] },
+    ]);
+  });
+
+  it('names the reported figure when it is what makes a model too large for a server', () => {
+    const p = placeModels([reporting('big', 16, 2048, '1')], [], limits);
+    assert.match(
+      p.unplaced.get('big') ?? '',
+      /holds 2 GiB of memory as its servers report \(it declares 16 MiB of memory\), more than the runtime's capacity of 1 GiB/,
+    );
+  });
+});

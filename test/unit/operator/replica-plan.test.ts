@@ -142,3 +142,33 @@ describe('planReplica', () => {
     assert.deepEqual(plan.actions, [{ kind: 'unload', model: 'old-name' }]);
   });
 });
+
+describe('planReplica and the memory the server reports', () => {
+  it('records the sum over the READY versions of the desired model, rounded up to MiB', () => {
+    const Mi = 2 ** 20;
+    const plan = planReplica(
+      desired,
+      facts({
+        index: [
+          entry({ storage_uri: URI, version: '1', memory_bytes: 3 * Mi }),
+          entry({ storage_uri: URI, version: '2', memory_bytes: Mi + 1 }),
+          entry({ name: 'other', storage_uri: 's3://x/', memory_bytes: 100 * Mi }),
+        ],
+        exclusive: false,
+      }),
+    );
+    assert.equal(plan.observation.state, 'Loaded');
+    assert.equal(plan.observation.memoryBytes, 5 * Mi);
+  });
+
+  it('records nothing while the desired model is not held, or when the runtime reports nothing', () => {
+    const loading = planReplica(
+      desired,
+      facts({ index: [entry({ state: 'LOADING', storage_uri: URI, memory_bytes: 10 })] }),
+    );
+    assert.equal(loading.observation.memoryBytes, undefined);
+    const silent = planReplica(desired, facts({ index: [entry({ storage_uri: URI })] }));
+    assert.equal(silent.observation.memoryBytes, undefined);
+    assert.equal('memoryBytes' in silent.observation, false);
+  });
+});

@@ -172,6 +172,32 @@ describe('computeStatus', () => {
     assert.match(cond(s, 'Ready')?.message ?? '', /^PredictorReady: /);
   });
 
+  it('names the failed load as the reason for Ready, not the pods it keeps unready', () => {
+    const unavailable = {
+      observedGeneration: 2,
+      replicas: 1,
+      readyReplicas: 0,
+      availableReplicas: 0,
+      conditions: [{ type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable' }],
+    };
+    const s = computeStatus(
+      input({
+        predictor: deployed(deployment(unavailable, 2, 1), [
+          {
+            pod: 'iris-predictor-a',
+            state: 'FailedToLoad',
+            reason: 'access to s3://models/iris/ was denied (SignatureDoesNotMatch)',
+            failureTime: NOW,
+          },
+        ]),
+      }),
+    );
+    assert.equal(cond(s, 'PredictorReady')?.status, 'False');
+    assert.equal(cond(s, 'ModelsReady')?.reason, 'FailedToLoad');
+    assert.equal(cond(s, 'Ready')?.reason, 'FailedToLoad');
+    assert.match(cond(s, 'Ready')?.message ?? '', /^ModelsReady: .*was denied/);
+  });
+
   it('reports the Deployment condition when replicas are unavailable', () => {
     const d = deployment({
       observedGeneration: 2,
@@ -235,6 +261,46 @@ describe('computeStatus', () => {
       }),
     );
     assert.equal(cond(flipped, 'Ready')?.lastTransitionTime, LATER);
+  });
+
+  it('records what each replica reports and the largest report, kept while none reports', () => {
+    const Mi = 2 ** 20;
+    const reporting: Observations = [
+      { pod: 'iris-predictor-a', state: 'Loaded', serving: URI, memoryBytes: 400 * Mi },
+      { pod: 'iris-predictor-b', state: 'Loaded', serving: URI, memoryBytes: 401 * Mi },
+    ];
+    const first = computeStatus(input({ predictor: deployed(deployment(available), reporting) }));
+    assert.deepEqual(first.modelStatus?.reportedMemory, { bytes: 401 * Mi, storageUri: URI });
+    assert.deepEqual(
+      first.modelStatus?.replicas?.map((r) => r.memoryBytes),
+      [400 * Mi, 401 * Mi],
+    );
+    // Pods restarting: no report now, the figure stays, so placement does not flap.
+    const restarting = computeStatus(
+      input({ previous: first, now: LATER, predictor: deployed(deployment(available), []) }),
+    );
+    assert.deepEqual(restarting.modelStatus?.reportedMemory, first.modelStatus?.reportedMemory);
+    // Not placed any more (blocked): still kept for the same storage URI, dropped for another.
+    const blocked = (storageUri: string) =>
+      computeStatus(
+        input({
+          previous: first,
+          storageUri,
+          predictor: {
+            kind: 'blocked',
+            reason: 'NotPlaced',
+            message: 'the pool is full',
+            transitionStatus: 'InProgress',
+          },
+        }),
+      );
+    assert.deepEqual(blocked(URI).modelStatus?.reportedMemory, first.modelStatus?.reportedMemory);
+    assert.equal(blocked('s3://models/iris-v2/').modelStatus?.reportedMemory, undefined);
+    // The same reports again are the same status: no write at steady state.
+    const again = computeStatus(
+      input({ previous: first, now: LATER, predictor: deployed(deployment(available), reporting) }),
+    );
+    assert.ok(statusUpToDate(again, first));
   });
 });
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import type { ModelInstance, ModelRuntime } from '../../../server/src/core/model
 import type { ModelSettings } from '../../../server/src/core/model-settings.js';
 import { silentLogger, silentObserver } from '../../../server/src/core/ports.js';
 import { ServerError } from '../../../server/src/errors.js';
+import { ServerMetrics } from '../../../server/src/observability/metrics.js';
 
 /** A runtime whose loads the test controls: each load waits for `gate` and fails if `failNext`. */
 class FakeRuntime implements ModelRuntime {
@@ -39,6 +41,19 @@ class FakeRuntime implements ModelRuntime {
   }
 }
 
+async function loadedSettings(registry: ModelRegistry, name: string): Promise<ModelSettings> {
+  await registry.load(name);
+  const model = registry.acquire(name);
+  model.release();
+  return model.settings;
+}
+
+async function loadedMaxBatch(registry: ModelRegistry, name: string): Promise<number> {
+  const model = registry.acquire(name);
+  model.release();
+  return Promise.resolve(model.settings.maxBatchSize);
+}
+
 async function writeModel(root: string, folder: string, settings: object): Promise<void> {
   await mkdir(join(root, folder), { recursive: true });
   await writeFile(join(root, folder, 'model-settings.json'), JSON.stringify(settings));
@@ -64,6 +79,48 @@ describe('ModelRegistry', () => {
 
   afterEach(async () => {
     await rm(root, { recursive: true, force: true });
+  });
+
+  it('loads a model from a load override that is not on disk, and removes its folder on unload', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'tessera-override-'));
+    const settings: ModelSettings = {
+      name: 'fresh',
+      version: '1',
+      implementation: 'fake',
+      platform: '',
+      inputs: [],
+      outputs: [],
+      maxBatchSize: 0,
+      maxBatchTimeSeconds: 0,
+      uri: join(folder, '1'),
+      folder,
+      source: 'file:1',
+      extra: {},
+      parameters: {},
+    };
+    await registry.load('fresh', { replace: [settings], folders: [folder] });
+    assert.equal(registry.isReady('fresh', '1'), true);
+    assert.equal(existsSync(folder), true, 'the serving version keeps its folder');
+    await registry.unload('fresh');
+    assert.equal(existsSync(folder), false, 'the retired version removed its folder');
+  });
+
+  it('removes the folders of a load override whose load failed', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'tessera-override-'));
+    const settings = { ...(await loadedSettings(registry, 'alpha')), folder, name: 'fresh' };
+    runtime.failNext = 'boom';
+    await assert.rejects(
+      registry.load('fresh', { replace: [settings], folders: [folder] }),
+      /boom/,
+    );
+    assert.equal(existsSync(folder), false);
+  });
+
+  it('applies a load override transform to the settings on disk for that load only', async () => {
+    await registry.load('alpha', { transform: (s) => ({ ...s, maxBatchSize: 8 }) });
+    assert.equal(await loadedMaxBatch(registry, 'alpha'), 8);
+    await registry.load('alpha');
+    assert.equal(await loadedMaxBatch(registry, 'alpha'), 0);
   });
 
   it('discovers models as UNAVAILABLE and loads them to READY', async () => {
@@ -156,7 +213,7 @@ describe('ModelRegistry', () => {
     assert.equal(runtime.unloads, 0);
     assert.throws(
       () => registry.acquire('alpha'),
-      /not ready/,
+      /has no available versions: it is unloading/,
       'new requests are refused while unloading',
     );
     lease.release();
@@ -199,7 +256,7 @@ describe('ModelRegistry', () => {
     const model = registry.acquire('multi');
     assert.equal(model.version, '10');
     model.release();
-    assert.throws(() => registry.acquire('multi', '11'), /version '11' not found/);
+    assert.throws(() => registry.acquire('multi', '11'), /'multi' version 11 is not found/);
   });
 
   it('reports an invalid model-settings.json under the model name with file and field', async () => {
@@ -226,5 +283,54 @@ describe('ModelRegistry', () => {
       registry.load('delta'),
       /parameters\.uri: must stay inside the model repository/,
     );
+  });
+});
+
+describe('ModelRegistry memory reports', () => {
+  it('puts each version’s memory estimate in the index and the gauge, and drops it on unload', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tessera-registry-mem-'));
+    try {
+      const sizes: Record<string, number> = { '1': 1000, '2': 2500 };
+      const runtime: ModelRuntime = {
+        name: 'sized',
+        aliases: [],
+        load: (settings) =>
+          Promise.resolve({
+            metadata: { platform: 'sized', inputs: [], outputs: [] },
+            memoryBytes: sizes[settings.version ?? ''],
+            infer: () => Promise.resolve({ outputs: [] }),
+            unload: () => Promise.resolve(),
+          }),
+      };
+      const metrics = new ServerMetrics({ restPrefix: 'rest_server' });
+      const registry = new ModelRegistry({
+        repository: new ModelRepository(root),
+        runtimes: [runtime],
+        observer: metrics,
+        logger: silentLogger,
+        drainTimeoutMs: 0,
+      });
+      for (const version of ['1', '2', '3']) {
+        await writeModel(root, `m/${version}`, {
+          name: 'm',
+          implementation: 'sized',
+          parameters: { version },
+        });
+      }
+      await registry.load('m');
+      assert.deepEqual(await registry.index(true), [
+        { name: 'm', version: '1', state: 'READY', reason: '', memory_bytes: 1000 },
+        { name: 'm', version: '2', state: 'READY', reason: '', memory_bytes: 2500 },
+        // A runtime that cannot tell reports nothing rather than a guess.
+        { name: 'm', version: '3', state: 'READY', reason: '' },
+      ]);
+      const scrape = await metrics.registry.metrics();
+      assert.match(scrape, /tessera_model_memory_bytes\{model="m",version="1"\} 1000/);
+      assert.match(scrape, /tessera_model_memory_bytes\{model="m",version="2"\} 2500/);
+      await registry.unload('m');
+      assert.doesNotMatch(await metrics.registry.metrics(), /tessera_model_memory_bytes\{/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

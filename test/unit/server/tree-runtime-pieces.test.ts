@@ -6,6 +6,7 @@ import type { InstanceMetadata } from '../../../server/src/core/model-runtime.js
 import { decodeRequest } from '../../../server/src/core/codecs/decode-request.js';
 import { requestedOutputNames } from '../../../server/src/core/request-validation.js';
 import { modelFileType } from '../../../server/src/runtime/model-file-type.js';
+import { ForestBuilder, forestBytes } from '../../../server/src/runtime/trees/forest.js';
 
 const bytes = (...parts: (string | number[])[]): Uint8Array =>
   Buffer.concat(
@@ -71,5 +72,36 @@ void describe('request checks for single-input models', () => {
       /output 'predict_proba': only classifiers have predict_proba/,
     );
     assert.deepEqual(requestedOutputNames([{ name: 'predict' }], metadata), ['predict']);
+  });
+});
+
+void describe('forestBytes', () => {
+  void it('is the exact byte count of the forest typed arrays', () => {
+    const builder = new ForestBuilder(1);
+    // A stump: one split (node 0) with two leaves; then a single-leaf tree.
+    builder.addTree({
+      left: [1, -1, -1],
+      right: [2, -1, -1],
+      feature: [0, 0, 0],
+      threshold: [0.5, 0, 0],
+      flags: [0, 0, 0],
+      leafValue: (node, out) => out.push(node),
+      group: 0,
+      weight: 1,
+    });
+    builder.addTree({
+      left: [-1],
+      right: [-1],
+      feature: [0],
+      threshold: [0],
+      flags: [0],
+      leafValue: (_node, out) => out.push(1),
+      group: 0,
+      weight: 1,
+    });
+    const forest = builder.build();
+    // Per internal node: feature, left, right, catStart, catWords (Int32), threshold (Float64),
+    // flags (Uint8) = 29 bytes; per leaf 8 bytes; per tree root, group (Int32), weight (Float64).
+    assert.equal(forestBytes(forest), 1 * 29 + 3 * 8 + 2 * 16);
   });
 });

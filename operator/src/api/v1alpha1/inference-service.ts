@@ -88,6 +88,8 @@ export const replicaModelStatusSchema = z.object({
   state: modelStateSchema,
   storageUri: z.string().optional(),
   reason: z.string().optional(),
+  /** Memory its server reports for the loaded model, rounded up to MiB. */
+  memoryBytes: z.number().int().min(0).optional(),
 });
 /** One replica's model state. */
 export type ReplicaModelStatus = z.infer<typeof replicaModelStatusSchema>;
@@ -107,6 +109,11 @@ export const modelStatusSchema = z.object({
     })
     .optional(),
   replicas: z.array(replicaModelStatusSchema).optional(),
+  /**
+   * The largest memory a replica's server reported for the model at `storageUri`, rounded up to
+   * MiB; kept while no replica reports (placement uses it with the declared memory).
+   */
+  reportedMemory: z.object({ bytes: z.number().int().min(0), storageUri: z.string() }).optional(),
 });
 /** The model status block. */
 export type ModelStatus = z.infer<typeof modelStatusSchema>;

@@ -26,6 +26,7 @@ import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.
 import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
 import type { Observations } from '../model-driver/replica-observation.js';
 import type { PlacementResult } from '../placement/placement-store.js';
+import { declaredMemoryBytes, memoryExceededNote } from '../model-memory.js';
 
 export type { ObjectCache } from '../runtimes.js';
 
@@ -59,6 +60,8 @@ export interface InferenceServiceReconcilerDeps {
   readonly placements?: (key: string) => PlacementResult | undefined;
   /** Kubernetes Events on the InferenceService, sent on transitions only. */
   readonly events?: EventSink;
+  /** What a Shared-mode model that declares no memory counts as (the operator's default). */
+  readonly defaultModelMemoryBytes?: number;
 }
 
 function selectorString(name: string): string {
@@ -380,6 +383,7 @@ export class InferenceServiceReconciler {
       selector: selectorString(isvc.metadata.name),
       deploymentMode: isvc.spec.deploymentMode,
       runtime: parts.runtime,
+      storageUri: isvc.spec.predictor.model.storageUri,
     });
     if (statusUpToDate(desired, isvc.status)) return;
     await applyStatus(
@@ -397,7 +401,28 @@ export class InferenceServiceReconciler {
     );
     const ready = desired.conditions?.find((c) => c.type === 'Ready');
     log.info({ ready: ready?.status, reason: ready?.reason }, 'Updated InferenceService status');
+    this.noteMemory(isvc, desired, log);
     await this.deps.afterStep?.('status', key);
+  }
+
+  /** Says so (Event and log) when the servers' reported memory has just exceeded the declared. */
+  private noteMemory(isvc: InferenceService, desired: InferenceServiceStatus, log: Logger): void {
+    const declared =
+      declaredMemoryBytes(isvc) ??
+      (isvc.spec.deploymentMode === 'Shared' ? this.deps.defaultModelMemoryBytes : undefined);
+    const note = memoryExceededNote(
+      declared,
+      isvc.status?.modelStatus?.reportedMemory,
+      desired.modelStatus?.reportedMemory,
+    );
+    if (note === undefined) return;
+    log.warn({ reportedBytes: desired.modelStatus?.reportedMemory?.bytes, declared }, note);
+    this.emit(isvc, {
+      type: 'Warning',
+      reason: 'ReportedMemoryExceedsDeclared',
+      action: 'Observe',
+      note,
+    });
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { Condition, InferenceServiceStatus, ModelStatus } from '../../api/v1alpha1/index.js';
 import type { KubeObject } from '../../kube/client.js';
 import type { Observations, ReplicaObservation } from '../model-driver/replica-observation.js';
+import { reportedMemoryOf } from '../model-memory.js';
 
 /** Condition types of an InferenceService (KServe: Ready is derived from the others). */
 export const CONDITION = {
@@ -43,6 +44,11 @@ export interface StatusInput {
   readonly runtime:
     | { readonly name: string; readonly kind: 'ServingRuntime' | 'ClusterServingRuntime' }
     | undefined;
+  /**
+   * The storage URI the spec asks for, also while blocked (e.g. not placed): the memory its
+   * servers reported is kept for it (`modelStatus.reportedMemory`).
+   */
+  readonly storageUri?: string;
 }
 
 type ConditionCore = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
@@ -186,7 +192,11 @@ function modelsCondition(predictor: DeployedState): ConditionCore {
 type DeployedState = Extract<PredictorState, { kind: 'deployed' }>;
 
 function readyCondition(parts: ConditionCore[]): ConditionCore {
-  const failing = parts.find((c) => c.status !== 'True');
+  // A model that failed to load is the cause when the pods are also unavailable (a server is
+  // ready only once its model is), so Ready names it rather than its consequence.
+  const failing =
+    parts.find((c) => c.status !== 'True' && c.reason === 'FailedToLoad') ??
+    parts.find((c) => c.status !== 'True');
   if (failing === undefined) {
     return {
       type: CONDITION.ready,
@@ -203,7 +213,20 @@ function readyCondition(parts: ConditionCore[]): ConditionCore {
   };
 }
 
-function modelStatusOf(predictor: PredictorState): ModelStatus {
+function modelStatusOf(input: StatusInput): ModelStatus {
+  const { predictor } = input;
+  const reports = predictor.kind === 'deployed' ? (predictor.replicas ?? []) : [];
+  const reportedMemory = reportedMemoryOf(
+    reports.map((r) => r.memoryBytes),
+    predictor.kind === 'deployed' ? predictor.storageUri : input.storageUri,
+    input.previous?.modelStatus?.reportedMemory,
+  );
+  const status = modelStatusOfPredictor(predictor);
+  if (reportedMemory !== undefined) status.reportedMemory = reportedMemory;
+  return status;
+}
+
+function modelStatusOfPredictor(predictor: PredictorState): ModelStatus {
   if (predictor.kind === 'blocked') {
     return {
       transitionStatus: predictor.transitionStatus,
@@ -254,6 +277,7 @@ function modelStatusOf(predictor: PredictorState): ModelStatus {
       state: r.state,
       ...(r.serving === undefined ? {} : { storageUri: r.serving }),
       ...(r.reason === undefined || r.state === 'Loaded' ? {} : { reason: r.reason }),
+      ...(r.memoryBytes === undefined ? {} : { memoryBytes: r.memoryBytes }),
     }));
   }
   return status;
@@ -299,7 +323,7 @@ export function computeStatus(input: StatusInput): InferenceServiceStatus {
     replicas:
       predictor.kind === 'deployed' ? (deploymentStatus(predictor.deployment).replicas ?? 0) : 0,
     conditions,
-    modelStatus: modelStatusOf(predictor),
+    modelStatus: modelStatusOf(input),
   };
   if (input.url !== undefined) status.url = input.url;
   if (input.runtime !== undefined) {

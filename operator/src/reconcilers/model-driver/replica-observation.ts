@@ -23,6 +23,11 @@ export interface ReplicaObservation {
   readonly reason?: string;
   /** When the last failure happened (RFC 3339), for lastFailureInfo. */
   readonly failureTime?: string;
+  /**
+   * Memory the replica's server reports for the desired model while it holds it (the index's
+   * `memory_bytes` over its versions), rounded up to MiB so a steady model is a steady figure.
+   */
+  readonly memoryBytes?: number;
 }
 
 /** Observations of one InferenceService, sorted by pod name. */

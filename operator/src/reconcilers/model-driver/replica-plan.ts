@@ -3,6 +3,7 @@
  * facts (pod, agent index, calls in flight, failures), this decides, the driver acts.
  */
 import type { AgentIndexEntry } from '@tessera/contract';
+import { roundUpToGranule } from '../model-memory.js';
 import type { LoadFailure } from './load-tracker.js';
 import type { PodView } from './pod-view.js';
 import type { ReplicaObservation } from './replica-observation.js';
@@ -79,16 +80,7 @@ function decide(
   serving: string | undefined,
 ): Decision {
   const { failure } = facts;
-  if (serving === desired.storageUri) {
-    const actions: ReplicaAction[] = failure === undefined ? [] : [{ kind: 'noteSuccess' }];
-    // A copy counts once its Service routes to it: the server's readiness probe has passed.
-    return facts.pod.ready
-      ? { observation: { state: 'Loaded' }, actions }
-      : {
-          observation: { state: 'Loading', reason: 'loaded; waiting for the readiness probe' },
-          actions,
-        };
-  }
+  if (serving === desired.storageUri) return held(desired, facts);
   if (facts.inFlight === desired.storageUri || pullingDesired(entry, desired)) {
     const progress = entry?.pull?.bytes ? ` (${entry.pull.bytes} bytes so far)` : '';
     return {
@@ -115,6 +107,39 @@ function decide(
       ? `loading ${desired.storageUri}`
       : `retrying (attempt ${failure.attempts + 1}) after: ${failure.message}`;
   return { observation: { state: 'Loading', reason }, actions: [{ kind: 'load' }] };
+}
+
+/** The server serves the desired storage URI: Loaded once the pod is Ready, with its memory. */
+function held(desired: DesiredModel, facts: ReplicaFacts): Decision {
+  const actions: ReplicaAction[] = facts.failure === undefined ? [] : [{ kind: 'noteSuccess' }];
+  const memory = reportedMemory(facts.index as readonly AgentIndexEntry[], desired);
+  const memoryBytes = memory === undefined ? {} : { memoryBytes: memory };
+  // A copy counts once its Service routes to it: the server's readiness probe has passed.
+  return facts.pod.ready
+    ? { observation: { state: 'Loaded', ...memoryBytes }, actions }
+    : {
+        observation: {
+          state: 'Loading',
+          reason: 'loaded; waiting for the readiness probe',
+          ...memoryBytes,
+        },
+        actions,
+      };
+}
+
+/**
+ * What the server reports the desired model holds: the sum over its READY versions (the index
+ * has one entry per version), rounded up to MiB; undefined when the runtime reports nothing.
+ */
+function reportedMemory(
+  index: readonly AgentIndexEntry[],
+  desired: DesiredModel,
+): number | undefined {
+  const reports = index
+    .filter((e) => e.name === desired.name && e.state === 'READY')
+    .map((e) => e.memory_bytes)
+    .filter((b): b is number => b !== undefined);
+  return reports.length === 0 ? undefined : roundUpToGranule(reports.reduce((a, b) => a + b, 0));
 }
 
 /** Models the agent pulled that this replica should not serve (a renamed or former model). */

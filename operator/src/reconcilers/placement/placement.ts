@@ -1,8 +1,13 @@
 /**
  * Memory-aware placement of Shared-mode models onto the shards of a runtime's pool. Pure.
  *
+ * A model counts as the larger of the memory it declares and the memory its servers reported
+ * for it once loaded ({@link footprint}), so a model that declares 16Mi but holds 400Mi fills its
+ * shard and the next model overflows into another.
+ *
  * Sticky: a model stays on its shard while it still fits, so placement never moves a serving
- * model because another one arrived or left. New models go, oldest first, to the first shard
+ * model because another one arrived or left (one moves only when a report shows that its shard
+ * holds more than its capacity: the newest model there makes room). New models go, oldest first, to the first shard
  * with room (first fit, as ModelMesh's placement does for a fresh model) and a shard never
  * holds two models served under the same name. When no shard has room a new shard is opened,
  * up to a limit; a model that can never fit, or finds the pool full, is left unplaced with a
@@ -18,6 +23,8 @@ export interface PoolModel {
   readonly servedName: string;
   /** The memory it declares (resources.requests.memory, else the operator's default). */
   readonly memoryBytes: number;
+  /** The memory its servers reported for it once loaded (status.modelStatus.reportedMemory). */
+  readonly reportedBytes?: number;
   /** creationTimestamp, for a stable first-come order. */
   readonly created: string;
 }
@@ -39,6 +46,11 @@ export interface Placement {
   readonly shards: readonly Shard[];
   /** Models that could not be placed, with why. */
   readonly unplaced: ReadonlyMap<string, string>;
+}
+
+/** The memory a model takes on a shard: max(declared, reported). */
+export function footprint(model: PoolModel): number {
+  return Math.max(model.memoryBytes, model.reportedBytes ?? 0);
 }
 
 /** Places `models` given the current `shards`. */
@@ -82,9 +94,9 @@ function keepFitting(
     return m === undefined ? [] : [m];
   });
   for (const model of present.sort(firstCome)) {
-    if (used + model.memoryBytes > capacity || seen.has(model.servedName)) continue;
+    if (used + footprint(model) > capacity || seen.has(model.servedName)) continue;
     kept.push(model);
-    used += model.memoryBytes;
+    used += footprint(model);
     seen.add(model.servedName);
   }
   return kept;
@@ -95,8 +107,8 @@ function place(
   shards: Map<number, PoolModel[]>,
   limits: PlacementLimits,
 ): string | undefined {
-  if (model.memoryBytes > limits.capacityBytes) {
-    return `the model declares ${formatBytes(model.memoryBytes)} of memory, more than the runtime's capacity of ${formatBytes(limits.capacityBytes)} per server`;
+  if (footprint(model) > limits.capacityBytes) {
+    return `the model ${sizeOf(model)}, more than the runtime's capacity of ${formatBytes(limits.capacityBytes)} per server`;
   }
   for (const [, ms] of [...shards.entries()].sort(([a], [b]) => a - b)) {
     if (fits(model, ms, limits.capacityBytes)) {
@@ -105,7 +117,7 @@ function place(
     }
   }
   if (shards.size >= limits.maxShards) {
-    return `the pool is full: all ${limits.maxShards} servers lack ${formatBytes(model.memoryBytes)} of free memory or already serve a model named ${model.servedName}`;
+    return `the pool is full: all ${limits.maxShards} servers lack ${formatBytes(footprint(model))} of free memory or already serve a model named ${model.servedName}`;
   }
   let index = 0;
   while (shards.has(index)) index++;
@@ -114,8 +126,16 @@ function place(
 }
 
 function fits(model: PoolModel, on: readonly PoolModel[], capacity: number): boolean {
-  const used = on.reduce((sum, m) => sum + m.memoryBytes, 0);
-  return used + model.memoryBytes <= capacity && !on.some((m) => m.servedName === model.servedName);
+  const used = on.reduce((sum, m) => sum + footprint(m), 0);
+  return used + footprint(model) <= capacity && !on.some((m) => m.servedName === model.servedName);
+}
+
+/** How big the model is, in the words of where the figure comes from. */
+function sizeOf(model: PoolModel): string {
+  const declared = `declares ${formatBytes(model.memoryBytes)} of memory`;
+  return model.reportedBytes !== undefined && model.reportedBytes > model.memoryBytes
+    ? `holds ${formatBytes(model.reportedBytes)} of memory as its servers report (it ${declared})`
+    : declared;
 }
 
 function firstCome(a: PoolModel, b: PoolModel): number {

@@ -1,7 +1,7 @@
 /**
  * The placement reconciler, one key per (namespace, multi-model runtime) pool: places the
  * namespace's Shared-mode InferenceServices that select the runtime onto shard Deployments by
- * declared memory ({@link placeModels}), applies the shards (an empty one scales to zero, so
+ * memory, max(declared, reported by the servers) ({@link placeModels}), applies the shards (an empty one scales to zero, so
  * the operator needs no delete permission on Deployments), records each placement for the
  * InferenceService reconciler and the model driver, and unloads from each shard's servers the
  * models that no longer belong there (a deleted or moved InferenceService): deletion needs no
@@ -33,6 +33,7 @@ import {
 } from '../../manifests/index.js';
 import { selectRuntime } from '../inference-service/runtime-selection.js';
 import { podView } from '../model-driver/pod-view.js';
+import { declaredMemoryBytes, reportedMemoryBytes } from '../model-memory.js';
 import { parsePoolKey, poolKey, runtimesFor, type ObjectCache } from '../runtimes.js';
 import { placeModels, type PoolModel, type Shard } from './placement.js';
 import type { PlacementStore } from './placement-store.js';
@@ -228,14 +229,12 @@ export class PlacementReconciler {
 
 function toPoolModel(pools: PoolSettings): (isvc: InferenceService) => PoolModel {
   return (isvc) => {
-    const resources = isvc.spec.predictor.model.resources;
-    const declared = resources?.requests?.['memory'] ?? resources?.limits?.['memory'];
+    const reported = reportedMemoryBytes(isvc);
     return {
       name: isvc.metadata.name,
       servedName: servedModelName(isvc),
-      memoryBytes:
-        (declared === undefined ? undefined : quantityToBytes(declared)) ??
-        pools.defaultModelMemoryBytes,
+      memoryBytes: declaredMemoryBytes(isvc) ?? pools.defaultModelMemoryBytes,
+      ...(reported === undefined ? {} : { reportedBytes: reported }),
       created: isvc.metadata.creationTimestamp ?? '',
     };
   };

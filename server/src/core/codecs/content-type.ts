@@ -97,21 +97,19 @@ export function requestContentType(
 }
 
 /**
- * An output's content type: the requested output's `parameters.content_type`, else
- * model-settings.json `outputs[]`, else what the runtime labelled it with, else the default.
+ * An output's content type as the request or the model asks for it: the requested output's
+ * `parameters.content_type`, else model-settings.json `outputs[]`, else the runtime's default.
  */
 export function outputContentType(
   name: string,
   requested: Parameters | undefined,
   settings: Pick<ModelSettings, 'outputs'>,
-  produced: Parameters | undefined,
   runtimeDefault: ContentType | undefined,
 ): ContentType | undefined {
   const where = `output '${shorten(name)}'`;
   return (
     contentTypeOf(requested, where, INPUT_CONTENT_TYPES) ??
     declared(settings.outputs, name, where, INPUT_CONTENT_TYPES) ??
-    contentTypeOf(produced, where, INPUT_CONTENT_TYPES) ??
     runtimeDefault
   );
 }

@@ -1,8 +1,8 @@
 /**
  * Encodes a runtime's outputs with their content types and labels each with it in
  * `parameters.content_type`, as MLServer's `encode_response_output` does (codecs/utils.py): the
- * requested output's content type, else model-settings.json `outputs[]`, else what the runtime
- * said, else the runtime's default (`np` for MLServer's runtimes). An output with no content type
+ * requested output's content type, else model-settings.json `outputs[]`, else the runtime's default
+ * (`np` for MLServer's runtimes). An output the runtime labelled itself goes out as it made it. An output with no content type
  * goes out unlabelled, as Triton sends it: the C++ Triton client refuses output `parameters`
  * without `binary_data_size` (v2-protocol.md §1.5), so models served as `onnx` only carry a label
  * when one was asked for.
@@ -23,13 +23,13 @@ export function encodeOutputs(
 ): Tensor[] {
   const asked = new Map((requested ?? []).map((o) => [o.name, o.parameters]));
   return outputs.map((tensor) => {
-    const type = outputContentType(
-      tensor.name,
-      asked.get(tensor.name),
-      settings,
-      tensor.parameters,
-      runtimeDefault,
-    );
+    const explicit = outputContentType(tensor.name, asked.get(tensor.name), settings, undefined);
+    // An output the runtime labelled itself was encoded by it (MLServer: a runtime returns a
+    // ResponseOutput its codec wrote), with its own content type, custom ones included.
+    if (explicit === undefined && typeof tensor.parameters?.['content_type'] === 'string') {
+      return tensor;
+    }
+    const type = explicit ?? runtimeDefault;
     return type === undefined ? tensor : label(encode(tensor, type), type);
   });
 }

@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { accumulateLightgbm } from '../trees/evaluate-lightgbm.js';
+import { forestBytes } from '../trees/forest.js';
 import {
   ModelFormatError,
   PREDICT,
@@ -103,5 +104,6 @@ function lightgbmMetadata(
           [PREDICT_PROBA]: `only classifiers have predict_proba; this LightGBM model is a ${objective} model`,
         },
     description: `${objective}, ${iterations * model.groups} trees, ${model.features} features`,
+    memoryBytes: forestBytes(model.forest),
   };
 }

@@ -165,6 +165,32 @@ export class ForestBuilder {
   }
 }
 
+/**
+ * The bytes a forest's typed arrays hold: the exact memory of a compiled tree model, apart from
+ * the few fixed-size objects around the arrays. Reported as the model's `memory_bytes`.
+ */
+export function forestBytes(forest: Forest): number {
+  const arrays: ArrayBufferView[] = [
+    forest.feature,
+    forest.threshold,
+    forest.left,
+    forest.right,
+    forest.flags,
+    forest.catStart,
+    forest.catWords,
+    forest.catBits,
+    forest.leafValue,
+    forest.root,
+    forest.group,
+    forest.weight,
+  ];
+  if (forest.treeLinear !== undefined) arrays.push(forest.treeLinear);
+  const { linear } = forest;
+  if (linear !== undefined)
+    arrays.push(linear.constant, linear.start, linear.feature, linear.coeff);
+  return arrays.reduce((sum, a) => sum + a.byteLength, 0);
+}
+
 function num(value: number | undefined): number {
   return value ?? 0;
 }

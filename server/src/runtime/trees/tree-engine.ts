@@ -42,6 +42,8 @@ export interface TreeMetadata {
   readonly unavailableOutputs: Readonly<Record<string, string>>;
   /** What the model is, for metadata parameters: e.g. `binary:logistic, 20 trees`. */
   readonly description: string;
+  /** Bytes of the typed arrays the engine evaluates from (one copy), for `memory_bytes`. */
+  readonly memoryBytes: number;
 }
 
 /** A loaded tree model. */

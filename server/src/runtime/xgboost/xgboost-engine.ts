@@ -11,6 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { accumulateXgboost } from '../trees/evaluate-xgboost.js';
+import { forestBytes } from '../trees/forest.js';
 import {
   ModelFormatError,
   PREDICT,
@@ -164,5 +165,6 @@ function xgboostMetadata(model: XgboostModel, trees: number): TreeMetadata {
             'saved by XGBClassifier, so it is served as a regressor, as MLServer does',
         },
     description: `${model.booster} ${model.objective}, ${trees} trees, ${model.features} features`,
+    memoryBytes: forestBytes(model.forest) + model.baseMargins.byteLength,
   };
 }

@@ -29,6 +29,12 @@ import type { ModelInferRequest__Output } from '../../generated/inference/ModelI
 import type { ModelInferResponse } from '../../generated/inference/ModelInferResponse.js';
 import type { ModelMetadataResponse } from '../../generated/inference/ModelMetadataResponse.js';
 import type { RepositoryIndexResponse } from '../../generated/inference/RepositoryIndexResponse.js';
+import type { ModelConfig } from '../../generated/inference/ModelConfig.js';
+import type { ModelRepositoryParameter__Output } from '../../generated/inference/ModelRepositoryParameter.js';
+import type { ModelStatisticsResponse } from '../../generated/inference/ModelStatisticsResponse.js';
+import type { ModelStatisticsSnapshot } from '../../core/inference-statistics.js';
+import type { LoadParameter } from '../../core/load-parameters.js';
+import type { TritonModelConfig } from '../../core/model-config.js';
 
 /** Converts protobuf parameters to core parameters; 64-bit integers arrive as strings. */
 export function toCoreParameters(params: Record<string, InferParameter__Output>): Parameters {
@@ -223,7 +229,12 @@ function typedContents(tensor: Tensor): InferTensorContents {
   return TYPED_ENCODERS[tensor.datatype](tensor.data);
 }
 
-/** Converts a core response; raw contents when the request used them, or when a dtype has no typed field. */
+/**
+ * Converts a core response. Outputs travel as `raw_output_contents`, as Triton sends them and as
+ * tritonclient reads them (it does not decode typed numeric contents, v2-protocol.md §4.2), unless
+ * `useRaw` is false (setting `grpc_output_contents: "as_request"` and a typed request, MLServer's
+ * behaviour); 16-bit floats have no typed field and always travel raw.
+ */
 export function fromCoreInferResponse(res: InferenceResponse, useRaw: boolean): ModelInferResponse {
   const raw = useRaw || res.outputs.some((t) => t.datatype === 'FP16' || t.datatype === 'BF16');
   return {
@@ -287,3 +298,90 @@ export function fromCoreIndex(entries: readonly RepositoryIndexEntry[]): Reposit
 }
 
 export type { InferTensorContents };
+
+/** Triton's `ModelRepositoryParameter` choices as core load parameters. */
+export function toCoreLoadParameters(
+  // MLServer's ModelRepositoryService requests have no parameters field.
+  params: Record<string, ModelRepositoryParameter__Output> | undefined,
+): Record<string, LoadParameter> {
+  const out: Record<string, LoadParameter> = {};
+  for (const [key, p] of Object.entries(params ?? {})) {
+    switch (p.parameter_choice) {
+      case 'bool_param':
+        out[key] = { kind: 'bool', value: p.bool_param ?? false };
+        break;
+      case 'int64_param':
+        out[key] = { kind: 'int', value: Number(p.int64_param) };
+        break;
+      case 'string_param':
+        out[key] = { kind: 'string', value: p.string_param ?? '' };
+        break;
+      case 'bytes_param':
+        out[key] = { kind: 'bytes', value: p.bytes_param ?? Buffer.alloc(0) };
+        break;
+      case undefined:
+        throw invalidInput(`load parameter '${shorten(key)}' has no value`);
+    }
+  }
+  return out;
+}
+
+/** Triton's enum numbers (model_config.proto `DataType`), which travel as varints. */
+const DATA_TYPE_NUMBERS: Readonly<Record<string, number>> = {
+  TYPE_INVALID: 0,
+  TYPE_BOOL: 1,
+  TYPE_UINT8: 2,
+  TYPE_UINT16: 3,
+  TYPE_UINT32: 4,
+  TYPE_UINT64: 5,
+  TYPE_INT8: 6,
+  TYPE_INT16: 7,
+  TYPE_INT32: 8,
+  TYPE_INT64: 9,
+  TYPE_FP16: 10,
+  TYPE_FP32: 11,
+  TYPE_FP64: 12,
+  TYPE_STRING: 13,
+  TYPE_BF16: 14,
+};
+
+/** model_config.proto `ModelInstanceGroup.Kind`. */
+const KIND_CPU = 2;
+
+/** Converts the core's Triton model configuration to the ModelConfig message. */
+export function fromCoreModelConfig(config: TritonModelConfig): ModelConfig {
+  const tensor = (t: TritonModelConfig['input'][number]) => ({
+    name: t.name,
+    data_type: DATA_TYPE_NUMBERS[t.data_type] ?? 0,
+    dims: [...t.dims],
+  });
+  return {
+    name: config.name,
+    platform: config.platform,
+    backend: config.backend,
+    max_batch_size: config.max_batch_size,
+    input: config.input.map(tensor),
+    output: config.output.map(tensor),
+    instance_group: config.instance_group.map((g) => ({
+      name: g.name,
+      kind: KIND_CPU,
+      count: g.count,
+    })),
+    ...(config.dynamic_batching === undefined
+      ? {}
+      : { dynamic_batching: { ...config.dynamic_batching } }),
+  };
+}
+
+/** Converts statistics; the core's snapshot already uses the message's field names. */
+export function fromCoreStatistics(
+  stats: readonly ModelStatisticsSnapshot[],
+): ModelStatisticsResponse {
+  return {
+    model_stats: stats.map((s) => ({
+      ...s,
+      inference_stats: { ...s.inference_stats },
+      batch_stats: [...s.batch_stats],
+    })),
+  };
+}

@@ -49,6 +49,8 @@ export interface HandlerDeps {
   readonly logger: PinoLogger;
   /** Repository RPCs answer PERMISSION_DENIED: the admin port serves the repository API. */
   readonly repositoryRefused?: boolean;
+  /** `raw` (default, Triton's behaviour) or `as_request` (typed contents for typed requests). */
+  readonly outputContents?: 'raw' | 'as_request';
 }
 
 /** Lower-cased metadata as string headers; binary (`-bin`) entries are skipped. */

@@ -72,6 +72,7 @@ export async function startGrpcServer(deps: {
     metrics: deps.metrics,
     logger: deps.logger,
     repositoryRefused: settings.admin_port !== null,
+    outputContents: settings.grpc_output_contents,
   };
   server.addService(
     service(root, 'inference.GRPCInferenceService'),

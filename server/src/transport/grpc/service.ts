@@ -11,13 +11,19 @@ import type { ModelMetadataRequest__Output } from '../../generated/inference/Mod
 import type { ModelReadyRequest__Output } from '../../generated/inference/ModelReadyRequest.js';
 import type { RepositoryIndexRequest__Output } from '../../generated/inference/RepositoryIndexRequest.js';
 import type { RepositoryModelLoadRequest__Output } from '../../generated/inference/RepositoryModelLoadRequest.js';
+import type { ModelConfigRequest__Output } from '../../generated/inference/ModelConfigRequest.js';
+import type { ModelStatisticsRequest__Output } from '../../generated/inference/ModelStatisticsRequest.js';
 import {
   fromCoreIndex,
   fromCoreInferResponse,
+  fromCoreModelConfig,
   fromCoreModelMetadata,
+  fromCoreStatistics,
   toCoreInferRequest,
+  toCoreLoadParameters,
 } from './convert.js';
 import { unary, type HandlerDeps } from './handler.js';
+import { modelStreamInfer } from './stream-infer.js';
 
 const DATAPLANE = 'inference.GRPCInferenceService';
 const REPOSITORY = 'inference.model_repository.ModelRepositoryService';
@@ -57,7 +63,7 @@ function repositoryHandlers(
       deps,
       { service, method: 'RepositoryModelLoad' },
       async (req: RepositoryModelLoadRequest__Output) => {
-        await dataplane.repositoryLoad(req.model_name);
+        await dataplane.repositoryLoad(req.model_name, toCoreLoadParameters(req.parameters));
         return {};
       },
     ),
@@ -65,7 +71,7 @@ function repositoryHandlers(
       deps,
       { service, method: 'RepositoryModelUnload' },
       async (req: RepositoryModelLoadRequest__Output) => {
-        await dataplane.repositoryUnload(req.model_name);
+        await dataplane.repositoryUnload(req.model_name, toCoreLoadParameters(req.parameters));
         return {};
       },
     ),
@@ -125,9 +131,36 @@ export function inferenceService(
           for (const [key, value] of Object.entries(headers))
             trailers.set(key.toLowerCase(), value);
         }
-        return fromCoreInferResponse(response, req.raw_input_contents.length > 0);
+        return fromCoreInferResponse(
+          response,
+          deps.outputContents !== 'as_request' || req.raw_input_contents.length > 0,
+        );
       },
     ),
+    ModelConfig: unary(
+      deps,
+      { service: s, method: 'ModelConfig' },
+      (req: ModelConfigRequest__Output) =>
+        Promise.resolve({
+          config: fromCoreModelConfig(
+            dataplane.modelConfig(req.name, optionalVersion(req.version)),
+          ),
+        }),
+    ),
+    ModelStatistics: unary(
+      deps,
+      { service: s, method: 'ModelStatistics' },
+      (req: ModelStatisticsRequest__Output) =>
+        Promise.resolve(
+          fromCoreStatistics(
+            dataplane.modelStatistics(
+              req.name === '' ? undefined : req.name,
+              optionalVersion(req.version),
+            ),
+          ),
+        ),
+    ),
+    ModelStreamInfer: modelStreamInfer(dataplane, deps),
     ...repositoryHandlers(dataplane, deps, s),
   };
 }

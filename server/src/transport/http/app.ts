@@ -28,6 +28,7 @@ import { docsRoutes, trackRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
 import { adminOnlyRoutes, repositoryRoutes } from './routes/repository.js';
+import { streamRoutes } from './routes/stream.js';
 
 /** What the REST app needs. */
 export interface HttpDeps {
@@ -142,6 +143,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     return app;
   }
   modelRoutes(app, deps.dataplane, { maxResponseBytes: settings.max_response_bytes });
+  streamRoutes(app, deps.dataplane, { maxResponseBytes: settings.max_response_bytes });
   if (surface === 'all') repositoryRoutes(app, deps.dataplane);
   else adminOnlyRoutes(app);
   await docsRoutes(app, deps.dataplane, { serverVersion: settings.server_version, rootPath });

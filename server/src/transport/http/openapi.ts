@@ -7,6 +7,8 @@
  * status table (error-mapping.ts), so the document cannot disagree with what the server answers.
  * test/integration/server/openapi.test.ts walks every registered route against this document.
  */
+import { repositoryIndexEntrySchema } from '@tessera/contract';
+import { z } from 'zod';
 import { DATATYPES } from '../../core/datatype.js';
 import { exampleRequest } from '../../core/example-request.js';
 import type { ModelMetadata } from '../../core/types.js';
@@ -193,22 +195,127 @@ const schemas: Record<string, Schema> = {
     required: ['models'],
     properties: { models: { type: 'array', items: { type: 'string' } } },
   },
+  ModelConfig: {
+    type: 'object',
+    description:
+      "Triton's model configuration (model_config.proto, JSON form): the fields this server fills.",
+    required: ['name', 'platform', 'backend', 'max_batch_size', 'input', 'output'],
+    properties: {
+      name: { type: 'string' },
+      platform: { type: 'string', example: 'onnxruntime_onnx' },
+      backend: { type: 'string', example: 'onnxruntime' },
+      max_batch_size: { type: 'integer', minimum: 0 },
+      input: { type: 'array', items: ref('ModelConfigTensor') },
+      output: { type: 'array', items: ref('ModelConfigTensor') },
+      instance_group: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            kind: { type: 'string', enum: ['KIND_CPU'] },
+            count: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+      dynamic_batching: {
+        type: 'object',
+        description: 'Present when max_batch_size > 1 and max_batch_time > 0.',
+        properties: { max_queue_delay_microseconds: { type: 'integer', minimum: 0 } },
+      },
+    },
+  },
+  ModelConfigTensor: {
+    type: 'object',
+    required: ['name', 'data_type', 'dims'],
+    properties: {
+      name: { type: 'string' },
+      data_type: { type: 'string', example: 'TYPE_FP32' },
+      dims: {
+        type: 'array',
+        items: { type: 'integer' },
+        description: 'Without the batch dimension when max_batch_size > 0; -1 = variable.',
+      },
+    },
+  },
+  Duration: {
+    type: 'object',
+    required: ['count', 'ns'],
+    properties: { count: { type: 'integer' }, ns: { type: 'integer' } },
+  },
+  ModelStatisticsResponse: {
+    type: 'object',
+    required: ['model_stats'],
+    properties: {
+      model_stats: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: [
+            'name',
+            'version',
+            'last_inference',
+            'inference_count',
+            'execution_count',
+            'inference_stats',
+            'batch_stats',
+          ],
+          properties: {
+            name: { type: 'string' },
+            version: { type: 'string' },
+            last_inference: { type: 'integer', description: 'Milliseconds since the epoch.' },
+            inference_count: { type: 'integer' },
+            execution_count: { type: 'integer' },
+            inference_stats: {
+              type: 'object',
+              properties: Object.fromEntries(
+                [
+                  'success',
+                  'fail',
+                  'queue',
+                  'compute_input',
+                  'compute_infer',
+                  'compute_output',
+                  'cache_hit',
+                  'cache_miss',
+                ].map((k) => [k, ref('Duration')]),
+              ),
+            },
+            batch_stats: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  batch_size: { type: 'integer' },
+                  compute_input: ref('Duration'),
+                  compute_infer: ref('Duration'),
+                  compute_output: ref('Duration'),
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  RepositoryLifecycleRequest: {
+    type: 'object',
+    properties: {
+      parameters: {
+        type: 'object',
+        description:
+          'Load: `config` (a JSON text: a Triton model configuration overriding the settings) and `file:<version>/<path>` (base64 file contents; needs `config`). Unload: `unload_dependents` (boolean). Any other parameter is refused with 400.',
+        additionalProperties: {
+          oneOf: [{ type: 'string' }, { type: 'boolean' }, { type: 'integer' }],
+        },
+      },
+    },
+  },
   RepositoryIndexRequest: { type: 'object', properties: { ready: { type: 'boolean' } } },
   RepositoryIndexResponse: {
     type: 'array',
-    items: {
-      type: 'object',
-      required: ['name', 'state', 'reason'],
-      properties: {
-        name: { type: 'string' },
-        version: { type: 'string' },
-        state: {
-          type: 'string',
-          enum: ['UNKNOWN', 'READY', 'UNAVAILABLE', 'LOADING', 'UNLOADING'],
-        },
-        reason: { type: 'string' },
-      },
-    },
+    // Generated from the contract's zod schema, the one the agent and the operator parse with.
+    items: z.toJSONSchema(repositoryIndexEntrySchema, { target: 'openapi-3.0', io: 'output' }),
   },
 };
 
@@ -355,11 +462,100 @@ function modelPaths(prefix: string, params: object[], example?: object): Record<
         errors: INFER_ERRORS,
       }),
     },
+    [`${prefix}/config`]: {
+      get: getOperation(
+        "Model configuration (Triton's model configuration extension)",
+        params,
+        { 200: jsonOk('Configuration', ref('ModelConfig')) },
+        MODEL_ERRORS,
+      ),
+    },
+    [`${prefix}/stats`]: {
+      get: getOperation(
+        "Inference statistics of the model's serving versions (Triton's statistics extension)",
+        params,
+        { 200: jsonOk('Statistics', ref('ModelStatisticsResponse')) },
+        MODEL_ERRORS,
+      ),
+    },
+    ...streamPaths(prefix, params, inferOk),
     [`${prefix}/docs`]: {
       get: getOperation('Model Swagger UI', params, { 200: html }, MODEL_ERRORS),
     },
     [`${prefix}/docs/dataplane.json`]: {
       get: getOperation('Model OpenAPI document', params, { 200: openapiJson }, MODEL_ERRORS),
+    },
+  };
+}
+
+/** Triton's generate document (extension_generate.md): members are inputs, `parameters` the request's. */
+const generateRequest = {
+  type: 'object',
+  description:
+    'Every member other than id and parameters is a model input of that name (text_input for text models). A body with an inputs array is a V2 InferenceRequest instead.',
+  properties: { id: { type: 'string' }, text_input: { type: 'string' }, parameters },
+  additionalProperties: {},
+};
+const generateResponse = {
+  type: 'object',
+  description: 'One member per output tensor; a one-element tensor as a bare value.',
+  properties: {
+    model_name: { type: 'string' },
+    model_version: { type: 'string' },
+    id: { type: 'string' },
+  },
+  additionalProperties: {},
+};
+const eventStream = {
+  200: {
+    description:
+      'Server-sent events, one `data: <json>` event per response: an InferenceResponse (infer_stream, or generate_stream with a V2 request) or a generate document. An error after the first event arrives as a last `data: {"error": "..."}` event.',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  },
+};
+
+/** generate, infer_stream and generate_stream (routes/stream.ts). */
+function streamPaths(prefix: string, params: object[], inferOk: Responses): Record<string, object> {
+  const either = { oneOf: [generateRequest, ref('InferenceRequest')] };
+  return {
+    [`${prefix}/generate`]: {
+      post: bodyOperation({
+        summary: 'Generate (Triton generate extension; a V2 request is served as infer)',
+        params,
+        schema: either,
+        required: true,
+        ok: {
+          200: {
+            ...(inferOk[200] as object),
+            content: {
+              'application/json': {
+                schema: { oneOf: [generateResponse, ref('InferenceResponse')] },
+              },
+            },
+          },
+        },
+        errors: INFER_ERRORS,
+      }),
+    },
+    [`${prefix}/generate_stream`]: {
+      post: bodyOperation({
+        summary: 'Generate, streamed as server-sent events',
+        params,
+        schema: either,
+        required: true,
+        ok: eventStream,
+        errors: INFER_ERRORS,
+      }),
+    },
+    [`${prefix}/infer_stream`]: {
+      post: bodyOperation({
+        summary: 'Inference, streamed as server-sent events',
+        params,
+        schema: ref('InferenceRequest'),
+        required: true,
+        ok: eventStream,
+        errors: INFER_ERRORS,
+      }),
     },
   };
 }
@@ -465,6 +661,14 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
           [],
         ),
       },
+      '/v2/models/stats': {
+        get: getOperation(
+          'Inference statistics of every serving model version',
+          [],
+          { 200: jsonOk('Statistics', ref('ModelStatisticsResponse')) },
+          [],
+        ),
+      },
       ...modelPaths('/v2/models/{model_name}', model),
       ...modelPaths('/v2/models/{model_name}/versions/{model_version}', version),
       '/v2/repository/index': {
@@ -479,9 +683,9 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
       },
       '/v2/repository/models/{model_name}/load': {
         post: bodyOperation({
-          summary: 'Load or reload a model (the body is ignored)',
+          summary: 'Load or reload a model, optionally with a config and files',
           params: model,
-          schema: { type: 'object' },
+          schema: ref('RepositoryLifecycleRequest'),
           required: false,
           ok: { 200: jsonOk('Loaded', { type: 'object' }) },
           errors: [ErrorCode.MODEL_NOT_FOUND, ErrorCode.MODEL_LOAD_FAILED],
@@ -489,9 +693,9 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
       },
       '/v2/repository/models/{model_name}/unload': {
         post: bodyOperation({
-          summary: 'Unload a model (the body is ignored)',
+          summary: 'Unload a model',
           params: model,
-          schema: { type: 'object' },
+          schema: ref('RepositoryLifecycleRequest'),
           required: false,
           ok: { 200: jsonOk('Unloaded', { type: 'object' }) },
           errors: [ErrorCode.MODEL_NOT_FOUND],

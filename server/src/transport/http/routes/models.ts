@@ -38,7 +38,18 @@ export function modelRoutes(
     app.post<{ Params: ModelParams }>(`${base}/infer`, (request, reply) =>
       infer(dataplane, request, reply, limits.maxResponseBytes),
     );
+    // Triton's model configuration and statistics extensions.
+    app.get<{ Params: ModelParams }>(`${base}/config`, (request) =>
+      Promise.resolve(dataplane.modelConfig(request.params.model, request.params.version)),
+    );
+    app.get<{ Params: ModelParams }>(`${base}/stats`, (request) =>
+      Promise.resolve({
+        model_stats: dataplane.modelStatistics(request.params.model, request.params.version),
+      }),
+    );
   }
+  // A static segment wins over `/v2/models/:model` in fastify's router, as in Triton's.
+  app.get('/v2/models/stats', () => Promise.resolve({ model_stats: dataplane.modelStatistics() }));
   app.get('/v2/models', async () => {
     const index = await dataplane.repositoryIndex(true);
     return { models: [...new Set(index.map((e) => e.name))] };

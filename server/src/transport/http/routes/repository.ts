@@ -5,11 +5,45 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { DataPlane } from '../../../core/dataplane.js';
+import type { LoadParameter } from '../../../core/load-parameters.js';
 import { formatIssues } from '../../../core/model-settings.js';
 import { adminOnly, invalidInput } from '../../../errors.js';
 import type { ParsedBody } from '../body-parser.js';
 
 const indexSchema = z.object({ ready: z.boolean().optional() }).loose();
+
+/**
+ * A load or unload body: `{}`, empty, or `{"parameters": {...}}` with string, boolean or integer
+ * values (Triton's ModelRepositoryParameter choices; `file:` contents are base64 text on REST).
+ */
+const lifecycleSchema = z
+  .object({
+    parameters: z
+      .record(z.string(), z.union([z.string(), z.boolean(), z.number().int()]))
+      .optional(),
+  })
+  .loose();
+
+function lifecycleParameters(
+  body: unknown,
+  operation: 'load' | 'unload',
+): Record<string, LoadParameter> {
+  const json = (body as ParsedBody | undefined)?.json ?? {};
+  const parsed = lifecycleSchema.safeParse(json);
+  if (!parsed.success) {
+    throw invalidInput(`invalid ${operation} request: ${formatIssues(parsed.error)}`);
+  }
+  const out: Record<string, LoadParameter> = {};
+  for (const [key, value] of Object.entries(parsed.data.parameters ?? {})) {
+    out[key] =
+      typeof value === 'string'
+        ? { kind: 'string', value }
+        : typeof value === 'boolean'
+          ? { kind: 'bool', value }
+          : { kind: 'int', value };
+  }
+  return out;
+}
 
 /** Registers `/v2/repository/*`. */
 export function repositoryRoutes(app: FastifyInstance, dataplane: DataPlane): void {
@@ -22,14 +56,20 @@ export function repositoryRoutes(app: FastifyInstance, dataplane: DataPlane): vo
   app.post<{ Params: { model: string } }>(
     '/v2/repository/models/:model/load',
     async (request, reply) => {
-      await dataplane.repositoryLoad(request.params.model);
+      await dataplane.repositoryLoad(
+        request.params.model,
+        lifecycleParameters(request.body, 'load'),
+      );
       return reply.code(200).send({});
     },
   );
   app.post<{ Params: { model: string } }>(
     '/v2/repository/models/:model/unload',
     async (request, reply) => {
-      await dataplane.repositoryUnload(request.params.model);
+      await dataplane.repositoryUnload(
+        request.params.model,
+        lifecycleParameters(request.body, 'unload'),
+      );
       return reply.code(200).send({});
     },
   );

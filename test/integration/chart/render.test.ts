@@ -1,0 +1,294 @@
+// `helm lint` and `helm template` of charts/tessera with the real helm, for the default values,
+// the namespace-scoped mode and the air-gapped values: what renders, and an RBAC lint over it.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, parseAllDocuments } from 'yaml';
+import { flagsToEnv, loadConfig } from '../../../operator/src/config.js';
+import type { KubeObject } from '../../../operator/src/kube/client.js';
+import { CA_FILE, CHART, ROOT, VALUE_SETS, helm, ofKind, ok, render } from './helm.js';
+
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: unknown;
+}
+interface PodTemplateOwner extends KubeObject {
+  spec: {
+    replicas?: number;
+    template: {
+      spec: {
+        imagePullSecrets?: { name: string }[];
+        containers: { name: string; image: string; env?: EnvVar[] }[];
+      };
+    };
+  };
+}
+
+/** The operator container's plain env of a render (valueFrom entries dropped). */
+function operatorEnv(objects: KubeObject[]): Record<string, string> {
+  const [deployment] = ofKind<PodTemplateOwner>(objects, 'Deployment');
+  assert.ok(deployment, 'the chart renders the operator Deployment');
+  const env = deployment.spec.template.spec.containers[0]?.env ?? [];
+  return Object.fromEntries(
+    env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value ?? '']),
+  );
+}
+
+/** Every rule of every Role and ClusterRole of a render. */
+function rules(objects: KubeObject[]): Rule[] {
+  return [...ofKind(objects, 'Role'), ...ofKind(objects, 'ClusterRole')].flatMap(
+    (r) => (r as KubeObject & { rules?: Rule[] }).rules ?? [],
+  );
+}
+
+const RELEASE_NS = 'tessera-system';
+
+describe('charts/tessera with the real helm', () => {
+  for (const [name, values] of Object.entries(VALUE_SETS)) {
+    it(`passes helm lint --strict with the ${name} values`, async () => {
+      const run = ok(await helm('lint', '--strict', CHART, ...values), 'helm lint');
+      assert.match(run.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    });
+
+    it(`renders (${name} values) an operator whose settings the operator itself accepts`, async () => {
+      const objects = await render('t', RELEASE_NS, values);
+      const env = operatorEnv(objects);
+      // Every TESSERA_OPERATOR_* name is a setting the operator knows (flagsToEnv refuses others)…
+      const flags = Object.keys(env)
+        .filter((k) => k.startsWith('TESSERA_OPERATOR_'))
+        .map(
+          (k) =>
+            `--${k.slice('TESSERA_OPERATOR_'.length).toLowerCase().replaceAll('_', '-')}=${env[k] ?? ''}`,
+        );
+      assert.ok(
+        flags.length >= 15,
+        `the chart sets the operator's settings (${String(flags.length)})`,
+      );
+      flagsToEnv(flags);
+      // …and every value parses: the pod would start rather than exit on a config error.
+      loadConfig({ ...env, KUBERNETES_SERVICE_HOST: '10.0.0.1' });
+    });
+
+    it(`renders (${name} values) RBAC with no wildcard and no Secret access beyond get`, async () => {
+      const all = rules(await render('t', RELEASE_NS, values));
+      assert.ok(all.length > 0);
+      for (const rule of all) {
+        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames'] as const)
+          assert.ok(
+            !(rule[field] ?? []).includes('*'),
+            `no '*' in ${field}: ${JSON.stringify(rule)}`,
+          );
+        assert.equal(rule.nonResourceURLs, undefined);
+        if ((rule.resources ?? []).includes('secrets'))
+          assert.deepEqual(rule.verbs, ['get'], 'Secrets are get-only');
+        // Writes are limited to what the operator owns.
+        const writes = (rule.verbs ?? []).filter((v) => !['get', 'list', 'watch'].includes(v));
+        if (writes.includes('delete'))
+          assert.deepEqual(rule.resources, ['horizontalpodautoscalers']);
+      }
+    });
+  }
+
+  it('renders the CRDs with the content of crds/ and the keep policy', async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.default);
+    const crds = ofKind(objects, 'CustomResourceDefinition');
+    const files = readdirSync(join(ROOT, 'crds')).filter((f) => f.endsWith('.yaml'));
+    assert.equal(crds.length, files.length);
+    for (const file of files) {
+      const want = parse(readFileSync(join(ROOT, 'crds', file), 'utf8')) as KubeObject;
+      const got = structuredClone(crds.find((c) => c.metadata?.name === want.metadata?.name));
+      assert.ok(got, `${file} is rendered`);
+      assert.deepEqual(got.metadata?.annotations, { 'helm.sh/resource-policy': 'keep' });
+      delete got.metadata?.annotations;
+      assert.deepEqual(got, want);
+    }
+    const off = await render('t', RELEASE_NS, ['--set', 'crds.install=false']);
+    assert.equal(ofKind(off, 'CustomResourceDefinition').length, 0);
+    const unkept = await render('t', RELEASE_NS, ['--set', 'crds.keep=false']);
+    for (const crd of ofKind(unkept, 'CustomResourceDefinition'))
+      assert.equal(crd.metadata?.annotations, undefined);
+  });
+
+  it('defaults to a cluster-wide operator: two replicas, leader election, a ClusterRole', async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.default);
+    const [deployment] = ofKind<PodTemplateOwner>(objects, 'Deployment');
+    assert.equal(deployment?.spec.replicas, 2);
+    const env = operatorEnv(objects);
+    assert.equal(env['TESSERA_OPERATOR_LEADER_ELECT'], 'true');
+    assert.equal(env['TESSERA_OPERATOR_WATCH_NAMESPACE'], '');
+    assert.equal(env['TESSERA_OPERATOR_CLUSTER_RUNTIMES'], 'true');
+    assert.equal(ofKind(objects, 'ClusterRole').length, 1);
+    assert.deepEqual(
+      ofKind(objects, 'Role').map((r) => r.metadata?.name),
+      ['t-tessera-operator-leader-election'],
+    );
+    assert.deepEqual(
+      ofKind(objects, 'ClusterServingRuntime').map((r) => r.metadata?.name),
+      ['tessera-onnx', 'tessera-xgboost', 'tessera-lightgbm', 'tessera-sklearn', 'tessera-custom'],
+    );
+  });
+
+  it("grants the cluster-wide operator exactly deploy/operator/rbac.yaml's rules", async () => {
+    const deploy = parseAllDocuments(readFileSync(join(ROOT, 'deploy/operator/rbac.yaml'), 'utf8'))
+      .map((d) => d.toJSON() as KubeObject & { rules?: Rule[] })
+      .filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+    const chart = await render('t', RELEASE_NS, VALUE_SETS.default);
+    for (const kind of ['ClusterRole', 'Role']) {
+      assert.deepEqual(
+        ofKind<KubeObject & { rules?: Rule[] }>(chart, kind).map((r) => r.rules),
+        deploy.filter((r) => r.kind === kind).map((r) => r.rules),
+        kind,
+      );
+    }
+  });
+
+  it('in namespace-scoped mode binds Roles in the watched namespaces only', async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.namespaced);
+    assert.equal(ofKind(objects, 'ClusterRole').length, 0);
+    assert.equal(ofKind(objects, 'ClusterRoleBinding').length, 0);
+    const roles = ofKind(objects, 'Role').filter(
+      (r) => !r.metadata?.name?.endsWith('leader-election'),
+    );
+    assert.deepEqual(roles.map((r) => r.metadata?.namespace).sort(), ['team-a', 'team-b']);
+    assert.deepEqual(
+      ofKind(objects, 'RoleBinding')
+        .map((r) => r.metadata?.namespace)
+        .sort(),
+      ['team-a', 'team-b', RELEASE_NS],
+    );
+    assert.ok(!rules(objects).some((r) => (r.resources ?? []).includes('clusterservingruntimes')));
+    const env = operatorEnv(objects);
+    assert.equal(env['TESSERA_OPERATOR_WATCH_NAMESPACE'], 'team-a,team-b');
+    assert.equal(env['TESSERA_OPERATOR_CLUSTER_RUNTIMES'], 'false');
+    assert.equal(ofKind(objects, 'ClusterServingRuntime').length, 0);
+    assert.deepEqual(
+      [...new Set(ofKind(objects, 'ServingRuntime').map((r) => r.metadata?.namespace))].sort(),
+      ['team-a', 'team-b'],
+    );
+    // One value is enough: no list watches the release namespace.
+    const alone = await render('t', RELEASE_NS, ['--set', 'namespaced=true']);
+    assert.equal(operatorEnv(alone)['TESSERA_OPERATOR_WATCH_NAMESPACE'], RELEASE_NS);
+    assert.equal(ofKind(alone, 'ClusterRole').length, 0);
+  });
+
+  it('with the air-gapped values pulls every image from the mirror and passes proxy and CA on', async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.airGapped);
+    const mirror = 'registry.internal:5000/mirror/';
+    for (const d of ofKind<PodTemplateOwner>(objects, 'Deployment')) {
+      for (const c of d.spec.template.spec.containers)
+        assert.ok(c.image.startsWith(mirror), c.image);
+      assert.deepEqual(d.spec.template.spec.imagePullSecrets, [{ name: 'mirror-pull' }]);
+    }
+    const env = operatorEnv(objects);
+    assert.equal(env['TESSERA_OPERATOR_SERVER_IMAGE'], `${mirror}tessera/server`);
+    assert.equal(env['TESSERA_OPERATOR_IMAGE_PULL_SECRETS'], 'mirror-pull');
+    assert.equal(env['TESSERA_OPERATOR_AGENT_HTTPS_PROXY'], 'http://proxy.internal:3128');
+    const [ca] = ofKind<KubeObject & { data: Record<string, string> }>(objects, 'ConfigMap');
+    assert.equal(ca?.metadata?.namespace, 'models');
+    assert.equal(env['TESSERA_OPERATOR_CA_BUNDLE_CONFIGMAP'], ca?.metadata?.name);
+    assert.match(
+      ca?.data['ca.crt'] ?? '',
+      /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/,
+    );
+    // Runtimes name no image: the operator fills in the mirrored server image.
+    for (const rt of ofKind<KubeObject & { spec: { containers: { image?: string }[] } }>(
+      objects,
+      'ClusterServingRuntime',
+    ))
+      assert.equal(rt.spec.containers[0]?.image, undefined);
+  });
+
+  it('puts a NetworkPolicy on the model servers: agent from the operator only, inference open', async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.namespaced);
+    const policies = ofKind<
+      KubeObject & {
+        spec: {
+          podSelector: { matchLabels: Record<string, string> };
+          ingress: { ports: { port: string }[]; from?: unknown[] }[];
+        };
+      }
+    >(objects, 'NetworkPolicy').filter((p) => p.metadata?.name === 't-tessera-model-servers');
+    assert.deepEqual(policies.map((p) => p.metadata?.namespace).sort(), ['team-a', 'team-b']);
+    for (const p of policies) {
+      assert.equal(p.spec.podSelector.matchLabels['app.kubernetes.io/name'], 'tessera-server');
+      const byPort = new Map(p.spec.ingress.flatMap((r) => r.ports.map((x) => [x.port, r.from])));
+      assert.equal(byPort.get('http'), undefined, 'inference from anyone');
+      assert.equal(byPort.get('grpc'), undefined, 'inference from anyone');
+      assert.deepEqual(byPort.get('agent'), [
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': RELEASE_NS } },
+          podSelector: {
+            matchLabels: {
+              'app.kubernetes.io/name': 'tessera-operator',
+              'app.kubernetes.io/instance': 't',
+            },
+          },
+        },
+      ]);
+      assert.ok(!byPort.has('admin'), 'the repository API stays on loopback');
+    }
+  });
+
+  it('renders the optional ServiceMonitor, PodMonitor and Grafana dashboard', async () => {
+    const objects = await render('t', RELEASE_NS, [
+      '--set',
+      'metrics.serviceMonitor.enabled=true',
+      '--set',
+      'metrics.grafanaDashboard.enabled=true',
+    ]);
+    assert.equal(ofKind(objects, 'ServiceMonitor').length, 1);
+    assert.equal(ofKind(objects, 'PodMonitor').length, 1);
+    const [dashboard] = ofKind<KubeObject & { data: Record<string, string> }>(objects, 'ConfigMap');
+    const json = JSON.parse(dashboard?.data['tessera-dashboard.json'] ?? '') as {
+      panels: { targets: { expr: string }[] }[];
+    };
+    assert.ok(
+      json.panels.some((p) =>
+        p.targets.some((t) => t.expr.includes('tessera_model_infer_in_flight')),
+      ),
+    );
+  });
+
+  it("renders every `helm install` of the README's Helm section as written", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(
+      readme.indexOf('### Install with Helm'),
+      readme.indexOf('\n## ', readme.indexOf('### Install with Helm')),
+    );
+    const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .flatMap((m) => (m[1] ?? '').replaceAll('\\\n', ' ').split('\n'))
+      .filter((l) => l.startsWith('helm install'));
+    assert.equal(commands.length, 3);
+    for (const line of commands) {
+      // Plain words and single quotes only; `install` becomes `template`, ca.crt the test CA.
+      const args = (line.match(/'[^']*'|\S+/g) ?? []).map((w) => w.replace(/^'(.*)'$/, '$1'));
+      assert.deepEqual(args.slice(0, 4), ['helm', 'install', 'tessera', 'charts/tessera']);
+      const rest = args
+        .slice(4)
+        .map((a) => a.replace(/^caBundle\.pem=ca\.crt$/, `caBundle.pem=${CA_FILE}`));
+      const run = ok(await helm('template', 'tessera', CHART, ...rest), line);
+      assert.match(run.stdout, /kind: Deployment/);
+    }
+  });
+
+  it('refuses two replicas without leader election, with a message that says why', async () => {
+    const run = await helm(
+      'template',
+      't',
+      CHART,
+      '--set',
+      'operator.leaderElection.enabled=false',
+    );
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /operator.replicas > 1 needs operator.leaderElection.enabled/);
+  });
+});
