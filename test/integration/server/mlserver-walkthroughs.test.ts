@@ -167,21 +167,26 @@ void describe('MLServer walk-throughs and content types with the mlserver packag
     const client = grpcClient(server.grpcAddress);
     try {
       const rows = exp.mushroom.nan_rows;
-      const response = await client.call<{ outputs: { contents: { fp32_contents: number[] } }[] }>(
-        'ModelInfer',
-        {
-          model_name: 'mushroom-xgboost',
-          inputs: [
-            {
-              name: 'predict',
-              datatype: 'FP64',
-              shape: [rows.length, 126],
-              contents: { fp64_contents: rows.flat().map((v) => v ?? Number.NaN) },
-            },
-          ],
-        },
-      );
-      const got = response.outputs[0]?.contents.fp32_contents ?? [];
+      const response = await client.call<{
+        outputs: { contents: { fp32_contents: number[] } | null }[];
+        raw_output_contents: Buffer[];
+      }>('ModelInfer', {
+        model_name: 'mushroom-xgboost',
+        inputs: [
+          {
+            name: 'predict',
+            datatype: 'FP64',
+            shape: [rows.length, 126],
+            contents: { fp64_contents: rows.flat().map((v) => v ?? Number.NaN) },
+          },
+        ],
+      });
+      // Typed contents, or raw little-endian FP32 (the server's grpc_output_contents setting).
+      const raw = response.raw_output_contents[0];
+      const got =
+        raw === undefined
+          ? (response.outputs[0]?.contents?.fp32_contents ?? [])
+          : Array.from(new Float32Array(new Uint8Array(raw).buffer));
       assert.ok(
         maxRelative(got, exp.mushroom.nan_predict) <= TOLERANCE,
         `grpc NaN: ${got.join(',')}`,
