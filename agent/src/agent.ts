@@ -11,6 +11,7 @@
  */
 import {
   RepositoryApiError,
+  storageUriFingerprint,
   type AgentIndexEntry,
   type AgentLoadParameters,
   type PullPhase,
@@ -67,11 +68,10 @@ export class Agent {
   async init(): Promise<void> {
     const found = await managedModels(this.#deps.settings.model_dir);
     for (const [name, markers] of found) {
-      this.#placed.set(name, {
-        storageUri: markers.storage_uri,
-        key: markers.tessera_agent_artefact,
-        sizeBytes: 0,
-      });
+      const key = markers.tessera_agent_artefact;
+      // The size counts against cache_bytes when this model is unloaded later.
+      const sizeBytes = await this.#deps.store.size(key);
+      this.#placed.set(name, { storageUri: markers.storage_uri, key, sizeBytes });
     }
     await this.#deps.store.init(new Set([...found.values()].map((m) => m.tessera_agent_artefact)));
   }
@@ -120,6 +120,7 @@ export class Agent {
         ? {}
         : {
             storage_uri: displayUri(placed.storageUri),
+            storage_uri_fingerprint: storageUriFingerprint(placed.storageUri),
             ...(placed.sizeBytes > 0 ? { size_bytes: placed.sizeBytes } : {}),
           }),
       ...(pull === undefined
@@ -128,6 +129,7 @@ export class Agent {
             pull: {
               phase: pull.phase,
               storage_uri: displayUri(pull.storageUri),
+              storage_uri_fingerprint: storageUriFingerprint(pull.storageUri),
               bytes: pull.bytes,
               time: pull.time,
               ...(pull.message === undefined ? {} : { message: pull.message }),
@@ -169,10 +171,12 @@ export class Agent {
     const { puller, store, metrics, logger } = this.#deps;
     const scheme = puller.scheme(params.storage_uri);
     const inUse = [...this.#placed.values()].find((p) => p.key === key);
-    if (inUse !== undefined || (await store.take(key))) {
+    const onDisk = inUse?.sizeBytes ?? (await store.take(key));
+    if (onDisk !== undefined) {
       metrics.pullCached(scheme);
       this.#setPull(name, { phase: 'Pulled', storageUri: params.storage_uri, bytes: 0 });
-      return inUse?.sizeBytes ?? 0;
+      logger.info({ model: name, scheme, bytes: onDisk }, 'Artefact already on the volume');
+      return onDisk;
     }
     const state = this.#setPull(name, {
       phase: 'Pulling',
@@ -225,7 +229,9 @@ export class Agent {
       // of either process must find the version that serves, not the one that failed.
       if (before === undefined) await removeModelFolder(settings.model_dir, name);
       else await switchSettings(settings.model_dir, name, before);
-      if (previous?.key !== next.key) await store.remove(next.key);
+      // The new artefact goes unless the previous version or another model still uses it.
+      const shared = [...this.#placed.values()].some((p) => p.key === next.key);
+      if (previous?.key !== next.key && !shared) await store.remove(next.key);
       throw error;
     }
     this.#placed.set(name, next);
@@ -251,7 +257,7 @@ export class Agent {
   async #release(placed: Placed): Promise<void> {
     const stillUsed = [...this.#placed.values()].some((p) => p.key === placed.key);
     if (!stillUsed) {
-      await this.#deps.store.release(placed.key, placed.sizeBytes, this.#deps.settings.cache_bytes);
+      await this.#deps.store.release(placed.key, placed.sizeBytes);
     }
   }
 

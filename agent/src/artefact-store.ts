@@ -7,7 +7,8 @@
  *
  * An artefact appears under artefacts/ only by one rename of a finished staging folder, so the
  * server can never read half an artefact, and an agent restart finds either nothing or all of it.
- * Artefacts no model uses are kept in a size-bounded LRU (lru-cache) for quick reloads.
+ * Artefacts no model uses are kept in a size-bounded LRU (lru-cache) for quick reloads; an
+ * evicted one is deleted before the unload that evicted it returns.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -26,22 +27,28 @@ export interface Staging {
   discard(): Promise<void>;
 }
 
+/** The artefacts on the model volume, and the LRU of those no model uses. */
 export class ArtefactStore {
   readonly root: string;
   readonly #staging: string;
   readonly #artefacts: string;
+  readonly #cacheBytes: number;
+  /** Unused artefacts by key, valued (and bounded) by their size on disk. */
   readonly #unused: LRUCache<string, number>;
-  readonly #taking = new Set<string>();
+  /** Keys the LRU evicted; {@link release} deletes their folders before it returns. */
+  readonly #evicted: string[] = [];
 
   constructor(modelDir: string, cacheBytes: number) {
     this.root = join(modelDir, AGENT_FOLDER);
     this.#staging = join(this.root, 'staging');
     this.#artefacts = join(this.root, 'artefacts');
+    this.#cacheBytes = cacheBytes;
     this.#unused = new LRUCache<string, number>({
       maxSize: Math.max(cacheBytes, 1),
       sizeCalculation: (size) => Math.max(size, 1),
+      // Only an eviction frees disk: `delete` is take() handing the artefact back to a model.
       dispose: (_size, key, reason) => {
-        if (reason !== 'set' && !this.#taking.has(key)) void this.remove(key);
+        if (reason === 'evict') this.#evicted.push(key);
       },
     });
   }
@@ -65,18 +72,24 @@ export class ArtefactStore {
     return join(this.#artefacts, key);
   }
 
-  /** Whether a complete artefact exists; takes it out of the unused cache. */
-  async take(key: string): Promise<boolean> {
-    this.#taking.add(key);
-    try {
-      this.#unused.delete(key);
-    } finally {
-      this.#taking.delete(key);
-    }
-    return stat(this.dir(key)).then(
+  /**
+   * Takes a complete artefact out of the unused cache for a model to use again; resolves with
+   * its size on disk, or undefined when there is none (it must be pulled).
+   */
+  async take(key: string): Promise<number | undefined> {
+    const cached = this.#unused.get(key);
+    this.#unused.delete(key);
+    const exists = await stat(this.dir(key)).then(
       () => true,
       () => false,
     );
+    if (!exists) return undefined;
+    return cached ?? (await folderBytes(this.dir(key)));
+  }
+
+  /** The size on disk of a complete artefact (0 when it is gone). */
+  async size(key: string): Promise<number> {
+    return folderBytes(this.dir(key)).catch(() => 0);
   }
 
   async stage(): Promise<Staging> {
@@ -96,10 +109,14 @@ export class ArtefactStore {
     await rename(content, this.dir(key));
   }
 
-  /** A model stopped using `key`: keep it within the cache budget, else delete it. */
-  async release(key: string, sizeBytes: number, cacheBytes: number): Promise<void> {
-    if (cacheBytes > 0 && sizeBytes <= cacheBytes) this.#unused.set(key, sizeBytes);
+  /**
+   * A model stopped using `key`: keep it within the cache budget (evicting the least recently
+   * released artefacts past it), else delete it. Resolves once the evicted folders are gone.
+   */
+  async release(key: string, sizeBytes: number): Promise<void> {
+    if (this.#cacheBytes > 0 && sizeBytes <= this.#cacheBytes) this.#unused.set(key, sizeBytes);
     else await this.remove(key);
+    for (const evicted of this.#evicted.splice(0)) await this.remove(evicted);
   }
 
   async remove(key: string): Promise<void> {

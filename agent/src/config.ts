@@ -4,7 +4,14 @@
  * process.env in agent/.
  */
 import { isAbsolute } from 'node:path';
-import { AGENT_PORT, CREDENTIALS_DIR, ENV, MODEL_DIR, adminUrl } from '@tessera/contract';
+import {
+  AGENT_PORT,
+  CREDENTIALS_DIR,
+  ENV,
+  MODEL_DIR,
+  STORAGE_CONFIG_DIR,
+  adminUrl,
+} from '@tessera/contract';
 import { z } from 'zod';
 
 const GiB = 1024 ** 3;
@@ -33,6 +40,8 @@ export const agentSettingsSchema = z.object({
   server_url: z.url().default(adminUrl()),
   model_dir: absolutePath.default(MODEL_DIR),
   credentials_dir: absolutePath.default(CREDENTIALS_DIR),
+  /** The mounted storage-config Secret: one JSON storage entry per key (`storage_key`). */
+  storage_config_dir: absolutePath.default(STORAGE_CONFIG_DIR),
   /** Folders that file://, local paths and pvc:// may read from (after resolving links). */
   allowed_roots: json(z.array(absolutePath)).default([]),
   pvc_root: absolutePath.default('/mnt/pvc'),
@@ -70,6 +79,7 @@ const ENV_NAMES: Partial<Record<keyof typeof agentSettingsSchema.shape, string>>
   server_url: ENV.agentServerUrl,
   model_dir: ENV.agentModelDir,
   credentials_dir: ENV.agentCredentialsDir,
+  storage_config_dir: ENV.agentStorageConfigDir,
   allowed_roots: ENV.agentAllowedRoots,
   pvc_root: ENV.agentPvcRoot,
 };

@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CREDENTIAL_FILES } from '@tessera/contract';
+import { CREDENTIAL_FILES, STORAGE_CONFIG_DIR } from '@tessera/contract';
+import { readStorageEntry, type StorageEntry } from './storage-config.js';
 
 /** Replaces every known secret value in text with `***`. */
 export class Redactor {
@@ -33,9 +34,11 @@ export interface S3Credentials {
   readonly endpoint?: string;
 }
 
-/** GCS access settings: a service-account key, or anonymous. */
+/** GCS access settings: a service-account key, HMAC keys (XML API), or neither (anonymous). */
 export interface GcsCredentials {
+  /** The key file's text, unparsed: the gs:// source parses it and names what is wrong. */
   readonly serviceAccountJson?: string;
+  readonly hmac?: { readonly accessId: string; readonly secret: string };
   readonly endpoint?: string;
 }
 
@@ -48,14 +51,29 @@ async function readKey(dir: string, name: string): Promise<string | undefined> {
   }
 }
 
-/** Reads the credentials folder afresh on every pull, so a rotated Secret is used at once. */
+/**
+ * Reads the credentials folder (a model's own Secret) and the storage-config folder (the
+ * namespace's named entries) afresh on every pull, so a rotated Secret is used at once.
+ */
 export class CredentialStore {
   readonly #dir: string;
   readonly #redactor: Redactor;
+  readonly #storageConfigDir: string;
 
-  constructor(dir: string, redactor: Redactor) {
+  constructor(dir: string, redactor: Redactor, storageConfigDir: string = STORAGE_CONFIG_DIR) {
     this.#dir = dir;
     this.#redactor = redactor;
+    this.#storageConfigDir = storageConfigDir;
+  }
+
+  /** The storage-config entry `key` (a load's `storage_key`), its secrets registered. */
+  storageEntry(key: string): Promise<StorageEntry> {
+    return readStorageEntry(this.#storageConfigDir, key, this.#redactor);
+  }
+
+  /** Registers a secret obtained with the credentials (an access token) with the redactor. */
+  remember(secret: string): void {
+    this.#redactor.add(secret);
   }
 
   async s3(): Promise<S3Credentials> {
@@ -81,20 +99,42 @@ export class CredentialStore {
   }
 
   async gcs(): Promise<GcsCredentials> {
-    const [key, endpoint] = await Promise.all([
-      readKey(this.#dir, CREDENTIAL_FILES.gcsServiceAccount),
-      readKey(this.#dir, CREDENTIAL_FILES.gcsEndpoint),
-    ]);
-    if (key !== undefined) {
-      this.#redactor.add(key);
-      const privateKey = (JSON.parse(key) as { private_key?: unknown }).private_key;
-      if (typeof privateKey === 'string') this.#redactor.add(privateKey);
-    }
+    const f = CREDENTIAL_FILES;
+    const [key, accessId, secret, endpoint] = await Promise.all(
+      [f.gcsServiceAccount, f.gcsHmacAccessId, f.gcsHmacSecret, f.gcsEndpoint].map((name) =>
+        readKey(this.#dir, name),
+      ),
+    );
+    for (const value of [key, accessId, secret]) this.#redactor.add(value);
+    if (key !== undefined) for (const value of keySecrets(key)) this.#redactor.add(value);
     return {
       ...(key === undefined ? {} : { serviceAccountJson: key }),
+      ...(accessId === undefined || secret === undefined ? {} : { hmac: { accessId, secret } }),
       ...(endpoint === undefined ? {} : { endpoint }),
     };
   }
+}
+
+/**
+ * The secret parts of a service-account key file, for the redactor: the PEM and each of its
+ * lines (a message could quote one line), and the key id. An unparsable file yields nothing more
+ * than the whole text, which the caller registers anyway.
+ */
+function keySecrets(text: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (typeof parsed !== 'object' || parsed === null) return [];
+  const { private_key: pem, private_key_id: id } = parsed as Record<string, unknown>;
+  const out: string[] = [];
+  if (typeof pem === 'string') {
+    out.push(pem, ...pem.split('\n').filter((line) => !line.startsWith('-----')));
+  }
+  if (typeof id === 'string') out.push(id);
+  return out;
 }
 
 /** KServe's S3_ENDPOINT may omit the scheme; S3_USE_HTTPS=0 then means plain HTTP. */

@@ -37,7 +37,11 @@ export async function startAgent(settings: AgentSettings): Promise<RunningAgent>
   const redactor = new Redactor();
   const logger = createAgentLogger(settings.log_level, redactor);
   const store = new ArtefactStore(settings.model_dir, settings.cache_bytes);
-  const credentials = new CredentialStore(settings.credentials_dir, redactor);
+  const credentials = new CredentialStore(
+    settings.credentials_dir,
+    redactor,
+    settings.storage_config_dir,
+  );
   const metrics = new AgentMetrics();
   const server = new RepositoryClient(settings.server_url);
   const puller = new Puller({ settings, store, credentials });

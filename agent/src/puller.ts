@@ -13,7 +13,15 @@ import type { CredentialStore } from './credentials.js';
 import { AgentError, AgentErrorCode } from './errors.js';
 import { pullFile } from './sources/file-source.js';
 import { pullHttp } from './sources/http-source.js';
+import { pullFromGcs } from './sources/gcs-pull.js';
 import { pullS3, s3Client } from './sources/s3-source.js';
+import {
+  assertEntryType,
+  httpHeadersOf,
+  gcsCredentialsOf,
+  s3CredentialsOf,
+  type StorageEntry,
+} from './storage-config.js';
 import type { PullResult, PullTarget } from './sources/transfer.js';
 import { displayUri, parseStorageUri, type StorageLocation } from './storage-uri.js';
 
@@ -65,16 +73,14 @@ export class Puller {
       },
     };
     try {
-      const result = await this.#fetch(location, params.storage_uri, target).catch(
-        (error: unknown) => {
-          if (error instanceof AgentError) throw error;
-          throw new AgentError(
-            AgentErrorCode.PULL_FAILED,
-            `the transfer of '${displayUri(params.storage_uri)}' broke off`,
-            { cause: error },
-          );
-        },
-      );
+      const result = await this.#fetch(location, params, target).catch((error: unknown) => {
+        if (error instanceof AgentError) throw error;
+        throw new AgentError(
+          AgentErrorCode.PULL_FAILED,
+          `the transfer of '${displayUri(params.storage_uri)}' broke off`,
+          { cause: error },
+        );
+      });
       verify(result, params);
       const content = await this.#unpack(result, staging.raw, staging.content);
       const size = await folderBytes(content);
@@ -85,24 +91,51 @@ export class Puller {
     }
   }
 
-  async #fetch(location: StorageLocation, uri: string, target: PullTarget): Promise<PullResult> {
+  /** The storage-config entry a load names, checked against the URI's scheme; read per pull. */
+  async #entry(location: StorageLocation, params: AgentLoadParameters) {
+    const key = params.storage_key;
+    if (key === undefined) return undefined;
+    const entry = await this.#deps.credentials.storageEntry(key);
+    assertEntryType(key, entry, location.scheme, displayUri(params.storage_uri));
+    return { key, entry };
+  }
+
+  async #fetch(
+    location: StorageLocation,
+    params: AgentLoadParameters,
+    target: PullTarget,
+  ): Promise<PullResult> {
     const { settings, credentials } = this.#deps;
+    const uri = params.storage_uri;
+    const named: { key: string; entry: StorageEntry } | undefined = await this.#entry(
+      location,
+      params,
+    );
     switch (location.scheme) {
-      case 'http':
+      case 'http': {
+        const headers =
+          named?.entry.type === 'http'
+            ? httpHeadersOf(named.key, named.entry, location.url, displayUri(uri))
+            : {};
         return pullHttp(
           location.url,
-          { allowedHosts: settings.allowed_hosts, maxRedirects: settings.max_redirects },
+          { allowedHosts: settings.allowed_hosts, maxRedirects: settings.max_redirects, headers },
           target,
         );
+      }
       case 's3': {
-        const client = s3Client(await credentials.s3(), target);
+        const creds =
+          named?.entry.type === 's3' ? s3CredentialsOf(named.entry) : await credentials.s3();
+        const client = s3Client(creds, target);
         return pullS3(client, location.bucket, location.key, target);
       }
-      case 'gs':
-        throw new AgentError(
-          AgentErrorCode.INVALID_REQUEST,
-          'storage_uri: gs:// is not supported by this agent build yet',
-        );
+      case 'gs': {
+        const creds =
+          named?.entry.type === 'gcs' ? gcsCredentialsOf(named.entry) : await credentials.gcs();
+        return pullFromGcs(creds, location.bucket, location.key, target, (s) => {
+          credentials.remember(s);
+        });
+      }
       case 'file':
         return pullFile(location.path, settings.allowed_roots, displayUri(uri), target);
     }

@@ -5,6 +5,7 @@
  * user-info, which may carry credentials (pre-signed URLs).
  */
 import { isAbsolute, join, normalize } from 'node:path';
+import { displayStorageUri } from '@tessera/contract';
 import { AgentError, AgentErrorCode } from './errors.js';
 
 /** A parsed storage URI. */
@@ -23,18 +24,8 @@ function refuse(message: string): AgentError {
   return new AgentError(AgentErrorCode.INVALID_REQUEST, `storage_uri: ${message}`);
 }
 
-/** The URI as messages may show it: no user-info, no query, no fragment. */
-export function displayUri(uri: string): string {
-  try {
-    const url = new URL(uri);
-    if (url.protocol === 'http:' || url.protocol === 'https:') {
-      return `${url.protocol}//${url.host}${url.pathname}`;
-    }
-  } catch {
-    // not a URL: a local path, shown as given
-  }
-  return uri.replace(/[?#].*$/, '');
-}
+/** The URI as messages may show it (defined in the contract, which the operator shares). */
+export const displayUri = displayStorageUri;
 
 /** Splits a relative object key into segments, refusing ones that could leave a folder. */
 export function safeKeySegments(key: string): string[] {

@@ -5,3 +5,4 @@ export * from './model-settings.js';
 export * from './pod-contract.js';
 export * from './repository-api.js';
 export * from './repository-client.js';
+export * from './storage-uri.js';

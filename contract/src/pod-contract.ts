@@ -39,6 +39,18 @@ export const MODEL_DIR = '/mnt/models';
 /** Where the storage-credentials Secret is mounted, in the agent container only. */
 export const CREDENTIALS_DIR = '/var/run/secrets/tessera/storage';
 
+/**
+ * The per-namespace storage-config Secret (KServe ModelMesh's `storage-config`): each key is one
+ * named storage entry, a JSON object such as `{"type":"s3","access_key_id":…}`, that an
+ * InferenceService selects with `spec.predictor.model.storage.key`. Pool shards serve many
+ * models, so they mount this one Secret (optional: absent means no entries) instead of each
+ * model's own Secret, and a model with a new key never restarts its shard.
+ */
+export const STORAGE_CONFIG_SECRET = 'tessera-storage-config';
+
+/** Where the storage-config Secret is mounted, in the agent container only. */
+export const STORAGE_CONFIG_DIR = '/var/run/secrets/tessera/storage-config';
+
 /** The server's arguments in generated pods: serve the shared model volume. */
 export const SERVER_ARGS = ['start', MODEL_DIR] as const;
 
@@ -69,6 +81,8 @@ export const ENV = {
   agentModelDir: 'TESSERA_AGENT_MODEL_DIR',
   /** Agent: folder holding storage credentials (a mounted Secret). */
   agentCredentialsDir: 'TESSERA_AGENT_CREDENTIALS_DIR',
+  /** Agent: folder holding the storage-config Secret (one JSON storage entry per file). */
+  agentStorageConfigDir: 'TESSERA_AGENT_STORAGE_CONFIG_DIR',
   /** Agent: JSON array of folders that `file://`, local paths and `pvc://` may read from. */
   agentAllowedRoots: 'TESSERA_AGENT_ALLOWED_ROOTS',
   /** Agent: where `pvc://<claim>/<path>` claims are mounted (`<root>/<claim>/<path>`). */
@@ -85,7 +99,7 @@ export function adminUrl(host: string = ADMIN_HOST, port: number = ADMIN_PORT): 
  * lays them out; KServe's storage-initializer names). Only the agent container mounts them.
  */
 export const CREDENTIAL_FILES = {
-  /** S3 and S3-compatible stores (and GCS through its S3 interoperability API with HMAC keys). */
+  /** S3 and S3-compatible stores. */
   s3AccessKeyId: 'AWS_ACCESS_KEY_ID',
   s3SecretAccessKey: 'AWS_SECRET_ACCESS_KEY',
   s3SessionToken: 'AWS_SESSION_TOKEN',
@@ -96,6 +110,12 @@ export const CREDENTIAL_FILES = {
   s3UseHttps: 'S3_USE_HTTPS',
   /** A GCS service-account key (KServe's key name); absent means anonymous access. */
   gcsServiceAccount: 'gcloud-application-credentials.json',
-  /** Endpoint override of the GCS JSON API (e.g. a fake-gcs-server). */
+  /**
+   * GCS HMAC keys: gs:// is then read through GCS's S3-compatible XML API (at `GCS_ENDPOINT`,
+   * default `https://storage.googleapis.com`) instead of the JSON API with a service account.
+   */
+  gcsHmacAccessId: 'GCS_HMAC_ACCESS_ID',
+  gcsHmacSecret: 'GCS_HMAC_SECRET',
+  /** Endpoint override (`http(s)://host:port`) of GCS, e.g. an emulator such as fake-gcs-server. */
   gcsEndpoint: 'GCS_ENDPOINT',
 } as const;

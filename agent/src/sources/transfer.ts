@@ -1,6 +1,6 @@
 /**
  * Writing one downloaded object to the staging folder: bytes are counted (progress, metrics),
- * hashed (sha256 verification) and watched for stalls — a peer that sends nothing for
+ * hashed (sha256 for the request's checksum, md5 for the store's, e.g. GCS `md5Hash`) and watched for stalls — a peer that sends nothing for
  * `stallTimeoutMs` fails the pull instead of hanging it forever.
  */
 import { createHash } from 'node:crypto';
@@ -37,20 +37,29 @@ export function stalled(ms: number): AgentError {
   return new AgentError(AgentErrorCode.PULL_TIMEOUT, `the transfer stalled: no data for ${ms} ms`);
 }
 
-/** Streams `body` into `path`; resolves with its size and sha256. */
+/** What one written object was: its size, hex sha256 and base64 md5. */
+export interface WrittenObject {
+  readonly bytes: number;
+  readonly sha256: string;
+  readonly md5: string;
+}
+
+/** Streams `body` into `path`; resolves with its size and digests. */
 export async function writeObject(
   body: Readable,
   path: string,
   target: PullTarget,
-): Promise<{ bytes: number; sha256: string }> {
+): Promise<WrittenObject> {
   await mkdir(dirname(path), { recursive: true });
   const hash = createHash('sha256');
+  const md5 = createHash('md5');
   let bytes = 0;
   let timer: NodeJS.Timeout | undefined;
   const watch = new Transform({
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
       hash.update(chunk);
+      md5.update(chunk);
       target.onBytes(chunk.length);
       arm();
       done(null, chunk);
@@ -70,5 +79,5 @@ export async function writeObject(
   } finally {
     clearTimeout(timer);
   }
-  return { bytes, sha256: hash.digest('hex') };
+  return { bytes, sha256: hash.digest('hex'), md5: md5.digest('base64') };
 }

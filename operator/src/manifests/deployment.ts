@@ -9,6 +9,8 @@ import {
   MODEL_DIR,
   PROBE_PATHS,
   SERVER_PORTS,
+  STORAGE_CONFIG_DIR,
+  STORAGE_CONFIG_SECRET,
   adminUrl,
 } from '@tessera/contract';
 import type { Container, Deployment, EnvVar, PodSpec, Resources, Volume } from './types.js';
@@ -62,6 +64,7 @@ function agentEnv(config: ManifestConfig): EnvVar[] {
     { name: ENV.agentServerUrl, value: adminUrl() },
     { name: ENV.agentModelDir, value: MODEL_DIR },
     { name: ENV.agentCredentialsDir, value: CREDENTIALS_DIR },
+    { name: ENV.agentStorageConfigDir, value: STORAGE_CONFIG_DIR },
   ];
   const proxy = config.agentProxy;
   const proxyEnv: [string, string | undefined][] = [
@@ -158,12 +161,14 @@ function serverContainer(input: PodInput, template: RuntimeContainer): Container
 
 /**
  * The agent sidecar: same image as the server (`tessera agent`). It alone mounts the storage
- * credentials, and it is the only container that writes the model volume.
+ * credentials (the model's own Secret, and the namespace's storage-config Secret), and it is the
+ * only container that writes the model volume.
  */
 function agentContainer(input: PodInput, server: Container): Container {
   const mounts: NonNullable<Container['volumeMounts']> = [
     { name: 'model-dir', mountPath: MODEL_DIR },
     { name: 'agent-tmp', mountPath: '/tmp' },
+    { name: 'storage-config', mountPath: STORAGE_CONFIG_DIR, readOnly: true },
   ];
   if (input.storageSecretName !== undefined) {
     mounts.push({ name: 'storage-credentials', mountPath: CREDENTIALS_DIR, readOnly: true });
@@ -203,6 +208,13 @@ function volumes(input: PodInput): Volume[] {
     },
     { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
     { name: 'agent-tmp', emptyDir: { sizeLimit: '256Mi' } },
+    // Every server pod, pool shard or Dedicated, mounts the one storage-config Secret of its
+    // namespace: optional, so pods start without it, and the kubelet re-projects its keys when
+    // it changes, so a model with a new `storage.key` never restarts a shard.
+    {
+      name: 'storage-config',
+      secret: { secretName: STORAGE_CONFIG_SECRET, optional: true, defaultMode: 0o440 },
+    },
   ];
   const secretName = input.storageSecretName;
   if (secretName !== undefined) {

@@ -6,7 +6,7 @@
  * each ZipMap that produces a graph output becomes an Identity of its input, the FP32
  * `[N, classes]` tensor ZipMap was given, and the output keeps its name. The class labels ZipMap
  * carried (`classlabels_int64s` / `classlabels_strings`) are returned, so the output's metadata
- * can say which column is which class (ADR 0011).
+ * can say which column is which class (ADR 0013).
  *
  * The model is read with protobufjs and ONNX's own schema (proto/onnx/onnx-ml.proto, copied from
  * the onnx package), so every field round-trips.

@@ -11,13 +11,17 @@ import { after, before, describe, it } from 'node:test';
 import { assertCleanMessage } from '../../support/error-checks.js';
 import { tarGz, zip } from '../../support/archives.js';
 import { REPO_ROOT } from '../../support/server-process.js';
+import { postJson, versionedRestRequest } from '../server/lifecycle-helpers.js';
 import {
-  outputData,
-  postJson,
-  simpleRestRequest,
-  versionedRestRequest,
-} from '../server/lifecycle-helpers.js';
-import { agentIndex, agentLoad, agentMetric, startPod, type Pod } from './agent-harness.js';
+  assertSimpleAnswers,
+  agentIndex,
+  agentLoad,
+  agentMetric,
+  errorOf,
+  inferVersioned,
+  startPod,
+  type Pod,
+} from './agent-harness.js';
 
 const fixture = (path: string): Promise<Buffer> => readFile(join(REPO_ROOT, path));
 
@@ -43,19 +47,6 @@ async function fileServer(files: Map<string, Buffer>): Promise<{ url: string; se
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
-
-async function inferVersioned(pod: Pod, model: string): Promise<number[]> {
-  const result = await postJson(
-    `${pod.server.httpUrl}/v2/models/${model}/infer`,
-    versionedRestRequest([1, 2]),
-  );
-  assert.equal(result.status, 200, JSON.stringify(result.body));
-  return outputData(result.body);
-}
-
-function errorOf(result: { body: unknown }): string {
-  return (result.body as { error: string }).error;
 }
 
 void describe('agent: http and local sources', () => {
@@ -109,15 +100,7 @@ void describe('agent: http and local sources', () => {
       model_format: 'onnx',
     });
     assert.equal(load.status, 200, JSON.stringify(load.body));
-    const infer = await postJson(
-      `${pod.server.httpUrl}/v2/models/simple/infer`,
-      simpleRestRequest(),
-    );
-    assert.equal(infer.status, 200);
-    assert.deepEqual(
-      outputData(infer.body, 'OUTPUT0'),
-      Array.from({ length: 16 }, (_, i) => i + 2),
-    );
+    await assertSimpleAnswers(pod, 'simple');
     const entry = (await agentIndex(pod)).find((e) => e.name === 'simple');
     assert.equal(entry?.state, 'READY');
     assert.equal(entry?.storage_uri, `${files.url}/simple/model.onnx`);
@@ -287,5 +270,88 @@ void describe('agent: http and local sources', () => {
   it('answers its probes', async () => {
     assert.equal((await fetch(`${pod.agent.url}/healthz`)).status, 200);
     assert.equal((await fetch(`${pod.agent.url}/readyz`)).status, 200);
+  });
+});
+
+void describe('agent: http through a storage-config entry (headers)', () => {
+  const TOKEN = 'Bearer tok-0123456789abcdef';
+  let pod: Pod;
+  let model: Buffer;
+  let origin: Server;
+  let other: Server;
+  let originUrl: string;
+  let otherUrl: string;
+  const seenElsewhere: (string | undefined)[] = [];
+  const listen = async (server: Server): Promise<string> => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+
+  before(async () => {
+    model = await fixture('examples/models/simple/model.onnx');
+    // A private origin: 401 without the entry's header; one path redirects to another origin.
+    origin = createServer((request, response) => {
+      if (request.headers.authorization !== TOKEN) {
+        response.writeHead(401).end();
+        return;
+      }
+      if (request.url === '/private/away/model.onnx') {
+        response.writeHead(302, { location: `${otherUrl}/model.onnx` }).end();
+        return;
+      }
+      response.writeHead(200, { 'content-length': String(model.length) }).end(model);
+    });
+    other = createServer((request, response) => {
+      seenElsewhere.push(request.headers.authorization);
+      response.writeHead(200, { 'content-length': String(model.length) }).end(model);
+    });
+    originUrl = await listen(origin);
+    otherUrl = await listen(other);
+    pod = await startPod();
+    await writeFile(
+      join(pod.storageConfigDir, 'web'),
+      JSON.stringify({
+        type: 'http',
+        url: `${originUrl}/private/`,
+        headers: { Authorization: TOKEN },
+      }),
+    );
+  });
+
+  after(async () => {
+    await pod.stop();
+    origin.close();
+    other.close();
+  });
+
+  it('is denied without the key, and loads with it', async () => {
+    const denied = await agentLoad(pod, 'simple', {
+      storage_uri: `${originUrl}/private/model.onnx`,
+    });
+    assert.equal(denied.status, 424, JSON.stringify(denied.body));
+    assertCleanMessage(errorOf(denied), ['denied', 'HTTP 401']);
+    const load = await agentLoad(pod, 'simple', {
+      storage_uri: `${originUrl}/private/model.onnx`,
+      storage_key: 'web',
+    });
+    assert.equal(load.status, 200, JSON.stringify(load.body));
+    assert.equal((await fetch(`${pod.server.httpUrl}/v2/models/simple/ready`)).status, 200);
+  });
+
+  it('never sends the headers to another origin, neither directly nor by a redirect', async () => {
+    const outside = await agentLoad(pod, 'outside', {
+      storage_uri: `${otherUrl}/model.onnx`,
+      storage_key: 'web',
+    });
+    assert.equal(outside.status, 424);
+    assertCleanMessage(errorOf(outside), ["key 'web'", "is not under the entry's url"]);
+    const redirected = await agentLoad(pod, 'redirected', {
+      storage_uri: `${originUrl}/private/away/model.onnx`,
+      storage_key: 'web',
+    });
+    assert.equal(redirected.status, 200, JSON.stringify(redirected.body));
+    assert.deepEqual(seenElsewhere, [undefined], 'the redirect target saw no Authorization');
+    const logs = pod.agent.output.join('\n');
+    assert.ok(!logs.includes('tok-0123456789abcdef'), 'the token never reaches a log line');
   });
 });

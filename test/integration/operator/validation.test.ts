@@ -66,6 +66,31 @@ describe('CRD validation by kube-apiserver (OpenAPI schema and CEL rules)', () =
     assert.match(upper, /metadata\.name/);
   });
 
+  it('rejects storage.secretName together with storage.key, and a key that is no Secret key', async () => {
+    const both = await rejected(
+      withModel('both-storage', {
+        storageUri: 's3://models/x/',
+        storage: { secretName: 'own', key: 'minio' },
+      }),
+    );
+    assert.match(both, /storage\.secretName and storage\.key are mutually exclusive/);
+    const dots = await rejected(
+      withModel('dots-key', { storageUri: 's3://models/x/', storage: { key: '..data' } }),
+    );
+    assert.match(dots, /storage\.key must not start with '\.\.'/);
+    const slash = await rejected(
+      withModel('slash-key', { storageUri: 's3://models/x/', storage: { key: 'a/b' } }),
+    );
+    assert.match(slash, /spec\.predictor\.model\.storage\.key/);
+    await create(
+      client,
+      paths.isvcs(ns),
+      withModel('key-path', {
+        storage: { key: 'minio', path: 'iris/v1', parameters: { bucket: 'models' } },
+      }),
+    );
+  });
+
   it('rejects minReplicas > maxReplicas with the rule message', async () => {
     const body = isvcBody(ns, 'min-max', { minReplicas: 5, maxReplicas: 2 });
     const message = await rejected(body);

@@ -221,8 +221,13 @@ void describe('custom runtimes', () => {
         },
       ],
     });
-    const output = (res as { outputs: { contents: { bytes_contents: Buffer[] } }[] }).outputs[0];
-    assert.deepEqual(output?.contents.bytes_contents.map(String), ['b a']);
+    // Outputs come as raw_output_contents (Triton's default): BYTES elements are a 4-byte
+    // little-endian length, then the bytes.
+    const raw = (res as { raw_output_contents: Buffer[] }).raw_output_contents[0];
+    assert.ok(raw !== undefined, JSON.stringify(res));
+    const length = raw.readUInt32LE(0);
+    assert.equal(raw.length, 4 + length);
+    assert.equal(raw.subarray(4).toString('utf8'), 'b a');
   });
 
   void it('refuses every bad module with a reason naming it, and keeps serving', async () => {

@@ -129,7 +129,10 @@ void describe('streaming and generate', () => {
   void it('answers errors before the first event with a status, and after it with an error event', async () => {
     const missing = await post(server, '/v2/models/nope/infer_stream', prompt('x'));
     assert.equal(missing.status, 404);
-    assert.match(((await missing.json()) as { error: string }).error, /model 'nope' not found/);
+    assert.match(
+      ((await missing.json()) as { error: string }).error,
+      /Request for unknown model: 'nope' is not found/,
+    );
     const bad = await post(server, '/v2/models/text-model/generate_stream', { prompt: 3.5 });
     assert.equal(bad.status, 400);
     const res = await post(server, '/v2/models/faulty/infer_stream', {
@@ -203,7 +206,7 @@ void describe('streaming and generate', () => {
     assert.equal(r1.at(-1)?.values, undefined);
     const errors = responses.filter((r) => r.error !== undefined).map((r) => r.error);
     assert.equal(errors.length, 2, JSON.stringify(responses));
-    assert.match(errors[0] ?? '', /model 'nope' not found/);
+    assert.match(errors[0] ?? '', /Request for unknown model: 'nope' is not found/);
     // faulty streams one good response, then the refusal, in the error_message of its request.
     assert.deepEqual(responses.find((r) => r.id === 'r3')?.values, ['first']);
     assert.match(errors[1] ?? '', /model 'faulty': mode input-error is refused/);

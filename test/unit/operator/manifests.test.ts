@@ -8,6 +8,7 @@ import {
   buildService,
   placedModels,
 } from '../../../operator/src/manifests/index.js';
+import { ENV, STORAGE_CONFIG_DIR, STORAGE_CONFIG_SECRET } from '@tessera/contract';
 import { assertGolden } from '../../support/golden.js';
 import { isvc, manifestConfig, runtime } from './fixtures.js';
 
@@ -163,6 +164,43 @@ describe('manifest builders', () => {
     assert.equal(
       pod.volumes?.find((v) => v.name === 'storage-credentials')?.secret?.secretName,
       's3-credentials',
+    );
+  });
+
+  it('mounts the storage-config Secret, optional, into the agent of every pool shard pod only', () => {
+    const pooled = runtime('multi', { multiModel: true });
+    const shard = buildPoolShard({
+      namespace: 'models',
+      runtime: { ...pooled, metadata: { ...pooled.metadata, uid: 'rt-uid' } },
+      shard: 0,
+      models: ['a'],
+      replicas: 1,
+      config: manifestConfig,
+    });
+    const pod = shard.spec!.template.spec!;
+    const [server, agent] = pod.containers;
+    assert.deepEqual(pod.volumes?.find((v) => v.name === 'storage-config')?.secret, {
+      secretName: STORAGE_CONFIG_SECRET,
+      optional: true,
+      defaultMode: 0o440,
+    });
+    assert.deepEqual(
+      agent?.volumeMounts?.find((m) => m.name === 'storage-config'),
+      { name: 'storage-config', mountPath: STORAGE_CONFIG_DIR, readOnly: true },
+    );
+    assert.equal(
+      agent?.env?.find((e) => e.name === ENV.agentStorageConfigDir)?.value,
+      STORAGE_CONFIG_DIR,
+    );
+    assert.equal(
+      server?.volumeMounts?.some((m) => m.name === 'storage-config'),
+      false,
+    );
+    assert.equal(JSON.stringify(server).includes(STORAGE_CONFIG_DIR), false);
+    // No per-model Secret on a shard: placing a model never changes the pod template.
+    assert.equal(
+      pod.volumes?.some((v) => v.name === 'storage-credentials'),
+      false,
     );
   });
 

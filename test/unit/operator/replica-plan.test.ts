@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AgentIndexEntry } from '@tessera/contract';
+import { displayStorageUri, storageUriFingerprint, type AgentIndexEntry } from '@tessera/contract';
 import {
   planReplica,
   type ReplicaFacts,
@@ -64,6 +64,34 @@ describe('planReplica', () => {
     const plan = planReplica(desired, facts({ index: [entry({ storage_uri: URI })] }));
     assert.deepEqual(plan.observation, { pod: 'iris-predictor-x', serving: URI, state: 'Loaded' });
     assert.deepEqual(plan.actions, []);
+  });
+
+  it('tells URIs apart by the fingerprint when the agent shows them without their query', () => {
+    const signed = 'https://store.example/iris/model.onnx?versionId=2&X-Amz-Signature=abc';
+    const shown = displayStorageUri(signed);
+    const want = { ...desired, storageUri: signed };
+    const served = entry({
+      storage_uri: shown,
+      storage_uri_fingerprint: storageUriFingerprint(signed),
+    });
+    const plan = planReplica(want, facts({ index: [served] }));
+    assert.deepEqual(plan.observation, {
+      pod: 'iris-predictor-x',
+      serving: signed,
+      state: 'Loaded',
+    });
+    assert.deepEqual(plan.actions, []);
+    // Another version of the same path: same display form, another fingerprint.
+    const older = entry({
+      storage_uri: shown,
+      storage_uri_fingerprint: storageUriFingerprint(signed.replace('versionId=2', 'versionId=1')),
+    });
+    const update = planReplica(want, facts({ index: [older] }));
+    assert.equal(update.observation.state, 'Loading');
+    assert.deepEqual(update.actions, [{ kind: 'load' }]);
+    // An agent that sends no fingerprint is compared by the display form.
+    const legacy = planReplica(want, facts({ index: [entry({ storage_uri: shown })] }));
+    assert.equal(legacy.observation.state, 'Loaded');
   });
 
   it('counts a loaded copy only once the pod is Ready (its Service routes to it)', () => {

@@ -1,3 +1,4 @@
+import { storageKeySchema } from '@tessera/contract';
 import { z } from 'zod';
 import {
   API_VERSION,
@@ -20,8 +21,24 @@ export const modelSpecSchema = z.object({
   name: z.string().optional(),
   modelFormat: z.object({ name: z.string().min(1), version: z.string().optional() }),
   storageUri: z.string().optional(),
-  /** Storage credentials: a Secret mounted into the agent container only. */
-  storage: z.object({ secretName: z.string().min(1).optional() }).optional(),
+  /**
+   * Storage credentials, read by the agent container only: `key` selects an entry of the
+   * namespace's storage-config Secret (both modes, KServe ModelMesh's `storage.key`);
+   * `secretName` mounts a Secret of the model's own (Dedicated mode only).
+   */
+  storage: z
+    .object({
+      secretName: z.string().min(1).optional(),
+      key: storageKeySchema.optional(),
+      path: z.string().min(1).optional(),
+      parameters: z
+        .object({ bucket: z.string().min(1).optional(), type: z.enum(['s3', 'gcs']).optional() })
+        .optional(),
+    })
+    .refine((s) => s.secretName === undefined || s.key === undefined, {
+      message: 'storage.secretName and storage.key are mutually exclusive',
+    })
+    .optional(),
   runtime: z.string().optional(),
   protocolVersion: protocolVersionSchema.optional(),
   resources: resourceRequirementsSchema.optional(),

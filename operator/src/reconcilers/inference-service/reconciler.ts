@@ -21,6 +21,11 @@ import {
   type ManifestConfig,
 } from '../../manifests/index.js';
 import { runtimesFor, type ObjectCache } from '../runtimes.js';
+import {
+  STORAGE_SECRET_IN_SHARED,
+  effectiveStorageUri,
+  sharedStorageProblem,
+} from '../storage-spec.js';
 import { selectRuntime } from './runtime-selection.js';
 import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.js';
 import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
@@ -188,7 +193,7 @@ export class InferenceServiceReconciler {
           kind: 'deployed',
           deployment,
           replicas: this.deps.observations?.(key),
-          storageUri: isvc.spec.predictor.model.storageUri,
+          storageUri: effectiveStorageUri(isvc),
         },
         runtime: { name: selection.runtime.metadata.name, kind: selection.runtime.kind },
         url: serviceUrl(input),
@@ -217,6 +222,34 @@ export class InferenceServiceReconciler {
     log: Logger,
   ): Promise<ReconcileResult> {
     const runtimeRef = { name: runtime.metadata.name, kind: runtime.kind };
+    const storageProblem = sharedStorageProblem(isvc);
+    if (storageProblem !== undefined) {
+      // The placement reconciler skips it too: nothing is placed that would load unauthorised.
+      const ready = isvc.status?.conditions?.find((c) => c.type === 'Ready');
+      if (ready?.reason !== STORAGE_SECRET_IN_SHARED)
+        this.emit(isvc, {
+          type: 'Warning',
+          reason: STORAGE_SECRET_IN_SHARED,
+          action: 'Validate',
+          note: storageProblem,
+        });
+      await this.writeStatus(
+        isvc,
+        key,
+        {
+          predictor: {
+            kind: 'blocked',
+            reason: STORAGE_SECRET_IN_SHARED,
+            message: storageProblem,
+            transitionStatus: 'InvalidSpec',
+          },
+          runtime: runtimeRef,
+          url: undefined,
+        },
+        log,
+      );
+      return DONE; // a spec change enqueues this key
+    }
     const placement = this.deps.placements?.(key);
     if (placement?.kind !== 'placed') {
       const waiting = `waiting for a place on the pool of ${runtime.kind} ${runtime.metadata.name}`;
@@ -255,7 +288,7 @@ export class InferenceServiceReconciler {
           kind: 'deployed',
           deployment: this.deps.caches.deployments.get(`${ns}/${placement.shardName}`),
           replicas: this.deps.observations?.(key),
-          storageUri: isvc.spec.predictor.model.storageUri,
+          storageUri: effectiveStorageUri(isvc),
         },
         runtime: runtimeRef,
         url: serviceUrl(input),

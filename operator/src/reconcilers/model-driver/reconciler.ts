@@ -21,6 +21,7 @@ import { DONE, type ReconcileResult } from '../../controller/result.js';
 import { selectorLabels, servedModelName } from '../../manifests/index.js';
 import type { PlacementResult } from '../placement/placement-store.js';
 import type { ObjectCache } from '../runtimes.js';
+import { effectiveStorageUri } from '../storage-spec.js';
 import type { ModelDriverTimings } from '../../config.js';
 import { LoadTracker } from './load-tracker.js';
 import { podView, type PodView } from './pod-view.js';
@@ -144,6 +145,7 @@ export class ModelDriverReconciler {
         const parameters: AgentLoadParameters = {
           storage_uri: desired.storageUri,
           model_format: desired.format,
+          ...(desired.storageKey === undefined ? {} : { storage_key: desired.storageKey }),
         };
         log.info(
           { pod: pod.name, model: desired.name, storageUri: desired.storageUri },
@@ -242,11 +244,14 @@ export class ModelDriverReconciler {
 /** The model an InferenceService serves on each replica, or undefined without a storageUri. */
 export function desiredModel(isvc: InferenceService): DesiredModel | undefined {
   const model = isvc.spec.predictor.model;
-  if (model.storageUri === undefined) return undefined;
+  const storageUri = effectiveStorageUri(isvc);
+  if (storageUri === undefined) return undefined;
+  const storageKey = model.storage?.key;
   return {
     name: servedModelName(isvc),
-    storageUri: model.storageUri,
+    storageUri,
     format: model.modelFormat.name,
+    ...(storageKey === undefined ? {} : { storageKey }),
   };
 }
 
@@ -254,6 +259,7 @@ function noStorageUri(pod: PodView): ReplicaObservation {
   return {
     pod: pod.name,
     state: 'FailedToLoad',
-    reason: 'spec.predictor.model.storageUri is not set: the agent needs it to pull the model',
+    reason:
+      'spec.predictor.model.storageUri is not set (nor storage.path with storage.parameters.bucket): the agent needs it to pull the model',
   };
 }

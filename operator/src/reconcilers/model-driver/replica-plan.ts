@@ -2,7 +2,7 @@
  * What to do on one replica, decided from what its agent reports. Pure: the driver gathers the
  * facts (pod, agent index, calls in flight, failures), this decides, the driver acts.
  */
-import type { AgentIndexEntry } from '@tessera/contract';
+import { reportsStorageUri, type AgentIndexEntry } from '@tessera/contract';
 import { roundUpToGranule } from '../model-memory.js';
 import type { LoadFailure } from './load-tracker.js';
 import type { PodView } from './pod-view.js';
@@ -13,6 +13,8 @@ export interface DesiredModel {
   readonly name: string;
   readonly storageUri: string;
   readonly format: string;
+  /** The storage-config entry holding the credentials (`storage.key`). */
+  readonly storageKey?: string;
 }
 
 /** Everything known about one replica at the start of a reconcile. */
@@ -55,7 +57,13 @@ export function planReplica(desired: DesiredModel, facts: ReplicaFacts): Replica
   }
   const index = facts.index as readonly AgentIndexEntry[];
   const entry = index.find((e) => e.name === desired.name);
-  const serving = entry?.state === 'READY' ? entry.storage_uri : undefined;
+  // The agent shows URIs without user-info or query; its fingerprint says whether it is ours.
+  const serving =
+    entry?.state !== 'READY'
+      ? undefined
+      : indexNames(entry, desired)
+        ? desired.storageUri
+        : entry.storage_uri;
   const decided = decide(desired, facts, entry, serving);
   return {
     observation: {
@@ -156,7 +164,7 @@ function observe(pod: PodView, state: ReplicaObservation['state'], reason: strin
 }
 
 function pullingDesired(entry: AgentIndexEntry | undefined, desired: DesiredModel): boolean {
-  if (entry?.pull?.storage_uri !== desired.storageUri) return false;
+  if (entry?.pull === undefined || !pullNames(entry.pull, desired)) return false;
   return (
     entry.pull.phase === 'Pulling' || (entry.pull.phase === 'Pulled' && entry.state === 'LOADING')
   );
@@ -168,13 +176,29 @@ function reportedFailure(
   desired: DesiredModel,
 ): string | undefined {
   if (entry === undefined) return undefined;
-  if (entry.pull?.phase === 'Failed' && entry.pull.storage_uri === desired.storageUri) {
+  if (entry.pull?.phase === 'Failed' && pullNames(entry.pull, desired)) {
     return entry.pull.message ?? 'the artefact could not be pulled';
   }
-  if (entry.state === 'UNAVAILABLE' && entry.storage_uri === desired.storageUri && entry.reason) {
+  if (entry.state === 'UNAVAILABLE' && indexNames(entry, desired) && entry.reason) {
     return entry.reason;
   }
   return undefined;
+}
+
+/** Whether the entry's artefact is the desired storage URI. */
+function indexNames(entry: AgentIndexEntry, desired: DesiredModel): boolean {
+  return reportsStorageUri(
+    { display: entry.storage_uri, fingerprint: entry.storage_uri_fingerprint },
+    desired.storageUri,
+  );
+}
+
+/** Whether the entry's pull is of the desired storage URI. */
+function pullNames(pull: NonNullable<AgentIndexEntry['pull']>, desired: DesiredModel): boolean {
+  return reportsStorageUri(
+    { display: pull.storage_uri, fingerprint: pull.storage_uri_fingerprint },
+    desired.storageUri,
+  );
 }
 
 function isoTime(ms: number): string {

@@ -35,6 +35,7 @@ import { selectRuntime } from '../inference-service/runtime-selection.js';
 import { podView } from '../model-driver/pod-view.js';
 import { declaredMemoryBytes, reportedMemoryBytes } from '../model-memory.js';
 import { parsePoolKey, poolKey, runtimesFor, type ObjectCache } from '../runtimes.js';
+import { sharedStorageProblem } from '../storage-spec.js';
 import { placeModels, type PoolModel, type Shard } from './placement.js';
 import type { PlacementStore } from './placement-store.js';
 
@@ -114,6 +115,8 @@ export class PlacementReconciler {
       if (raw.metadata?.deletionTimestamp !== undefined) continue;
       const parsed = inferenceServiceSchema.safeParse(raw);
       if (!parsed.success || parsed.data.spec.deploymentMode !== 'Shared') continue;
+      // Refused with a condition by the InferenceService reconciler: never placed unauthorised.
+      if (sharedStorageProblem(parsed.data) !== undefined) continue;
       const selection = selectRuntime(parsed.data, runtimes.namespaced, runtimes.cluster);
       if (selection.kind === 'selected' && poolKey(namespace, selection.runtime) === key)
         out.push(parsed.data);
