@@ -53,15 +53,21 @@ export function pythonPath(): string {
   return python;
 }
 
-interface RunResult {
+export interface RunResult {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-function runPython(args: string[], timeoutMs: number, stdin?: string): Promise<RunResult> {
+/** Runs a Python script (by default in the main test virtualenv) with a bounded time. */
+export function runPython(
+  args: string[],
+  timeoutMs: number,
+  stdin?: string,
+  python: string = pythonPath(),
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(pythonPath(), args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(python, args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -90,7 +96,8 @@ function runPython(args: string[], timeoutMs: number, stdin?: string): Promise<R
   });
 }
 
-function lastJsonLine(stdout: string): unknown {
+/** The last line a script printed, parsed as JSON. */
+export function lastJsonLine(stdout: string): unknown {
   const line = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(line);
 }

@@ -30,7 +30,9 @@ import type { ModelSettings } from './model-settings.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
 import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
-import { decodeInputs, requestedOutputNames } from './request-validation.js';
+import { decodeRequest } from './codecs/decode-request.js';
+import { encodeOutputs } from './codecs/encode-response.js';
+import { requestedOutputNames } from './request-validation.js';
 import type {
   InferenceRequest,
   InferenceResponse,
@@ -235,7 +237,7 @@ export class DataPlane {
   ): Promise<InferenceResponse> {
     try {
       const metadata = model.instance.metadata;
-      const inputs = decodeInputs(request, metadata);
+      const inputs = decodeRequest(request, metadata, model.settings);
       const outputNames = requestedOutputNames(request.outputs, metadata);
       // Triton counts a batching model's inferences by the batch dimension, others as one each.
       call.batchSize = model.settings.maxBatchSize > 0 ? (inputs[0]?.shape[0] ?? 1) : 1;
@@ -261,13 +263,19 @@ export class DataPlane {
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
       call.inferDone = performance.now();
-      checkResponseBytes(modelName, result.outputs, this.#deps.limits.maxResponseBytes);
+      const outputs = encodeOutputs(
+        result.outputs,
+        request.outputs,
+        model.settings,
+        metadata.defaultContentType,
+      );
+      checkResponseBytes(modelName, outputs, this.#deps.limits.maxResponseBytes);
       return {
         modelName,
         ...(model.version === '' ? {} : { modelVersion: model.version }),
         id,
         ...(result.parameters === undefined ? {} : { parameters: result.parameters }),
-        outputs: result.outputs,
+        outputs,
       };
     } catch (error) {
       throw wrapRuntimeError(error, modelName);

@@ -17,7 +17,9 @@ import type { LoadedModel, ModelRegistry } from './model-registry.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver } from './ports.js';
 import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
-import { decodeInputs, requestedOutputNames } from './request-validation.js';
+import { decodeRequest } from './codecs/decode-request.js';
+import { encodeOutputs } from './codecs/encode-response.js';
+import { requestedOutputNames } from './request-validation.js';
 import type {
   DecodedRequest,
   InferenceRequest,
@@ -106,7 +108,7 @@ function runtimeStream(
 
 function decodedRequest(model: LoadedModel, request: InferenceRequest, ctx: RequestContext) {
   const metadata = model.instance.metadata;
-  const inputs = decodeInputs(request, metadata);
+  const inputs = decodeRequest(request, metadata, model.settings);
   const outputNames = requestedOutputNames(request.outputs, metadata);
   const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
   const decoded: DecodedRequest = {
@@ -155,13 +157,20 @@ export async function* inferStream(
     for (;;) {
       const step = await withDeadline(untilStopped(stream.next(), deps.stopSignal), deadline);
       if (step.done === true) break;
-      checkResponseBytes(modelName, step.value.outputs, deps.limits.maxResponseBytes);
+      // Every response of the stream is encoded with its content types, as a unary one is.
+      const outputs = encodeOutputs(
+        step.value.outputs,
+        request.outputs,
+        model.settings,
+        model.instance.metadata.defaultContentType,
+      );
+      checkResponseBytes(modelName, outputs, deps.limits.maxResponseBytes);
       yield {
         modelName,
         ...(model.version === '' ? {} : { modelVersion: model.version }),
         id: decoded.id,
         ...(step.value.parameters === undefined ? {} : { parameters: step.value.parameters }),
-        outputs: step.value.outputs,
+        outputs,
       };
     }
     outcome = 'success';

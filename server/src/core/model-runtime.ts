@@ -2,6 +2,7 @@
  * The contract between the core and the inference runtimes (ONNX, tree models, custom ones). The
  * core owns the interface; runtime/ implements it, so the core never imports a framework.
  */
+import type { ContentType } from './codecs/content-type.js';
 import type { TritonNames } from './model-config.js';
 import type { ModelSettings } from './model-settings.js';
 import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from './types.js';
@@ -13,11 +14,18 @@ export interface InstanceMetadata {
   readonly outputs: readonly TensorMetadata[];
   readonly parameters?: Parameters;
   /**
-   * Whether a request's single input may carry any name. MLServer's NumPy request codec takes a
-   * single-input request's tensor whatever it is called (the docs send `predict`, `predict-prob`),
-   * so runtimes for MLServer artefacts (XGBoost, LightGBM) accept the same requests.
+   * Whether requests are read the way MLServer's runtimes read them (core/codecs/decode-request.ts):
+   * a single input whatever it is called (the docs send `predict`, `predict-prob`; NumpyRequestCodec
+   * sends `input-0`), a dataframe (`pd`) of named columns side by side as the features, `[N]` as
+   * `[N, 1]`, and any numeric datatype converted to the model's. Otherwise inputs match by name and
+   * datatype exactly, as Triton does.
    */
-  readonly anyInputName?: boolean;
+  readonly mlserverInputs?: boolean;
+  /**
+   * The content type a request and its outputs have when nothing names one (MLServer's runtimes:
+   * `np`, their `default_codec`). Outputs are then labelled with it in `parameters.content_type`.
+   */
+  readonly defaultContentType?: ContentType;
   /** Output names the model knows but cannot produce, with the reason (e.g. `predict_proba` on a regressor). */
   readonly unavailableOutputs?: Readonly<Record<string, string>>;
 }

@@ -6,67 +6,55 @@
 import { invalidInput, shorten } from '../errors.js';
 import type { InstanceMetadata } from './model-runtime.js';
 import { formatShape, shapeMatches } from './shape.js';
-import { decodeTensor } from './tensor-decode.js';
-import type {
-  InferenceRequest,
-  RequestInput,
-  RequestOutput,
-  Tensor,
-  TensorMetadata,
-} from './types.js';
+import type { RequestInput, RequestOutput, Tensor, TensorMetadata } from './types.js';
 
-/** Decodes and validates all inputs of a request against a model's metadata. */
-export function decodeInputs(request: InferenceRequest, metadata: InstanceMetadata): Tensor[] {
-  // Array.isArray narrows a typed array to any[]; keep the declared element type.
-  const inputs: readonly RequestInput[] = Array.isArray(request.inputs) ? request.inputs : [];
-  if (inputs.length === 0) throw invalidInput("request has no 'inputs'");
-  const declared = declaredInputs(inputs, metadata);
-  const seen = new Set<string>();
-  const tensors: Tensor[] = [];
-  for (const input of inputs) {
-    const shown = shorten(input.name);
-    if (seen.has(input.name)) throw invalidInput(`input '${shown}' appears more than once`);
-    seen.add(input.name);
-    const spec = declared.get(input.name);
-    if (spec === undefined && declared.size > 0) {
-      throw invalidInput(
-        `unknown input '${shown}'; the model takes: ${[...declared.keys()].join(', ')}`,
-      );
-    }
-    const tensor = decodeTensor(input);
-    if (spec !== undefined) {
-      if (tensor.datatype !== spec.datatype) {
-        throw invalidInput(
-          `input '${shown}': datatype ${tensor.datatype} does not match the model's ${spec.datatype}`,
-        );
-      }
-      if (spec.shape.length > 0 && !shapeMatches(tensor.shape, spec.shape)) {
-        throw invalidInput(
-          `input '${shown}': shape ${formatShape(tensor.shape)} does not match the model's ${formatShape(spec.shape)} (-1 = any size)`,
-        );
-      }
-    }
-    tensors.push(tensor);
+/** Checks a decoded input against the model's declaration of it: datatype and shape. */
+export function checkInput(tensor: Tensor, spec: TensorMetadata): void {
+  const shown = shorten(tensor.name);
+  if (tensor.datatype !== spec.datatype) {
+    throw invalidInput(
+      `input '${shown}': datatype ${tensor.datatype} does not match the model's ${spec.datatype}`,
+    );
   }
-  const missing = [...declared.keys()].filter((name) => !seen.has(name));
-  if (missing.length > 0) throw invalidInput(`missing required input(s): ${missing.join(', ')}`);
-  return tensors;
+  if (spec.shape.length > 0 && !shapeMatches(tensor.shape, spec.shape)) {
+    throw invalidInput(
+      `input '${shown}': shape ${formatShape(tensor.shape)} does not match the model's ${formatShape(spec.shape)} (-1 = any size)`,
+    );
+  }
+}
+
+/** Refuses a request that names an input twice. */
+export function checkUniqueNames(inputs: readonly RequestInput[]): void {
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    if (seen.has(input.name))
+      throw invalidInput(`input '${shorten(input.name)}' appears more than once`);
+    seen.add(input.name);
+  }
 }
 
 /**
- * The inputs a request is checked against, by name. A model that takes any name for its single
- * input (MLServer's NumPy request codec) has its one input renamed to the request's.
+ * Matches inputs to the model's declared inputs by name, as Triton does: every input known, none
+ * missing. Returns each input with its declaration (undefined when the model declares none).
  */
-function declaredInputs(
-  inputs: readonly RequestInput[],
-  metadata: InstanceMetadata,
-): Map<string, TensorMetadata> {
-  const [only, ...others] = metadata.inputs;
-  const [input, ...rest] = inputs;
-  if (metadata.anyInputName === true && only && input && others.length + rest.length === 0) {
-    return new Map([[input.name, { ...only, name: input.name }]]);
-  }
-  return new Map(metadata.inputs.map((t) => [t.name, t]));
+export function matchByName<T extends { readonly name: string }>(
+  tensors: readonly T[],
+  declared: readonly TensorMetadata[],
+): [T, TensorMetadata | undefined][] {
+  const specs = new Map(declared.map((t) => [t.name, t]));
+  const matched = tensors.map((tensor): [T, TensorMetadata | undefined] => {
+    const spec = specs.get(tensor.name);
+    if (spec === undefined && specs.size > 0) {
+      throw invalidInput(
+        `unknown input '${shorten(tensor.name)}'; the model takes: ${[...specs.keys()].join(', ')}`,
+      );
+    }
+    return [tensor, spec];
+  });
+  const seen = new Set(tensors.map((t) => t.name));
+  const missing = [...specs.keys()].filter((name) => !seen.has(name));
+  if (missing.length > 0) throw invalidInput(`missing required input(s): ${missing.join(', ')}`);
+  return matched;
 }
 
 /** Validates requested outputs and returns their names, or undefined for "all outputs". */

@@ -8,8 +8,17 @@ import { ELEMENT_SIZE, INTEGER_RANGE, RAW_ONLY, isDatatype, type Datatype } from
 import { elementCount, formatShape, parseShape } from './shape.js';
 import type { RequestInput, Tensor, TensorValues, WireData } from './types.js';
 
+/** How a content type changes decoding (core/codecs). */
+export interface DecodeOptions {
+  /**
+   * JSON `null` in FP32/FP64 data is NaN: MLServer allows it for the `np` and `pd` content types,
+   * since JSON has no NaN (mlserver-features.md §8.2 "NaN support").
+   */
+  readonly nullAsNaN?: boolean;
+}
+
 /** Validates one request input and returns it with decoded, typed data. */
-export function decodeTensor(input: RequestInput): Tensor {
+export function decodeTensor(input: RequestInput, options: DecodeOptions = {}): Tensor {
   // `name` is only for messages; the tensor keeps the full name.
   const name = shorten(input.name);
   if (!isDatatype(input.datatype)) {
@@ -18,10 +27,24 @@ export function decodeTensor(input: RequestInput): Tensor {
   const datatype = input.datatype;
   const shape = parseShape(name, input.shape);
   const count = elementCount(name, shape);
-  const data = decodeData(name, datatype, shape, count, input.data);
+  const wire =
+    options.nullAsNaN === true && (datatype === 'FP32' || datatype === 'FP64')
+      ? nullsAsNaN(input.data)
+      : input.data;
+  const data = decodeData(name, datatype, shape, count, wire);
   return input.parameters === undefined
     ? { name: input.name, datatype, shape, data }
     : { name: input.name, datatype, shape, data, parameters: input.parameters };
+}
+
+/** JSON data with `null` elements replaced by NaN; other data is returned as it is. */
+function nullsAsNaN(data: WireData): WireData {
+  if (data.kind !== 'json') return data;
+  if (data.value === null) return { kind: 'json', value: Number.NaN };
+  if (!Array.isArray(data.value)) return data;
+  const flat = flatten(data.value as unknown[]);
+  if (!flat.includes(null)) return data;
+  return { kind: 'json', value: flat.map((v) => (v === null ? Number.NaN : v)) };
 }
 
 function decodeData(

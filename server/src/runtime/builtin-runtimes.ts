@@ -4,6 +4,7 @@
 import type { ModelRuntime } from '../core/model-runtime.js';
 import { createCustomRuntime } from './custom/custom-runtime.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
+import { createSklearnRuntime } from './sklearn-runtime.js';
 import { createTreeRuntimes } from './tree-runtimes.js';
 
 /** Server-wide options the runtimes honour. */
@@ -14,5 +15,11 @@ export interface RuntimeOptions {
 
 /** Every built-in runtime, in lookup order; the custom runtime takes module and package names. */
 export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[] {
-  return [createOnnxRuntime(options), ...createTreeRuntimes(options), createCustomRuntime(options)];
+  const onnx = createOnnxRuntime(options);
+  return [
+    onnx,
+    createSklearnRuntime(onnx),
+    ...createTreeRuntimes(options),
+    createCustomRuntime(options),
+  ];
 }

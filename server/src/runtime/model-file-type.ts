@@ -23,6 +23,14 @@ export const FILE_TYPES: Readonly<Record<ModelFileType, { label: string; readBy?
 
 const HEAD_BYTES = 64;
 
+/**
+ * How to convert a pickled scikit-learn model to ONNX, the form this server runs: skl2onnx,
+ * once, where the model was trained. `file` is the pickle's name.
+ */
+export function sklearnConversion(file: string): string {
+  return `Convert it once with skl2onnx and put model.onnx in the model folder, e.g. python -c "import joblib, numpy; from skl2onnx import to_onnx; m = joblib.load('${file}'); open('model.onnx', 'wb').write(to_onnx(m, numpy.zeros((1, m.n_features_in_), numpy.float32)).SerializeToString())", then serve it with implementation mlserver_sklearn.SKLearnModel (or onnx)`;
+}
+
 /** Reads the head of `file` and names its kind; throws when the file cannot be read. */
 export async function detectModelFile(file: string): Promise<ModelFileType> {
   const handle = await open(file, 'r');

@@ -10,6 +10,12 @@
 import { open } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../errors.js';
+import {
+  FILE_TYPES,
+  modelFileType,
+  sklearnConversion,
+  type ModelFileType,
+} from './model-file-type.js';
 
 /** The ORT format (a flatbuffer) carries this identifier at byte 4 (onnxruntime ort_format). */
 const ORT_FORMAT_ID = 'ORTM';
@@ -26,7 +32,7 @@ const loadFailed = (source: string, message: string): ServerError =>
  */
 export async function checkOnnxFile(file: string, source: string): Promise<void> {
   const name = basename(file);
-  const head = Buffer.alloc(8);
+  const head = Buffer.alloc(64);
   let size: number;
   let read: number;
   try {
@@ -43,8 +49,20 @@ export async function checkOnnxFile(file: string, source: string): Promise<void>
   if (size === 0) throw loadFailed(source, `${name} is empty`);
   if (read >= 8 && head.toString('latin1', 4, 8) === ORT_FORMAT_ID) return;
   if (!startsLikeModelProto(head.subarray(0, read))) {
-    throw loadFailed(source, `${name} is not an ONNX file (it does not start like an ONNX model)`);
+    throw loadFailed(source, notOnnx(name, modelFileType(head.subarray(0, read))));
   }
+}
+
+/** Why a file that is not ONNX cannot be served, naming what it is and what reads it. */
+function notOnnx(name: string, kind: ModelFileType): string {
+  const { label, readBy } = FILE_TYPES[kind];
+  if (kind === 'pickle') {
+    return `${name} is ${label}, not an ONNX file: a pickled scikit-learn model cannot run in Node. ${sklearnConversion(name)}`;
+  }
+  if (readBy !== undefined && readBy !== 'onnx') {
+    return `${name} is ${label}, not an ONNX file; it is read by the '${readBy}' implementation`;
+  }
+  return `${name} is not an ONNX file (it does not start like an ONNX model)`;
 }
 
 /**

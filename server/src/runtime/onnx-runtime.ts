@@ -9,7 +9,7 @@
  * does not start and stop threads. `parallel_workers: 0` keeps the session on the main thread,
  * which saves a thread hop (tens of microseconds) for tiny models.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -23,9 +23,12 @@ import type {
 import type { ModelSettings } from '../core/model-settings.js';
 import type { DecodedRequest } from '../core/types.js';
 import { checkOnnxFile, describeLoadError } from './onnx-load-error.js';
+import { sessionOptions } from './onnx-session-options.js';
 import type { OnnxTask, OnnxTaskResult } from './onnx-worker.js';
+import { mayHaveZipMap, unzipMaps } from './onnx-zipmap.js';
 import {
   fromPortable,
+  openSession,
   runSession,
   sessionMetadata,
   toPortable,
@@ -51,6 +54,8 @@ export interface OnnxRuntimeOptions {
 
 /** The ONNX runtime, with a view of its worker threads. */
 export interface OnnxRuntime extends ModelRuntime {
+  /** Opens an ONNX file as a model instance (the scikit-learn runtime serves converted models). */
+  openFile(file: string, settings: ModelSettings): Promise<ModelInstance>;
   /** Thread counters and the sessions open in idle threads (0 unless an unload leaked one). */
   workerStats(): Promise<WorkerPoolStats & { readonly idleSessions: number }>;
 }
@@ -67,32 +72,31 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
       // Enough for an unload/load of the default-sized model to find its thread again.
       maxIdleThreads: Math.max(options.parallelWorkers, availableParallelism()),
     }));
+  const openFile = async (file: string, settings: ModelSettings): Promise<ModelInstance> => {
+    await checkOnnxFile(file, settings.source);
+    const workers = settings.parallelWorkers ?? options.parallelWorkers;
+    const session = sessionOptions(settings, workers);
+    const model = await readModel(file);
+    // onnxruntime keeps the initialisers (the weights) in memory, so a session holds about
+    // its file's bytes; each worker thread opens its own session.
+    const memoryBytes = (await stat(file)).size * Math.max(1, workers);
+    try {
+      return workers === 0
+        ? await InProcessInstance.create(model, session, memoryBytes)
+        : await WorkerInstance.create(model, session, threads().lease(workers), memoryBytes);
+    } catch (error) {
+      throw describeLoadError(error, file, settings.source);
+    }
+  };
   return {
     name: 'onnx',
     aliases: ['tessera.onnx', 'mlserver_onnx.OnnxModel', 'onnxruntime'],
     // Triton's names for its ONNX Runtime backend (model_config.proto: platform onnxruntime_onnx).
     triton: { platform: 'onnxruntime_onnx', backend: 'onnxruntime' },
     async load(settings: ModelSettings): Promise<ModelInstance> {
-      const file = await resolveModelFile(settings);
-      await checkOnnxFile(file, settings.source);
-      const workers = settings.parallelWorkers ?? options.parallelWorkers;
-      const sessionOptions = buildSessionOptions(settings, workers);
-      // onnxruntime keeps the initialisers (the weights) in memory, so a session holds about
-      // its file's bytes; each worker thread opens its own session.
-      const memoryBytes = (await stat(file)).size * Math.max(1, workers);
-      try {
-        return workers === 0
-          ? await InProcessInstance.create(file, sessionOptions, memoryBytes)
-          : await WorkerInstance.create(
-              file,
-              sessionOptions,
-              threads().lease(workers),
-              memoryBytes,
-            );
-      } catch (error) {
-        throw describeLoadError(error, file, settings.source);
-      }
+      return openFile(await resolveModelFile(settings), settings);
     },
+    openFile,
     async close(): Promise<void> {
       await pool?.close();
     },
@@ -101,27 +105,6 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
       const counts = ((await pool?.runOnIdle({ kind: 'count' })) ?? []) as number[];
       return { ...stats, idleSessions: counts.reduce((a, b) => a + b, 0) };
     },
-  };
-}
-
-function buildSessionOptions(
-  settings: ModelSettings,
-  workers: number,
-): ort.InferenceSession.SessionOptions {
-  const intra = settings.extra['intra_op_threads'];
-  const inter = settings.extra['inter_op_threads'];
-  // With several workers, give each session a share of the cores instead of all of them each.
-  const defaultIntra =
-    workers > 1 ? Math.max(1, Math.floor(availableParallelism() / workers)) : undefined;
-  return {
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    ...(typeof intra === 'number'
-      ? { intraOpNumThreads: intra }
-      : defaultIntra === undefined
-        ? {}
-        : { intraOpNumThreads: defaultIntra }),
-    ...(typeof inter === 'number' ? { interOpNumThreads: inter } : {}),
   };
 }
 
@@ -144,8 +127,41 @@ async function resolveModelFile(settings: ModelSettings): Promise<string> {
   );
 }
 
-function instanceMetadata(meta: PortableMetadata): InstanceMetadata {
-  return { platform: 'onnx_onnxv1', inputs: meta.inputs, outputs: meta.outputs };
+/** Models up to this size are read to look for ZipMap outputs; larger ones go to onnxruntime by path. */
+const REWRITE_MAX_BYTES = 64 * 1024 * 1024;
+
+/** What a session is opened from: the file, or rewritten bytes, and the class labels found. */
+interface ModelSource {
+  readonly model: string | Uint8Array;
+  readonly classLabels: Readonly<Record<string, readonly string[]>>;
+}
+
+/** The model as onnxruntime is to open it: ZipMap outputs rewritten to tensors (onnx-zipmap.ts). */
+async function readModel(file: string): Promise<ModelSource> {
+  const plain = { model: file, classLabels: {} };
+  if ((await stat(file)).size > REWRITE_MAX_BYTES) return plain;
+  const bytes = await readFile(file);
+  if (!mayHaveZipMap(bytes)) return plain;
+  try {
+    const unzipped = unzipMaps(bytes);
+    return unzipped === undefined
+      ? plain
+      : { model: unzipped.bytes, classLabels: unzipped.classLabels };
+  } catch {
+    // Not decodable as a model: onnxruntime reads the file and its error is translated.
+    return plain;
+  }
+}
+
+function instanceMetadata(meta: PortableMetadata, source: ModelSource): InstanceMetadata {
+  const outputs = meta.outputs.map((output) => {
+    const labels = source.classLabels[output.name];
+    // The columns' classes, as a JSON array: the rewritten ZipMap said which column is which.
+    return labels === undefined
+      ? output
+      : { ...output, parameters: { class_labels: JSON.stringify(labels) } };
+  });
+  return { platform: 'onnx_onnxv1', inputs: meta.inputs, outputs };
 }
 
 function outputNamesOf(
@@ -162,18 +178,23 @@ class InProcessInstance implements ModelInstance {
 
   private constructor(
     session: ort.InferenceSession,
+    source: ModelSource,
     readonly memoryBytes: number,
   ) {
     this.#session = session;
-    this.metadata = instanceMetadata(sessionMetadata(session));
+    this.metadata = instanceMetadata(sessionMetadata(session), source);
   }
 
   static async create(
-    file: string,
+    source: ModelSource,
     options: ort.InferenceSession.SessionOptions,
     memoryBytes: number,
   ): Promise<InProcessInstance> {
-    return new InProcessInstance(await ort.InferenceSession.create(file, options), memoryBytes);
+    return new InProcessInstance(
+      await openSession(source.model, options, ort),
+      source,
+      memoryBytes,
+    );
   }
 
   async infer(
@@ -203,17 +224,17 @@ class WorkerInstance implements ModelInstance {
   private constructor(
     lease: WorkerLease<OnnxTask, OnnxTaskResult>,
     session: number,
-    metadata: PortableMetadata,
+    metadata: InstanceMetadata,
     readonly memoryBytes: number,
   ) {
     this.#lease = lease;
     this.#session = session;
-    this.metadata = instanceMetadata(metadata);
+    this.metadata = metadata;
   }
 
   /** Opens a session on every leased thread; on failure, closes them and gives the threads back. */
   static async create(
-    file: string,
+    source: ModelSource,
     options: ort.InferenceSession.SessionOptions,
     lease: WorkerLease<OnnxTask, OnnxTaskResult>,
     memoryBytes: number,
@@ -223,11 +244,11 @@ class WorkerInstance implements ModelInstance {
       const [metadata] = (await lease.runOnEach({
         kind: 'open',
         session,
-        file,
+        model: source.model,
         options,
       })) as PortableMetadata[];
       if (metadata === undefined) throw new Error('no worker thread was lent');
-      return new WorkerInstance(lease, session, metadata, memoryBytes);
+      return new WorkerInstance(lease, session, instanceMetadata(metadata, source), memoryBytes);
     } catch (error) {
       await closeAndRelease(lease, session);
       throw error;

@@ -135,6 +135,17 @@ export function fromPortable(tensor: PortableTensor): Tensor {
   return { name: tensor.name, datatype, shape, data: tensor.data as NumericValues };
 }
 
+/** Opens a session from a file or from model bytes (a model rewritten at load, onnx-zipmap.ts). */
+export function openSession(
+  model: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+  ortModule: typeof ort,
+): Promise<ort.InferenceSession> {
+  return typeof model === 'string'
+    ? ortModule.InferenceSession.create(model, options)
+    : ortModule.InferenceSession.create(model, options);
+}
+
 /** Runs a session on portable feeds and returns portable outputs. */
 export async function runSession(
   ortModule: typeof ort,

@@ -8,6 +8,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import {
+  openSession,
   runSession,
   sessionMetadata,
   type PortableMetadata,
@@ -19,7 +20,8 @@ export type OnnxTask =
   | {
       readonly kind: 'open';
       readonly session: number;
-      readonly file: string;
+      /** The model file, or its bytes when it was rewritten at load (onnx-zipmap.ts). */
+      readonly model: string | Uint8Array;
       readonly options: ort.InferenceSession.SessionOptions;
     }
   | {
@@ -47,7 +49,7 @@ function sessionOf(id: number): ort.InferenceSession {
 export default async function handle(task: OnnxTask): Promise<OnnxTaskResult> {
   switch (task.kind) {
     case 'open': {
-      const session = await ort.InferenceSession.create(task.file, task.options);
+      const session = await openSession(task.model, task.options, ort);
       sessions.set(task.session, session);
       return sessionMetadata(session);
     }

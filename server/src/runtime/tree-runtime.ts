@@ -133,7 +133,8 @@ function instanceMetadata(spec: TreeRuntimeSpec, meta: TreeMetadata): InstanceMe
     inputs: [{ name: 'input-0', datatype: 'FP32', shape: [-1, meta.features] }],
     outputs: meta.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: [...o.shape] })),
     parameters: { description: meta.description },
-    anyInputName: true,
+    mlserverInputs: true,
+    defaultContentType: 'np',
     unavailableOutputs: meta.unavailableOutputs,
   };
 }

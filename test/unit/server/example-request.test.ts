@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { exampleRequest } from '../../../server/src/core/example-request.js';
-import { decodeInputs } from '../../../server/src/core/request-validation.js';
+import { decodeRequest } from '../../../server/src/core/codecs/decode-request.js';
 import type { InstanceMetadata } from '../../../server/src/core/model-runtime.js';
 import type { InferenceRequest } from '../../../server/src/core/types.js';
 
@@ -29,7 +29,7 @@ describe('exampleRequest', () => {
         data: { kind: 'json', value: i.data },
       })),
     };
-    const tensors = decodeInputs(request, metadata);
+    const tensors = decodeRequest(request, metadata, { inputs: [] });
     assert.deepEqual(
       tensors.map((t) => [t.name, t.shape]),
       [

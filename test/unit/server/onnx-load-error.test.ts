@@ -49,6 +49,28 @@ describe('checkOnnxFile', () => {
     );
   });
 
+  it('names the file type of a pickle or a tree model and what reads it', async () => {
+    const pickle = join(dir, 'model.joblib');
+    await writeFile(pickle, Buffer.from([0x80, 0x04, 0x95, 0x10, 0x00]));
+    const refused = await rejection(checkOnnxFile(pickle, SOURCE));
+    assert.match(
+      refused.message,
+      /model\.joblib is a Python pickle\/joblib file, not an ONNX file: a pickled scikit-learn model cannot run in Node\. Convert it once with skl2onnx/,
+    );
+    const xgb = join(dir, 'model.json');
+    await writeFile(xgb, '{"learner": {}, "version": [3, 2, 0]}');
+    assert.equal(
+      (await rejection(checkOnnxFile(xgb, SOURCE))).message,
+      `${SOURCE}: model.json is an XGBoost JSON model, not an ONNX file; it is read by the 'xgboost' implementation`,
+    );
+    const lgb = join(dir, 'model.txt');
+    await writeFile(lgb, 'tree\nversion=v4\n');
+    assert.match(
+      (await rejection(checkOnnxFile(lgb, SOURCE))).message,
+      /model\.txt is a LightGBM text model, not an ONNX file; it is read by the 'lightgbm' implementation/,
+    );
+  });
+
   it('accepts real models and ORT-format files', async () => {
     await checkOnnxFile('examples/models/iris/model.onnx', SOURCE);
     const ort = join(dir, 'model.ort');

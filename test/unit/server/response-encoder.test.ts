@@ -67,3 +67,36 @@ describe('encodeInferResponse', () => {
     );
   });
 });
+
+describe('encodeInferResponse output parameters', () => {
+  const labelled: InferenceResponse = {
+    modelName: 'm',
+    id: 'r2',
+    outputs: [
+      {
+        name: 'predict',
+        datatype: 'FP32',
+        shape: [2, 1],
+        data: new Float32Array([0.5, 1.5]),
+        parameters: { content_type: 'np' },
+      },
+      { name: 'plain', datatype: 'FP32', shape: [1], data: new Float32Array([2]) },
+    ],
+  };
+
+  it('carries the content type label in JSON and binary outputs, and nothing for unlabelled ones', async () => {
+    const json = await encodeInferResponse(labelled, () => false, 1 << 20);
+    const doc = JSON.parse(json.body.toString()) as { outputs: Record<string, unknown>[] };
+    assert.deepEqual(doc.outputs[0]?.['parameters'], { content_type: 'np' });
+    assert.equal('parameters' in (doc.outputs[1] ?? {}), false);
+    const binary = await encodeInferResponse(labelled, (name) => name === 'predict', 1 << 20);
+    const headerLength = Number(binary.headers['inference-header-content-length']);
+    const header = JSON.parse(binary.body.subarray(0, headerLength).toString()) as {
+      outputs: Record<string, unknown>[];
+    };
+    assert.deepEqual(header.outputs[0]?.['parameters'], {
+      content_type: 'np',
+      binary_data_size: 8,
+    });
+  });
+});

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InstanceMetadata } from '../../../server/src/core/model-runtime.js';
-import { decodeInputs, requestedOutputNames } from '../../../server/src/core/request-validation.js';
+import { decodeRequest } from '../../../server/src/core/codecs/decode-request.js';
+import { requestedOutputNames } from '../../../server/src/core/request-validation.js';
 import { modelFileType } from '../../../server/src/runtime/model-file-type.js';
 import { ForestBuilder, forestBytes } from '../../../server/src/runtime/trees/forest.js';
 
@@ -35,7 +36,7 @@ void describe('request checks for single-input models', () => {
     platform: 'xgboost',
     inputs: [{ name: 'input-0', datatype: 'FP32', shape: [-1, 2] }],
     outputs: [{ name: 'predict', datatype: 'FP32', shape: [-1, 1] }],
-    anyInputName: true,
+    mlserverInputs: true,
     unavailableOutputs: { predict_proba: 'only classifiers have predict_proba' },
   };
   const input = (name: string, shape: number[]) => ({
@@ -45,9 +46,13 @@ void describe('request checks for single-input models', () => {
     data: { kind: 'json' as const, value: [1, 2] },
   });
 
+  const decodeInputs = (request: Parameters<typeof decodeRequest>[0], meta: InstanceMetadata) =>
+    decodeRequest(request, meta, { inputs: [] });
+
   void it('accepts the single input under any name and still checks its shape', () => {
     const [tensor] = decodeInputs({ inputs: [input('predict', [1, 2])] }, metadata);
-    assert.equal(tensor?.name, 'predict');
+    // The runtime gets the tensor under the model's own input name.
+    assert.equal(tensor?.name, 'input-0');
     assert.throws(
       () => decodeInputs({ inputs: [input('predict', [2, 1])] }, metadata),
       /shape \[2,1\] does not match the model's \[-1,2\]/,
@@ -57,7 +62,7 @@ void describe('request checks for single-input models', () => {
   void it('refuses two inputs to a single-input model', () => {
     assert.throws(
       () => decodeInputs({ inputs: [input('a', [1, 2]), input('b', [1, 2])] }, metadata),
-      /unknown input 'a'/,
+      /the model takes one input, got 2 \('a', 'b'\)/,
     );
   });
 

@@ -246,6 +246,7 @@ export function fromCoreInferResponse(res: InferenceResponse, useRaw: boolean): 
       name: t.name,
       datatype: t.datatype,
       shape: [...t.shape],
+      parameters: fromCoreParameters(t.parameters),
       ...(raw ? {} : { contents: typedContents(t) }),
     })),
     ...(raw

@@ -83,14 +83,18 @@ export async function encodeInferResponse(
     if (!first) json.add(',');
     first = false;
     const base = { name: tensor.name, datatype: tensor.datatype, shape: tensor.shape };
+    // Output parameters are the content type the core labelled the output with, if any; the C++
+    // client requires binary_data_size whenever `parameters` is present (v2-protocol.md §1.5), so
+    // unlabelled outputs carry none.
+    const labels = tensor.parameters;
     if (wantsBinary(tensor.name)) {
       const bytes = toRawBytes(tensor);
       binary.push(bytes);
-      // Only binary_data_size goes in output parameters: the C++ client requires it whenever
-      // `parameters` is present (v2-protocol.md §1.5 gotcha).
-      json.add(JSON.stringify({ ...base, parameters: { binary_data_size: bytes.byteLength } }));
+      json.add(
+        JSON.stringify({ ...base, parameters: { ...labels, binary_data_size: bytes.byteLength } }),
+      );
     } else {
-      json.add(openObject(base));
+      json.add(openObject(labels === undefined ? base : { ...base, parameters: labels }));
       await addJsonData(json, tensor);
     }
   }

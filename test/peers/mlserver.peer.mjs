@@ -1,0 +1,43 @@
+// Peer: a Python virtualenv with the `mlserver` package from PyPI (its codecs, types and gRPC
+// converters), pinned in test/peers/mlserver/requirements.txt. It is a virtualenv of its own, not
+// part of python.peer.mjs: mlserver brings FastAPI, pandas, OpenTelemetry and Kafka clients, and
+// keeping them apart leaves the main test environment (tritonclient, onnxruntime, the tree
+// libraries) as it is. Cached by a hash of the requirements and the interpreter's version. The
+// base interpreter is `python3` on PATH, or TESSERA_PYTHON_BASE (mlserver 1.7 needs 3.9–3.12).
+// Returns { TESSERA_MLSERVER_PYTHON: <venv>/bin/python }.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from './exec.mjs';
+import { pinnedVenv } from './pinned-venv.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+async function baseVersion(base) {
+  let version;
+  try {
+    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
+  } catch (err) {
+    throw new Error(`mlserver: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`);
+  }
+  if (!/^Python 3\.(9|1[0-2])\./.test(version)) {
+    throw new Error(`mlserver: ${base} is ${version}; mlserver 1.7 needs Python 3.9 to 3.12`);
+  }
+  return version;
+}
+
+export async function provision(log) {
+  const base = process.env.TESSERA_PYTHON_BASE ?? 'python3';
+  const venv = await pinnedVenv({
+    name: 'mlserver',
+    base,
+    version: await baseVersion(base),
+    requirements: join(here, 'mlserver', 'requirements.txt'),
+    imports:
+      'import mlserver.codecs, mlserver.types, mlserver.grpc.converters, pandas, numpy, requests, grpc',
+    salt: 'mlserver-peer-v1',
+    ready: (dir) => join(dir, 'bin', 'python'),
+    describe: 'mlserver and its dependencies',
+    log,
+  });
+  return { TESSERA_MLSERVER_PYTHON: join(venv, 'bin', 'python') };
+}

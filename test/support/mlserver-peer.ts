@@ -1,0 +1,112 @@
+// TypeScript side of the mlserver peer (test/peers/mlserver.peer.mjs): the walk-through model
+// folders built with the real libraries (test/peers/python/mlserver_models.py, main virtualenv)
+// and a client that builds requests with the `mlserver` package's codecs and decodes the answers
+// with its InferenceResponse (test/peers/mlserver/mlserver_client.py, mlserver virtualenv).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { lastJsonLine, runPython } from './python-peer.js';
+import { REPO_ROOT } from './server-process.js';
+
+/** The mlserver virtualenv's python (TESSERA_MLSERVER_PYTHON). */
+export function mlserverPython(): string {
+  const python = process.env['TESSERA_MLSERVER_PYTHON'];
+  if (python === undefined || python === '' || !existsSync(python)) {
+    throw new Error(
+      'TESSERA_MLSERVER_PYTHON is not set: run the tests through scripts/run-tests.mjs (test/peers/mlserver.peer.mjs)',
+    );
+  }
+  return python;
+}
+
+/** What Python predicted for the rows the walk-throughs send (mlserver_models.py). */
+export interface WalkthroughExpectations {
+  mushroom: {
+    rows: number[][];
+    predict: number[];
+    nan_rows: (number | null)[][];
+    nan_predict: number[];
+  };
+  iris: { rows: number[][]; columns: string[]; predict: number[][] };
+  mnist: { rows: number[][]; predict: number[] };
+  iris_strings: {
+    rows: number[][];
+    predict: string[];
+    predict_proba: number[][];
+    classes: string[];
+    onnx_outputs: string[];
+  };
+  text: { words: string[]; class_id: number[]; echo: string[] };
+  mms_mushroom: WalkthroughExpectations['mushroom'];
+  mms_mnist: WalkthroughExpectations['mnist'];
+}
+
+/** Builds `out/repo/<model>/` and `out/mms/models/<model>/` and returns the expectations. */
+export async function makeWalkthroughModels(out: string): Promise<WalkthroughExpectations> {
+  const script = join(REPO_ROOT, 'test', 'peers', 'python', 'mlserver_models.py');
+  const result = await runPython([script, '--out', out], 600_000);
+  if (result.code !== 0) {
+    throw new Error(
+      `mlserver_models.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+  return lastJsonLine(result.stdout) as WalkthroughExpectations;
+}
+
+/** One request for the mlserver client: a model, a codec and its fields (see mlserver_client.py). */
+export interface MlserverCase {
+  readonly id: string;
+  readonly model: string;
+  readonly version?: string;
+  readonly codec:
+    | 'np_request'
+    | 'np_input'
+    | 'pd'
+    | 'str_request'
+    | 'str_input'
+    | 'base64_input'
+    | 'datetime_input'
+    | 'raw';
+  readonly outputs?: readonly { name: string; content_type?: string }[];
+  readonly transports?: readonly ('rest' | 'grpc')[];
+  readonly [field: string]: unknown;
+}
+
+/** An output as MLServer's codecs decoded it. */
+export interface DecodedOutput {
+  name: string;
+  datatype: string;
+  shape: number[];
+  content_type: string | null;
+  decoded: { dtype: string; shape: number[]; values: unknown } | unknown[];
+}
+
+/** The answer to one case over one transport. */
+export interface MlserverResult {
+  id: string;
+  transport: 'rest' | 'grpc';
+  model_name?: string;
+  model_version?: string | null;
+  outputs?: DecodedOutput[];
+  status?: number | string;
+  error?: string;
+}
+
+/** Sends every case over REST and gRPC with the mlserver package's codecs. */
+export async function mlserverRequests(
+  server: { httpUrl: string; grpcAddress: string },
+  cases: readonly MlserverCase[],
+): Promise<MlserverResult[]> {
+  const script = join(REPO_ROOT, 'test', 'peers', 'mlserver', 'mlserver_client.py');
+  const input = JSON.stringify({
+    http: new URL(server.httpUrl).host,
+    grpc: server.grpcAddress,
+    cases,
+  });
+  const result = await runPython([script], 300_000, input, mlserverPython());
+  if (result.code !== 0) {
+    throw new Error(
+      `mlserver_client.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+  return (lastJsonLine(result.stdout) as { results: MlserverResult[] }).results;
+}
