@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { getErrorMessage, invalidInput, shorten } from '../errors.js';
+import { AdaptiveBatcher } from './adaptive-batcher.js';
 import { fromGenerateDocument, toGenerateDocument } from './generate.js';
 import type { ModelStatisticsSnapshot } from './inference-statistics.js';
 import { inferStream } from './infer-stream.js';
@@ -34,6 +35,7 @@ import { decodeRequest } from './codecs/decode-request.js';
 import { encodeOutputs } from './codecs/encode-response.js';
 import { requestedOutputNames } from './request-validation.js';
 import type {
+  DecodedRequest,
   InferenceRequest,
   InferenceResponse,
   ModelMetadata,
@@ -44,6 +46,13 @@ import type {
 } from './types.js';
 
 const tracer = trace.getTracer('tessera-server');
+
+/**
+ * The bound of a batcher's queue: requests beyond it are refused with OVERLOADED at once rather
+ * than growing memory (issue: "a saturated queue answers 503 / UNAVAILABLE at once").
+ */
+const MIN_BATCH_QUEUE = 256;
+const BATCH_QUEUE_PER_ROW = 16;
 
 /** Dependencies of the data plane. */
 export interface DataPlaneDeps {
@@ -68,6 +77,8 @@ export class DataPlane {
   #ready = false;
   /** Aborted at shutdown: streams have no natural end to drain to, so they are ended. */
   readonly #stopStreams = new AbortController();
+  /** One batcher per loaded version that batches; dropped with the version (a WeakMap key). */
+  readonly #batchers = new WeakMap<LoadedModel, AdaptiveBatcher>();
 
   constructor(deps: DataPlaneDeps) {
     this.#deps = deps;
@@ -200,7 +211,21 @@ export class DataPlane {
       return response;
     } finally {
       const finished = performance.now();
-      if (outcome === 'success') {
+      if (outcome === 'success' && call.dispatched !== undefined) {
+        model.statistics.recordBatchedSuccess(
+          call.batchSize,
+          started,
+          call.inputsDone,
+          call.dispatched,
+          call.inferDone,
+          finished,
+        );
+        this.#deps.observer.batchQueueWait(
+          target.model,
+          version,
+          (call.dispatched - call.inputsDone) / 1000,
+        );
+      } else if (outcome === 'success') {
         model.statistics.recordSuccess(
           call.batchSize,
           started,
@@ -244,24 +269,17 @@ export class DataPlane {
       call.inputsDone = performance.now();
       const id = requestId(request, ctx);
       const parameters: Parameters = { ...(request.parameters ?? {}), headers: ctx.headers };
-      const runtimeCall = model.instance.infer(
-        {
-          id,
-          parameters,
-          inputs,
-          ...(request.outputs === undefined ? {} : { outputs: request.outputs }),
-        },
-        {
-          ...(outputNames === undefined ? {} : { outputNames }),
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        },
-      );
-      call.settled = runtimeCall;
-      const result = await withDeadline(runtimeCall, {
-        model: modelName,
-        timeoutMs: this.#deps.inferTimeoutMs,
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      });
+      const decoded = {
+        id,
+        parameters,
+        inputs,
+        ...(request.outputs === undefined ? {} : { outputs: request.outputs }),
+      };
+      const batcher = this.#batcherOf(model, modelName);
+      const result =
+        batcher === undefined
+          ? await this.#runAlone(model, modelName, decoded, outputNames, ctx, call)
+          : await this.#runBatched(batcher, modelName, decoded, outputNames, ctx, call);
       call.inferDone = performance.now();
       const outputs = encodeOutputs(
         result.outputs,
@@ -280,6 +298,86 @@ export class DataPlane {
     } catch (error) {
       throw wrapRuntimeError(error, modelName);
     }
+  }
+
+  /** The runtime call of a model that does not batch. */
+  async #runAlone(
+    model: LoadedModel,
+    modelName: string,
+    request: DecodedRequest,
+    outputNames: readonly string[] | undefined,
+    ctx: RequestContext,
+    call: RuntimeCall,
+  ): Promise<RuntimeResult> {
+    const runtimeCall = model.instance.infer(request, {
+      ...(outputNames === undefined ? {} : { outputNames }),
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+    call.settled = runtimeCall;
+    return withDeadline(runtimeCall, {
+      model: modelName,
+      timeoutMs: this.#deps.inferTimeoutMs,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+  }
+
+  /**
+   * The runtime call through the model's batcher. The deadline and the client's cancellation
+   * reach the batcher as one signal, so a member that gives up while queued leaves its batch
+   * (the others stay); once dispatched, its part of the answer is dropped.
+   */
+  async #runBatched(
+    batcher: AdaptiveBatcher,
+    modelName: string,
+    request: DecodedRequest,
+    outputNames: readonly string[] | undefined,
+    ctx: RequestContext,
+    call: RuntimeCall,
+  ): Promise<RuntimeResult> {
+    const gaveUp = new AbortController();
+    const submitted = batcher.submit(request, {
+      ...(outputNames === undefined ? {} : { outputNames }),
+      signal: ctx.signal ? AbortSignal.any([ctx.signal, gaveUp.signal]) : gaveUp.signal,
+    });
+    call.settled = submitted;
+    try {
+      const { result, dispatched } = await withDeadline(submitted, {
+        model: modelName,
+        timeoutMs: this.#deps.inferTimeoutMs,
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+      });
+      call.dispatched = dispatched;
+      return result;
+    } catch (error) {
+      gaveUp.abort();
+      throw error;
+    }
+  }
+
+  /** The version's batcher, created on first use when it batches (`max_batch_size` > 1, `max_batch_time` > 0). */
+  #batcherOf(model: LoadedModel, modelName: string): AdaptiveBatcher | undefined {
+    const { maxBatchSize, maxBatchTimeSeconds } = model.settings;
+    if (maxBatchSize <= 1 || maxBatchTimeSeconds <= 0) return undefined;
+    let batcher = this.#batchers.get(model);
+    if (batcher === undefined) {
+      const version = model.version;
+      const statistics = model.statistics;
+      const observer = this.#deps.observer;
+      batcher = new AdaptiveBatcher({
+        model: modelName,
+        maxBatchSize,
+        maxBatchTimeMs: maxBatchTimeSeconds * 1000,
+        maxQueued: Math.max(MIN_BATCH_QUEUE, BATCH_QUEUE_PER_ROW * maxBatchSize),
+        // The runtime's own signal is not passed: a batched call serves several clients.
+        run: (batched, options) => model.instance.infer(batched, options),
+        onExecution: (e) => {
+          statistics.recordExecution(e.rows, e.concatMs, e.inferMs, e.splitMs);
+          observer.batchExecuted(modelName, version, e.rows);
+        },
+      });
+      this.#batchers.set(model, batcher);
+    }
+    return batcher;
   }
 
   /** Runs one request as a stream of responses (core/infer-stream.ts). */
@@ -412,7 +510,9 @@ export class DataPlane {
  * the phase boundaries its statistics are computed from (`performance.now()` readings).
  */
 interface RuntimeCall {
-  settled?: Promise<RuntimeResult>;
+  settled?: Promise<unknown>;
+  /** When a batched request left its batch queue; undefined when it ran alone. */
+  dispatched?: number;
   batchSize: number;
   inputsDone: number;
   inferDone: number;

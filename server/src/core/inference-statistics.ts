@@ -91,8 +91,8 @@ export class InferenceStatistics {
   /**
    * One successful request of `batchSize` inferences, executed alone. Phases as Triton names them:
    * compute_input = decoding and validating the inputs, compute_infer = the runtime call,
-   * compute_output = checking and assembling the outputs. Nothing queues in the core (each request
-   * is one execution), so queue time is counted as 0 ns.
+   * compute_output = checking and assembling the outputs. A request executed alone never waits in
+   * a batch queue, so its queue time is 0 ns.
    */
   recordSuccess(
     batchSize: number,
@@ -101,22 +101,56 @@ export class InferenceStatistics {
     inferDone: number,
     finished: number,
   ): void {
+    this.recordBatchedSuccess(batchSize, started, inputsDone, inputsDone, inferDone, finished);
+    this.recordExecution(
+      batchSize,
+      inputsDone - started,
+      inferDone - inputsDone,
+      finished - inferDone,
+    );
+  }
+
+  /**
+   * The request half of a success: one request of `inferences` rows whose execution may have been
+   * shared with others (adaptive batching). `dispatched` is when its batch left the queue, so
+   * queue = dispatched − inputsDone, as Triton counts time in its scheduler queue.
+   */
+  recordBatchedSuccess(
+    inferences: number,
+    started: number,
+    inputsDone: number,
+    dispatched: number,
+    inferDone: number,
+    finished: number,
+  ): void {
     this.#lastInference = Date.now();
-    this.#inferenceCount += batchSize;
-    this.#executionCount++;
+    this.#inferenceCount += inferences;
     this.#success.add(finished - started);
-    this.#queue.add(0);
+    this.#queue.add(dispatched - inputsDone);
     this.#computeInput.add(inputsDone - started);
-    this.#computeInfer.add(inferDone - inputsDone);
+    this.#computeInfer.add(inferDone - dispatched);
     this.#computeOutput.add(finished - inferDone);
+  }
+
+  /**
+   * The execution half: one runtime call of `batchSize` rows (Triton's `execution_count` and
+   * `batch_stats`, which count executions, not requests). Durations in milliseconds.
+   */
+  recordExecution(
+    batchSize: number,
+    computeInputMs: number,
+    computeInferMs: number,
+    computeOutputMs: number,
+  ): void {
+    this.#executionCount++;
     let batch = this.#batches.get(batchSize);
     if (batch === undefined) {
       batch = new BatchDurations();
       this.#batches.set(batchSize, batch);
     }
-    batch.computeInput.add(inputsDone - started);
-    batch.computeInfer.add(inferDone - inputsDone);
-    batch.computeOutput.add(finished - inferDone);
+    batch.computeInput.add(computeInputMs);
+    batch.computeInfer.add(computeInferMs);
+    batch.computeOutput.add(computeOutputMs);
   }
 
   /** One request that reached the model and failed (bad input, runtime error, timeout, cancel). */

@@ -22,6 +22,10 @@ export interface CoreObserver {
   modelLoaded(model: string, version: string, seconds: number, memoryBytes?: number): void;
   modelLoadFailed(model: string): void;
   modelUnloaded(model: string, version: string): void;
+  /** One execution of an adaptively batched model, of `rows` rows (core/adaptive-batcher.ts). */
+  batchExecuted(model: string, version: string, rows: number): void;
+  /** How long one request of an adaptively batched model waited for its batch. */
+  batchQueueWait(model: string, version: string, seconds: number): void;
 }
 
 /** An observer that records nothing, for unit tests. */
@@ -31,6 +35,8 @@ export const silentObserver: CoreObserver = {
   modelLoaded: () => undefined,
   modelLoadFailed: () => undefined,
   modelUnloaded: () => undefined,
+  batchExecuted: () => undefined,
+  batchQueueWait: () => undefined,
 };
 
 /** A logger that writes nothing, for unit tests. */

@@ -26,6 +26,8 @@ export class ServerMetrics implements CoreObserver {
   readonly #mlSuccess: Counter<'model' | 'version'>;
   readonly #mlFailure: Counter<'model' | 'version'>;
   readonly #mlDuration: Summary<'model' | 'version'>;
+  readonly #batchSize: Histogram<'model' | 'version'>;
+  readonly #batchQueueWait: Histogram<'model' | 'version'>;
   readonly #restTotal: Counter<'method' | 'route' | 'status_code'>;
   readonly #restDuration: Histogram<'method' | 'route'>;
   readonly #mlRestTotal: Counter<'method' | 'path' | 'status_code' | 'app_name'>;
@@ -96,6 +98,20 @@ export class ServerMetrics implements CoreObserver {
       help: 'MLServer-compatible: inference duration in seconds.',
       labelNames: ['model', 'version'],
       percentiles: [],
+      registers,
+    });
+    this.#batchSize = new Histogram({
+      name: 'tessera_model_batch_size',
+      help: 'Rows per runtime execution of an adaptively batched model (max_batch_size > 1).',
+      labelNames: ['model', 'version'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+      registers,
+    });
+    this.#batchQueueWait = new Histogram({
+      name: 'tessera_model_batch_queue_wait_seconds',
+      help: 'Time a request of an adaptively batched model waited for its batch, in seconds.',
+      labelNames: ['model', 'version'],
+      buckets: LATENCY_BUCKETS,
       registers,
     });
     this.#restTotal = new Counter({
@@ -187,6 +203,14 @@ export class ServerMetrics implements CoreObserver {
     this.#loadFailures.inc({ model });
   }
 
+  batchExecuted(model: string, version: string, rows: number): void {
+    this.#batchSize.observe({ model, version }, rows);
+  }
+
+  batchQueueWait(model: string, version: string, seconds: number): void {
+    this.#batchQueueWait.observe({ model, version }, seconds);
+  }
+
   /** Drops a model version's series so that unloaded models don't linger in scrapes. */
   modelUnloaded(model: string, version: string): void {
     for (const metric of [
@@ -196,6 +220,8 @@ export class ServerMetrics implements CoreObserver {
       this.#mlSuccess,
       this.#mlFailure,
       this.#mlDuration,
+      this.#batchSize,
+      this.#batchQueueWait,
     ]) {
       metric.remove({ model, version });
     }

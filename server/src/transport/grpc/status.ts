@@ -19,6 +19,7 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   [ErrorCode.TIMEOUT]: status.DEADLINE_EXCEEDED,
   [ErrorCode.CANCELLED]: status.CANCELLED,
   [ErrorCode.SHUTTING_DOWN]: status.UNAVAILABLE,
+  [ErrorCode.OVERLOADED]: status.UNAVAILABLE,
   [ErrorCode.INFERENCE_FAILED]: status.INTERNAL,
   [ErrorCode.INTERNAL]: status.INTERNAL,
 };

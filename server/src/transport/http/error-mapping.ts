@@ -18,6 +18,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCode.TIMEOUT]: 504,
   [ErrorCode.CANCELLED]: 499,
   [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.OVERLOADED]: 503,
   [ErrorCode.INFERENCE_FAILED]: 500,
   [ErrorCode.INTERNAL]: 500,
 };

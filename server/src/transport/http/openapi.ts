@@ -42,6 +42,7 @@ const ERROR_TEXT: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.TIMEOUT]: 'inference took longer than infer_timeout_seconds',
   [ErrorCode.CANCELLED]: 'the client went away before the answer was ready (logged, not received)',
   [ErrorCode.SHUTTING_DOWN]: 'the server is shutting down',
+  [ErrorCode.OVERLOADED]: "the model's batch queue is full; retry later",
   [ErrorCode.INFERENCE_FAILED]: 'the runtime failed on inputs that passed validation',
   [ErrorCode.INTERNAL]: 'an unexpected server error',
   [ErrorCode.ADMIN_ONLY]:
@@ -403,6 +404,7 @@ const INFER_ERRORS = [
   ErrorCode.UNSUPPORTED,
   ErrorCode.TIMEOUT,
   ErrorCode.CANCELLED,
+  ErrorCode.OVERLOADED,
   ErrorCode.INFERENCE_FAILED,
 ];
 const html = {
