@@ -446,3 +446,25 @@ export async function makeMemoryModels(
   }
   return lastJsonLine(result.stdout) as MemoryModelCounts;
 }
+
+/** One protocol's answer from batch_statistics.py: the model config and statistics, or the error. */
+export type StatisticsAnswer =
+  | { config: Record<string, unknown>; stats: { model_stats: Record<string, unknown>[] } }
+  | { error: string };
+
+/** Reads a model's config and statistics with tritonclient over HTTP and gRPC. */
+export async function tritonStatistics(options: {
+  http: string;
+  grpc: string;
+  model: string;
+}): Promise<{ http: StatisticsAnswer; grpc: StatisticsAnswer }> {
+  const args = ['--http', options.http, '--grpc', options.grpc, '--model', options.model];
+  const result = await runPython([join(scripts, 'batch_statistics.py'), ...args], 60_000);
+  try {
+    return lastJsonLine(result.stdout) as { http: StatisticsAnswer; grpc: StatisticsAnswer };
+  } catch {
+    throw new Error(
+      `batch_statistics.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
