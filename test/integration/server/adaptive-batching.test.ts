@@ -109,7 +109,7 @@ void describe('adaptive batching (iris, max_batch_size 16)', () => {
 
   before(async () => {
     const models = await copyModels('examples/models/iris');
-    cleanup = models.cleanup;
+    cleanup = () => models.cleanup();
     // The same ONNX file twice: `iris` unbatched (the reference answer), `iris-batched` batching.
     await cp(join(models.dir, 'iris'), join(models.dir, BATCHED), { recursive: true });
     const settingsPath = join(models.dir, BATCHED, 'model-settings.json');
