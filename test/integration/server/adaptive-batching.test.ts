@@ -229,3 +229,59 @@ void describe('adaptive batching (iris, max_batch_size 16)', () => {
     }
   });
 });
+
+void describe('adaptive batching: a bad request inside a batch (custom runtime)', () => {
+  let server: ServerProcess;
+
+  before(async () => {
+    server = await startServer({ folder: 'test/fixtures/batching' });
+  });
+
+  after(async () => {
+    assert.equal(await server.stop(), 0, 'server exits 0 on SIGTERM');
+  });
+
+  const post = (values: number[]): Promise<Response> =>
+    fetch(`${server.httpUrl}/v2/models/doubler/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [values.length / 2, 2], data: values }],
+      }),
+    });
+
+  void it('fails only the bad member; every other member gets its own answer', async () => {
+    const inputs = Array.from({ length: 24 }, (_, i) => (i === 7 ? [-3, 1] : [i, i + 0.5]));
+    const responses = await Promise.all(inputs.map(post));
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as {
+      outputs?: { data: number[] }[];
+      error?: string;
+    }[];
+    responses.forEach((r, i) => {
+      if (i === 7) {
+        assert.equal(r.status, 400);
+        assert.match(bodies[i]?.error ?? '', /negative value -3 in input 'x'/);
+      } else {
+        assert.equal(r.status, 200, JSON.stringify(bodies[i]));
+        assert.deepEqual(
+          bodies[i]?.outputs?.[0]?.data,
+          (inputs[i] as number[]).map((v) => v * 2),
+        );
+      }
+    });
+  });
+
+  void it('batches good requests together', async () => {
+    const before = (await (await fetch(`${server.httpUrl}/v2/models/doubler/stats`)).json()) as {
+      model_stats: { execution_count: number }[];
+    };
+    const responses = await Promise.all(Array.from({ length: 16 }, (_, i) => post([i, i])));
+    assert.ok(responses.every((r) => r.status === 200));
+    const after = (await (await fetch(`${server.httpUrl}/v2/models/doubler/stats`)).json()) as {
+      model_stats: { execution_count: number }[];
+    };
+    const executions =
+      (after.model_stats[0]?.execution_count ?? 0) - (before.model_stats[0]?.execution_count ?? 0);
+    assert.ok(executions > 0 && executions < 16, `${executions} executions for 16 requests`);
+  });
+});
