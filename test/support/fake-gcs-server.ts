@@ -63,6 +63,7 @@ export async function startFakeGcs(): Promise<FakeGcsServer> {
     );
     if (answered) break;
     if (Date.now() > deadline) throw new Error(`fake-gcs-server did not start:\n${output}`);
+    // A poll interval, not a wait for time to pass: the loop ends when the server answers.
     await delay(100);
   }
   return {
@@ -91,6 +92,7 @@ export async function startFakeGcs(): Promise<FakeGcsServer> {
     objectFile: (bucket, name) => join(root, 'data', bucket, ...name.split('/')),
     stop: async () => {
       child.kill('SIGTERM');
+      // Escalation only: cleared as soon as the process exits on SIGTERM.
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exit;
       clearTimeout(timer);
