@@ -100,6 +100,12 @@ export const settingsSchema = z.object({
    * request used typed contents, raw otherwise: MLServer's behaviour).
    */
   grpc_output_contents: z.enum(['raw', 'as_request']).default('raw'),
+  /**
+   * Triton's `--allow-client-shm`: whether clients may register system shared-memory regions and
+   * pass tensors through them (docs/triton-extensions.md). Off by default, as in Triton: only a
+   * client on the same host (pod) can use it, and it lets that client name host memory objects.
+   */
+  allow_client_shm: bool.default(false),
   headers_timeout_seconds: integer(1).default(30),
   request_timeout_seconds: integer(1).default(120),
   keep_alive_timeout_seconds: integer(1).default(75),

@@ -8,6 +8,7 @@ import type { Settings } from './config.js';
 import { DataPlane } from './core/dataplane.js';
 import { ModelRegistry } from './core/model-registry.js';
 import { ModelRepository } from './core/model-repository.js';
+import { SystemSharedMemory } from './core/system-shared-memory.js';
 import type { ModelRuntime } from './core/model-runtime.js';
 import type { PinoLogger } from './observability/logger.js';
 import { ServerMetrics } from './observability/metrics.js';
@@ -25,6 +26,11 @@ export const EXTENSIONS = [
   'binary_tensor_data',
   'parameters',
 ] as const;
+
+/** Where POSIX shm_open names live on Linux (glibc maps `/key` to this folder's `key`). */
+const SHM_DIRECTORY = '/dev/shm';
+/** At most this many registered shared-memory regions: each holds a file descriptor. */
+const MAX_SHM_REGIONS = 256;
 
 /** A running server. */
 export interface RunningServer {
@@ -68,6 +74,12 @@ export async function startServer(
     logger,
     drainTimeoutMs: settings.drain_timeout_seconds * 1000,
   });
+  const sharedMemory = new SystemSharedMemory({
+    enabled: settings.allow_client_shm,
+    directory: SHM_DIRECTORY,
+    maxRegions: MAX_SHM_REGIONS,
+    maxTensorBytes: settings.max_body_bytes,
+  });
   const dataplane = new DataPlane({
     registry,
     observer: metrics,
@@ -75,7 +87,13 @@ export async function startServer(
     server: {
       name: settings.server_name,
       version: settings.server_version,
-      extensions: [...new Set([...EXTENSIONS, ...settings.extensions])],
+      extensions: [
+        ...new Set([
+          ...EXTENSIONS,
+          ...(settings.allow_client_shm ? ['system_shared_memory'] : []),
+          ...settings.extensions,
+        ]),
+      ],
     },
     inferTimeoutMs: settings.infer_timeout_seconds * 1000,
     limits: {
@@ -84,6 +102,7 @@ export async function startServer(
     },
     requiredModels: settings.required_models,
     parallelWorkers: settings.parallel_workers,
+    sharedMemory,
   });
 
   const adminSet = settings.admin_port !== null;
@@ -131,6 +150,7 @@ export async function startServer(
       metricsApp,
       tracing,
       logger,
+      sharedMemory,
     });
     return stopping;
   };
@@ -148,12 +168,14 @@ async function stopAll(parts: {
   metricsApp: FastifyInstance | undefined;
   tracing: { shutdown(): Promise<void> };
   logger: PinoLogger;
+  sharedMemory: SystemSharedMemory;
 }): Promise<void> {
   parts.logger.info({}, 'Shutting down: readiness off, draining in-flight requests');
   parts.dataplane.markShuttingDown();
   // Both servers stop accepting at once; each waits for its in-flight calls.
   await Promise.all([parts.http.close(), parts.admin?.close(), parts.grpc.shutdown()]);
   await parts.registry.unloadAll();
+  await parts.sharedMemory.close();
   await Promise.all(parts.runtimes.map((runtime) => runtime.close?.() ?? Promise.resolve()));
   await parts.metricsApp?.close();
   await parts.tracing.shutdown().catch(() => undefined);

@@ -4,6 +4,7 @@
 //   runBytesRoundTrip()     runs test/peers/python/bytes_roundtrip.py (BYTES through tritonclient)
 //   runTritonExtensions()   runs test/peers/python/triton_extensions.py (Triton's extensions)
 //   runTritonExample()      runs one of Triton's example clients (test/peers/python/triton_examples)
+//   runSystemSharedMemory() runs test/peers/python/system_shared_memory.py (shared memory)
 //   runStreamInfer()        runs test/peers/python/stream_infer.py (tritonclient.grpc streams)
 //   startFakeV2Server()     starts test/peers/python/fake_v2_server.py (self-tests of the peers only)
 import { spawn } from 'node:child_process';
@@ -166,6 +167,29 @@ export async function runTritonExtensions(options: {
   } catch {
     throw new Error(
       `triton_extensions.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+}
+
+/** Runs test/peers/python/system_shared_memory.py (the shared-memory extension, both protocols). */
+export async function runSystemSharedMemory(options: {
+  http: string;
+  grpc: string;
+  timeoutMs?: number;
+}): Promise<ConformanceCheck[]> {
+  const args = [
+    join(scripts, 'system_shared_memory.py'),
+    '--http',
+    options.http,
+    '--grpc',
+    options.grpc,
+  ];
+  const result = await runPython(args, options.timeoutMs ?? 120_000);
+  try {
+    return (lastJsonLine(result.stdout) as { checks: ConformanceCheck[] }).checks;
+  } catch {
+    throw new Error(
+      `system_shared_memory.py printed no JSON (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
     );
   }
 }

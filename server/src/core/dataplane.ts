@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SpanStatusCode, trace } from '@opentelemetry/api';
-import { getErrorMessage, invalidInput, shorten } from '../errors.js';
+import { ErrorCode, ServerError, getErrorMessage, invalidInput, shorten } from '../errors.js';
 import { AdaptiveBatcher } from './adaptive-batcher.js';
 import { fromGenerateDocument, toGenerateDocument } from './generate.js';
 import type { ModelStatisticsSnapshot } from './inference-statistics.js';
@@ -34,6 +34,11 @@ import { checkRequestElements, checkResponseBytes, type InferLimits } from './re
 import { decodeRequest } from './codecs/decode-request.js';
 import { encodeOutputs } from './codecs/encode-response.js';
 import { requestedOutputNames } from './request-validation.js';
+import {
+  SystemSharedMemory,
+  type SharedMemoryRegionStatus,
+  type SharedMemoryUse,
+} from './system-shared-memory.js';
 import type {
   DecodedRequest,
   InferenceRequest,
@@ -68,6 +73,8 @@ export interface DataPlaneDeps {
   readonly requiredModels?: readonly string[];
   /** The server's `parallel_workers`, reported as a model's instance count unless it sets its own. */
   readonly parallelWorkers?: number;
+  /** Triton's system shared-memory regions (absent: requests naming shared memory are refused). */
+  readonly sharedMemory?: SystemSharedMemory;
 }
 
 /** The server's data plane and model repository operations. */
@@ -260,6 +267,38 @@ export class DataPlane {
     ctx: RequestContext,
     call: RuntimeCall,
   ): Promise<InferenceResponse> {
+    // Checked without awaiting: requests that name no shared memory (nearly all) pay nothing.
+    if (!SystemSharedMemory.uses(request))
+      return this.#runRequest(model, request, modelName, ctx, call);
+    let use: SharedMemoryUse;
+    try {
+      use = await this.#sharedMemory().prepare(request);
+    } catch (error) {
+      throw wrapRuntimeError(error, modelName);
+    }
+    try {
+      return await this.#runRequest(model, use.request, modelName, ctx, call, use);
+    } finally {
+      use.release();
+    }
+  }
+
+  #sharedMemory(): SystemSharedMemory {
+    const shm = this.#deps.sharedMemory;
+    if (shm === undefined) {
+      throw new ServerError(ErrorCode.UNSUPPORTED, 'this server has no shared memory support');
+    }
+    return shm;
+  }
+
+  async #runRequest(
+    model: LoadedModel,
+    request: InferenceRequest,
+    modelName: string,
+    ctx: RequestContext,
+    call: RuntimeCall,
+    shm?: SharedMemoryUse,
+  ): Promise<InferenceResponse> {
     try {
       const metadata = model.instance.metadata;
       const inputs = decodeRequest(request, metadata, model.settings);
@@ -281,12 +320,13 @@ export class DataPlane {
           ? await this.#runAlone(model, modelName, decoded, outputNames, ctx, call)
           : await this.#runBatched(batcher, modelName, decoded, outputNames, ctx, call);
       call.inferDone = performance.now();
-      const outputs = encodeOutputs(
+      const encoded = encodeOutputs(
         result.outputs,
         request.outputs,
         model.settings,
         metadata.defaultContentType,
       );
+      const outputs = shm === undefined ? encoded : await shm.place(encoded);
       checkResponseBytes(modelName, outputs, this.#deps.limits.maxResponseBytes);
       return {
         modelName,
@@ -380,12 +420,41 @@ export class DataPlane {
     return batcher;
   }
 
+  /** Registered system shared-memory regions: one (by name) or all (system-shared-memory.ts). */
+  systemSharedMemoryStatus(name?: string): SharedMemoryRegionStatus[] {
+    return this.#sharedMemory().status(name);
+  }
+
+  /** Registers a system shared-memory region for inputs and outputs of later requests. */
+  registerSystemSharedMemory(
+    name: string,
+    key: string,
+    offset: number,
+    byteSize: number,
+  ): Promise<void> {
+    return this.#sharedMemory().register(name, key, offset, byteSize);
+  }
+
+  /** Unregisters one region, or all when `name` is absent; requests using it finish first. */
+  unregisterSystemSharedMemory(name?: string): Promise<void> {
+    return this.#sharedMemory().unregister(name);
+  }
+
+  /** Triton's CUDA shared memory: refused with a reason, as this server computes on CPU. */
+  cudaSharedMemory(): never {
+    throw new ServerError(
+      ErrorCode.UNSUPPORTED,
+      'CUDA shared memory is not supported: this server computes on CPU; use system shared memory (/v2/systemsharedmemory)',
+    );
+  }
+
   /** Runs one request as a stream of responses (core/infer-stream.ts). */
   inferStream(
     request: InferenceRequest,
     target: { model: string; version?: string },
     ctx: RequestContext,
   ): AsyncGenerator<InferenceResponse, void, undefined> {
+    if (SystemSharedMemory.uses(request)) return refusedStream();
     return inferStream(
       { ...this.#deps, stopSignal: this.#stopStreams.signal },
       request,
@@ -546,4 +615,14 @@ function fileSettings(
     extra: {},
     parameters: {},
   };
+}
+
+/** A stream that fails at once: shared memory is read and written for unary inference only. */
+// eslint-disable-next-line require-yield
+async function* refusedStream(): AsyncGenerator<InferenceResponse, void, undefined> {
+  await Promise.resolve();
+  throw new ServerError(
+    ErrorCode.UNSUPPORTED,
+    'shared memory is read and written for unary inference (infer, ModelInfer), not for streams',
+  );
 }

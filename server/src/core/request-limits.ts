@@ -64,6 +64,8 @@ export function responseTooLarge(model: string, bytes: number, max: number): Ser
 /** Refuses outputs whose raw size alone exceeds the limit, before they are encoded. */
 export function checkResponseBytes(model: string, outputs: readonly Tensor[], max: number): void {
   let total = 0;
-  for (const tensor of outputs) total += rawByteLength(tensor);
+  // An output written to shared memory does not travel in the response.
+  for (const tensor of outputs)
+    if (tensor.sharedMemory === undefined) total += rawByteLength(tensor);
   if (total > max) throw responseTooLarge(model, total, max);
 }

@@ -73,6 +73,11 @@ function decodeData(
       }
       return decodeList(name, datatype, shape, count, flatten(data.value as unknown[]));
     }
+    case 'shm':
+      // The data plane reads shared memory before decoding; only streams get here.
+      throw invalidInput(
+        `input '${name}': shared memory is read for unary inference (infer, ModelInfer), not for streams`,
+      );
     case 'list':
       // Checked before the element count: FP16/BF16 have no typed field, so a count would mislead.
       if (RAW_ONLY.has(datatype)) {

@@ -32,6 +32,8 @@ export type TensorValues =
  * - `json`: the OIP `data` member, flat or nested.
  * - `raw`: little-endian row-major bytes (HTTP binary extension, gRPC `raw_input_contents`).
  * - `list`: gRPC typed `InferTensorContents` values, already flat.
+ * - `shm`: bytes in a registered system shared-memory region (system-shared-memory.ts), read by
+ *   the core before decoding.
  */
 export type WireData =
   | { readonly kind: 'json'; readonly value: unknown }
@@ -39,6 +41,12 @@ export type WireData =
   | {
       readonly kind: 'list';
       readonly values: ArrayLike<number | bigint | boolean | string | Uint8Array>;
+    }
+  | {
+      readonly kind: 'shm';
+      readonly region: string;
+      readonly offset: number;
+      readonly byteSize: number;
     };
 
 /** One input of an inference request, as received. */
@@ -71,6 +79,15 @@ export interface Tensor {
   readonly shape: readonly number[];
   readonly data: TensorValues;
   readonly parameters?: Parameters;
+  /**
+   * Set on an output the client asked for in shared memory, once its bytes are written there:
+   * adapters send its name, datatype and shape and no data (extension_shared_memory.md).
+   */
+  readonly sharedMemory?: {
+    readonly region: string;
+    readonly offset: number;
+    readonly byteSize: number;
+  };
 }
 
 /** A validated request as runtimes see it. */

@@ -32,6 +32,7 @@ function template(url: string): string {
   const path = url
     .replace(':model', '{model_name}')
     .replace(':version', '{model_version}')
+    .replace(':region_name', '{region_name}')
     .replace(/\/\*$/, '/{file}');
   return path.length > 1 ? path.replace(/\/$/, '') : path;
 }
@@ -181,6 +182,59 @@ void describe('the OpenAPI document', () => {
       number,
     ][] = [
       ['GET /v2/health/live', { path: '/v2/health/live' }, 200],
+      // Shared memory is off unless allow_client_shm (system-shared-memory.test.ts turns it on).
+      ['GET /v2/systemsharedmemory/status', { path: '/v2/systemsharedmemory/status' }, 501],
+      [
+        'GET /v2/systemsharedmemory/region/{region_name}/status',
+        { path: '/v2/systemsharedmemory/region/r/status' },
+        501,
+      ],
+      [
+        'POST /v2/systemsharedmemory/region/{region_name}/register',
+        {
+          method: 'POST',
+          path: '/v2/systemsharedmemory/region/r/register',
+          headers: json,
+          body: '{"key": "/r", "byte_size": 8}',
+        },
+        501,
+      ],
+      [
+        'POST /v2/systemsharedmemory/unregister',
+        { method: 'POST', path: '/v2/systemsharedmemory/unregister' },
+        501,
+      ],
+      [
+        'POST /v2/systemsharedmemory/region/{region_name}/unregister',
+        { method: 'POST', path: '/v2/systemsharedmemory/region/r/unregister' },
+        501,
+      ],
+      ['GET /v2/cudasharedmemory/status', { path: '/v2/cudasharedmemory/status' }, 501],
+      [
+        'GET /v2/cudasharedmemory/region/{region_name}/status',
+        { path: '/v2/cudasharedmemory/region/r/status' },
+        501,
+      ],
+      [
+        'POST /v2/cudasharedmemory/region/{region_name}/register',
+        {
+          method: 'POST',
+          path: '/v2/cudasharedmemory/region/r/register',
+          headers: json,
+          body: '{"key": "/r", "byte_size": 8}',
+        },
+        501,
+      ],
+      [
+        'POST /v2/cudasharedmemory/unregister',
+        { method: 'POST', path: '/v2/cudasharedmemory/unregister' },
+        501,
+      ],
+      [
+        'POST /v2/cudasharedmemory/region/{region_name}/unregister',
+        { method: 'POST', path: '/v2/cudasharedmemory/region/r/unregister' },
+        501,
+      ],
       ['GET /v2/health/live', { method: 'HEAD', path: '/v2/health/live' }, 200],
       ['GET /v2/health/ready', { path: '/v2/health/ready' }, 200],
       ['GET /v2', { path: '/v2' }, 200],

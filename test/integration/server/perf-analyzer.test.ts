@@ -4,65 +4,9 @@
 // run that completes and reports server counts proves both. Windows are counted in requests,
 // not time, and any spread is accepted as stable: nothing here depends on the machine's speed.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
+import { perfAnalyzeSimple, serverCounts } from '../../support/perf-analyzer.js';
 import { startServer, type ServerProcess } from '../../support/server-process.js';
-
-const run = promisify(execFile);
-
-function perfAnalyzer(): { binary: string; libs: string } {
-  const binary = process.env['TESSERA_PERF_ANALYZER'];
-  const libs = process.env['TESSERA_PERF_ANALYZER_LIBS'];
-  assert.ok(
-    binary && libs,
-    'TESSERA_PERF_ANALYZER is not set: run through scripts/run-tests.mjs, which provisions it',
-  );
-  return { binary, libs };
-}
-
-async function measure(protocol: 'http' | 'grpc', url: string): Promise<string> {
-  const { binary, libs } = perfAnalyzer();
-  const { stdout, stderr } = await run(
-    binary,
-    [
-      '-m',
-      'simple',
-      '-i',
-      protocol,
-      '-u',
-      url,
-      '--shape',
-      'INPUT0:1,16',
-      '--shape',
-      'INPUT1:1,16',
-      '--concurrency-range',
-      '2',
-      '--measurement-mode',
-      'count_windows',
-      '--measurement-request-count',
-      '25',
-      '--stability-percentage',
-      '1000',
-      '--max-trials',
-      '3',
-    ],
-    {
-      env: { ...process.env, LD_LIBRARY_PATH: libs },
-      timeout: 180_000,
-      maxBuffer: 4 * 1024 * 1024,
-    },
-  );
-  return stdout + stderr;
-}
-
-/** perf_analyzer's "Server:" section counts, read from its report. */
-function serverCounts(report: string): { inference: number; success: number } {
-  const server = report.slice(report.indexOf('Server:'));
-  const inference = Number(/Inference count: (\d+)/.exec(server)?.[1] ?? NaN);
-  const success = Number(/Successful request count: (\d+)/.exec(server)?.[1] ?? NaN);
-  return { inference, success };
-}
 
 void describe('perf_analyzer', () => {
   let server: ServerProcess;
@@ -78,7 +22,12 @@ void describe('perf_analyzer', () => {
   for (const protocol of ['http', 'grpc'] as const) {
     void it(`measures the simple model over ${protocol} with server-side statistics`, async () => {
       const port = protocol === 'http' ? server.ports.http : server.ports.grpc;
-      const report = await measure(protocol, `127.0.0.1:${port}`);
+      const report = await perfAnalyzeSimple({
+        protocol,
+        url: `127.0.0.1:${port}`,
+        concurrency: 2,
+        requests: 25,
+      });
       assert.match(report, /Concurrency: 2, throughput: [\d.]+ infer\/sec/, report);
       assert.doesNotMatch(report, /error|failed/i, report);
       const counts = serverCounts(report);

@@ -5,6 +5,7 @@
  */
 import { invalidInput, shorten } from '../../errors.js';
 import { toRawBytes } from '../../core/tensor-encode.js';
+import { placeOf } from '../../core/system-shared-memory.js';
 import type {
   InferenceRequest,
   InferenceResponse,
@@ -150,20 +151,35 @@ function hasTypedContents(c: InferTensorContents__Output | null): boolean {
 /** Converts a ModelInferRequest to a core request; tensor validation happens in the core. */
 export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceRequest {
   const raw = req.raw_input_contents;
-  if (raw.length > 0 && raw.length !== req.inputs.length) {
+  const inputParams = req.inputs.map((input) => toCoreParameters(input.parameters));
+  const places = req.inputs.map((input, i) =>
+    placeOf(`input '${shorten(input.name)}'`, inputParams[i]),
+  );
+  // Inputs in shared memory have no raw_input_contents entry (Triton's infer_handler.cc).
+  const carried = places.filter((p) => p === undefined).length;
+  if (raw.length > 0 && raw.length !== carried) {
     throw invalidInput(
-      `raw_input_contents has ${raw.length} entries but the request has ${req.inputs.length} inputs; send one per input, in order`,
+      `raw_input_contents has ${raw.length} entries but the request has ${carried} inputs not in shared memory; send one per such input, in order`,
     );
   }
+  let rawIndex = 0;
   const inputs: RequestInput[] = req.inputs.map((input, i) => {
     let data: WireData;
-    if (raw.length > 0) {
+    const place = places[i];
+    if (place !== undefined) {
+      if (hasTypedContents(input.contents)) {
+        throw invalidInput(
+          `input '${shorten(input.name)}': its data is in shared memory, so contents must be empty`,
+        );
+      }
+      data = { kind: 'shm', ...place };
+    } else if (raw.length > 0) {
       if (hasTypedContents(input.contents)) {
         throw invalidInput(
           `input '${shorten(input.name)}': use either raw_input_contents or contents, not both`,
         );
       }
-      data = { kind: 'raw', bytes: raw[i] ?? Buffer.alloc(0) };
+      data = { kind: 'raw', bytes: raw[rawIndex++] ?? Buffer.alloc(0) };
     } else if (input.contents === null) {
       throw invalidInput(
         `input '${shorten(input.name)}' has no data: set contents or raw_input_contents`,
@@ -172,13 +188,13 @@ export function toCoreInferRequest(req: ModelInferRequest__Output): InferenceReq
       checkContentsField(input.name, input.datatype, input.contents);
       data = { kind: 'list', values: typedValues(input.datatype, input.contents) };
     }
-    const params = toCoreParameters(input.parameters);
+    const parameters = inputParams[i] ?? {};
     return {
       name: input.name,
       datatype: input.datatype,
       shape: input.shape.map(Number),
       data,
-      ...(Object.keys(params).length === 0 ? {} : { parameters: params }),
+      ...(Object.keys(parameters).length === 0 ? {} : { parameters }),
     };
   });
   const params = toCoreParameters(req.parameters);
@@ -247,11 +263,13 @@ export function fromCoreInferResponse(res: InferenceResponse, useRaw: boolean): 
       datatype: t.datatype,
       shape: [...t.shape],
       parameters: fromCoreParameters(t.parameters),
-      ...(raw ? {} : { contents: typedContents(t) }),
+      ...(raw || t.sharedMemory !== undefined ? {} : { contents: typedContents(t) }),
     })),
     ...(raw
       ? {
           raw_output_contents: res.outputs.map((t) => {
+            // An output in shared memory keeps its place with an empty entry, as Triton's does.
+            if (t.sharedMemory !== undefined) return Buffer.alloc(0);
             const bytes = toRawBytes(t);
             return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
           }),

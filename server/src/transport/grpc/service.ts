@@ -13,6 +13,9 @@ import type { RepositoryIndexRequest__Output } from '../../generated/inference/R
 import type { RepositoryModelLoadRequest__Output } from '../../generated/inference/RepositoryModelLoadRequest.js';
 import type { ModelConfigRequest__Output } from '../../generated/inference/ModelConfigRequest.js';
 import type { ModelStatisticsRequest__Output } from '../../generated/inference/ModelStatisticsRequest.js';
+import type { SystemSharedMemoryRegisterRequest__Output } from '../../generated/inference/SystemSharedMemoryRegisterRequest.js';
+import type { SystemSharedMemoryStatusRequest__Output } from '../../generated/inference/SystemSharedMemoryStatusRequest.js';
+import type { SystemSharedMemoryUnregisterRequest__Output } from '../../generated/inference/SystemSharedMemoryUnregisterRequest.js';
 import {
   fromCoreIndex,
   fromCoreInferResponse,
@@ -161,8 +164,78 @@ export function inferenceService(
         ),
     ),
     ModelStreamInfer: modelStreamInfer(dataplane, deps),
+    ...sharedMemoryHandlers(dataplane, deps, s),
     ...repositoryHandlers(dataplane, deps, s),
   };
+}
+
+/** Triton's shared-memory RPCs (extension_shared_memory.md); CUDA ones answer UNIMPLEMENTED-like refusals. */
+function sharedMemoryHandlers(
+  dataplane: DataPlane,
+  deps: HandlerDeps,
+  service: string,
+): UntypedServiceImplementation {
+  const optionalName = (name: string): string | undefined => (name === '' ? undefined : name);
+  const refuseCuda = (): Promise<never> =>
+    Promise.resolve().then(() => dataplane.cudaSharedMemory());
+  return {
+    SystemSharedMemoryStatus: unary(
+      deps,
+      { service, method: 'SystemSharedMemoryStatus' },
+      (req: SystemSharedMemoryStatusRequest__Output) =>
+        Promise.resolve({
+          regions: Object.fromEntries(
+            dataplane
+              .systemSharedMemoryStatus(optionalName(req.name))
+              .map((r) => [
+                r.name,
+                { name: r.name, key: r.key, offset: r.offset, byte_size: r.byte_size },
+              ]),
+          ),
+        }),
+    ),
+    SystemSharedMemoryRegister: unary(
+      deps,
+      { service, method: 'SystemSharedMemoryRegister' },
+      async (req: SystemSharedMemoryRegisterRequest__Output) => {
+        await dataplane.registerSystemSharedMemory(
+          req.name,
+          req.key,
+          toCount('offset', req.offset),
+          toCount('byte_size', req.byte_size),
+        );
+        return {};
+      },
+    ),
+    SystemSharedMemoryUnregister: unary(
+      deps,
+      { service, method: 'SystemSharedMemoryUnregister' },
+      async (req: SystemSharedMemoryUnregisterRequest__Output) => {
+        await dataplane.unregisterSystemSharedMemory(optionalName(req.name));
+        return {};
+      },
+    ),
+    CudaSharedMemoryStatus: unary(deps, { service, method: 'CudaSharedMemoryStatus' }, refuseCuda),
+    CudaSharedMemoryRegister: unary(
+      deps,
+      { service, method: 'CudaSharedMemoryRegister' },
+      refuseCuda,
+    ),
+    CudaSharedMemoryUnregister: unary(
+      deps,
+      { service, method: 'CudaSharedMemoryUnregister' },
+      refuseCuda,
+    ),
+  };
+}
+
+/** A uint64 field (a decimal string with `--longs=String`) as a safe integer. */
+function toCount(field: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) {
+    throw new ServerError(ErrorCode.INVALID_INPUT, `${field} ${value} is too large`);
+  }
+  return n;
 }
 
 /** Handlers for MLServer's ModelRepositoryService. */

@@ -27,6 +27,7 @@ import { endRequestSpan, startRequestSpan } from './request-context.js';
 import { docsRoutes, trackRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { modelRoutes } from './routes/models.js';
+import { sharedMemoryRoutes } from './routes/shared-memory.js';
 import { adminOnlyRoutes, repositoryRoutes } from './routes/repository.js';
 import { streamRoutes } from './routes/stream.js';
 
@@ -144,6 +145,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   }
   modelRoutes(app, deps.dataplane, { maxResponseBytes: settings.max_response_bytes });
   streamRoutes(app, deps.dataplane, { maxResponseBytes: settings.max_response_bytes });
+  sharedMemoryRoutes(app, deps.dataplane);
   if (surface === 'all') repositoryRoutes(app, deps.dataplane);
   else adminOnlyRoutes(app);
   await docsRoutes(app, deps.dataplane, { serverVersion: settings.server_version, rootPath });

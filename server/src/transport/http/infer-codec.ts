@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { invalidInput, shorten } from '../../errors.js';
 import { formatIssues } from '../../core/model-settings.js';
+import { placeOf } from '../../core/system-shared-memory.js';
 import type { InferenceRequest, Parameters, RequestInput } from '../../core/types.js';
 import type { ParsedBody } from './body-parser.js';
 
@@ -48,7 +49,15 @@ export function toCoreInferRequest(body: ParsedBody): InferenceRequest {
     const params = cleanParameters(input.parameters);
     const size = params?.['binary_data_size'];
     let data: RequestInput['data'];
-    if (size !== undefined) {
+    const place = placeOf(`input '${shorten(input.name)}'`, params);
+    if (place !== undefined) {
+      if (input.data !== undefined || size !== undefined) {
+        throw invalidInput(
+          `input '${shorten(input.name)}': its data is in shared memory, so the request must not carry it too ('data' or binary_data_size)`,
+        );
+      }
+      data = { kind: 'shm', ...place };
+    } else if (size !== undefined) {
       if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
         throw invalidInput(
           `input '${shorten(input.name)}': binary_data_size must be a non-negative integer`,

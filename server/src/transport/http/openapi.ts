@@ -562,6 +562,92 @@ function streamPaths(prefix: string, params: object[], inferOk: Responses): Reco
   };
 }
 
+/** Triton's shared-memory extension (routes/shared-memory.ts). */
+function sharedMemoryPaths(): Record<string, object> {
+  const region = [
+    {
+      name: 'region_name',
+      in: 'path',
+      required: true,
+      description: 'A shared-memory region name.',
+      schema: { type: 'string' },
+    },
+  ];
+  const regionStatus = {
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['name', 'key', 'offset', 'byte_size'],
+      properties: {
+        name: { type: 'string' },
+        key: { type: 'string' },
+        offset: { type: 'integer' },
+        byte_size: { type: 'integer' },
+      },
+    },
+  };
+  const registration = {
+    type: 'object',
+    required: ['key', 'byte_size'],
+    properties: {
+      key: { type: 'string', description: "A POSIX shared-memory name such as '/input0'." },
+      offset: { type: 'integer', minimum: 0 },
+      byte_size: { type: 'integer', minimum: 0 },
+    },
+  };
+  const errors = [ErrorCode.UNSUPPORTED];
+  const done = { 200: jsonOk('Done', { type: 'object' }) };
+  const system = '/v2/systemsharedmemory';
+  const cuda = '/v2/cudasharedmemory';
+  const cudaRefused = (summary: string, params: object[]): object =>
+    getOperation(`${summary} (refused: CUDA shared memory is not supported)`, params, done, errors);
+  return {
+    [`${system}/status`]: {
+      get: getOperation(
+        'Status of every system shared-memory region',
+        [],
+        { 200: jsonOk('Regions', regionStatus) },
+        errors,
+      ),
+    },
+    [`${system}/region/{region_name}/status`]: {
+      get: getOperation(
+        'Status of one system shared-memory region',
+        region,
+        { 200: jsonOk('Region', regionStatus) },
+        errors,
+      ),
+    },
+    [`${system}/region/{region_name}/register`]: {
+      post: bodyOperation({
+        summary: 'Register a system shared-memory region (setting allow_client_shm)',
+        params: region,
+        schema: registration,
+        required: true,
+        ok: done,
+        errors,
+      }),
+    },
+    [`${system}/unregister`]: {
+      post: getOperation('Unregister every system shared-memory region', [], done, errors),
+    },
+    [`${system}/region/{region_name}/unregister`]: {
+      post: getOperation('Unregister one system shared-memory region', region, done, errors),
+    },
+    [`${cuda}/status`]: { get: cudaRefused('CUDA shared-memory status', []) },
+    [`${cuda}/region/{region_name}/status`]: {
+      get: cudaRefused('CUDA shared-memory status', region),
+    },
+    [`${cuda}/region/{region_name}/register`]: {
+      post: cudaRefused('Register CUDA shared memory', region),
+    },
+    [`${cuda}/unregister`]: { post: cudaRefused('Unregister CUDA shared memory', []) },
+    [`${cuda}/region/{region_name}/unregister`]: {
+      post: cudaRefused('Unregister CUDA shared memory', region),
+    },
+  };
+}
+
 function docsPaths(): Record<string, object> {
   const file = {
     name: 'file',
@@ -703,6 +789,7 @@ export function dataplaneSpec(serverVersion: string, rootPath: string): object {
           errors: [ErrorCode.MODEL_NOT_FOUND],
         }),
       },
+      ...sharedMemoryPaths(),
       ...docsPaths(),
     },
     components: { schemas },

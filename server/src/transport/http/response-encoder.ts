@@ -87,7 +87,10 @@ export async function encodeInferResponse(
     // client requires binary_data_size whenever `parameters` is present (v2-protocol.md §1.5), so
     // unlabelled outputs carry none.
     const labels = tensor.parameters;
-    if (wantsBinary(tensor.name)) {
+    if (tensor.sharedMemory !== undefined) {
+      // In shared memory: no data, and no parameters (the C++ client then expects binary data).
+      json.add(JSON.stringify(base));
+    } else if (wantsBinary(tensor.name)) {
       const bytes = toRawBytes(tensor);
       binary.push(bytes);
       json.add(

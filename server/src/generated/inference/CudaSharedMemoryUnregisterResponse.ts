@@ -1,0 +1,8 @@
+// Original file: proto/dataplane.proto
+
+
+export interface CudaSharedMemoryUnregisterResponse {
+}
+
+export interface CudaSharedMemoryUnregisterResponse__Output {
+}

@@ -1,0 +1,8 @@
+// Original file: proto/dataplane.proto
+
+
+export interface SystemSharedMemoryRegisterResponse {
+}
+
+export interface SystemSharedMemoryRegisterResponse__Output {
+}

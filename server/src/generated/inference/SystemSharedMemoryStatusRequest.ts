@@ -1,0 +1,10 @@
+// Original file: proto/dataplane.proto
+
+
+export interface SystemSharedMemoryStatusRequest {
+  'name'?: (string);
+}
+
+export interface SystemSharedMemoryStatusRequest__Output {
+  'name': (string);
+}
