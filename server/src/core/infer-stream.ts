@@ -106,6 +106,11 @@ function runtimeStream(
   };
 }
 
+/** Counted as unary inference counts them: rows for a batching model, else one. */
+function inferenceCount(model: LoadedModel, decoded: DecodedRequest): number {
+  return model.settings.maxBatchSize > 0 ? (decoded.inputs[0]?.shape[0] ?? 1) : 1;
+}
+
 function decodedRequest(model: LoadedModel, request: InferenceRequest, ctx: RequestContext) {
   const metadata = model.instance.metadata;
   const inputs = decodeRequest(request, metadata, model.settings);
@@ -118,6 +123,25 @@ function decodedRequest(model: LoadedModel, request: InferenceRequest, ctx: Requ
     ...(request.outputs === undefined ? {} : { outputs: request.outputs }),
   };
   return { decoded, outputNames };
+}
+
+/**
+ * Triton's statistics for a decoupled model: one request, a success once its last response is
+ * sent; the whole stream counts as compute_infer (outputs are encoded as they come).
+ */
+function recordStream(
+  model: LoadedModel,
+  outcome: 'success' | 'failure',
+  inferences: number,
+  started: number,
+  inputsDone: number,
+  finished: number,
+): void {
+  if (outcome === 'success') {
+    model.statistics.recordSuccess(inferences, started, inputsDone, finished, finished);
+  } else {
+    model.statistics.recordFailure(started, finished);
+  }
 }
 
 /**
@@ -143,8 +167,12 @@ export async function* inferStream(
   });
   let outcome: 'success' | 'failure' = 'failure';
   let stream: RuntimeStream | undefined;
+  let inputsDone = started;
+  let inferences = 1;
   try {
     const { decoded, outputNames } = decodedRequest(model, request, ctx);
+    inputsDone = performance.now();
+    inferences = inferenceCount(model, decoded);
     stream = runtimeStream(model, decoded, {
       ...(outputNames === undefined ? {} : { outputNames }),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -178,12 +206,9 @@ export async function* inferStream(
     span.setStatus({ code: SpanStatusCode.ERROR, message: getErrorMessage(error) });
     throw wrapRuntimeError(error, modelName);
   } finally {
-    deps.observer.inferFinished(
-      modelName,
-      model.version,
-      (performance.now() - started) / 1000,
-      outcome,
-    );
+    const finished = performance.now();
+    recordStream(model, outcome, inferences, started, inputsDone, finished);
+    deps.observer.inferFinished(modelName, model.version, (finished - started) / 1000, outcome);
     span.end();
     const release = (): void => {
       model.release();

@@ -253,6 +253,52 @@ void describe('streaming and generate', () => {
   });
 });
 
+void describe('streaming statistics', () => {
+  let dir: string;
+  let server: ServerProcess;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-stream-stats-'));
+    await cp(join(REPO_ROOT, 'examples/custom-runtime/text-model'), join(dir, 'text-model'), {
+      recursive: true,
+    });
+    server = await startServer({ folder: dir, timeoutMs: 60_000 });
+  });
+
+  after(async () => {
+    assert.equal(await server.stop(), 0, 'server exits 0 on SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  void it("counts a finished stream as one success and a failed one as a failure in Triton's statistics", async () => {
+    type Stats = {
+      model_stats: {
+        inference_count: number;
+        inference_stats: { success: { count: number }; fail: { count: number } };
+      }[];
+    };
+    const stats = async () =>
+      ((await (await fetch(`${server.httpUrl}/v2/models/text-model/stats`)).json()) as Stats)
+        .model_stats[0];
+    const before = await stats();
+    const events = await allEvents(
+      await post(server, '/v2/models/text-model/infer_stream', prompt(PROMPT)),
+    );
+    assert.equal(events.length, WORDS.length);
+    const bad = await post(server, '/v2/models/text-model/infer_stream', {
+      inputs: [{ name: 'prompt', datatype: 'FP32', shape: [1], data: [1] }],
+    });
+    assert.equal(bad.status, 400, await bad.text());
+    const after = await stats();
+    assert.equal(
+      after?.inference_stats.success.count,
+      (before?.inference_stats.success.count ?? 0) + 1,
+    );
+    assert.equal(after?.inference_count, (before?.inference_count ?? 0) + 1);
+    assert.equal(after?.inference_stats.fail.count, (before?.inference_stats.fail.count ?? 0) + 1);
+  });
+});
+
 void describe('streams at shutdown', () => {
   void it('ends a running stream with an error event and exits 0', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tessera-stream-stop-'));
