@@ -1,7 +1,8 @@
 // The Python worker's limits on the real server with the mlserver 1.7.1 virtualenv: a bounded
 // number of requests in flight (one more answers 503 SRV_ERR_OVERLOADED at once, the first still
 // succeeds), a per-request deadline (a predict that never returns answers 504 and the worker keeps
-// serving), and the model's own stderr in the server's structured log. A gate model holds its
+// serving), the model's own stderr in the server's structured log, and the worker's lifetime
+// (stopped with its last model, started again by the next load). A gate model holds its
 // predict until the test creates a file, so every step waits for an observable event (the file
 // the predict writes on entry), never for a fixed time.
 import assert from 'node:assert/strict';
@@ -106,6 +107,44 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       assert.ok(line !== undefined, 'the line is in the server log');
       assert.equal(line.worker, 'python');
       assert.equal(line.stream, 'stderr');
+    });
+  });
+
+  describe('a worker per interpreter, for as long as it holds models', () => {
+    let gated: Gated;
+    before(async () => {
+      gated = await startGated({});
+    });
+    after(() => stopGated(gated));
+
+    const started = (): { pid: number }[] =>
+      gated.server.logs.filter((l) => (l as { msg?: string }).msg === 'Python worker started') as {
+        pid: number;
+      }[];
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+
+    it('stops the worker when its last model unloads and starts one on the next load', async () => {
+      await writeFile(join(gated.gate, 'open'), '');
+      assert.equal(started().length, 1, 'one worker started for the one model');
+      const pid = started()[0]!.pid;
+      assert.ok(alive(pid));
+      const base = `${gated.server.httpUrl}/v2/repository/models/gate`;
+      const unloaded = await postJson(`${base}/unload`);
+      assert.equal(unloaded.status, 200, JSON.stringify(unloaded.body));
+      await waitFor(() => !alive(pid), 'the worker process exited');
+      const loaded = await postJson(`${base}/load`);
+      assert.equal(loaded.status, 200, JSON.stringify(loaded.body));
+      assert.equal(started().length, 2, 'a fresh worker started');
+      assert.notEqual(started()[1]!.pid, pid);
+      const answered = await postJson(`${gated.server.httpUrl}/v2/models/gate/infer`, INPUT);
+      assert.equal(answered.status, 200, JSON.stringify(answered.body));
     });
   });
 
