@@ -51,6 +51,31 @@ describe('python worker frames', () => {
     );
   });
 
+  it('reassembles a large body from many reads, with the next frame in the last read', () => {
+    // 1 MiB in 4093-byte reads: the body spans hundreds of chunks and the second frame's header
+    // starts inside the chunk that completes the first.
+    const big = new Uint8Array(1 << 20);
+    for (let i = 0; i < big.byteLength; i++) big[i] = (i * 31 + 7) & 0xff;
+    const stream = Buffer.concat([
+      encodeFrame(MessageKind.OK, 1, { part: 'big' }, [big.subarray(0, 1000), big.subarray(1000)]),
+      encodeFrame(MessageKind.OK, 2, { part: 'small' }, [new Uint8Array([9, 8, 7])]),
+    ]);
+    const decoder = new FrameDecoder();
+    const frames = [];
+    for (let i = 0; i < stream.byteLength; i += 4093) {
+      frames.push(...decoder.push(stream.subarray(i, i + 4093)));
+    }
+    assert.deepEqual(
+      frames.map((f) => [f.id, f.head]),
+      [
+        [1, { part: 'big' }],
+        [2, { part: 'small' }],
+      ],
+    );
+    assert.ok(Buffer.from(frames[0]!.body).equals(Buffer.from(big)), 'the body byte for byte');
+    assert.deepEqual(Array.from(frames[1]!.body), [9, 8, 7]);
+  });
+
   it('refuses a stream that is not frames', () => {
     const bad = Buffer.alloc(HEADER_BYTES, 0x41);
     assert.throws(() => new FrameDecoder().push(bad), FrameError);

@@ -80,13 +80,19 @@ const KINDS = new Set<number>(Object.values(MessageKind));
 export class FrameDecoder {
   #chunks: Buffer[] = [];
   #buffered = 0;
+  /**
+   * Bytes the frame being received needs in all, once its header was read: until that many are
+   * buffered, chunks are only kept, not joined, so a large tensor arriving in many socket reads
+   * is copied once, not once per read (joining on every read is quadratic in the frame size).
+   */
+  #needed = HEADER_BYTES;
 
   push(chunk: Buffer): Frame[] {
     this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;
     const frames: Frame[] = [];
     for (;;) {
-      if (this.#buffered < HEADER_BYTES) return frames;
+      if (this.#buffered < this.#needed) return frames;
       const [first] = this.#chunks;
       const all =
         this.#chunks.length === 1 && first !== undefined ? first : Buffer.concat(this.#chunks);
@@ -101,7 +107,10 @@ export class FrameDecoder {
         throw new FrameError('frame too large');
       }
       const total = HEADER_BYTES + headLength + bodyLength;
-      if (all.byteLength < total) return frames;
+      if (all.byteLength < total) {
+        this.#needed = total;
+        return frames;
+      }
       let head: unknown;
       try {
         head = JSON.parse(all.toString('utf8', HEADER_BYTES, HEADER_BYTES + headLength));
@@ -115,6 +124,7 @@ export class FrameDecoder {
       const rest = all.subarray(total);
       this.#chunks = rest.byteLength === 0 ? [] : [rest];
       this.#buffered = rest.byteLength;
+      this.#needed = HEADER_BYTES;
     }
   }
 }
