@@ -160,3 +160,33 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
     assert.deepEqual((rest.body as { outputs: { data: number[] }[] }).outputs[0]?.data, [15]);
   });
 });
+
+describe('python runtimes without a configured Python', () => {
+  let root: string;
+  let server: ServerProcess;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tessera-no-python-'));
+    await model(root, 'doubler', { implementation: 'models.Doubler' }, { 'models.py': MODEL_PY });
+    await model(root, 'bad-choice', { implementation: 'onnx', parameters: { serve_with: 'ruby' } });
+    server = await startServer({ folder: root });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('says how to configure a Python, and names an unknown serve_with', async () => {
+    const index = await restIndex(server.httpUrl);
+    const entry = index.find((e) => e.name === 'doubler');
+    assert.equal(entry?.state, 'UNAVAILABLE');
+    assertCleanMessage(entry.reason, [
+      "'models.Doubler' is a Python class and no Python is configured",
+      'python_executable',
+      'TESSERA_PYTHON_EXECUTABLE',
+    ]);
+    const choice = index.find((e) => e.name === 'bad-choice');
+    assertCleanMessage(choice?.reason ?? '', ["parameters.serve_with: unknown runtime 'ruby'"]);
+  });
+});
