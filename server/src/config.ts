@@ -112,6 +112,14 @@ export const settingsSchema = z.object({
   infer_timeout_seconds: integer(0).default(60),
   drain_timeout_seconds: integer(0).default(30),
   parallel_workers: integer(0, 64).default(1),
+  /**
+   * The Python that serves MLServer runtimes named by a Python class (docs/python-runtimes.md);
+   * null: none, such models fail to load saying how to configure one. A model's
+   * `parameters.environment_path` (a virtualenv) overrides it.
+   */
+  python_executable: z.string().min(1).nullable().default(null),
+  /** Requests in flight at once per Python worker; one more answers SRV_ERR_OVERLOADED. */
+  python_max_in_flight: integer(1, 65536).default(64),
   shutdown_timeout_seconds: integer(1).default(30),
 });
 

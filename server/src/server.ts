@@ -64,7 +64,12 @@ export async function startServer(
   const metrics = new ServerMetrics({ restPrefix: settings.metrics_rest_server_prefix });
   const repository = new ModelRepository(settings.model_repository_root);
   const runtimes = [
-    ...builtinRuntimes({ parallelWorkers: settings.parallel_workers }),
+    ...builtinRuntimes({
+      parallelWorkers: settings.parallel_workers,
+      pythonExecutable: settings.python_executable ?? undefined,
+      pythonMaxInFlight: settings.python_max_in_flight,
+      logger,
+    }),
     ...(options.runtimes ?? []),
   ];
   const registry = new ModelRegistry({

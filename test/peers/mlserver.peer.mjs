@@ -1,5 +1,5 @@
 // Peer: a Python virtualenv with the `mlserver` package from PyPI (its codecs, types and gRPC
-// converters), pinned in test/peers/mlserver/requirements.txt. It is a virtualenv of its own, not
+// converters, and mlserver-sklearn with scikit-learn for the Python worker's tests), pinned in test/peers/mlserver/requirements.txt. It is a virtualenv of its own, not
 // part of python.peer.mjs: mlserver brings FastAPI, pandas, OpenTelemetry and Kafka clients, and
 // keeping them apart leaves the main test environment (tritonclient, onnxruntime, the tree
 // libraries) as it is. Cached by a hash of the requirements and the interpreter's version. The
@@ -33,7 +33,7 @@ export async function provision(log) {
     version: await baseVersion(base),
     requirements: join(here, 'mlserver', 'requirements.txt'),
     imports:
-      'import mlserver.codecs, mlserver.types, mlserver.grpc.converters, pandas, numpy, requests, grpc',
+      'import mlserver.codecs, mlserver.types, mlserver.grpc.converters, mlserver_sklearn, sklearn, joblib, pandas, numpy, requests, grpc',
     salt: 'mlserver-peer-v1',
     ready: (dir) => join(dir, 'bin', 'python'),
     describe: 'mlserver and its dependencies',

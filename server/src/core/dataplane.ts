@@ -147,9 +147,18 @@ export class DataPlane {
         platform: settings.platform !== '' ? settings.platform : meta.platform,
         inputs: settings.inputs.length > 0 ? settings.inputs : meta.inputs,
         outputs: settings.outputs.length > 0 ? settings.outputs : meta.outputs,
-        ...(settings.contentType === undefined
+        // The runtime's own parameters (the Python worker names its path and class), then the
+        // settings' content type.
+        ...(settings.contentType === undefined && meta.parameters === undefined
           ? {}
-          : { parameters: { content_type: settings.contentType } }),
+          : {
+              parameters: {
+                ...meta.parameters,
+                ...(settings.contentType === undefined
+                  ? {}
+                  : { content_type: settings.contentType }),
+              },
+            }),
       };
     } finally {
       model.release();

@@ -451,7 +451,19 @@ export class ModelRegistry {
   }
 
   async #instantiate(settings: ModelSettings, ownedFolder?: string): Promise<LoadedModel> {
+    // `parameters.serve_with` names a runtime explicitly (e.g. "python" for a class a native
+    // runtime also serves); "native" or absent: the native runtime wins (docs/python-runtimes.md).
+    const chosen = settings.parameters['serve_with'];
+    const explicit =
+      typeof chosen === 'string' && chosen !== 'native' ? this.#runtimes.get(chosen) : undefined;
+    if (typeof chosen === 'string' && chosen !== 'native' && explicit === undefined) {
+      throw new ServerError(
+        ErrorCode.MODEL_LOAD_FAILED,
+        `${settings.source}: parameters.serve_with: unknown runtime '${chosen}' (use "native" or "python")`,
+      );
+    }
     const runtime =
+      explicit ??
       this.#runtimes.get(settings.implementation) ??
       this.#deps.runtimes.find((r) => r.accepts?.(settings.implementation) === true);
     if (runtime === undefined) {

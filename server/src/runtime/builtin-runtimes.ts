@@ -3,15 +3,25 @@
  */
 import type { ModelRuntime } from '../core/model-runtime.js';
 import { createCustomRuntime } from './custom/custom-runtime.js';
+import type { Logger } from '../core/ports.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
 import { createSklearnRuntime } from './sklearn-runtime.js';
+import { createPythonRuntime } from './python/python-runtime.js';
 import { createTreeRuntimes } from './tree-runtimes.js';
 
 /** Server-wide options the runtimes honour. */
 export interface RuntimeOptions {
   /** Worker threads per model instance (MLServer's `parallel_workers`); 0 = main thread. */
   readonly parallelWorkers: number;
+  /** The Python for MLServer runtimes (`python_executable`), or undefined. */
+  readonly pythonExecutable?: string | undefined;
+  /** Requests in flight per Python worker (`python_max_in_flight`). */
+  readonly pythonMaxInFlight?: number;
+  /** Where the Python workers' output goes. */
+  readonly logger?: Logger;
 }
+
+const SILENT: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** Every built-in runtime, in lookup order; the custom runtime takes module and package names. */
 export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[] {
@@ -20,6 +30,12 @@ export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[
     onnx,
     createSklearnRuntime(onnx),
     ...createTreeRuntimes(options),
+    // Before the custom runtime: a dotted path ending in a class name is Python's.
+    createPythonRuntime({
+      pythonExecutable: options.pythonExecutable,
+      maxInFlight: options.pythonMaxInFlight ?? 64,
+      logger: options.logger ?? SILENT,
+    }),
     createCustomRuntime(options),
   ];
 }

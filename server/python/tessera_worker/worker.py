@@ -1,0 +1,228 @@
+"""Loads MLServer models and answers the server's frames with MLServer's own classes.
+
+Each model is built as MLServer builds it: `ModelSettings.model_validate` with `_source` set to
+its model-settings.json (so `implementation` imports relative to the model folder and
+`parameters.uri` resolves as in MLServer), then the class's `load`, `predict` and `unload` are
+awaited with MLServer's `InferenceRequest` / `InferenceResponse`. Tensors cross the wire as raw
+little-endian bytes (BYTES as 4-byte length-prefixed elements), never pickled.
+"""
+import asyncio
+import os
+import socket
+import struct
+import sys
+import traceback
+
+from . import wire
+
+try:
+    import numpy as np
+    import mlserver
+    from mlserver.settings import ModelSettings
+    from mlserver.types import InferenceRequest, RequestInput, RequestOutput
+except ImportError as error:  # reported to the server as the reason every load fails
+    IMPORT_ERROR = f"{type(error).__name__}: {error}"
+else:
+    IMPORT_ERROR = None
+
+NUMPY = {
+    "BOOL": "bool",
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+}
+
+
+class UserError(Exception):
+    """A failure whose message is for the client (no traceback)."""
+
+
+def split_strings(raw: bytes, count: int) -> list:
+    out, offset = [], 0
+    for _ in range(count):
+        (size,) = struct.unpack_from("<I", raw, offset)
+        offset += 4
+        out.append(raw[offset : offset + size])
+        offset += size
+    return out
+
+
+def join_strings(elements) -> bytes:
+    parts = []
+    for element in elements:
+        if isinstance(element, str):
+            element = element.encode("utf-8")
+        elif not isinstance(element, (bytes, bytearray)):
+            element = str(element).encode("utf-8")
+        parts.append(struct.pack("<I", len(element)))
+        parts.append(bytes(element))
+    return b"".join(parts)
+
+
+def decode_inputs(head, body: bytes):
+    inputs = []
+    for t in head["inputs"]:
+        raw = body[t["offset"] : t["offset"] + t["length"]]
+        count = 1
+        for d in t["shape"]:
+            count *= d
+        if t["datatype"] == "BYTES":
+            data = split_strings(raw, count)
+        else:
+            # A list, as MLServer's REST and gRPC front ends hand `data` to the runtime.
+            data = np.frombuffer(raw, dtype=NUMPY[t["datatype"]]).tolist()
+        kwargs = {"name": t["name"], "datatype": t["datatype"], "shape": t["shape"], "data": data}
+        if t.get("parameters"):
+            kwargs["parameters"] = t["parameters"]
+        inputs.append(RequestInput(**kwargs))
+    return inputs
+
+
+def encode_outputs(response):
+    heads, parts, offset = [], [], 0
+    for output in response.outputs:
+        data = output.data.root if hasattr(output.data, "root") else output.data
+        if output.datatype == "BYTES":
+            flat = np.asarray(data, dtype=object).reshape(-1).tolist()
+            raw = join_strings(flat)
+        else:
+            raw = np.asarray(data, dtype=NUMPY[output.datatype]).reshape(-1).tobytes()
+        head = {
+            "name": output.name,
+            "datatype": output.datatype,
+            "shape": list(output.shape),
+            "offset": offset,
+            "length": len(raw),
+        }
+        if output.parameters is not None:
+            head["parameters"] = output.parameters.model_dump(exclude_none=True)
+        heads.append(head)
+        parts.append(raw)
+        offset += len(raw)
+    params = response.parameters.model_dump(exclude_none=True) if response.parameters else None
+    return {"outputs": heads, "parameters": params}, parts
+
+
+def tensor_metadata(items):
+    return [
+        {"name": m.name, "datatype": m.datatype, "shape": list(m.shape)} for m in (items or [])
+    ]
+
+
+class Worker:
+    def __init__(self, writer: asyncio.StreamWriter):
+        self.writer = writer
+        self.models = {}
+
+    def send(self, kind, msg_id, head, parts=()):
+        self.writer.write(wire.encode_frame(kind, msg_id, head, parts))
+
+    async def load(self, head):
+        if IMPORT_ERROR is not None:
+            raise UserError(
+                f"this Python cannot import mlserver ({IMPORT_ERROR}); install mlserver in it "
+                "or point python_executable / parameters.environment_path at one that has it"
+            )
+        raw = dict(head["settings"])
+        raw["_source"] = head["source"]
+        try:
+            settings = ModelSettings.model_validate(raw)
+        except Exception as error:
+            raise UserError(f"model-settings.json is not valid for mlserver: {error}") from error
+        try:
+            model_class = settings.implementation
+        except Exception as error:
+            raise UserError(
+                f"implementation '{settings.implementation_}' cannot be imported "
+                f"({type(error).__name__}: {error}); check the class path and that its package "
+                "is installed in the worker's Python"
+            ) from error
+        model = model_class(settings)
+        try:
+            await model.load()
+        except Exception as error:
+            raise UserError(
+                f"{settings.implementation_}.load() failed: {type(error).__name__}: {error}"
+            ) from error
+        self.models[head["key"]] = model
+        meta = await model.metadata()
+        return {
+            "platform": meta.platform or "",
+            "inputs": tensor_metadata(meta.inputs),
+            "outputs": tensor_metadata(meta.outputs),
+        }
+
+    async def unload(self, head):
+        model = self.models.pop(head["key"], None)
+        if model is not None:
+            await model.unload()
+        return {}
+
+    async def infer(self, head, body):
+        model = self.models.get(head["key"])
+        if model is None:
+            raise UserError("the model is not loaded in the Python worker")
+        kwargs = {"id": head.get("id"), "inputs": decode_inputs(head, body)}
+        if head.get("parameters"):
+            kwargs["parameters"] = head["parameters"]
+        if head.get("outputs"):
+            kwargs["outputs"] = [RequestOutput(name=n) for n in head["outputs"]]
+        request = InferenceRequest(**kwargs)
+        try:
+            response = await model.predict(request)
+        except Exception as error:
+            raise UserError(f"predict failed: {type(error).__name__}: {error}") from error
+        return encode_outputs(response)
+
+    async def handle(self, kind, msg_id, head, body):
+        try:
+            if kind == wire.LOAD:
+                self.send(wire.OK, msg_id, await self.load(head))
+            elif kind == wire.UNLOAD:
+                self.send(wire.OK, msg_id, await self.unload(head))
+            elif kind == wire.INFER:
+                reply, parts = await self.infer(head, body)
+                self.send(wire.OK, msg_id, reply, parts)
+            else:
+                raise UserError(f"unexpected frame kind {kind}")
+        except UserError as error:
+            # The traceback is for the server log (stderr), the message for the client.
+            traceback.print_exc(file=sys.stderr)
+            self.send(wire.ERROR, msg_id, {"message": str(error)})
+        except Exception as error:
+            traceback.print_exc(file=sys.stderr)
+            self.send(wire.ERROR, msg_id, {"message": f"{type(error).__name__}: {error}"})
+        await self.writer.drain()
+
+
+async def main() -> int:
+    fd = int(os.environ.get("TESSERA_WORKER_FD", "3"))
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_unix_connection(sock=sock)
+    worker = Worker(writer)
+    worker.send(
+        wire.HELLO,
+        0,
+        {
+            "python": sys.version.split()[0],
+            "mlserver": None if IMPORT_ERROR else mlserver.__version__,
+            "import_error": IMPORT_ERROR,
+        },
+    )
+    await writer.drain()
+    tasks = set()
+    while True:
+        frame = await wire.read_frame(reader)
+        if frame is None:
+            return 0
+        task = asyncio.ensure_future(worker.handle(*frame))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)

@@ -1,0 +1,233 @@
+/**
+ * MLServer runtimes served by a Python worker (docs/python-runtimes.md, ADR 0015). An
+ * `implementation` naming a Python class (`package.module.Class`, `models.MyModel` in the model
+ * folder) that no native runtime serves comes here; so does any model whose settings say
+ * `parameters.serve_with: "python"` (e.g. `mlserver_sklearn.SKLearnModel` with a pickle, which
+ * the native runtime would refuse). Inputs are handed over as they arrived, so the Python class
+ * decodes them with MLServer's own codecs.
+ */
+import { join } from 'node:path';
+import type {
+  InstanceMetadata,
+  ModelInstance,
+  ModelRuntime,
+  RuntimeResult,
+} from '../../core/model-runtime.js';
+import type { ModelSettings } from '../../core/model-settings.js';
+import type { Logger } from '../../core/ports.js';
+import { decodeRaw } from '../../core/tensor-decode.js';
+import { toRawBytes } from '../../core/tensor-encode.js';
+import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from '../../core/types.js';
+import { isDatatype } from '../../core/datatype.js';
+import { ErrorCode, ServerError } from '../../errors.js';
+import { PythonWorker } from './python-worker.js';
+
+export interface PythonRuntimeOptions {
+  /** The server's Python (`python_executable`); undefined when none is configured. */
+  readonly pythonExecutable: string | undefined;
+  readonly maxInFlight: number;
+  readonly logger: Logger;
+}
+
+/** `a.b.Class`: a dotted Python path whose last part is a class name. */
+const PYTHON_CLASS = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.[A-Z][A-Za-z0-9_]*$/;
+
+/** Whether `implementation` names a Python class. */
+export function isPythonClass(implementation: string): boolean {
+  return PYTHON_CLASS.test(implementation);
+}
+
+function loadFailed(source: string, message: string): ServerError {
+  return new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${source}: ${message}`);
+}
+
+/** The interpreter for one model: `parameters.environment_path` (a venv) wins over the server's. */
+export function pythonFor(settings: ModelSettings, serverPython: string | undefined): string {
+  const env = settings.parameters['environment_path'];
+  if (typeof env === 'string' && env !== '') {
+    const root = env.startsWith('/') ? env : join(settings.folder, env);
+    return join(root, 'bin', 'python');
+  }
+  if (serverPython === undefined) {
+    throw loadFailed(
+      settings.source,
+      `implementation '${settings.implementation}' is a Python class and no Python is configured: set python_executable in settings.json (or TESSERA_PYTHON_EXECUTABLE) to a Python with mlserver installed, or parameters.environment_path to such a virtualenv`,
+    );
+  }
+  return serverPython;
+}
+
+/** The raw settings the worker builds MLServer's ModelSettings from. */
+function workerSettings(settings: ModelSettings): Record<string, unknown> {
+  const parameters: Record<string, unknown> = { ...settings.parameters, uri: settings.uri };
+  if (settings.version !== undefined) parameters['version'] = settings.version;
+  return {
+    name: settings.name,
+    implementation: settings.implementation,
+    platform: settings.platform,
+    inputs: settings.inputs,
+    outputs: settings.outputs,
+    parameters,
+  };
+}
+
+function toMetadata(items: unknown): TensorMetadata[] {
+  if (!Array.isArray(items)) return [];
+  return items.flatMap((item: { name?: unknown; datatype?: unknown; shape?: unknown }) =>
+    typeof item.name === 'string' &&
+    typeof item.datatype === 'string' &&
+    isDatatype(item.datatype) &&
+    Array.isArray(item.shape)
+      ? [{ name: item.name, datatype: item.datatype, shape: item.shape as number[] }]
+      : [],
+  );
+}
+
+/** Creates the Python runtime; workers are kept per interpreter and started on first load. */
+export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime {
+  const workers = new Map<string, PythonWorker>();
+  let nextKey = 1;
+  return {
+    name: 'python',
+    aliases: [],
+    accepts: isPythonClass,
+    async load(settings: ModelSettings): Promise<ModelInstance> {
+      const python = pythonFor(settings, options.pythonExecutable);
+      let worker = workers.get(python);
+      if (worker === undefined) {
+        worker = new PythonWorker({
+          python,
+          logger: options.logger,
+          maxInFlight: options.maxInFlight,
+        });
+        workers.set(python, worker);
+      }
+      const key = `${settings.name}:${settings.version ?? ''}:${String(nextKey++)}`;
+      let reply: { platform?: unknown; inputs?: unknown; outputs?: unknown };
+      try {
+        reply = (await worker.load(key, {
+          settings: workerSettings(settings),
+          source: join(settings.folder, 'model-settings.json'),
+        })) as typeof reply;
+      } catch (error) {
+        if (worker.pid === undefined) workers.delete(python);
+        if (error instanceof ServerError) throw loadFailed(settings.source, error.message);
+        throw error;
+      }
+      options.logger.info(
+        {
+          model: settings.name,
+          implementation: settings.implementation,
+          runtime_path: 'python',
+          pid: worker.pid,
+          mlserver: worker.hello.mlserver,
+        },
+        'model served by the Python worker',
+      );
+      const declaredIn = settings.inputs.length > 0 ? settings.inputs : toMetadata(reply.inputs);
+      const declaredOut =
+        settings.outputs.length > 0 ? settings.outputs : toMetadata(reply.outputs);
+      const metadata: InstanceMetadata = {
+        platform: typeof reply.platform === 'string' ? reply.platform : settings.platform,
+        inputs: declaredIn,
+        outputs: declaredOut,
+        parameters: {
+          runtime_path: 'python',
+          python_class: settings.implementation,
+          mlserver_version: worker.hello.mlserver ?? '',
+        },
+      };
+      return new PythonInstance(worker, key, metadata, () => {
+        if (worker.pid === undefined) workers.delete(python);
+      });
+    },
+    async close(): Promise<void> {
+      await Promise.all([...workers.values()].map((w) => w.stop()));
+      workers.clear();
+    },
+  };
+}
+
+class PythonInstance implements ModelInstance {
+  readonly metadata: InstanceMetadata;
+  readonly #worker: PythonWorker;
+  readonly #key: string;
+  readonly #onUnload: () => void;
+
+  constructor(worker: PythonWorker, key: string, metadata: InstanceMetadata, onUnload: () => void) {
+    this.#worker = worker;
+    this.#key = key;
+    this.metadata = metadata;
+    this.#onUnload = onUnload;
+  }
+
+  async infer(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[]; signal?: AbortSignal },
+  ): Promise<RuntimeResult> {
+    const body: Uint8Array[] = [];
+    let offset = 0;
+    const inputs = request.inputs.map((tensor: Tensor) => {
+      const raw = toRawBytes(tensor);
+      body.push(raw);
+      const head = {
+        name: tensor.name,
+        datatype: tensor.datatype,
+        shape: tensor.shape,
+        offset,
+        length: raw.byteLength,
+        parameters: tensor.parameters,
+      };
+      offset += raw.byteLength;
+      return head;
+    });
+    const head = {
+      key: this.#key,
+      id: request.id,
+      parameters: request.parameters,
+      inputs,
+      outputs: options.outputNames,
+    };
+    const frame = await this.#worker.infer(head, body, options.signal);
+    const reply = frame.head as {
+      outputs: {
+        name: string;
+        datatype: string;
+        shape: number[];
+        offset: number;
+        length: number;
+        parameters?: Parameters;
+      }[];
+      parameters?: Parameters | null;
+    };
+    const outputs: Tensor[] = reply.outputs.map((o) => {
+      if (!isDatatype(o.datatype)) {
+        throw new ServerError(
+          ErrorCode.INFERENCE_FAILED,
+          `output '${o.name}': unknown datatype '${o.datatype}'`,
+        );
+      }
+      const count = o.shape.reduce((n, d) => n * d, 1);
+      const data = decodeRaw(
+        o.name,
+        o.datatype,
+        o.shape,
+        count,
+        frame.body.subarray(o.offset, o.offset + o.length),
+      );
+      return {
+        name: o.name,
+        datatype: o.datatype,
+        shape: o.shape,
+        data,
+        ...(o.parameters ? { parameters: o.parameters } : {}),
+      };
+    });
+    return reply.parameters ? { outputs, parameters: reply.parameters } : { outputs };
+  }
+
+  async unload(): Promise<void> {
+    await this.#worker.unload(this.#key);
+    this.#onUnload();
+  }
+}

@@ -1,0 +1,279 @@
+/**
+ * One supervised Python worker process (server/python/tessera_worker). It is started on the first
+ * load, talks frames (wire.ts) over a socket pair given to it as fd 3, forwards its stdout and
+ * stderr line by line to the server log, and is restarted with exponential backoff when it dies:
+ * calls in flight fail with the reason, the models it held are loaded again after the restart, and
+ * calls meanwhile answer 503 with the reason. It is stopped when its last model unloads.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../core/ports.js';
+import { ErrorCode, ServerError } from '../../errors.js';
+import { type Frame, FrameDecoder, MessageKind, encodeFrame } from './wire.js';
+
+/** server/python, the folder holding the tessera_worker package (no build step). */
+export const WORKER_PYTHONPATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'python',
+);
+
+export interface PythonWorkerOptions {
+  readonly python: string;
+  readonly logger: Logger;
+  /** Calls in flight at once; one more answers SRV_ERR_OVERLOADED. */
+  readonly maxInFlight: number;
+  /** Called when the worker died: `reason` says why (for logs and the models' reason). */
+  readonly onExit?: (reason: string) => void;
+}
+
+interface Pending {
+  resolve(frame: Frame): void;
+  reject(error: Error): void;
+}
+
+/** What a model needs to be loaded again after a restart. */
+interface Held {
+  readonly head: unknown;
+}
+
+/** Runs `python -m tessera_worker` with the package's folder (argv[1]) first on sys.path. */
+const BOOTSTRAP =
+  "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('tessera_worker', run_name='__main__')";
+
+const BACKOFF_START_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+
+/** A frame-speaking Python child process. */
+export class PythonWorker {
+  readonly #options: PythonWorkerOptions;
+  #child: ChildProcess | undefined;
+  #channel: Duplex | undefined;
+  #ready: Promise<void> | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #held = new Map<string, Held>();
+  /** Why the worker is not serving now (restarting), or undefined. */
+  #down: string | undefined;
+  #restarts = 0;
+  #stopping = false;
+  /** Versions the worker reported in its HELLO frame. */
+  hello: { python?: string; mlserver?: string | null; import_error?: string | null } = {};
+
+  constructor(options: PythonWorkerOptions) {
+    this.#options = options;
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Loads a model (starting the worker if needed); resolves with the worker's OK head. */
+  async load(key: string, head: Record<string, unknown>): Promise<unknown> {
+    await this.#start();
+    const reply = await this.#call(MessageKind.LOAD, { ...head, key });
+    this.#held.set(key, { head: { ...head, key } });
+    return reply.head;
+  }
+
+  /** Unloads a model; stops the worker when it was the last one. */
+  async unload(key: string): Promise<void> {
+    this.#held.delete(key);
+    if (this.#down === undefined && this.#child !== undefined) {
+      await this.#call(MessageKind.UNLOAD, { key }).catch(() => undefined);
+    }
+    if (this.#held.size === 0) await this.stop();
+  }
+
+  /** Runs inference; the signal abandons the call (its reply is dropped when it comes). */
+  async infer(head: unknown, body: readonly Uint8Array[], signal?: AbortSignal): Promise<Frame> {
+    if (this.#down !== undefined) {
+      throw new ServerError(
+        ErrorCode.MODEL_NOT_READY,
+        `the Python worker is restarting: ${this.#down}`,
+      );
+    }
+    if (this.#pending.size >= this.#options.maxInFlight) {
+      throw new ServerError(
+        ErrorCode.OVERLOADED,
+        `the Python worker has ${String(this.#options.maxInFlight)} requests in flight (python_max_in_flight); retry later`,
+      );
+    }
+    return this.#call(MessageKind.INFER, head, body, signal);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    const child = this.#child;
+    this.#child = undefined;
+    this.#ready = undefined;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    this.#channel?.end();
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  #call(
+    kind: MessageKind,
+    head: unknown,
+    body: readonly Uint8Array[] = [],
+    signal?: AbortSignal,
+  ): Promise<Frame> {
+    const channel = this.#channel;
+    if (channel === undefined) {
+      return Promise.reject(
+        new ServerError(ErrorCode.MODEL_NOT_READY, 'the Python worker is not running'),
+      );
+    }
+    const id = this.#nextId++;
+    return new Promise<Frame>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.#pending.delete(id);
+        reject(new ServerError(ErrorCode.CANCELLED, 'the request was abandoned'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#pending.set(id, {
+        resolve: (frame) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (frame.kind === MessageKind.ERROR) {
+            const message = (frame.head as { message?: unknown }).message;
+            reject(
+              new ServerError(
+                kind === MessageKind.LOAD
+                  ? ErrorCode.MODEL_LOAD_FAILED
+                  : ErrorCode.INFERENCE_FAILED,
+                typeof message === 'string' ? message : 'the Python worker failed',
+              ),
+            );
+          } else resolve(frame);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      });
+      channel.write(encodeFrame(kind, id, head, body));
+    });
+  }
+
+  #start(): Promise<void> {
+    this.#stopping = false;
+    this.#ready ??= this.#spawn();
+    return this.#ready;
+  }
+
+  #spawn(): Promise<void> {
+    const { python, logger } = this.#options;
+    // The worker package is put on sys.path by the bootstrap (not PYTHONPATH, so the model's
+    // environment keeps its own); -u: unbuffered, so log lines arrive as they are printed.
+    const child = spawn(python, ['-u', '-c', BOOTSTRAP, WORKER_PYTHONPATH], {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    const channel = child.stdio[3] as Duplex;
+    this.#channel = channel;
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const input = child[stream];
+      if (input === null) continue;
+      const lines = createInterface({ input });
+      lines.on('line', (line) => {
+        logger.info({ worker: 'python', pid: child.pid, stream }, line);
+      });
+    }
+    const decoder = new FrameDecoder();
+    return new Promise<void>((resolve, reject) => {
+      let greeted = false;
+      channel.on('data', (chunk: Buffer) => {
+        let frames: Frame[];
+        try {
+          frames = decoder.push(chunk);
+        } catch (error) {
+          logger.error(
+            { worker: 'python', err: error },
+            'corrupt frames from the Python worker; restarting it',
+          );
+          child.kill('SIGKILL');
+          return;
+        }
+        for (const frame of frames) {
+          if (frame.kind === MessageKind.HELLO) {
+            greeted = true;
+            this.hello = frame.head as typeof this.hello;
+            logger.info(
+              { worker: 'python', pid: child.pid, ...this.hello },
+              'Python worker started',
+            );
+            resolve();
+            continue;
+          }
+          const pending = this.#pending.get(frame.id);
+          this.#pending.delete(frame.id);
+          pending?.resolve(frame);
+        }
+      });
+      channel.on('error', () => undefined);
+      child.once('error', (error) => {
+        const message = `the Python interpreter cannot be started (${(error as NodeJS.ErrnoException).code ?? error.message}); set python_executable (TESSERA_PYTHON_EXECUTABLE) or parameters.environment_path to a Python with mlserver installed`;
+        this.#ready = undefined;
+        this.#child = undefined;
+        reject(new ServerError(ErrorCode.MODEL_LOAD_FAILED, message));
+      });
+      child.once('exit', (code, signal) => {
+        const reason = `the Python worker exited (${signal ?? `code ${String(code)}`})`;
+        if (!greeted) {
+          this.#ready = undefined;
+          reject(
+            new ServerError(
+              ErrorCode.MODEL_LOAD_FAILED,
+              `${reason} before it started; is python_executable (or parameters.environment_path) a Python 3 with mlserver? (see the server log)`,
+            ),
+          );
+        }
+        this.#exited(child, reason);
+      });
+    });
+  }
+
+  #exited(child: ChildProcess, reason: string): void {
+    if (this.#child !== child && this.#child !== undefined) return;
+    this.#child = undefined;
+    this.#channel = undefined;
+    this.#ready = undefined;
+    for (const pending of this.#pending.values()) {
+      pending.reject(new ServerError(ErrorCode.INFERENCE_FAILED, reason));
+    }
+    this.#pending.clear();
+    if (this.#stopping || this.#held.size === 0) return;
+    this.#down = reason;
+    this.#options.onExit?.(reason);
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.#restarts);
+    this.#restarts++;
+    this.#options.logger.warn({ worker: 'python', delayMs: delay }, `${reason}; restarting it`);
+    setTimeout(() => void this.#restart(), delay).unref();
+  }
+
+  async #restart(): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      await this.#start();
+      for (const held of this.#held.values()) await this.#call(MessageKind.LOAD, held.head);
+      this.#down = undefined;
+      this.#options.logger.info(
+        { worker: 'python', pid: this.pid, models: this.#held.size },
+        'Python worker restarted; models loaded again',
+      );
+    } catch (error) {
+      this.#options.logger.error(
+        { worker: 'python', err: error },
+        'the Python worker did not come back',
+      );
+      this.#child?.kill('SIGKILL');
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// BYTES tensors through the Python worker (4-byte length-prefixed elements on the wire, as raw
+// BYTES are in the Open Inference Protocol): a custom MLModel decodes its input with MLServer's
+// own StringCodec and answers upper-cased strings with it, over REST (UTF-8 text, non-ASCII
+// included) and gRPC (`bytes_contents` in, raw BYTES out), with the request's content type
+// reaching MLServer's codec as it arrived.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
+import { mlserverPython } from '../../support/mlserver-peer.js';
+import { startServer, type ServerProcess } from '../../support/server-process.js';
+import { postJson } from './lifecycle-helpers.js';
+
+const SHOUT_PY = `
+from mlserver import MLModel
+from mlserver.codecs import StringCodec
+from mlserver.types import InferenceResponse
+
+
+class Shout(MLModel):
+    async def predict(self, payload):
+        words = StringCodec.decode_input(payload.inputs[0])
+        content_type = (payload.inputs[0].parameters.content_type
+                        if payload.inputs[0].parameters else None)
+        return InferenceResponse(
+            model_name=self.name,
+            outputs=[
+                StringCodec.encode_output("shouted", [w.upper() + "!" for w in words]),
+                StringCodec.encode_output("content_type", [str(content_type)]),
+            ],
+        )
+`;
+
+/** Splits raw BYTES contents (4-byte little-endian length, then the bytes) into strings. */
+function splitRaw(raw: Buffer): string[] {
+  const out: string[] = [];
+  for (let offset = 0; offset < raw.byteLength;) {
+    const size = raw.readUInt32LE(offset);
+    out.push(raw.toString('utf8', offset + 4, offset + 4 + size));
+    offset += 4 + size;
+  }
+  return out;
+}
+
+describe('BYTES through the Python worker (MLServer StringCodec)', () => {
+  let root: string;
+  let server: ServerProcess;
+  let grpc: GrpcTestClient;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tessera-python-bytes-'));
+    await mkdir(join(root, 'shout'));
+    await writeFile(join(root, 'shout', 'models.py'), SHOUT_PY);
+    await writeFile(
+      join(root, 'shout', 'model-settings.json'),
+      JSON.stringify({ name: 'shout', implementation: 'models.Shout' }),
+    );
+    server = await startServer({
+      folder: root,
+      env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
+      timeoutMs: 60_000,
+    });
+    grpc = grpcClient(server.grpcAddress);
+  });
+
+  after(async () => {
+    grpc?.close();
+    await server?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('answers REST with the strings the model computed', async () => {
+    const rest = await postJson(`${server.httpUrl}/v2/models/shout/infer`, {
+      inputs: [
+        {
+          name: 'words',
+          datatype: 'BYTES',
+          shape: [3],
+          data: ['hello', 'wörld', ''],
+          parameters: { content_type: 'str' },
+        },
+      ],
+    });
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    const outputs = (
+      rest.body as {
+        outputs: { name: string; datatype: string; shape: number[]; data: string[] }[];
+      }
+    ).outputs;
+    const shouted = outputs.find((o) => o.name === 'shouted');
+    assert.equal(shouted?.datatype, 'BYTES');
+    assert.deepEqual(shouted?.shape, [3, 1]);
+    assert.deepEqual(shouted?.data, ['HELLO!', 'WÖRLD!', '!']);
+    assert.deepEqual(outputs.find((o) => o.name === 'content_type')?.data, ['str']);
+  });
+
+  it('answers gRPC bytes_contents with raw BYTES', async () => {
+    const reply = await grpc.call<{
+      outputs: { name: string; datatype: string }[];
+      raw_output_contents: Buffer[];
+    }>('ModelInfer', {
+      model_name: 'shout',
+      inputs: [
+        {
+          name: 'words',
+          datatype: 'BYTES',
+          shape: [2],
+          contents: { bytes_contents: [Buffer.from('a'), Buffer.from('zürich')] },
+        },
+      ],
+    });
+    const index = reply.outputs.findIndex((o) => o.name === 'shouted');
+    assert.equal(reply.outputs[index]?.datatype, 'BYTES');
+    assert.deepEqual(splitRaw(reply.raw_output_contents[index]!), ['A!', 'ZÜRICH!']);
+  });
+});

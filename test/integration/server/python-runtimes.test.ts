@@ -1,0 +1,192 @@
+// MLServer runtimes in Tessera's Python worker, on the real server with the mlserver 1.7.1
+// virtualenv (TESSERA_MLSERVER_PYTHON): a custom MLModel subclass in the model folder answering
+// REST and gRPC with the values it computes with MLServer's own NumpyCodec, the chosen path in the
+// model metadata, a worker killed with SIGKILL coming back with its model, and the load errors
+// (a class that does not import, a Python without mlserver, no Python configured) each a clean
+// reason in the index while the other models keep serving.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { assertCleanMessage } from '../../support/error-checks.js';
+import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
+import { mlserverPython } from '../../support/mlserver-peer.js';
+import { startServer, type ServerProcess } from '../../support/server-process.js';
+import { postJson, restIndex, waitFor } from './lifecycle-helpers.js';
+
+const MODEL_PY = `
+import numpy as np
+from mlserver import MLModel
+from mlserver.codecs import NumpyCodec
+from mlserver.types import InferenceRequest, InferenceResponse
+
+
+class Doubler(MLModel):
+    async def load(self):
+        self.factor = float(self.settings.parameters.extra.get("factor", 2))
+        return True
+
+    async def predict(self, payload: InferenceRequest) -> InferenceResponse:
+        x = NumpyCodec.decode_input(payload.inputs[0])
+        y = (x * self.factor).astype(np.float32)
+        return InferenceResponse(
+            model_name=self.name,
+            id=payload.id,
+            outputs=[NumpyCodec.encode_output("doubled", y)],
+        )
+`;
+
+async function model(
+  root: string,
+  name: string,
+  settings: object,
+  files: Record<string, string> = {},
+): Promise<void> {
+  await mkdir(join(root, name), { recursive: true });
+  await writeFile(join(root, name, 'model-settings.json'), JSON.stringify({ name, ...settings }));
+  for (const [file, text] of Object.entries(files)) await writeFile(join(root, name, file), text);
+}
+
+describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
+  let root: string;
+  let server: ServerProcess;
+  let grpc: GrpcTestClient;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tessera-python-'));
+    const custom = { implementation: 'models.Doubler', parameters: { extra: { factor: 3 } } };
+    await model(root, 'doubler', custom, { 'models.py': MODEL_PY });
+    await model(root, 'no-import', { implementation: 'nosuchpackage.Model' });
+    // The main test virtualenv has numpy but no mlserver.
+    const noMlserver = dirname(dirname(process.env['TESSERA_PYTHON'] ?? '/nonexistent/bin/python'));
+    await model(
+      root,
+      'no-mlserver',
+      {
+        ...custom,
+        parameters: { environment_path: noMlserver },
+      },
+      { 'models.py': MODEL_PY },
+    );
+    server = await startServer({
+      folder: root,
+      env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
+      timeoutMs: 60_000,
+    });
+    grpc = grpcClient(server.grpcAddress);
+  });
+
+  after(async () => {
+    grpc?.close();
+    await server?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('serves a custom MLModel over REST and gRPC with its own values', async () => {
+    const rest = await postJson(`${server.httpUrl}/v2/models/doubler/infer`, {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [2, 2], data: [1, 2.5, -3, 4] }],
+    });
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    const out = (
+      rest.body as {
+        outputs: { name: string; datatype: string; shape: number[]; data: number[] }[];
+      }
+    ).outputs[0];
+    assert.deepEqual(out, {
+      ...out,
+      name: 'doubled',
+      datatype: 'FP32',
+      shape: [2, 2],
+      data: [3, 7.5, -9, 12],
+    });
+
+    const reply = await grpc.call<{
+      outputs: { name: string; shape: string[] }[];
+      raw_output_contents: Buffer[];
+    }>('ModelInfer', {
+      model_name: 'doubler',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [3], contents: { fp32_contents: [1, 2, 3] } }],
+    });
+    assert.equal(reply.outputs[0]?.name, 'doubled');
+    const raw = reply.raw_output_contents[0]!;
+    assert.deepEqual(
+      Array.from(
+        new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
+      ),
+      [3, 6, 9],
+    );
+  });
+
+  it('says in the model metadata that the Python worker serves it', async () => {
+    const meta = (await fetch(`${server.httpUrl}/v2/models/doubler`).then((r) => r.json())) as {
+      parameters?: Record<string, unknown>;
+    };
+    assert.equal(meta.parameters?.['runtime_path'], 'python');
+    assert.equal(meta.parameters?.['python_class'], 'models.Doubler');
+    assert.equal(meta.parameters?.['mlserver_version'], '1.7.1');
+  });
+
+  it('gives each load error a clean reason and keeps serving the rest', async () => {
+    const index = await restIndex(server.httpUrl);
+    const reason = (name: string): string => index.find((e) => e.name === name)?.reason ?? '';
+    assert.equal(index.find((e) => e.name === 'doubler')?.state, 'READY');
+    assertCleanMessage(reason('no-import'), [
+      "implementation 'nosuchpackage.Model' cannot be imported",
+      'nosuchpackage',
+    ]);
+    assertCleanMessage(reason('no-mlserver'), ['cannot import mlserver', 'install mlserver']);
+  });
+
+  it('restarts a worker killed with SIGKILL and serves the model again', async () => {
+    const started = server.logs.filter(
+      (l) => (l as { msg?: string }).msg === 'Python worker started',
+    ) as { pid: number }[];
+    const pid = started.at(-1)?.pid;
+    assert.ok(typeof pid === 'number', 'the server logged the worker pid');
+    process.kill(pid, 'SIGKILL');
+    await waitFor(
+      () =>
+        server.logs.some(
+          (l) => (l as { msg?: string }).msg === 'Python worker restarted; models loaded again',
+        ),
+      'the worker restarted',
+      30_000,
+    );
+    const rest = await postJson(`${server.httpUrl}/v2/models/doubler/infer`, {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [5] }],
+    });
+    assert.equal(rest.status, 200, JSON.stringify(rest.body));
+    assert.deepEqual((rest.body as { outputs: { data: number[] }[] }).outputs[0]?.data, [15]);
+  });
+});
+
+describe('python runtimes without a configured Python', () => {
+  let root: string;
+  let server: ServerProcess;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tessera-no-python-'));
+    await model(root, 'doubler', { implementation: 'models.Doubler' }, { 'models.py': MODEL_PY });
+    await model(root, 'bad-choice', { implementation: 'onnx', parameters: { serve_with: 'ruby' } });
+    server = await startServer({ folder: root });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('says how to configure a Python, and names an unknown serve_with', async () => {
+    const index = await restIndex(server.httpUrl);
+    const entry = index.find((e) => e.name === 'doubler');
+    assert.equal(entry?.state, 'UNAVAILABLE');
+    assertCleanMessage(entry.reason, [
+      "'models.Doubler' is a Python class and no Python is configured",
+      'python_executable',
+      'TESSERA_PYTHON_EXECUTABLE',
+    ]);
+    const choice = index.find((e) => e.name === 'bad-choice');
+    assertCleanMessage(choice?.reason ?? '', ["parameters.serve_with: unknown runtime 'ruby'"]);
+  });
+});

@@ -1,0 +1,168 @@
+// The Python worker's limits on the real server with the mlserver 1.7.1 virtualenv: a bounded
+// number of requests in flight (one more answers 503 SRV_ERR_OVERLOADED at once, the first still
+// succeeds), a per-request deadline (a predict that never returns answers 504 and the worker keeps
+// serving), the model's own stderr in the server's structured log, and the worker's lifetime
+// (stopped with its last model, started again by the next load). A gate model holds its
+// predict until the test creates a file, so every step waits for an observable event (the file
+// the predict writes on entry), never for a fixed time.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { assertCleanMessage } from '../../support/error-checks.js';
+import { mlserverPython } from '../../support/mlserver-peer.js';
+import { startServer, type ServerProcess } from '../../support/server-process.js';
+import { postJson, waitFor } from './lifecycle-helpers.js';
+
+// `entered` is written when a predict starts; it returns once `open` exists.
+const GATE_PY = `
+import asyncio, os, sys
+from mlserver import MLModel
+from mlserver.codecs import NumpyCodec
+from mlserver.types import InferenceResponse
+
+
+class Gate(MLModel):
+    async def load(self):
+        print("gate model loading from its own stderr", file=sys.stderr, flush=True)
+        return True
+
+    async def predict(self, payload):
+        gate = self.settings.parameters.extra["gate"]
+        open(os.path.join(gate, "entered"), "w").close()
+        while not os.path.exists(os.path.join(gate, "open")):
+            await asyncio.sleep(0.01)
+        x = NumpyCodec.decode_input(payload.inputs[0])
+        return InferenceResponse(model_name=self.name, outputs=[NumpyCodec.encode_output("y", x)])
+`;
+
+const INPUT = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [4] }] };
+
+interface Gated {
+  readonly root: string;
+  readonly gate: string;
+  readonly server: ServerProcess;
+}
+
+async function startGated(env: Record<string, string>): Promise<Gated> {
+  const root = await mkdtemp(join(tmpdir(), 'tessera-python-limits-'));
+  const gate = join(root, 'gate-files');
+  await mkdir(join(root, 'gate'), { recursive: true });
+  await mkdir(gate);
+  await writeFile(join(root, 'gate', 'models.py'), GATE_PY);
+  await writeFile(
+    join(root, 'gate', 'model-settings.json'),
+    JSON.stringify({
+      name: 'gate',
+      implementation: 'models.Gate',
+      parameters: { extra: { gate } },
+    }),
+  );
+  const server = await startServer({
+    folder: root,
+    env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython(), ...env },
+    timeoutMs: 60_000,
+  });
+  return { root, gate, server };
+}
+
+async function stopGated(gated: Gated | undefined): Promise<void> {
+  if (gated === undefined) return;
+  // Let any held predict finish so the worker stops at once.
+  await writeFile(join(gated.gate, 'open'), '').catch(() => undefined);
+  await gated.server.stop();
+  await rm(gated.root, { recursive: true, force: true });
+}
+
+describe('python worker limits (mlserver 1.7.1)', () => {
+  describe('a bounded number of requests in flight', () => {
+    let gated: Gated;
+    before(async () => {
+      gated = await startGated({ TESSERA_PYTHON_MAX_IN_FLIGHT: '1' });
+    });
+    after(() => stopGated(gated));
+
+    it('refuses one request over python_max_in_flight with 503 and serves the first', async () => {
+      const url = `${gated.server.httpUrl}/v2/models/gate/infer`;
+      const first = postJson(url, INPUT);
+      await waitFor(() => existsSync(join(gated.gate, 'entered')), 'the first predict started');
+      const second = await postJson(url, INPUT);
+      assert.equal(second.status, 503, JSON.stringify(second.body));
+      assertCleanMessage(JSON.stringify(second.body), ['python_max_in_flight']);
+      await writeFile(join(gated.gate, 'open'), '');
+      const answered = await first;
+      assert.equal(answered.status, 200, JSON.stringify(answered.body));
+      assert.deepEqual((answered.body as { outputs: { data: number[] }[] }).outputs[0]?.data, [4]);
+    });
+
+    it("writes the model's stderr to the server's structured log", () => {
+      const line = gated.server.logs.find(
+        (l) =>
+          typeof l === 'object' &&
+          l !== null &&
+          (l as { msg?: string }).msg === 'gate model loading from its own stderr',
+      ) as { worker?: string; stream?: string; level?: number } | undefined;
+      assert.ok(line !== undefined, 'the line is in the server log');
+      assert.equal(line.worker, 'python');
+      assert.equal(line.stream, 'stderr');
+    });
+  });
+
+  describe('a worker per interpreter, for as long as it holds models', () => {
+    let gated: Gated;
+    before(async () => {
+      gated = await startGated({});
+    });
+    after(() => stopGated(gated));
+
+    const started = (): { pid: number }[] =>
+      gated.server.logs.filter((l) => (l as { msg?: string }).msg === 'Python worker started') as {
+        pid: number;
+      }[];
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+
+    it('stops the worker when its last model unloads and starts one on the next load', async () => {
+      await writeFile(join(gated.gate, 'open'), '');
+      assert.equal(started().length, 1, 'one worker started for the one model');
+      const pid = started()[0]!.pid;
+      assert.ok(alive(pid));
+      const base = `${gated.server.httpUrl}/v2/repository/models/gate`;
+      const unloaded = await postJson(`${base}/unload`);
+      assert.equal(unloaded.status, 200, JSON.stringify(unloaded.body));
+      await waitFor(() => !alive(pid), 'the worker process exited');
+      const loaded = await postJson(`${base}/load`);
+      assert.equal(loaded.status, 200, JSON.stringify(loaded.body));
+      assert.equal(started().length, 2, 'a fresh worker started');
+      assert.notEqual(started()[1]!.pid, pid);
+      const answered = await postJson(`${gated.server.httpUrl}/v2/models/gate/infer`, INPUT);
+      assert.equal(answered.status, 200, JSON.stringify(answered.body));
+    });
+  });
+
+  describe('a per-request deadline', () => {
+    let gated: Gated;
+    before(async () => {
+      gated = await startGated({ TESSERA_INFER_TIMEOUT_SECONDS: '1' });
+    });
+    after(() => stopGated(gated));
+
+    it('answers 504 when predict outlives infer_timeout_seconds, then serves again', async () => {
+      const url = `${gated.server.httpUrl}/v2/models/gate/infer`;
+      const late = await postJson(url, INPUT);
+      assert.equal(late.status, 504, JSON.stringify(late.body));
+      assertCleanMessage(JSON.stringify(late.body), []);
+      await writeFile(join(gated.gate, 'open'), '');
+      const next = await postJson(url, INPUT);
+      assert.equal(next.status, 200, JSON.stringify(next.body));
+    });
+  });
+});
