@@ -2,7 +2,8 @@
 // number of requests in flight (one more answers 503 SRV_ERR_OVERLOADED at once, the first still
 // succeeds), a per-request deadline (a predict that never returns answers 504 and the worker keeps
 // serving), the model's own stderr in the server's structured log, and the worker's lifetime
-// (stopped with its last model, started again by the next load). A gate model holds its
+// (stopped with its last model, started again by the next load, killed when hung and deaf to
+// SIGTERM). A gate model holds its
 // predict until the test creates a file, so every step waits for an observable event (the file
 // the predict writes on entry), never for a fixed time.
 import assert from 'node:assert/strict';
@@ -18,7 +19,7 @@ import { postJson, waitFor } from './lifecycle-helpers.js';
 
 // `entered` is written when a predict starts; it returns once `open` exists.
 const GATE_PY = `
-import asyncio, os, sys
+import asyncio, os, signal, sys, time
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceResponse
@@ -31,6 +32,10 @@ class Gate(MLModel):
 
     async def predict(self, payload):
         gate = self.settings.parameters.extra["gate"]
+        if payload.parameters is not None and getattr(payload.parameters, "hang", False):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while not os.path.exists(os.path.join(gate, "open")):
+                time.sleep(0.01)
         open(os.path.join(gate, "entered"), "w").close()
         while not os.path.exists(os.path.join(gate, "open")):
             await asyncio.sleep(0.01)
@@ -151,7 +156,12 @@ describe('python worker limits (mlserver 1.7.1)', () => {
   describe('a per-request deadline', () => {
     let gated: Gated;
     before(async () => {
-      gated = await startGated({ TESSERA_INFER_TIMEOUT_SECONDS: '1' });
+      // The drain is short: the request abandoned at its deadline keeps the model leased (the
+      // core never frees a model a runtime still runs), and the hung-worker case unloads it.
+      gated = await startGated({
+        TESSERA_INFER_TIMEOUT_SECONDS: '1',
+        TESSERA_DRAIN_TIMEOUT_SECONDS: '1',
+      });
     });
     after(() => stopGated(gated));
 
@@ -163,6 +173,31 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       await writeFile(join(gated.gate, 'open'), '');
       const next = await postJson(url, INPUT);
       assert.equal(next.status, 200, JSON.stringify(next.body));
+    });
+
+    it('kills a hung worker that ignores SIGTERM, so its unload completes', async () => {
+      await rm(join(gated.gate, 'open'));
+      // A predict that blocks the worker's event loop and ignores SIGTERM (as a library's own
+      // handler may): abandoned at its deadline, it still holds the process, so the unload's
+      // message goes unanswered and the stop's SIGTERM unheeded; the unload must still finish.
+      const hung = await postJson(`${gated.server.httpUrl}/v2/models/gate/infer`, {
+        ...INPUT,
+        parameters: { hang: true },
+      });
+      assert.equal(hung.status, 504, JSON.stringify(hung.body));
+      const started = gated.server.logs.filter(
+        (l) => (l as { msg?: string }).msg === 'Python worker started',
+      ) as { pid: number }[];
+      const pid = started.at(-1)!.pid;
+      const unloaded = await postJson(`${gated.server.httpUrl}/v2/repository/models/gate/unload`);
+      assert.equal(unloaded.status, 200, JSON.stringify(unloaded.body));
+      assert.ok(
+        gated.server.logs.some(
+          (l) => (l as { msg?: string }).msg === 'the Python worker ignored SIGTERM; killing it',
+        ),
+        'the server logged the kill',
+      );
+      assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
     });
   });
 });

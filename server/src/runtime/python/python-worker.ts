@@ -48,6 +48,13 @@ const BOOTSTRAP =
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
+/**
+ * How long a stopping worker has to exit after SIGTERM before it is killed: model code may ignore
+ * SIGTERM (a library that installs its own handler), and an unload or a shutdown must not hang on it.
+ */
+const STOP_GRACE_MS = 2_000;
+/** How long an unload waits for the worker's answer before going on without it. */
+const UNLOAD_WAIT_MS = 5_000;
 
 /** A frame-speaking Python child process. */
 export class PythonWorker {
@@ -85,7 +92,17 @@ export class PythonWorker {
   async unload(key: string): Promise<void> {
     this.#held.delete(key);
     if (this.#down === undefined && this.#child !== undefined) {
-      await this.#call(MessageKind.UNLOAD, { key }).catch(() => undefined);
+      // Bounded: a worker hung in a predict never answers, and an unload must not hang with it
+      // (the worker is then stopped, or keeps its other models and frees this one when it can).
+      const wait = AbortSignal.timeout(UNLOAD_WAIT_MS);
+      await this.#call(MessageKind.UNLOAD, { key }, [], wait).catch(() => {
+        if (wait.aborted) {
+          this.#options.logger.warn(
+            { worker: 'python', pid: this.pid, model_key: key, waitMs: UNLOAD_WAIT_MS },
+            'the Python worker did not answer an unload in time',
+          );
+        }
+      });
     }
     if (this.#held.size === 0) await this.stop();
   }
@@ -116,7 +133,15 @@ export class PythonWorker {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     this.#channel?.end();
     child.kill('SIGTERM');
+    const kill = setTimeout(() => {
+      this.#options.logger.warn(
+        { worker: 'python', pid: child.pid, graceMs: STOP_GRACE_MS },
+        'the Python worker ignored SIGTERM; killing it',
+      );
+      child.kill('SIGKILL');
+    }, STOP_GRACE_MS);
     await exited;
+    clearTimeout(kill);
   }
 
   #call(
