@@ -48,6 +48,8 @@ const BOOTSTRAP =
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
+/** Up this long after a restart, a worker's next death backs off from the start again. */
+const BACKOFF_RESET_MS = 60_000;
 /**
  * How long a stopping worker has to exit after SIGTERM before it is killed: model code may ignore
  * SIGTERM (a library that installs its own handler), and an unload or a shutdown must not hang on it.
@@ -68,6 +70,8 @@ export class PythonWorker {
   /** Why the worker is not serving now (restarting), or undefined. */
   #down: string | undefined;
   #restarts = 0;
+  /** When the worker last came back from a restart (for resetting the backoff). */
+  #upSince: number | undefined;
   #stopping = false;
   /** Versions the worker reported in its HELLO frame. */
   hello: { python?: string; mlserver?: string | null; import_error?: string | null } = {};
@@ -277,6 +281,16 @@ export class PythonWorker {
     if (this.#stopping || this.#held.size === 0) return;
     this.#down = reason;
     this.#options.onExit?.(reason);
+    // A worker that served a good while before dying starts the backoff over: the doubling is for
+    // crash loops, not for one crash a day.
+    if (this.#upSince !== undefined && Date.now() - this.#upSince > BACKOFF_RESET_MS) {
+      this.#restarts = 0;
+    }
+    this.#upSince = undefined;
+    this.#scheduleRestart(reason);
+  }
+
+  #scheduleRestart(reason: string): void {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.#restarts);
     this.#restarts++;
     this.#options.logger.warn({ worker: 'python', delayMs: delay }, `${reason}; restarting it`);
@@ -289,16 +303,20 @@ export class PythonWorker {
       await this.#start();
       for (const held of this.#held.values()) await this.#call(MessageKind.LOAD, held.head);
       this.#down = undefined;
+      this.#upSince = Date.now();
       this.#options.logger.info(
         { worker: 'python', pid: this.pid, models: this.#held.size },
         'Python worker restarted; models loaded again',
       );
     } catch (error) {
       this.#options.logger.error(
-        { worker: 'python', err: error },
+        { worker: 'python', err: error instanceof Error ? error.message : String(error) },
         'the Python worker did not come back',
       );
-      this.#child?.kill('SIGKILL');
+      // A running child that failed a reload is killed, and its exit schedules the next try; a
+      // child that never started (the interpreter is gone) has no exit, so try again from here.
+      if (this.#child !== undefined) this.#child.kill('SIGKILL');
+      else if (this.#held.size > 0) this.#scheduleRestart(this.#down ?? '');
     }
   }
 }
