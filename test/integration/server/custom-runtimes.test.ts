@@ -93,7 +93,11 @@ const BAD_MODULES: readonly {
   {
     name: 'python-class',
     implementation: 'models.MyCustomRuntime',
-    says: ["unknown runtime 'models.MyCustomRuntime'", 'a custom runtime is a JavaScript module'],
+    // A Python class goes to the Python worker (docs/python-runtimes.md); none is configured here.
+    says: [
+      "'models.MyCustomRuntime' is a Python class and no Python is configured",
+      'python_executable',
+    ],
   },
 ];
 

@@ -2,14 +2,15 @@
 // number of requests in flight (one more answers 503 SRV_ERR_OVERLOADED at once, the first still
 // succeeds), a per-request deadline (a predict that never returns answers 504 and the worker keeps
 // serving), the model's own stderr in the server's structured log, and the worker's lifetime
-// (stopped with its last model, started again by the next load). A gate model holds its
+// (stopped with its last model, started again by the next load, killed when hung and deaf to
+// SIGTERM, restarted again and again while its interpreter is missing). A gate model holds its
 // predict until the test creates a file, so every step waits for an observable event (the file
 // the predict writes on entry), never for a fixed time.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertCleanMessage } from '../../support/error-checks.js';
 import { mlserverPython } from '../../support/mlserver-peer.js';
@@ -18,7 +19,7 @@ import { postJson, waitFor } from './lifecycle-helpers.js';
 
 // `entered` is written when a predict starts; it returns once `open` exists.
 const GATE_PY = `
-import asyncio, os, sys
+import asyncio, os, signal, sys, time
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
 from mlserver.types import InferenceResponse
@@ -31,6 +32,10 @@ class Gate(MLModel):
 
     async def predict(self, payload):
         gate = self.settings.parameters.extra["gate"]
+        if payload.parameters is not None and getattr(payload.parameters, "hang", False):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            while not os.path.exists(os.path.join(gate, "open")):
+                time.sleep(0.01)
         open(os.path.join(gate, "entered"), "w").close()
         while not os.path.exists(os.path.join(gate, "open")):
             await asyncio.sleep(0.01)
@@ -148,10 +153,78 @@ describe('python worker limits (mlserver 1.7.1)', () => {
     });
   });
 
+  describe('a worker whose interpreter disappears', () => {
+    let root: string;
+    let server: ServerProcess;
+    const env = (): string => join(root, 'env');
+    /** A virtualenv that borrows the mlserver one's files, so its python can be taken away. */
+    const python = (): string => join(env(), 'bin', 'python');
+
+    before(async () => {
+      root = await mkdtemp(join(tmpdir(), 'tessera-python-gone-'));
+      const real = dirname(dirname(mlserverPython()));
+      await mkdir(join(env(), 'bin'), { recursive: true });
+      await cp(join(real, 'pyvenv.cfg'), join(env(), 'pyvenv.cfg'));
+      await symlink(join(real, 'lib'), join(env(), 'lib'));
+      await symlink(mlserverPython(), python());
+      await mkdir(join(root, 'echo'));
+      await writeFile(join(root, 'echo', 'models.py'), GATE_PY);
+      await mkdir(join(root, 'gate-files'));
+      await writeFile(join(root, 'gate-files', 'open'), '');
+      await writeFile(
+        join(root, 'echo', 'model-settings.json'),
+        JSON.stringify({
+          name: 'echo',
+          implementation: 'models.Gate',
+          parameters: { environment_path: env(), extra: { gate: join(root, 'gate-files') } },
+        }),
+      );
+      server = await startServer({ folder: root, timeoutMs: 60_000 });
+    });
+
+    after(async () => {
+      await server?.stop();
+      await rm(root, { recursive: true, force: true });
+    });
+
+    it('keeps retrying while the interpreter is missing and serves again once it is back', async () => {
+      const url = `${server.httpUrl}/v2/models/echo/infer`;
+      assert.equal((await postJson(url, INPUT)).status, 200);
+      const messages = (): string[] => server.logs.map((l) => (l as { msg?: string }).msg ?? '');
+      const started = server.logs.filter(
+        (l) => (l as { msg?: string }).msg === 'Python worker started',
+      ) as { pid: number }[];
+      await rm(python());
+      process.kill(started.at(-1)!.pid, 'SIGKILL');
+      // Two failed tries in a row: the retries go on without an exit to trigger them.
+      await waitFor(
+        () => messages().filter((m) => m === 'the Python worker did not come back').length >= 2,
+        'two failed restarts',
+        30_000,
+      );
+      const down = await postJson(url, INPUT);
+      assert.equal(down.status, 503, JSON.stringify(down.body));
+      assertCleanMessage(JSON.stringify(down.body), ['the Python worker is restarting']);
+      await symlink(mlserverPython(), python());
+      await waitFor(
+        () => messages().includes('Python worker restarted; models loaded again'),
+        'the worker came back',
+        30_000,
+      );
+      const back = await postJson(url, INPUT);
+      assert.equal(back.status, 200, JSON.stringify(back.body));
+    });
+  });
+
   describe('a per-request deadline', () => {
     let gated: Gated;
     before(async () => {
-      gated = await startGated({ TESSERA_INFER_TIMEOUT_SECONDS: '1' });
+      // The drain is short: the request abandoned at its deadline keeps the model leased (the
+      // core never frees a model a runtime still runs), and the hung-worker case unloads it.
+      gated = await startGated({
+        TESSERA_INFER_TIMEOUT_SECONDS: '1',
+        TESSERA_DRAIN_TIMEOUT_SECONDS: '1',
+      });
     });
     after(() => stopGated(gated));
 
@@ -163,6 +236,31 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       await writeFile(join(gated.gate, 'open'), '');
       const next = await postJson(url, INPUT);
       assert.equal(next.status, 200, JSON.stringify(next.body));
+    });
+
+    it('kills a hung worker that ignores SIGTERM, so its unload completes', async () => {
+      await rm(join(gated.gate, 'open'));
+      // A predict that blocks the worker's event loop and ignores SIGTERM (as a library's own
+      // handler may): abandoned at its deadline, it still holds the process, so the unload's
+      // message goes unanswered and the stop's SIGTERM unheeded; the unload must still finish.
+      const hung = await postJson(`${gated.server.httpUrl}/v2/models/gate/infer`, {
+        ...INPUT,
+        parameters: { hang: true },
+      });
+      assert.equal(hung.status, 504, JSON.stringify(hung.body));
+      const started = gated.server.logs.filter(
+        (l) => (l as { msg?: string }).msg === 'Python worker started',
+      ) as { pid: number }[];
+      const pid = started.at(-1)!.pid;
+      const unloaded = await postJson(`${gated.server.httpUrl}/v2/repository/models/gate/unload`);
+      assert.equal(unloaded.status, 200, JSON.stringify(unloaded.body));
+      assert.ok(
+        gated.server.logs.some(
+          (l) => (l as { msg?: string }).msg === 'the Python worker ignored SIGTERM; killing it',
+        ),
+        'the server logged the kill',
+      );
+      assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
     });
   });
 });

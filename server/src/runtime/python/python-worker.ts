@@ -48,6 +48,15 @@ const BOOTSTRAP =
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
+/** Up this long after a restart, a worker's next death backs off from the start again. */
+const BACKOFF_RESET_MS = 60_000;
+/**
+ * How long a stopping worker has to exit after SIGTERM before it is killed: model code may ignore
+ * SIGTERM (a library that installs its own handler), and an unload or a shutdown must not hang on it.
+ */
+const STOP_GRACE_MS = 2_000;
+/** How long an unload waits for the worker's answer before going on without it. */
+const UNLOAD_WAIT_MS = 5_000;
 
 /** A frame-speaking Python child process. */
 export class PythonWorker {
@@ -61,6 +70,8 @@ export class PythonWorker {
   /** Why the worker is not serving now (restarting), or undefined. */
   #down: string | undefined;
   #restarts = 0;
+  /** When the worker last came back from a restart (for resetting the backoff). */
+  #upSince: number | undefined;
   #stopping = false;
   /** Versions the worker reported in its HELLO frame. */
   hello: { python?: string; mlserver?: string | null; import_error?: string | null } = {};
@@ -85,7 +96,17 @@ export class PythonWorker {
   async unload(key: string): Promise<void> {
     this.#held.delete(key);
     if (this.#down === undefined && this.#child !== undefined) {
-      await this.#call(MessageKind.UNLOAD, { key }).catch(() => undefined);
+      // Bounded: a worker hung in a predict never answers, and an unload must not hang with it
+      // (the worker is then stopped, or keeps its other models and frees this one when it can).
+      const wait = AbortSignal.timeout(UNLOAD_WAIT_MS);
+      await this.#call(MessageKind.UNLOAD, { key }, [], wait).catch(() => {
+        if (wait.aborted) {
+          this.#options.logger.warn(
+            { worker: 'python', pid: this.pid, model_key: key, waitMs: UNLOAD_WAIT_MS },
+            'the Python worker did not answer an unload in time',
+          );
+        }
+      });
     }
     if (this.#held.size === 0) await this.stop();
   }
@@ -116,7 +137,15 @@ export class PythonWorker {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     this.#channel?.end();
     child.kill('SIGTERM');
+    const kill = setTimeout(() => {
+      this.#options.logger.warn(
+        { worker: 'python', pid: child.pid, graceMs: STOP_GRACE_MS },
+        'the Python worker ignored SIGTERM; killing it',
+      );
+      child.kill('SIGKILL');
+    }, STOP_GRACE_MS);
     await exited;
+    clearTimeout(kill);
   }
 
   #call(
@@ -252,6 +281,16 @@ export class PythonWorker {
     if (this.#stopping || this.#held.size === 0) return;
     this.#down = reason;
     this.#options.onExit?.(reason);
+    // A worker that served a good while before dying starts the backoff over: the doubling is for
+    // crash loops, not for one crash a day.
+    if (this.#upSince !== undefined && Date.now() - this.#upSince > BACKOFF_RESET_MS) {
+      this.#restarts = 0;
+    }
+    this.#upSince = undefined;
+    this.#scheduleRestart(reason);
+  }
+
+  #scheduleRestart(reason: string): void {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.#restarts);
     this.#restarts++;
     this.#options.logger.warn({ worker: 'python', delayMs: delay }, `${reason}; restarting it`);
@@ -264,16 +303,20 @@ export class PythonWorker {
       await this.#start();
       for (const held of this.#held.values()) await this.#call(MessageKind.LOAD, held.head);
       this.#down = undefined;
+      this.#upSince = Date.now();
       this.#options.logger.info(
         { worker: 'python', pid: this.pid, models: this.#held.size },
         'Python worker restarted; models loaded again',
       );
     } catch (error) {
       this.#options.logger.error(
-        { worker: 'python', err: error },
+        { worker: 'python', err: error instanceof Error ? error.message : String(error) },
         'the Python worker did not come back',
       );
-      this.#child?.kill('SIGKILL');
+      // A running child that failed a reload is killed, and its exit schedules the next try; a
+      // child that never started (the interpreter is gone) has no exit, so try again from here.
+      if (this.#child !== undefined) this.#child.kill('SIGKILL');
+      else if (this.#held.size > 0) this.#scheduleRestart(this.#down ?? '');
     }
   }
 }
