@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import {
   inferenceServiceSchema,
+  normalizeInferenceServiceSpec,
   type InferenceService,
   type InferenceServiceStatus,
+  type Unsupported,
 } from '../../api/v1alpha1/index.js';
 import { DONE, type ReconcileResult } from '../../controller/result.js';
 import type { KubeClient, KubeObject } from '../../kube/client.js';
@@ -127,14 +129,23 @@ export class InferenceServiceReconciler {
       }
       return DONE; // the update event re-queues this key with the fresh object
     }
-    const parsed = inferenceServiceSchema.safeParse(raw);
+    // KServe v1beta1 shapes (legacy predictor.<framework>, scale metric names) become the
+    // canonical one; what Tessera cannot honour is listed, never dropped (kserve-normalize.ts).
+    const normalized = normalizeInferenceServiceSpec(raw['spec']);
+    const parsed = inferenceServiceSchema.safeParse({ ...raw, spec: normalized.spec });
     if (!parsed.success)
       return this.invalidSpec(
         raw,
-        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        [
+          ...normalized.unsupported.map((u) => u.message),
+          ...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+        ].join('; '),
         log,
+        normalized.unsupported[0]?.reason,
       );
     const isvc = parsed.data;
+    if (normalized.unsupported.length > 0)
+      return this.reportUnsupported(isvc, key, normalized.unsupported, log);
     try {
       return await this.reconcileParsed(isvc, key, log);
     } catch (err) {
@@ -158,6 +169,7 @@ export class InferenceServiceReconciler {
     const { namespaced, cluster } = runtimesFor(caches, ns, log);
     const selection = selectRuntime(isvc, namespaced, cluster);
     if (selection.kind === 'none') {
+      this.warnOnTransition(isvc, selection.reason, selection.message, 'SelectRuntime');
       await this.writeStatus(
         isvc,
         key,
@@ -537,10 +549,51 @@ export class InferenceServiceReconciler {
     }
   }
 
+  /**
+   * The spec asks for KServe features Tessera cannot honour: nothing is deployed, and the
+   * status and a Warning Event (on transitions only) say what and why, in the user's terms.
+   * Children of an earlier, supported generation are left as they are.
+   */
+  private async reportUnsupported(
+    isvc: InferenceService,
+    key: string,
+    unsupported: readonly Unsupported[],
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const reason = unsupported[0]?.reason ?? 'FieldNotSupported';
+    const message = unsupported.map((u) => u.message).join('; ');
+    this.warnOnTransition(isvc, reason, message, 'Validate');
+    await this.writeStatus(
+      isvc,
+      key,
+      {
+        predictor: { kind: 'blocked', reason, message, transitionStatus: 'InvalidSpec' },
+        runtime: undefined,
+        url: undefined,
+      },
+      log,
+    );
+    log.warn({ reason, fields: unsupported.map((u) => u.field) }, 'Unsupported KServe features');
+    return DONE; // a spec change enqueues this key
+  }
+
+  /** A Warning Event, sent only when the Ready condition is about to change to it. */
+  private warnOnTransition(
+    isvc: InferenceService,
+    reason: string,
+    message: string,
+    action: string,
+  ): void {
+    const ready = isvc.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready?.reason !== reason || ready.message !== message)
+      this.emit(isvc, { type: 'Warning', reason, action, note: message });
+  }
+
   private async invalidSpec(
     raw: KubeObject,
     message: string,
     log: Logger,
+    reason = 'InvalidSpec',
   ): Promise<ReconcileResult> {
     const meta = raw.metadata ?? {};
     const previous = raw['status'] as InferenceServiceStatus | undefined;
@@ -553,7 +606,7 @@ export class InferenceServiceReconciler {
         .replace(/\.\d{3}Z$/, 'Z'),
       predictor: {
         kind: 'blocked',
-        reason: 'InvalidSpec',
+        reason,
         message,
         transitionStatus: 'InvalidSpec',
       },
@@ -563,6 +616,7 @@ export class InferenceServiceReconciler {
       runtime: undefined,
     });
     if (!statusUpToDate(status, previous)) {
+      this.emit(raw, { type: 'Warning', reason, action: 'Validate', note: message });
       try {
         await applyStatus(
           this.deps.client,
