@@ -166,8 +166,30 @@ describe('KServe v1beta1 spec normalisation', () => {
     );
   });
 
+  it("reads a rolling update's numeric strings as integers, as KServe's intstr.Parse does", () => {
+    const { spec } = normalizeInferenceServiceSpec({
+      predictor: {
+        onnx: {},
+        deploymentStrategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: { maxUnavailable: '0', maxSurge: '50%' },
+        },
+      },
+    });
+    assert.deepEqual(inferenceServiceSpecSchema.parse(spec).predictor.deploymentStrategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 0, maxSurge: '50%' },
+    });
+  });
+
   it('is pure: the input is not modified', () => {
-    const input = { predictor: { sklearn: { storageUri: 's3://a/b' }, scaleMetric: 'rps' } };
+    const input = {
+      predictor: {
+        sklearn: { storageUri: 's3://a/b' },
+        scaleMetric: 'rps',
+        deploymentStrategy: { rollingUpdate: { maxSurge: '1' } },
+      },
+    };
     const copy = structuredClone(input);
     normalizeInferenceServiceSpec(input);
     assert.deepEqual(input, copy);

@@ -304,6 +304,22 @@ function checkPredictor(
 }
 
 /**
+ * KServe writes `maxUnavailable: "0"` and reads it with Go's `intstr.Parse`, which makes a
+ * numeric string an integer; apps/v1 accepts only an integer or a percentage, so the same
+ * conversion is done here (a string like "25%" stays as it is).
+ */
+function normalizeStrategy(strategy: unknown): Record<string, unknown> | undefined {
+  if (!isRecord(strategy) || !isRecord(strategy['rollingUpdate'])) return undefined;
+  const rolling = Object.fromEntries(
+    Object.entries(strategy['rollingUpdate']).map(([k, v]) => [
+      k,
+      typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v,
+    ]),
+  );
+  return { ...strategy, rollingUpdate: rolling };
+}
+
+/**
  * Converts a KServe v1beta1 (or Tessera) InferenceService `spec` to the canonical shape and
  * lists what Tessera cannot honour. Input without a predictor object is returned as-is for the
  * schema to reject with its own message.
@@ -313,6 +329,8 @@ export function normalizeInferenceServiceSpec(spec: unknown): NormalizedSpec {
     return { spec: isRecord(spec) ? spec : {}, unsupported: [] };
   const raw = spec['predictor'];
   const { predictor, unsupported: ambiguous } = legacyToModel(raw);
+  const strategy = normalizeStrategy(predictor['deploymentStrategy']);
+  if (strategy !== undefined) predictor['deploymentStrategy'] = strategy;
   const metric = predictor['scaleMetric'];
   if (typeof metric === 'string' && SCALE_METRIC_ALIASES[metric] !== undefined)
     predictor['scaleMetric'] = SCALE_METRIC_ALIASES[metric];

@@ -81,6 +81,21 @@ function controlledBy(obj: KubeObject | undefined, uid: string | undefined): boo
   return (obj?.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.uid === uid);
 }
 
+/**
+ * Why a spec is invalid. What Tessera cannot do explains the schema's complaint (e.g. no model
+ * beside custom containers), so it alone is shown when there is any.
+ */
+function invalidMessage(
+  unsupported: readonly Unsupported[],
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): string {
+  return (
+    unsupported.length > 0
+      ? unsupported.map((u) => u.message)
+      : issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`)
+  ).join('; ');
+}
+
 /** A child could not be applied; its kind goes into the condition reason. */
 class ApplyError extends Error {
   constructor(
@@ -136,10 +151,7 @@ export class InferenceServiceReconciler {
     if (!parsed.success)
       return this.invalidSpec(
         raw,
-        [
-          ...normalized.unsupported.map((u) => u.message),
-          ...parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-        ].join('; '),
+        invalidMessage(normalized.unsupported, parsed.error.issues),
         log,
         normalized.unsupported[0]?.reason,
       );
