@@ -30,7 +30,7 @@ import {
 } from '../storage-spec.js';
 import { selectRuntime } from './runtime-selection.js';
 import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.js';
-import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
+import { CONDITION, computeStatus, statusUpToDate, type PredictorState } from './status.js';
 import type { Observations } from '../model-driver/replica-observation.js';
 import type { PlacementResult } from '../placement/placement-store.js';
 import { declaredMemoryBytes, memoryExceededNote } from '../model-memory.js';
@@ -589,15 +589,18 @@ export class InferenceServiceReconciler {
     return DONE; // a spec change enqueues this key
   }
 
-  /** A Warning Event, sent only when the Ready condition is about to change to it. */
+  /**
+   * A Warning Event, sent only when PredictorReady is about to change to it (Ready carries the
+   * same reason, but its message is prefixed with the failing condition's type).
+   */
   private warnOnTransition(
     isvc: InferenceService,
     reason: string,
     message: string,
     action: string,
   ): void {
-    const ready = isvc.status?.conditions?.find((c) => c.type === 'Ready');
-    if (ready?.reason !== reason || ready.message !== message)
+    const current = isvc.status?.conditions?.find((c) => c.type === CONDITION.predictorReady);
+    if (current?.reason !== reason || current.message !== message)
       this.emit(isvc, { type: 'Warning', reason, action, note: message });
   }
 
