@@ -1,5 +1,6 @@
 import { storageKeySchema } from '@tessera/contract';
 import { z } from 'zod';
+import { normalizeInferenceServiceSpec, type Unsupported } from './kserve-normalize.js';
 import {
   API_VERSION,
   conditionSchema,
@@ -184,3 +185,24 @@ export const inferenceServiceSchema = z.object({
 });
 /** A parsed InferenceService. */
 export type InferenceService = z.infer<typeof inferenceServiceSchema>;
+
+/**
+ * Every reader of an InferenceService goes through here, so a KServe-shaped spec (legacy
+ * `predictor.<framework>`, ...) means the same to the reconciler, the model driver and
+ * placement. `supported` is false when the spec asks for something Tessera cannot do: the
+ * InferenceService reconciler reports it, and nothing else acts on it.
+ */
+export function parseInferenceService(raw: unknown): {
+  readonly result: ReturnType<typeof inferenceServiceSchema.safeParse>;
+  readonly unsupported: readonly Unsupported[];
+  readonly supported: boolean;
+} {
+  const obj = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const normalized = normalizeInferenceServiceSpec(obj['spec']);
+  const result = inferenceServiceSchema.safeParse({ ...obj, spec: normalized.spec });
+  return {
+    result,
+    unsupported: normalized.unsupported,
+    supported: result.success && normalized.unsupported.length === 0,
+  };
+}

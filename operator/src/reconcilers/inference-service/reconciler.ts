@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import {
-  inferenceServiceSchema,
-  normalizeInferenceServiceSpec,
+  parseInferenceService,
   type InferenceService,
   type InferenceServiceStatus,
   type Unsupported,
@@ -146,18 +145,16 @@ export class InferenceServiceReconciler {
     }
     // KServe v1beta1 shapes (legacy predictor.<framework>, scale metric names) become the
     // canonical one; what Tessera cannot honour is listed, never dropped (kserve-normalize.ts).
-    const normalized = normalizeInferenceServiceSpec(raw['spec']);
-    const parsed = inferenceServiceSchema.safeParse({ ...raw, spec: normalized.spec });
+    const { result: parsed, unsupported } = parseInferenceService(raw);
     if (!parsed.success)
       return this.invalidSpec(
         raw,
-        invalidMessage(normalized.unsupported, parsed.error.issues),
+        invalidMessage(unsupported, parsed.error.issues),
         log,
-        normalized.unsupported[0]?.reason,
+        unsupported[0]?.reason,
       );
     const isvc = parsed.data;
-    if (normalized.unsupported.length > 0)
-      return this.reportUnsupported(isvc, key, normalized.unsupported, log);
+    if (unsupported.length > 0) return this.reportUnsupported(isvc, key, unsupported, log);
     try {
       return await this.reconcileParsed(isvc, key, log);
     } catch (err) {
