@@ -251,7 +251,11 @@ describe('KServe v1beta1 InferenceServices port by changing only the apiVersion'
       if (o.kind !== 'refused') continue;
       // The message names the field or format in the user's terms, and an Event says the same.
       assert.match(o.message, /predictor|spec\.|model format|Tessera/, `${name}: ${o.message}`);
-      assert.doesNotMatch(o.message, /\n\s+at |\/work\//, `${name}: no stack or paths`);
+      assert.doesNotMatch(
+        o.message,
+        /\n\s+at |\.[cm]?[jt]s:\d+/,
+        `${name}: no stack frames or source paths`,
+      );
       if (o.reason === 'InvalidSpec') continue;
       // Ready repeats the failing condition's message after its type ("PredictorReady: ...").
       const note = await warningEvent(name, o.reason);
