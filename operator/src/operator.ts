@@ -6,7 +6,7 @@ import { NamespacedInformers, type WatchCache } from './controller/namespaced-in
 import type { KubeClient, KubeObject } from './kube/client.js';
 import type { EventSink } from './kube/events.js';
 import { RESOURCES, resourcePath, type ResourceType } from './kube/resources.js';
-import { inferenceServiceSchema } from './api/v1alpha1/index.js';
+import { parseInferenceService } from './api/v1alpha1/index.js';
 import {
   INFERENCE_SERVICE_LABEL,
   MANAGED_BY_LABEL,
@@ -263,8 +263,8 @@ export class Operator {
       const { kind, name } = previous.runtime;
       this.placement.enqueue(poolKey(namespace, { kind, metadata: { name } }));
     }
-    const parsed = inferenceServiceSchema.safeParse(obj);
-    if (!parsed.success || parsed.data.spec.deploymentMode !== 'Shared') return;
+    const { result: parsed, supported } = parseInferenceService(obj);
+    if (!supported || !parsed.success || parsed.data.spec.deploymentMode !== 'Shared') return;
     const runtimes = runtimesFor(this.runtimeCaches, namespace, this.deps.logger);
     const selection = selectRuntime(parsed.data, runtimes.namespaced, runtimes.cluster);
     if (selection.kind === 'selected')

@@ -14,7 +14,12 @@ import {
   adminUrl,
 } from '@tessera/contract';
 import type { Container, Deployment, EnvVar, PodSpec, Resources, Volume } from './types.js';
-import type { RuntimeContainer } from '../api/v1alpha1/index.js';
+import type {
+  ModelEnvVar,
+  ModelSpec,
+  PredictorSpec,
+  RuntimeContainer,
+} from '../api/v1alpha1/index.js';
 import {
   type BuildInput,
   type ManifestConfig,
@@ -85,11 +90,44 @@ function agentEnv(config: ManifestConfig): EnvVar[] {
   return env;
 }
 
-/** Runtime env first; the operator's model env wins on a name clash. */
-function mergeEnv(runtimeEnv: RuntimeContainer['env'], ours: EnvVar[]): EnvVar[] {
+/**
+ * Runtime env first, then the InferenceService's `model.env` (which overrides the runtime's, as
+ * KServe merges them); the operator's pod-contract env wins on any clash (the normaliser
+ * already refuses model env that names it).
+ */
+function mergeEnv(
+  runtimeEnv: RuntimeContainer['env'],
+  ours: EnvVar[],
+  modelEnv: readonly ModelEnvVar[] = [],
+): EnvVar[] {
   const taken = new Set(ours.map((e) => e.name));
-  const kept = (runtimeEnv ?? []).filter((e) => !taken.has(e.name));
-  return [...kept.map((e) => ({ name: e.name, value: e.value ?? '' })), ...ours];
+  const own = modelEnv.filter((e) => !taken.has(e.name));
+  const ownNames = new Set(own.map((e) => e.name));
+  const kept = (runtimeEnv ?? []).filter((e) => !taken.has(e.name) && !ownNames.has(e.name));
+  return [
+    ...kept.map((e) => ({ name: e.name, value: e.value ?? '' })),
+    ...own.map((e): EnvVar => {
+      const v: EnvVar = { name: e.name };
+      if (e.value !== undefined) v.value = e.value;
+      if (e.valueFrom !== undefined) v.valueFrom = e.valueFrom;
+      return v;
+    }),
+    ...ours,
+  ];
+}
+
+/**
+ * KServe's `runtimeVersion` replaces the runtime image's tag (or digest), e.g.
+ * `tessera/server:0.1.0` with runtimeVersion `0.2.0` becomes `tessera/server:0.2.0`.
+ */
+export function withRuntimeVersion(image: string, version: string | undefined): string {
+  if (version === undefined) return image;
+  const at = image.indexOf('@');
+  const base = at >= 0 ? image.slice(0, at) : image;
+  const slash = base.lastIndexOf('/');
+  const colon = base.lastIndexOf(':');
+  const repo = colon > slash ? base.slice(0, colon) : base;
+  return `${repo}:${version}`;
 }
 
 /**
@@ -129,8 +167,11 @@ function stringify(values: Record<string, string | number>): Record<string, stri
 function serverContainer(input: PodInput, template: RuntimeContainer): Container {
   const container: Container = {
     name: template.name,
-    image: template.image ?? input.config.serverImage,
-    env: mergeEnv(template.env, serverEnv(input)),
+    image: withRuntimeVersion(
+      template.image ?? input.config.serverImage,
+      input.model?.runtimeVersion,
+    ),
+    env: mergeEnv(template.env, serverEnv(input), input.model?.env),
     ports: [
       { name: 'http', containerPort: SERVER_PORTS.http, protocol: 'TCP' },
       { name: 'grpc', containerPort: SERVER_PORTS.grpc, protocol: 'TCP' },
@@ -155,7 +196,9 @@ function serverContainer(input: PodInput, template: RuntimeContainer): Container
     ],
   };
   if (template.command !== undefined) container.command = template.command;
-  if (template.args !== undefined) container.args = template.args;
+  // KServe appends the model's args to the runtime container's.
+  const args = [...(template.args ?? []), ...(input.model?.args ?? [])];
+  if (args.length > 0) container.args = args;
   return container;
 }
 
@@ -266,6 +309,34 @@ export interface PodInput {
   readonly modelResources?: NonNullable<
     BuildInput['isvc']['spec']['predictor']['model']['resources']
   >;
+  /** The model's container fields (env, args, runtimeVersion); a pool shard has none. */
+  readonly model?: Pick<ModelSpec, 'env' | 'args' | 'runtimeVersion'>;
+  /** The predictor's pod-level fields (KServe's PodSpec); a pool shard has none. */
+  readonly pod?: Pick<
+    PredictorSpec,
+    'serviceAccountName' | 'nodeSelector' | 'tolerations' | 'affinity' | 'imagePullSecrets'
+  >;
+}
+
+/** Image pull secrets: the operator's (for the server image) and the predictor's, deduplicated. */
+function pullSecrets(input: PodInput): { name: string }[] {
+  const names = [
+    ...(input.config.imagePullSecrets ?? []),
+    ...(input.pod?.imagePullSecrets ?? []).map((s) => s.name),
+  ];
+  return [...new Set(names)].map((name) => ({ name }));
+}
+
+/** The predictor's scheduling and identity fields, copied as KServe copies its PodSpec. */
+function podFields(input: PodInput): Partial<PodSpec> {
+  const pod = input.pod;
+  const out: Partial<PodSpec> = {};
+  if (pod === undefined) return out;
+  if (pod.serviceAccountName !== undefined) out.serviceAccountName = pod.serviceAccountName;
+  if (pod.nodeSelector !== undefined) out.nodeSelector = { ...pod.nodeSelector };
+  if (pod.tolerations !== undefined) out.tolerations = pod.tolerations.map((t) => ({ ...t }));
+  if (pod.affinity !== undefined) out.affinity = structuredClone(pod.affinity);
+  return out;
 }
 
 /** The pod of a server replica: the runtime's server, the agent, the runtime's sidecars. */
@@ -284,9 +355,8 @@ export function podSpec(input: PodInput): PodSpec {
       fsGroup: 65532,
       seccompProfile: { type: 'RuntimeDefault' },
     },
-    ...(input.config.imagePullSecrets !== undefined && input.config.imagePullSecrets.length > 0
-      ? { imagePullSecrets: input.config.imagePullSecrets.map((name) => ({ name })) }
-      : {}),
+    ...podFields(input),
+    ...(pullSecrets(input).length > 0 ? { imagePullSecrets: pullSecrets(input) } : {}),
     containers: [
       server,
       agentContainer(input, server),
@@ -307,6 +377,8 @@ function podInputOf(input: BuildInput): PodInput {
     requiredModels: [servedModelName(input.isvc)],
     storageSecretName: model.storage?.secretName,
     modelResources: model.resources,
+    model,
+    pod: input.isvc.spec.predictor,
   };
 }
 
@@ -318,15 +390,24 @@ export function buildDeployment(input: BuildInput): Deployment {
   const { isvc } = input;
   const name = isvc.metadata.name;
   const predictor = isvc.spec.predictor;
+  // The predictor's labels and annotations go on the pod (KServe: the predictor's ObjectMeta);
+  // ours win, so the selector and the operator's pod index always match.
+  const templateMeta: NonNullable<Deployment['spec']>['template']['metadata'] = {
+    labels: { ...predictor.labels, ...commonLabels(name) },
+  };
+  if (predictor.annotations !== undefined && Object.keys(predictor.annotations).length > 0)
+    templateMeta.annotations = { ...predictor.annotations };
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: childMetadata(isvc),
     spec: {
       selector: { matchLabels: selectorLabels(name) },
-      template: { metadata: { labels: commonLabels(name) }, spec: podSpec(podInputOf(input)) },
+      template: { metadata: templateMeta, spec: podSpec(podInputOf(input)) },
     },
   };
+  if (predictor.deploymentStrategy !== undefined && deployment.spec !== undefined)
+    deployment.spec.strategy = structuredClone(predictor.deploymentStrategy);
   if (!isAutoscaled(isvc) && deployment.spec !== undefined) {
     deployment.spec.replicas = predictor.replicas ?? predictor.minReplicas ?? 1;
   }

@@ -14,6 +14,7 @@ import { OperatorMetrics } from '../../../operator/src/observability/metrics.js'
 import { Operator } from '../../../operator/src/operator.js';
 import type { ReconcileStep } from '../../../operator/src/reconcilers/inference-service/reconciler.js';
 import type { Cleanup } from '../../../operator/src/reconcilers/inference-service/finalizer.js';
+import type { EventSink } from '../../../operator/src/kube/events.js';
 
 const CRD_DIR = join(import.meta.dirname, '../../../crds');
 
@@ -154,6 +155,7 @@ export async function startOperator(
   config: OperatorConfig,
   afterStep?: (step: ReconcileStep, key: string) => void | Promise<void>,
   cleanups?: readonly Cleanup[],
+  events?: (client: KubeConfigClient) => EventSink,
 ): Promise<RunningOperator> {
   const client = new KubeConfigClient(kubeConfigFromFile(kubeconfigPath()));
   const metrics = new OperatorMetrics();
@@ -169,6 +171,7 @@ export async function startOperator(
     metrics,
     afterStep,
     cleanups,
+    ...(events === undefined ? {} : { events: events(client) }),
   });
   await operator.start();
   return {

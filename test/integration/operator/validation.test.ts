@@ -42,12 +42,17 @@ describe('CRD validation by kube-apiserver (OpenAPI schema and CEL rules)', () =
     return body;
   }
 
-  it('rejects a storage URI with an unsupported scheme and names the allowed ones', async () => {
-    const message = await rejected(withModel('bad-uri', { storageUri: 'ftp://models/x' }));
+  it('rejects a storage URI that is no URI and names the schemes Tessera downloads from', async () => {
+    // Other schemes (oci://, ftp://) are accepted and reported by the operator as
+    // StorageSchemeNotSupported, so a KServe manifest applies (kserve-inferenceservices.test.ts).
+    const message = await rejected(withModel('bad-uri', { storageUri: 'models/x' }));
     assert.match(message, /spec\.predictor\.model\.storageUri/);
-    assert.match(message, /storageUri must use one of the schemes s3:\/\/, gs:\/\/, pvc:\/\//);
-    const gopher = await rejected(withModel('bad-uri-2', { storageUri: 'gopher://x' }));
-    assert.match(gopher, /storageUri must use one of the schemes/);
+    assert.match(
+      message,
+      /storageUri must be a URI <scheme>:\/\/<location> \(Tessera downloads from s3:\/\//,
+    );
+    const spaced = await rejected(withModel('bad-uri-2', { storageUri: 's3://a b' }));
+    assert.match(spaced, /storageUri must be a URI/);
   });
 
   it("rejects a '../' model name but accepts dots inside a name", async () => {
@@ -109,12 +114,12 @@ describe('CRD validation by kube-apiserver (OpenAPI schema and CEL rules)', () =
     }
   });
 
-  it('rejects unknown scale metrics, zero replicas bounds and a missing model format', async () => {
+  it('rejects unknown scale metrics, negative replicas bounds and a missing model format', async () => {
     assert.match(
       await rejected(isvcBody(ns, 'metric', { maxReplicas: 3, scaleMetric: 'gpu' })),
       /scaleMetric/,
     );
-    assert.match(await rejected(isvcBody(ns, 'zero', { minReplicas: 0 })), /minReplicas/);
+    assert.match(await rejected(isvcBody(ns, 'negative', { minReplicas: -1 })), /minReplicas/);
     const noFormat = isvcBody(ns, 'no-format');
     delete (noFormat['spec'] as { predictor: { model: Record<string, unknown> } }).predictor.model[
       'modelFormat'

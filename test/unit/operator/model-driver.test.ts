@@ -88,12 +88,12 @@ class FakeAgents {
   }
 }
 
-function setup(pods: KubeObject[], now = () => 0) {
+function setup(pods: KubeObject[], now = () => 0, isvcs: KubeObject[] = [isvc()]) {
   const agents = new FakeAgents();
   const store = new ObservationStore();
   const requeued: string[] = [];
   const driver = new ModelDriverReconciler({
-    caches: { inferenceServices: cache([isvc()]), pods: cache(pods) },
+    caches: { inferenceServices: cache(isvcs), pods: cache(pods) },
     store,
     requeue: (key) => requeued.push(key),
     timings: {
@@ -145,6 +145,24 @@ describe('ModelDriverReconciler', () => {
     );
     await driver.reconcile(KEY, log);
     assert.equal(agents.loads.length, 2, 'a load of what is loaded is never sent');
+  });
+
+  it('drives a KServe legacy predictor.<framework> spec, and none that asks for what Tessera cannot do', async () => {
+    const legacy = (extra: Record<string, unknown>): KubeObject => {
+      const base = isvc() as unknown as KubeObject;
+      return { ...base, spec: { predictor: { onnx: { storageUri: URI } }, ...extra } };
+    };
+    const ported = setup([pod('iris-a', '10.0.0.1')], () => 0, [legacy({})]);
+    await ported.driver.reconcile(KEY, log);
+    assert.deepEqual(
+      ported.agents.loads.map((l) => [l.model, l.parameters.storage_uri]),
+      [['iris', URI]],
+    );
+    const refused = setup([pod('iris-a', '10.0.0.1')], () => 0, [
+      legacy({ transformer: { containers: [] } }),
+    ]);
+    await refused.driver.reconcile(KEY, log);
+    assert.deepEqual(refused.agents.loads, []);
   });
 
   it('reports a failed load with the agent message, backs off, then retries', async () => {

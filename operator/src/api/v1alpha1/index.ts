@@ -1,3 +1,4 @@
 export * from './common.js';
 export * from './inference-service.js';
 export * from './serving-runtime.js';
+export * from './kserve-normalize.js';

@@ -1,5 +1,6 @@
 import { storageKeySchema } from '@tessera/contract';
 import { z } from 'zod';
+import { normalizeInferenceServiceSpec, type Unsupported } from './kserve-normalize.js';
 import {
   API_VERSION,
   conditionSchema,
@@ -15,6 +16,15 @@ export const INFERENCE_SERVICE_KIND = 'InferenceService';
 export const scaleMetricSchema = z.enum(['cpu', 'memory', 'inFlight', 'requestRate']);
 /** A scale metric name. */
 export type ScaleMetric = z.infer<typeof scaleMetricSchema>;
+
+/** A container env var (value, or valueFrom as Kubernetes defines it). */
+export const envVarSchema = z.object({
+  name: z.string().min(1),
+  value: z.string().optional(),
+  valueFrom: z.looseObject({}).optional(),
+});
+/** An env var of the model. */
+export type ModelEnvVar = z.infer<typeof envVarSchema>;
 
 /** `spec.predictor.model`, as in KServe's `ModelSpec`. */
 export const modelSpecSchema = z.object({
@@ -42,6 +52,12 @@ export const modelSpecSchema = z.object({
   runtime: z.string().optional(),
   protocolVersion: protocolVersionSchema.optional(),
   resources: resourceRequirementsSchema.optional(),
+  /** KServe container fields: checked by the normaliser (kserve-normalize.ts), carried into the server container. */
+  ports: z.array(z.looseObject({ containerPort: z.number().int() })).optional(),
+  env: z.array(envVarSchema).optional(),
+  args: z.array(z.string()).optional(),
+  /** KServe: the runtime image's tag. */
+  runtimeVersion: z.string().min(1).optional(),
 });
 /** The model an InferenceService serves. */
 export type ModelSpec = z.infer<typeof modelSpecSchema>;
@@ -54,11 +70,20 @@ export const SCALE_METRIC_NEEDS_RANGE =
 export const predictorSpecSchema = z
   .object({
     model: modelSpecSchema,
-    minReplicas: z.number().int().min(1).optional(),
+    minReplicas: z.number().int().min(0).optional(),
     maxReplicas: z.number().int().min(1).optional(),
     replicas: z.number().int().min(0).optional(),
     scaleMetric: scaleMetricSchema.optional(),
     scaleTarget: z.number().int().min(1).optional(),
+    // Pod-level fields of KServe's PodSpec, carried into the predictor's pod template.
+    serviceAccountName: z.string().min(1).optional(),
+    nodeSelector: z.record(z.string(), z.string()).optional(),
+    tolerations: z.array(z.looseObject({})).optional(),
+    affinity: z.looseObject({}).optional(),
+    imagePullSecrets: z.array(z.object({ name: z.string().min(1) })).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    deploymentStrategy: z.looseObject({ type: z.string().optional() }).optional(),
   })
   .refine(
     (p) =>
@@ -160,3 +185,24 @@ export const inferenceServiceSchema = z.object({
 });
 /** A parsed InferenceService. */
 export type InferenceService = z.infer<typeof inferenceServiceSchema>;
+
+/**
+ * Every reader of an InferenceService goes through here, so a KServe-shaped spec (legacy
+ * `predictor.<framework>`, ...) means the same to the reconciler, the model driver and
+ * placement. `supported` is false when the spec asks for something Tessera cannot do: the
+ * InferenceService reconciler reports it, and nothing else acts on it.
+ */
+export function parseInferenceService(raw: unknown): {
+  readonly result: ReturnType<typeof inferenceServiceSchema.safeParse>;
+  readonly unsupported: readonly Unsupported[];
+  readonly supported: boolean;
+} {
+  const obj = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const normalized = normalizeInferenceServiceSpec(obj['spec']);
+  const result = inferenceServiceSchema.safeParse({ ...obj, spec: normalized.spec });
+  return {
+    result,
+    unsupported: normalized.unsupported,
+    supported: result.success && normalized.unsupported.length === 0,
+  };
+}

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import {
-  inferenceServiceSchema,
+  parseInferenceService,
   type InferenceService,
   type InferenceServiceStatus,
+  type Unsupported,
 } from '../../api/v1alpha1/index.js';
 import { DONE, type ReconcileResult } from '../../controller/result.js';
 import type { KubeClient, KubeObject } from '../../kube/client.js';
@@ -28,7 +29,7 @@ import {
 } from '../storage-spec.js';
 import { selectRuntime } from './runtime-selection.js';
 import { addFinalizer, finalize, hasFinalizer, type Cleanup } from './finalizer.js';
-import { computeStatus, statusUpToDate, type PredictorState } from './status.js';
+import { CONDITION, computeStatus, statusUpToDate, type PredictorState } from './status.js';
 import type { Observations } from '../model-driver/replica-observation.js';
 import type { PlacementResult } from '../placement/placement-store.js';
 import { declaredMemoryBytes, memoryExceededNote } from '../model-memory.js';
@@ -79,6 +80,21 @@ function controlledBy(obj: KubeObject | undefined, uid: string | undefined): boo
   return (obj?.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.uid === uid);
 }
 
+/**
+ * Why a spec is invalid. What Tessera cannot do explains the schema's complaint (e.g. no model
+ * beside custom containers), so it alone is shown when there is any.
+ */
+function invalidMessage(
+  unsupported: readonly Unsupported[],
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+): string {
+  return (
+    unsupported.length > 0
+      ? unsupported.map((u) => u.message)
+      : issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`)
+  ).join('; ');
+}
+
 /** A child could not be applied; its kind goes into the condition reason. */
 class ApplyError extends Error {
   constructor(
@@ -127,14 +143,18 @@ export class InferenceServiceReconciler {
       }
       return DONE; // the update event re-queues this key with the fresh object
     }
-    const parsed = inferenceServiceSchema.safeParse(raw);
+    // KServe v1beta1 shapes (legacy predictor.<framework>, scale metric names) become the
+    // canonical one; what Tessera cannot honour is listed, never dropped (kserve-normalize.ts).
+    const { result: parsed, unsupported } = parseInferenceService(raw);
     if (!parsed.success)
       return this.invalidSpec(
         raw,
-        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+        invalidMessage(unsupported, parsed.error.issues),
         log,
+        unsupported[0]?.reason,
       );
     const isvc = parsed.data;
+    if (unsupported.length > 0) return this.reportUnsupported(isvc, key, unsupported, log);
     try {
       return await this.reconcileParsed(isvc, key, log);
     } catch (err) {
@@ -158,6 +178,7 @@ export class InferenceServiceReconciler {
     const { namespaced, cluster } = runtimesFor(caches, ns, log);
     const selection = selectRuntime(isvc, namespaced, cluster);
     if (selection.kind === 'none') {
+      this.warnOnTransition(isvc, selection.reason, selection.message, 'SelectRuntime');
       await this.writeStatus(
         isvc,
         key,
@@ -537,10 +558,54 @@ export class InferenceServiceReconciler {
     }
   }
 
+  /**
+   * The spec asks for KServe features Tessera cannot honour: nothing is deployed, and the
+   * status and a Warning Event (on transitions only) say what and why, in the user's terms.
+   * Children of an earlier, supported generation are left as they are.
+   */
+  private async reportUnsupported(
+    isvc: InferenceService,
+    key: string,
+    unsupported: readonly Unsupported[],
+    log: Logger,
+  ): Promise<ReconcileResult> {
+    const reason = unsupported[0]?.reason ?? 'FieldNotSupported';
+    const message = unsupported.map((u) => u.message).join('; ');
+    this.warnOnTransition(isvc, reason, message, 'Validate');
+    await this.writeStatus(
+      isvc,
+      key,
+      {
+        predictor: { kind: 'blocked', reason, message, transitionStatus: 'InvalidSpec' },
+        runtime: undefined,
+        url: undefined,
+      },
+      log,
+    );
+    log.warn({ reason, fields: unsupported.map((u) => u.field) }, 'Unsupported KServe features');
+    return DONE; // a spec change enqueues this key
+  }
+
+  /**
+   * A Warning Event, sent only when PredictorReady is about to change to it (Ready carries the
+   * same reason, but its message is prefixed with the failing condition's type).
+   */
+  private warnOnTransition(
+    isvc: InferenceService,
+    reason: string,
+    message: string,
+    action: string,
+  ): void {
+    const current = isvc.status?.conditions?.find((c) => c.type === CONDITION.predictorReady);
+    if (current?.reason !== reason || current.message !== message)
+      this.emit(isvc, { type: 'Warning', reason, action, note: message });
+  }
+
   private async invalidSpec(
     raw: KubeObject,
     message: string,
     log: Logger,
+    reason = 'InvalidSpec',
   ): Promise<ReconcileResult> {
     const meta = raw.metadata ?? {};
     const previous = raw['status'] as InferenceServiceStatus | undefined;
@@ -553,7 +618,7 @@ export class InferenceServiceReconciler {
         .replace(/\.\d{3}Z$/, 'Z'),
       predictor: {
         kind: 'blocked',
-        reason: 'InvalidSpec',
+        reason,
         message,
         transitionStatus: 'InvalidSpec',
       },
@@ -563,6 +628,7 @@ export class InferenceServiceReconciler {
       runtime: undefined,
     });
     if (!statusUpToDate(status, previous)) {
+      this.emit(raw, { type: 'Warning', reason, action: 'Validate', note: message });
       try {
         await applyStatus(
           this.deps.client,

@@ -16,7 +16,7 @@ import {
   type AgentIndexEntry,
   type AgentLoadParameters,
 } from '@tessera/contract';
-import { inferenceServiceSchema, type InferenceService } from '../../api/v1alpha1/index.js';
+import { parseInferenceService, type InferenceService } from '../../api/v1alpha1/index.js';
 import { DONE, type ReconcileResult } from '../../controller/result.js';
 import { selectorLabels, servedModelName } from '../../manifests/index.js';
 import type { PlacementResult } from '../placement/placement-store.js';
@@ -55,13 +55,17 @@ export class ModelDriverReconciler {
 
   async reconcile(key: string, log: Logger): Promise<ReconcileResult> {
     const raw = this.deps.caches.inferenceServices.get(key);
-    const parsed = raw === undefined ? undefined : inferenceServiceSchema.safeParse(raw);
-    if (raw?.metadata?.deletionTimestamp !== undefined || parsed?.success !== true) {
-      // Gone, going, or invalid (the InferenceService reconciler reports why): stop driving.
+    const parsed = raw === undefined ? undefined : parseInferenceService(raw);
+    if (
+      raw?.metadata?.deletionTimestamp !== undefined ||
+      parsed?.supported !== true ||
+      !parsed.result.success
+    ) {
+      // Gone, going, invalid or unsupported (the InferenceService reconciler reports why): stop.
       this.#forget(key);
       return DONE;
     }
-    const isvc = parsed.data;
+    const isvc = parsed.result.data;
     const target = this.#target(isvc, key);
     if (target === undefined) {
       // Shared, not placed yet: nothing to drive until the placement store says where.

@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import { RepositoryClient } from '@tessera/contract';
 import {
-  inferenceServiceSchema,
+  parseInferenceService,
   servingRuntimeSchema,
   type InferenceService,
   type ServingRuntime,
@@ -113,8 +113,8 @@ export class PlacementReconciler {
     const out: InferenceService[] = [];
     for (const raw of this.deps.caches.inferenceServices.select(namespace)) {
       if (raw.metadata?.deletionTimestamp !== undefined) continue;
-      const parsed = inferenceServiceSchema.safeParse(raw);
-      if (!parsed.success || parsed.data.spec.deploymentMode !== 'Shared') continue;
+      const { result: parsed, supported } = parseInferenceService(raw);
+      if (!supported || !parsed.success || parsed.data.spec.deploymentMode !== 'Shared') continue;
       // Refused with a condition by the InferenceService reconciler: never placed unauthorised.
       if (sharedStorageProblem(parsed.data) !== undefined) continue;
       const selection = selectRuntime(parsed.data, runtimes.namespaced, runtimes.cluster);
