@@ -491,14 +491,9 @@ export class InferenceServiceReconciler {
     log: Logger,
   ): Promise<void> {
     log.warn({ err: err.message }, `Failed to apply ${err.kind}`);
-    const ready = isvc.status?.conditions?.find((c) => c.type === 'Ready');
-    if (ready?.reason !== `${err.kind}ApplyFailed` || ready.message !== err.message)
-      this.emit(isvc, {
-        type: 'Warning',
-        reason: `${err.kind}ApplyFailed`,
-        action: 'Apply',
-        note: err.message,
-      });
+    // Compared with PredictorReady, which carries the message as written (Ready prefixes it), so
+    // a persistently failing apply emits one Event, not one per retry.
+    this.warnOnTransition(isvc, `${err.kind}ApplyFailed`, err.message, 'Apply');
     try {
       await this.writeStatus(
         isvc,
