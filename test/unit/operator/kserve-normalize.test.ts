@@ -166,6 +166,19 @@ describe('KServe v1beta1 spec normalisation', () => {
     );
   });
 
+  it('reads the deprecated predictor.serviceAccount as serviceAccountName, as a PodSpec does', () => {
+    const { spec, unsupported } = normalizeInferenceServiceSpec({
+      predictor: {
+        serviceAccount: 'sa',
+        model: { modelFormat: { name: 'onnx' }, storageUri: 's3://b/m' },
+      },
+    });
+    assert.deepEqual(unsupported, []);
+    const predictor = (spec as { predictor: Record<string, unknown> }).predictor;
+    assert.equal(predictor['serviceAccountName'], 'sa');
+    assert.equal(predictor['serviceAccount'], undefined);
+  });
+
   it("reads a rolling update's numeric strings as integers, as KServe's intstr.Parse does", () => {
     const { spec } = normalizeInferenceServiceSpec({
       predictor: {

@@ -76,6 +76,8 @@ const PREDICTOR_FIELDS = new Set<string>([
   'scaleMetric',
   'scaleTarget',
   'containers',
+  // Pod's deprecated alias of serviceAccountName, which KServe's predictor inherits (PodSpec).
+  'serviceAccount',
   ...POD_FIELDS,
   ...Object.keys(LEGACY_FRAMEWORKS),
 ]);
@@ -331,6 +333,10 @@ export function normalizeInferenceServiceSpec(spec: unknown): NormalizedSpec {
   const { predictor, unsupported: ambiguous } = legacyToModel(raw);
   const strategy = normalizeStrategy(predictor['deploymentStrategy']);
   if (strategy !== undefined) predictor['deploymentStrategy'] = strategy;
+  if (typeof predictor['serviceAccount'] === 'string') {
+    predictor['serviceAccountName'] ??= predictor['serviceAccount'];
+    delete predictor['serviceAccount'];
+  }
   const metric = predictor['scaleMetric'];
   if (typeof metric === 'string' && SCALE_METRIC_ALIASES[metric] !== undefined)
     predictor['scaleMetric'] = SCALE_METRIC_ALIASES[metric];
