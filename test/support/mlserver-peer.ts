@@ -4,8 +4,10 @@
 // with its InferenceResponse (test/peers/mlserver/mlserver_client.py, mlserver virtualenv).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { grpcClient, type GrpcTestClient } from './grpc-client.js';
 import { lastJsonLine, runPython } from './python-peer.js';
-import { REPO_ROOT } from './server-process.js';
+import { REPO_ROOT, startServer, type ServerProcess } from './server-process.js';
 
 /** The mlserver virtualenv's python (TESSERA_MLSERVER_PYTHON). */
 export function mlserverPython(): string {
@@ -19,6 +21,33 @@ export function mlserverPython(): string {
 }
 
 /** What Python predicted for the rows the walk-throughs send (mlserver_models.py). */
+/** A server on a model folder whose Python runtimes use the mlserver venv, and a gRPC client. */
+export interface PythonServer {
+  readonly server: ServerProcess;
+  readonly grpc: GrpcTestClient;
+  /** Closes the client, stops the server and removes the folder. */
+  stop(): Promise<void>;
+}
+
+/** Starts the server on `root` with the mlserver venv's Python as its python_executable. */
+export async function startPythonServer(root: string): Promise<PythonServer> {
+  const server = await startServer({
+    folder: root,
+    env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
+    timeoutMs: 60_000,
+  });
+  const grpc = grpcClient(server.grpcAddress);
+  return {
+    server,
+    grpc,
+    stop: async () => {
+      grpc.close();
+      await server.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface WalkthroughExpectations {
   mushroom: {
     rows: number[][];

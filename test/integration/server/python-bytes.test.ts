@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
-import { mlserverPython } from '../../support/mlserver-peer.js';
-import { startServer, type ServerProcess } from '../../support/server-process.js';
+import type { GrpcTestClient } from '../../support/grpc-client.js';
+import { startPythonServer, type PythonServer } from '../../support/mlserver-peer.js';
+import type { ServerProcess } from '../../support/server-process.js';
 import { postJson } from './lifecycle-helpers.js';
 
 const SHOUT_PY = `
@@ -48,6 +48,7 @@ describe('BYTES through the Python worker (MLServer StringCodec)', () => {
   let root: string;
   let server: ServerProcess;
   let grpc: GrpcTestClient;
+  let running: PythonServer | undefined;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tessera-python-bytes-'));
@@ -57,18 +58,13 @@ describe('BYTES through the Python worker (MLServer StringCodec)', () => {
       join(root, 'shout', 'model-settings.json'),
       JSON.stringify({ name: 'shout', implementation: 'models.Shout' }),
     );
-    server = await startServer({
-      folder: root,
-      env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
-      timeoutMs: 60_000,
-    });
-    grpc = grpcClient(server.grpcAddress);
+    running = await startPythonServer(root);
+    ({ server, grpc } = running);
   });
 
   after(async () => {
-    grpc?.close();
-    await server?.stop();
-    await rm(root, { recursive: true, force: true });
+    if (running !== undefined) await running.stop();
+    else await rm(root, { recursive: true, force: true });
   });
 
   it('answers REST with the strings the model computed', async () => {

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertCleanMessage } from '../../support/error-checks.js';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
-import { mlserverPython } from '../../support/mlserver-peer.js';
+import type { GrpcTestClient } from '../../support/grpc-client.js';
+import { startPythonServer, type PythonServer } from '../../support/mlserver-peer.js';
 import { startServer, type ServerProcess } from '../../support/server-process.js';
 import { postJson, restIndex, waitFor } from './lifecycle-helpers.js';
 
@@ -52,6 +52,7 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
   let root: string;
   let server: ServerProcess;
   let grpc: GrpcTestClient;
+  let running: PythonServer | undefined;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tessera-python-'));
@@ -69,18 +70,13 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
       },
       { 'models.py': MODEL_PY },
     );
-    server = await startServer({
-      folder: root,
-      env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
-      timeoutMs: 60_000,
-    });
-    grpc = grpcClient(server.grpcAddress);
+    running = await startPythonServer(root);
+    ({ server, grpc } = running);
   });
 
   after(async () => {
-    grpc?.close();
-    await server?.stop();
-    await rm(root, { recursive: true, force: true });
+    if (running !== undefined) await running.stop();
+    else await rm(root, { recursive: true, force: true });
   });
 
   it('serves a custom MLModel over REST and gRPC with its own values', async () => {

@@ -8,10 +8,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
-import { mlserverPython } from '../../support/mlserver-peer.js';
+import type { GrpcTestClient } from '../../support/grpc-client.js';
+import {
+  mlserverPython,
+  startPythonServer,
+  type PythonServer,
+} from '../../support/mlserver-peer.js';
 import { lastJsonLine, runPython } from '../../support/python-peer.js';
-import { REPO_ROOT, startServer, type ServerProcess } from '../../support/server-process.js';
+import { REPO_ROOT, type ServerProcess } from '../../support/server-process.js';
 import { postJson } from './lifecycle-helpers.js';
 
 interface Trained {
@@ -46,6 +50,7 @@ describe('mlserver_sklearn.SKLearnModel in the Python worker', () => {
   let trained: Trained;
   let server: ServerProcess;
   let grpc: GrpcTestClient;
+  let running: PythonServer | undefined;
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'tessera-python-sklearn-'));
@@ -62,18 +67,13 @@ describe('mlserver_sklearn.SKLearnModel in the Python worker', () => {
         parameters: { uri: './model.joblib', serve_with: 'python' },
       }),
     );
-    server = await startServer({
-      folder: root,
-      env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
-      timeoutMs: 60_000,
-    });
-    grpc = grpcClient(server.grpcAddress);
+    running = await startPythonServer(root);
+    ({ server, grpc } = running);
   });
 
   after(async () => {
-    grpc?.close();
-    await server?.stop();
-    await rm(root, { recursive: true, force: true });
+    if (running !== undefined) await running.stop();
+    else await rm(root, { recursive: true, force: true });
   });
 
   it('answers REST with the labels and probabilities scikit-learn computed', async () => {
