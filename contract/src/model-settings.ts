@@ -33,6 +33,8 @@ export const modelSettingsFileSchema = z.object({
   max_batch_size: z.number().int().min(0).default(0),
   max_batch_time: z.number().min(0).default(0),
   parallel_workers: z.number().int().min(0).max(64).optional(),
+  /** MLServer's per-model cache switch; takes effect only while the server's cache is on. */
+  cache_enabled: z.boolean().default(false),
   parameters: z
     .looseObject({
       uri: z.string().min(1).optional(),

@@ -113,6 +113,15 @@ export const settingsSchema = z.object({
   drain_timeout_seconds: integer(0).default(30),
   parallel_workers: integer(0, 64).default(1),
   /**
+   * MLServer's response cache (docs/response-cache.md): on here and in a model's
+   * model-settings.json (`cache_enabled`), a request that repeats an earlier one is answered from
+   * the cache. `cache_size` bounds the answers kept (MLServer's setting), `cache_max_bytes` the
+   * tensor bytes they hold.
+   */
+  cache_enabled: bool.default(false),
+  cache_size: integer(1, 1_000_000).default(100),
+  cache_max_bytes: integer(1024).default(64 * MiB),
+  /**
    * The Python that serves MLServer runtimes named by a Python class (docs/python-runtimes.md);
    * null: none, such models fail to load saying how to configure one. A model's
    * `parameters.environment_path` (a virtualenv) overrides it.

@@ -8,6 +8,7 @@ import type { Settings } from './config.js';
 import { DataPlane } from './core/dataplane.js';
 import { ModelRegistry } from './core/model-registry.js';
 import { ModelRepository } from './core/model-repository.js';
+import { ResponseCache } from './core/response-cache.js';
 import { SystemSharedMemory } from './core/system-shared-memory.js';
 import type { ModelRuntime } from './core/model-runtime.js';
 import type { PinoLogger } from './observability/logger.js';
@@ -108,6 +109,17 @@ export async function startServer(
     requiredModels: settings.required_models,
     parallelWorkers: settings.parallel_workers,
     sharedMemory,
+    ...(settings.cache_enabled
+      ? {
+          responseCache: new ResponseCache({
+            maxEntries: settings.cache_size,
+            maxBytes: settings.cache_max_bytes,
+            onEvict: () => {
+              metrics.cacheEvicted();
+            },
+          }),
+        }
+      : {}),
   });
 
   const adminSet = settings.admin_port !== null;

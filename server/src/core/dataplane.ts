@@ -30,6 +30,7 @@ import { assertModelName } from './model-name.js';
 import type { ModelSettings } from './model-settings.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
+import type { ResponseCache } from './response-cache.js';
 import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
 import { decodeRequest } from './codecs/decode-request.js';
 import { encodeOutputs } from './codecs/encode-response.js';
@@ -75,6 +76,8 @@ export interface DataPlaneDeps {
   readonly parallelWorkers?: number;
   /** Triton's system shared-memory regions (absent: requests naming shared memory are refused). */
   readonly sharedMemory?: SystemSharedMemory;
+  /** The response cache, when the server's `cache_enabled` is on (core/response-cache.ts). */
+  readonly responseCache?: ResponseCache;
 }
 
 /** The server's data plane and model repository operations. */
@@ -176,6 +179,7 @@ export class DataPlane {
         metadata,
         model.triton,
         this.#deps.parallelWorkers ?? 1,
+        this.#deps.responseCache !== undefined,
       );
     } finally {
       model.release();
@@ -227,7 +231,12 @@ export class DataPlane {
       return response;
     } finally {
       const finished = performance.now();
-      if (outcome === 'success' && call.dispatched !== undefined) {
+      if (outcome === 'success' && call.cacheMissMs !== undefined) {
+        model.statistics.recordCacheMiss(call.cacheMissMs);
+      }
+      if (outcome === 'success' && call.cacheHitMs !== undefined) {
+        model.statistics.recordCacheHit(call.batchSize, started, finished, call.cacheHitMs);
+      } else if (outcome === 'success' && call.dispatched !== undefined) {
         model.statistics.recordBatchedSuccess(
           call.batchSize,
           started,
@@ -323,18 +332,9 @@ export class DataPlane {
         inputs,
         ...(request.outputs === undefined ? {} : { outputs: request.outputs }),
       };
-      const batcher = this.#batcherOf(model, modelName);
-      const result =
-        batcher === undefined
-          ? await this.#runAlone(model, modelName, decoded, outputNames, ctx, call)
-          : await this.#runBatched(batcher, modelName, decoded, outputNames, ctx, call);
+      const result = await this.#answer(model, modelName, request, decoded, outputNames, ctx, call);
       call.inferDone = performance.now();
-      const encoded = encodeOutputs(
-        result.outputs,
-        request.outputs,
-        model.settings,
-        metadata.defaultContentType,
-      );
+      const encoded = encodeOutputs(result.outputs, request.outputs, model.settings, metadata);
       const outputs = shm === undefined ? encoded : await shm.place(encoded);
       checkResponseBytes(modelName, outputs, this.#deps.limits.maxResponseBytes);
       return {
@@ -347,6 +347,52 @@ export class DataPlane {
     } catch (error) {
       throw wrapRuntimeError(error, modelName);
     }
+  }
+
+  /**
+   * The runtime's result for a decoded request: from the response cache when the model uses it
+   * and the request repeats an earlier one, else from the runtime (alone or through its batcher),
+   * then kept in the cache.
+   */
+  async #answer(
+    model: LoadedModel,
+    modelName: string,
+    request: InferenceRequest,
+    decoded: DecodedRequest,
+    outputNames: readonly string[] | undefined,
+    ctx: RequestContext,
+    call: RuntimeCall,
+  ): Promise<RuntimeResult> {
+    const cache = model.settings.cacheEnabled ? this.#deps.responseCache : undefined;
+    let key: string | undefined;
+    let lookupMs = 0;
+    if (cache !== undefined) {
+      const before = performance.now();
+      key = cache.key(model, {
+        inputs: decoded.inputs,
+        // The client's parameters; the headers the data plane adds are left out (file comment).
+        parameters: request.parameters,
+        outputNames,
+      });
+      const cached = cache.get(key);
+      lookupMs = performance.now() - before;
+      this.#deps.observer.cacheLookup(modelName, model.version, cached !== undefined);
+      if (cached !== undefined) {
+        call.cacheHitMs = lookupMs;
+        return cached;
+      }
+    }
+    const batcher = this.#batcherOf(model, modelName);
+    const result =
+      batcher === undefined
+        ? await this.#runAlone(model, modelName, decoded, outputNames, ctx, call)
+        : await this.#runBatched(batcher, modelName, decoded, outputNames, ctx, call);
+    if (cache !== undefined && key !== undefined) {
+      const before = performance.now();
+      cache.set(key, result);
+      call.cacheMissMs = lookupMs + (performance.now() - before);
+    }
+    return result;
   }
 
   /** The runtime call of a model that does not batch. */
@@ -589,6 +635,10 @@ export class DataPlane {
  */
 interface RuntimeCall {
   settled?: Promise<unknown>;
+  /** Milliseconds the cache lookup took when the answer came from the response cache. */
+  cacheHitMs?: number;
+  /** Milliseconds the lookup and the insert took when the cache had no answer yet. */
+  cacheMissMs?: number;
   /** When a batched request left its batch queue; undefined when it ran alone. */
   dispatched?: number;
   batchSize: number;
@@ -613,6 +663,7 @@ function fileSettings(
     outputs: [],
     maxBatchSize: 0,
     maxBatchTimeSeconds: 0,
+    cacheEnabled: false,
     // Triton's layout: <model>/<version>/<default_model_filename>; without a file name the runtime
     // looks for its well-known file names in the version folder.
     uri:

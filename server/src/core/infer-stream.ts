@@ -190,7 +190,7 @@ export async function* inferStream(
         step.value.outputs,
         request.outputs,
         model.settings,
-        model.instance.metadata.defaultContentType,
+        model.instance.metadata,
       );
       checkResponseBytes(modelName, outputs, deps.limits.maxResponseBytes);
       yield {

@@ -70,8 +70,6 @@ class BatchDurations {
   readonly computeOutput = new Duration();
 }
 
-const NEVER = new Duration().snapshot();
-
 /**
  * The counters of one loaded model version. Times are `performance.now()` readings in
  * milliseconds, taken by the data plane at the phase boundaries of one request.
@@ -87,6 +85,25 @@ export class InferenceStatistics {
   readonly #computeInfer = new Duration();
   readonly #computeOutput = new Duration();
   readonly #batches = new Map<number, BatchDurations>();
+  readonly #cacheHit = new Duration();
+  readonly #cacheMiss = new Duration();
+
+  /**
+   * One request answered from the response cache: a success of `inferences` inferences with no
+   * execution (Triton counts cache hits in success and inference_count, not in execution_count
+   * or the compute phases), and `lookupMs` in cache_hit.
+   */
+  recordCacheHit(inferences: number, started: number, finished: number, lookupMs: number): void {
+    this.#lastInference = Date.now();
+    this.#inferenceCount += inferences;
+    this.#success.add(finished - started);
+    this.#cacheHit.add(lookupMs);
+  }
+
+  /** The lookup and insert of a request the cache could not answer (Triton's cache_miss). */
+  recordCacheMiss(lookupAndInsertMs: number): void {
+    this.#cacheMiss.add(lookupAndInsertMs);
+  }
 
   /**
    * One successful request of `batchSize` inferences, executed alone. Phases as Triton names them:
@@ -174,9 +191,9 @@ export class InferenceStatistics {
         compute_input: this.#computeInput.snapshot(),
         compute_infer: this.#computeInfer.snapshot(),
         compute_output: this.#computeOutput.snapshot(),
-        // No response cache yet: Triton reports zeros when caching is off.
-        cache_hit: NEVER,
-        cache_miss: NEVER,
+        // Zeros while the model does not use the response cache, as in Triton.
+        cache_hit: this.#cacheHit.snapshot(),
+        cache_miss: this.#cacheMiss.snapshot(),
       },
       batch_stats: [...this.#batches.entries()]
         .sort(([a], [b]) => a - b)

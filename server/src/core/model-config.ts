@@ -32,6 +32,8 @@ export interface TritonModelConfig {
   readonly instance_group: readonly { name: string; kind: 'KIND_CPU'; count: number }[];
   /** Present when adaptive batching is configured (`max_batch_size` > 1 and `max_batch_time` > 0). */
   readonly dynamic_batching?: { readonly max_queue_delay_microseconds: number };
+  /** Present when the model's answers may come from the response cache (core/response-cache.ts). */
+  readonly response_cache?: { readonly enable: boolean };
 }
 
 /** How a runtime is named in Triton's terms (`platform`, `backend`). */
@@ -56,6 +58,7 @@ export function deriveModelConfig(
   tensors: { inputs: readonly TensorMetadata[]; outputs: readonly TensorMetadata[] },
   names: TritonNames,
   parallelWorkers: number,
+  serverCacheEnabled = false,
 ): TritonModelConfig {
   const maxBatchSize = settings.maxBatchSize;
   const tensor = (t: TensorMetadata): TritonTensorConfig => ({
@@ -82,6 +85,8 @@ export function deriveModelConfig(
           },
         }
       : {}),
+    // Triton reports the model's own switch; here it takes effect only with the server's cache.
+    ...(settings.cacheEnabled && serverCacheEnabled ? { response_cache: { enable: true } } : {}),
   };
 }
 
@@ -130,6 +135,7 @@ const configSchema = z.strictObject({
     )
     .max(1, 'at most one instance group (one group of CPU worker threads per model)')
     .optional(),
+  response_cache: z.strictObject({ enable: z.boolean().optional() }).optional(),
   default_model_filename: z
     .string()
     .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/, 'must be a plain file name (no folders)')
@@ -197,5 +203,8 @@ export function applyConfigOverride(
     ...(config.input === undefined ? {} : { inputs: config.input.map(tensor) }),
     ...(config.output === undefined ? {} : { outputs: config.output.map(tensor) }),
     ...(count === undefined ? {} : { parallelWorkers: count }),
+    ...(config.response_cache?.enable === undefined
+      ? {}
+      : { cacheEnabled: config.response_cache.enable }),
   };
 }

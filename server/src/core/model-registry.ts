@@ -19,6 +19,7 @@ import {
   modelNotReady,
   redactPaths,
 } from '../errors.js';
+import { declaredContentTypeProblem } from './codecs/content-type.js';
 import { InferenceStatistics } from './inference-statistics.js';
 import { removeFolder } from './load-parameters.js';
 import type { TritonNames } from './model-config.js';
@@ -475,6 +476,7 @@ export class ModelRegistry {
     }
     const started = performance.now();
     const instance = await runtime.load(settings);
+    await refuseUnknownContentTypes(instance, settings);
     const model = new LoadedModel(
       settings,
       instance,
@@ -561,4 +563,20 @@ function indexEntry(
     reason,
     ...(memoryBytes === undefined ? {} : { memory_bytes: memoryBytes }),
   };
+}
+
+/**
+ * Fails a load whose model-settings.json declares a content type the core's codecs do not know,
+ * naming the field, rather than failing each request later. Runtimes with their own codecs
+ * (MLServer's Python ones, where custom codecs register more names) are left to check theirs.
+ */
+async function refuseUnknownContentTypes(
+  instance: ModelInstance,
+  settings: ModelSettings,
+): Promise<void> {
+  if (instance.metadata.appliesContentTypes === true) return;
+  const problem = declaredContentTypeProblem(settings);
+  if (problem === undefined) return;
+  await instance.unload();
+  throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${settings.source}: ${problem}`);
 }

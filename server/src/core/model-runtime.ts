@@ -26,6 +26,14 @@ export interface InstanceMetadata {
    * `np`, their `default_codec`). Outputs are then labelled with it in `parameters.content_type`.
    */
   readonly defaultContentType?: ContentType;
+  /**
+   * Whether the runtime applies content types itself (MLServer's Python runtimes, whose codecs,
+   * custom ones such as HuggingFace's `pil_image` included, decode inputs and encode outputs in
+   * the worker). The core then reads the wire data only, passes every tensor's `parameters`
+   * through unchanged, and leaves the outputs as the runtime made them; decoding a `base64` input
+   * here as well would hand MLServer's Base64Codec bytes it has to decode a second time.
+   */
+  readonly appliesContentTypes?: boolean;
   /** Output names the model knows but cannot produce, with the reason (e.g. `predict_proba` on a regressor). */
   readonly unavailableOutputs?: Readonly<Record<string, string>>;
 }

@@ -22,6 +22,8 @@ export interface ModelSettings {
   readonly maxBatchTimeSeconds: number;
   /** Worker threads for this model, overriding the server's `parallel_workers`. */
   readonly parallelWorkers?: number;
+  /** Whether answers may come from the response cache (MLServer's `cache_enabled`). */
+  readonly cacheEnabled: boolean;
   /** Absolute location of the artefact(s): `parameters.uri` resolved, or the model's folder. */
   readonly uri: string;
   /** The folder holding model-settings.json. */
@@ -57,6 +59,7 @@ export function parseModelSettings(
     outputs: file.outputs,
     maxBatchSize: file.max_batch_size,
     maxBatchTimeSeconds: file.max_batch_time,
+    cacheEnabled: file.cache_enabled,
     uri,
     folder: where.folder,
     source: where.source,

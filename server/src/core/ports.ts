@@ -26,6 +26,10 @@ export interface CoreObserver {
   batchExecuted(model: string, version: string, rows: number): void;
   /** How long one request of an adaptively batched model waited for its batch. */
   batchQueueWait(model: string, version: string, seconds: number): void;
+  /** One lookup in the response cache for a model that uses it; `hit` when it held the answer. */
+  cacheLookup(model: string, version: string, hit: boolean): void;
+  /** One answer evicted from the response cache to make room. */
+  cacheEvicted(): void;
 }
 
 /** An observer that records nothing, for unit tests. */
@@ -37,6 +41,8 @@ export const silentObserver: CoreObserver = {
   modelUnloaded: () => undefined,
   batchExecuted: () => undefined,
   batchQueueWait: () => undefined,
+  cacheLookup: () => undefined,
+  cacheEvicted: () => undefined,
 };
 
 /** A logger that writes nothing, for unit tests. */

@@ -28,6 +28,9 @@ export class ServerMetrics implements CoreObserver {
   readonly #mlDuration: Summary<'model' | 'version'>;
   readonly #batchSize: Histogram<'model' | 'version'>;
   readonly #batchQueueWait: Histogram<'model' | 'version'>;
+  readonly #cacheHits: Counter<'model' | 'version'>;
+  readonly #cacheMisses: Counter<'model' | 'version'>;
+  readonly #cacheEvictions: Counter;
   readonly #restTotal: Counter<'method' | 'route' | 'status_code'>;
   readonly #restDuration: Histogram<'method' | 'route'>;
   readonly #mlRestTotal: Counter<'method' | 'path' | 'status_code' | 'app_name'>;
@@ -112,6 +115,24 @@ export class ServerMetrics implements CoreObserver {
       help: 'Time a request of an adaptively batched model waited for its batch, in seconds.',
       labelNames: ['model', 'version'],
       buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    // Triton's nv_cache_num_hits_per_model / nv_cache_num_misses_per_model, in this server's names.
+    this.#cacheHits = new Counter({
+      name: 'tessera_model_cache_hits_total',
+      help: 'Inference requests answered from the response cache.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#cacheMisses = new Counter({
+      name: 'tessera_model_cache_misses_total',
+      help: 'Inference requests of a caching model that the response cache could not answer.',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.#cacheEvictions = new Counter({
+      name: 'tessera_response_cache_evictions_total',
+      help: 'Answers evicted from the response cache to make room (cache_size, cache_max_bytes).',
       registers,
     });
     this.#restTotal = new Counter({
@@ -211,6 +232,14 @@ export class ServerMetrics implements CoreObserver {
     this.#batchQueueWait.observe({ model, version }, seconds);
   }
 
+  cacheLookup(model: string, version: string, hit: boolean): void {
+    (hit ? this.#cacheHits : this.#cacheMisses).inc({ model, version });
+  }
+
+  cacheEvicted(): void {
+    this.#cacheEvictions.inc();
+  }
+
   /** Drops a model version's series so that unloaded models don't linger in scrapes. */
   modelUnloaded(model: string, version: string): void {
     for (const metric of [
@@ -222,6 +251,8 @@ export class ServerMetrics implements CoreObserver {
       this.#mlDuration,
       this.#batchSize,
       this.#batchQueueWait,
+      this.#cacheHits,
+      this.#cacheMisses,
     ]) {
       metric.remove({ model, version });
     }

@@ -1,7 +1,8 @@
 // Load failures in the user's terms (reliability-catalogue §3.6, §4 C39): an empty model.onnx, a
 // file of garbage and a truncated model, in a repository whose path contains spaces. The index
 // reason and the load error say what is wrong with the file and carry no C++ frame, no
-// onnxruntime source path and no fragment of the repository's path; the server keeps serving.
+// onnxruntime source path and no fragment of the repository's path; the server keeps serving. A
+// content type that model-settings.json misspells fails the load, naming the field.
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,20 @@ const CASES = [
   { model: 'empty', says: 'model.onnx is empty' },
   { model: 'garbage', says: 'model.onnx is not an ONNX file' },
   { model: 'truncated', says: 'model.onnx is not a valid ONNX file' },
+  {
+    model: 'typo-content-type',
+    says: "inputs[0] 'input': parameters.content_type: unknown content type 'nump'; known content types: np, pd, str, base64, datetime",
+  },
 ] as const;
+
+/** model-settings.json fields beyond name and implementation, per model. */
+const SETTINGS: Record<string, object> = {
+  'typo-content-type': {
+    inputs: [
+      { name: 'input', datatype: 'FP32', shape: [-1, 4], parameters: { content_type: 'nump' } },
+    ],
+  },
+};
 
 function assertUserTerms(message: string, says: string): void {
   assertCleanMessage(message, [says]);
@@ -49,13 +63,19 @@ void describe('model load errors in user terms', () => {
       empty: Buffer.alloc(0),
       garbage: await readFile(join(REPO_ROOT, 'test/fixtures/models/broken/model.onnx')),
       truncated: iris.subarray(0, 64),
+      'typo-content-type': iris,
     };
     for (const [name, bytes] of Object.entries(files)) {
       await mkdir(join(repo, name));
       await writeFile(join(repo, name, 'model.onnx'), bytes);
       await writeFile(
         join(repo, name, 'model-settings.json'),
-        JSON.stringify({ name, implementation: 'onnx', parameters: { uri: './model.onnx' } }),
+        JSON.stringify({
+          name,
+          implementation: 'onnx',
+          parameters: { uri: './model.onnx' },
+          ...SETTINGS[name],
+        }),
       );
     }
     server = await startServer({ folder: repo });

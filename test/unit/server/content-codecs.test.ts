@@ -246,21 +246,23 @@ void describe('output encoding with content types', () => {
     data: [new TextEncoder().encode('Python is fun')],
   };
 
+  const NP = { defaultContentType: 'np' } as const;
+
   void it('labels outputs with the runtime default np and gives [N] a second dimension', () => {
-    const [out] = encodeOutputs([predict], undefined, { outputs: [] }, 'np');
+    const [out] = encodeOutputs([predict], undefined, { outputs: [] }, NP);
     assert.deepEqual(out?.shape, [2, 1]);
     assert.deepEqual(out?.parameters, { content_type: 'np' });
   });
 
   void it('leaves outputs of Triton-style models unlabelled unless asked', () => {
-    const [plain] = encodeOutputs([predict], undefined, { outputs: [] }, undefined);
+    const [plain] = encodeOutputs([predict], undefined, { outputs: [] }, {});
     assert.equal(plain?.parameters, undefined);
     assert.deepEqual(plain?.shape, [2]);
     const [encoded] = encodeOutputs(
       [text],
       [{ name: 'echo', parameters: { content_type: 'base64' } }],
       { outputs: [] },
-      undefined,
+      {},
     );
     assert.equal(
       Buffer.from((encoded?.data as Uint8Array[])[0] ?? []).toString(),
@@ -280,7 +282,7 @@ void describe('output encoding with content types', () => {
         },
       ],
     };
-    const [out] = encodeOutputs([text], undefined, settings, 'np');
+    const [out] = encodeOutputs([text], undefined, settings, NP);
     assert.deepEqual(out?.parameters, { content_type: 'str' });
     assert.throws(
       () =>
@@ -288,7 +290,7 @@ void describe('output encoding with content types', () => {
           [predict],
           [{ name: 'predict', parameters: { content_type: 'str' } }],
           { outputs: [] },
-          'np',
+          NP,
         ),
       /output 'predict' is FP32; content type 'str' needs a BYTES output/,
     );
@@ -298,9 +300,50 @@ void describe('output encoding with content types', () => {
           [predict],
           [{ name: 'predict', parameters: { content_type: 'pd' } }],
           { outputs: [] },
-          'np',
+          NP,
         ),
       /content type 'pd' cannot be used here/,
     );
+  });
+});
+
+void describe('runtimes that apply content types themselves', () => {
+  // MLServer's Python runtimes decode and encode in the worker, with their own codecs.
+  const pythonModel: InstanceMetadata = {
+    platform: 'mlserver',
+    inputs: [],
+    outputs: [],
+    appliesContentTypes: true,
+  };
+
+  void it('passes base64 and custom content types through undecoded', () => {
+    const request: InferenceRequest = {
+      parameters: { content_type: 'hg_jsonlist' },
+      inputs: [
+        input('b', 'BYTES', [1], ['aGk='], { content_type: 'base64' }),
+        input('img', 'BYTES', [1], ['not-an-image'], { content_type: 'pil_image' }),
+      ],
+    };
+    const [b, img] = decodeRequest(request, pythonModel, noSettings);
+    assert.equal(Buffer.from((b?.data as Uint8Array[])[0] ?? []).toString(), 'aGk=');
+    assert.deepEqual(b?.parameters, { content_type: 'base64' });
+    assert.deepEqual(img?.parameters, { content_type: 'pil_image' });
+  });
+
+  void it('leaves the outputs as the runtime labelled them', () => {
+    const out: Tensor = {
+      name: 'o',
+      datatype: 'BYTES',
+      shape: [1],
+      data: [new TextEncoder().encode('x')],
+      parameters: { content_type: 'hg_json' },
+    };
+    const [same] = encodeOutputs(
+      [out],
+      [{ name: 'o', parameters: { content_type: 'base64' } }],
+      { outputs: [] },
+      pythonModel,
+    );
+    assert.equal(same, out);
   });
 });

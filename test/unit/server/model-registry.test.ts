@@ -92,6 +92,7 @@ describe('ModelRegistry', () => {
       outputs: [],
       maxBatchSize: 0,
       maxBatchTimeSeconds: 0,
+      cacheEnabled: false,
       uri: join(folder, '1'),
       folder,
       source: 'file:1',

@@ -23,6 +23,7 @@ function settings(overrides: Partial<ModelSettings> = {}): ModelSettings {
     outputs: [],
     maxBatchSize: 0,
     maxBatchTimeSeconds: 0,
+    cacheEnabled: false,
     uri: IRIS,
     folder: join(REPO_ROOT, 'examples', 'models', 'iris'),
     source: 'iris/model-settings.json',

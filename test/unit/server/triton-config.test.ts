@@ -19,6 +19,7 @@ const SETTINGS: ModelSettings = {
   outputs: [],
   maxBatchSize: 0,
   maxBatchTimeSeconds: 0,
+  cacheEnabled: false,
   uri: 'model.onnx',
   folder: '.',
   source: 'm/model-settings.json',

@@ -113,3 +113,39 @@ export function outputContentType(
     runtimeDefault
   );
 }
+
+/**
+ * Checks the content types model-settings.json declares (the model's `parameters.content_type`,
+ * `inputs[].parameters.content_type`, `outputs[].parameters.content_type`) once, when the model
+ * loads, so a typo fails the load with the field named instead of failing every request. Returns
+ * the first problem as `field: reason`, or undefined.
+ */
+export function declaredContentTypeProblem(
+  settings: Pick<ModelSettings, 'inputs' | 'outputs' | 'contentType'>,
+): string | undefined {
+  const checks: [Parameters | undefined, string, readonly ContentType[]][] = [
+    [
+      settings.contentType === undefined ? undefined : { content_type: settings.contentType },
+      'parameters.content_type',
+      REQUEST_CONTENT_TYPES,
+    ],
+    ...settings.inputs.map((t, i): [Parameters | undefined, string, readonly ContentType[]] => [
+      t.parameters,
+      `inputs[${String(i)}] '${shorten(t.name)}': parameters.content_type`,
+      INPUT_CONTENT_TYPES,
+    ]),
+    ...settings.outputs.map((t, i): [Parameters | undefined, string, readonly ContentType[]] => [
+      t.parameters,
+      `outputs[${String(i)}] '${shorten(t.name)}': parameters.content_type`,
+      INPUT_CONTENT_TYPES,
+    ]),
+  ];
+  for (const [params, field, allowed] of checks) {
+    try {
+      contentTypeOf(params, field, allowed);
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+  return undefined;
+}

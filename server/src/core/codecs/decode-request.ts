@@ -34,6 +34,11 @@ export function decodeRequest(
   const inputs: readonly RequestInput[] = Array.isArray(request.inputs) ? request.inputs : [];
   if (inputs.length === 0) throw invalidInput("request has no 'inputs'");
   checkUniqueNames(inputs);
+  if (metadata.appliesContentTypes === true) {
+    // The runtime's own codecs read the content types (MLServer's Python runtimes).
+    const specs = new Map(matchByName(inputs, metadata.inputs).map(([i, s]) => [i.name, s]));
+    return inputs.map((input) => conform(decodeTensor(input), specs.get(input.name), false, false));
+  }
   const requestType = requestContentType(request.parameters, settings, metadata.defaultContentType);
   if (metadata.mlserverInputs !== true) {
     // Names first: an unknown input is reported before any data is decoded.

@@ -7,6 +7,7 @@
  * without `binary_data_size` (v2-protocol.md §1.5), so models served as `onnx` only carry a label
  * when one was asked for.
  */
+import type { InstanceMetadata } from '../model-runtime.js';
 import type { ModelSettings } from '../model-settings.js';
 import type { RequestOutput, Tensor } from '../types.js';
 import { checkDatetimes, encodeBase64 } from './bytes-codecs.js';
@@ -19,8 +20,11 @@ export function encodeOutputs(
   outputs: readonly Tensor[],
   requested: readonly RequestOutput[] | undefined,
   settings: Pick<ModelSettings, 'outputs'>,
-  runtimeDefault: ContentType | undefined,
+  metadata: Pick<InstanceMetadata, 'defaultContentType' | 'appliesContentTypes'>,
 ): Tensor[] {
+  // The runtime encoded and labelled its outputs with its own codecs (MLServer's Python ones).
+  if (metadata.appliesContentTypes === true) return [...outputs];
+  const runtimeDefault = metadata.defaultContentType;
   const asked = new Map((requested ?? []).map((o) => [o.name, o.parameters]));
   return outputs.map((tensor) => {
     const explicit = outputContentType(tensor.name, asked.get(tensor.name), settings, undefined);

@@ -4,6 +4,7 @@ import type { ModelInput as _inference_ModelInput, ModelInput__Output as _infere
 import type { ModelOutput as _inference_ModelOutput, ModelOutput__Output as _inference_ModelOutput__Output } from '../inference/ModelOutput';
 import type { ModelInstanceGroup as _inference_ModelInstanceGroup, ModelInstanceGroup__Output as _inference_ModelInstanceGroup__Output } from '../inference/ModelInstanceGroup';
 import type { ModelDynamicBatching as _inference_ModelDynamicBatching, ModelDynamicBatching__Output as _inference_ModelDynamicBatching__Output } from '../inference/ModelDynamicBatching';
+import type { ModelResponseCache as _inference_ModelResponseCache, ModelResponseCache__Output as _inference_ModelResponseCache__Output } from '../inference/ModelResponseCache';
 
 export interface ModelConfig {
   'name'?: (string);
@@ -15,6 +16,7 @@ export interface ModelConfig {
   'default_model_filename'?: (string);
   'dynamic_batching'?: (_inference_ModelDynamicBatching | null);
   'backend'?: (string);
+  'response_cache'?: (_inference_ModelResponseCache | null);
   'scheduling_choice'?: "dynamic_batching";
 }
 
@@ -28,5 +30,6 @@ export interface ModelConfig__Output {
   'default_model_filename': (string);
   'dynamic_batching'?: (_inference_ModelDynamicBatching__Output | null);
   'backend': (string);
+  'response_cache': (_inference_ModelResponseCache__Output | null);
   'scheduling_choice'?: "dynamic_batching";
 }

@@ -131,6 +131,8 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         platform: typeof reply.platform === 'string' ? reply.platform : settings.platform,
         inputs: declaredIn,
         outputs: declaredOut,
+        // MLServer's codecs (custom ones included) run in the worker, as in MLServer.
+        appliesContentTypes: true,
         parameters: {
           runtime_path: 'python',
           python_class: settings.implementation,

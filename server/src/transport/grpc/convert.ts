@@ -388,6 +388,9 @@ export function fromCoreModelConfig(config: TritonModelConfig): ModelConfig {
     ...(config.dynamic_batching === undefined
       ? {}
       : { dynamic_batching: { ...config.dynamic_batching } }),
+    ...(config.response_cache === undefined
+      ? {}
+      : { response_cache: { ...config.response_cache } }),
   };
 }
 
