@@ -113,6 +113,22 @@ void describe('the shared engine threads', () => {
     assert.deepEqual(await threads.stats(), { started: 0, idle: 0, leased: 0, idleEngines: 0 });
   });
 
+  void it('ends a stream still open when its model unloads', async () => {
+    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 1 });
+    pools.push(threads);
+    const ticker = join(REPO_ROOT, 'test', 'fixtures', 'custom-runtimes', 'ticker');
+    const custom = await runtime(runtimes, 'custom').load(
+      settings('ticker', './ticker.mjs', ticker),
+    );
+    assert.ok(custom.inferStream);
+    // The ticker's stream never ends on its own: only the unload can end it.
+    const stream = custom.inferStream({ id: 's', parameters: {}, inputs: [] }, {});
+    assert.equal((await stream.next()).done, false);
+    await custom.unload();
+    assert.equal((await stream.next()).done, true);
+    assert.deepEqual(await threads.stats(), { started: 1, idle: 1, leased: 0, idleEngines: 0 });
+  });
+
   void it('closes an engine only after the runs sent before the close, then refuses runs', async () => {
     const threads = new EngineThreads({ parallelWorkers: 1 });
     pools.push(threads);
