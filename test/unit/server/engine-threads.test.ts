@@ -120,9 +120,9 @@ void describe('the shared engine threads', () => {
     const custom = await runtime(runtimes, 'custom').load(
       settings('ticker', './ticker.mjs', ticker),
     );
-    assert.ok(custom.inferStream);
     // The ticker's stream never ends on its own: only the unload can end it.
-    const stream = custom.inferStream({ id: 's', parameters: {}, inputs: [] }, {});
+    const stream = custom.inferStream?.({ id: 's', parameters: {}, inputs: [] }, {});
+    assert.ok(stream, 'the ticker streams');
     assert.equal((await stream.next()).done, false);
     await custom.unload();
     assert.equal((await stream.next()).done, true);
