@@ -126,8 +126,8 @@ export default async function handle(task: EngineTask): Promise<EngineTaskResult
       const hosted = hostedOf(task.engine);
       if (hosted.engine.stream === undefined) throw new Error('the model does not stream');
       const { port } = task;
-      hosted.ports.add(port);
       const served = serveIterator(hosted.engine.stream(task.request), port);
+      hosted.ports.add(port);
       return track(
         hosted,
         served.finally(() => hosted.ports.delete(port)),
