@@ -64,15 +64,13 @@ export async function startServer(
   const tracing = startTracing(settings);
   const metrics = new ServerMetrics({ restPrefix: settings.metrics_rest_server_prefix });
   const repository = new ModelRepository(settings.model_repository_root);
-  const runtimes = [
-    ...builtinRuntimes({
-      parallelWorkers: settings.parallel_workers,
-      pythonExecutable: settings.python_executable ?? undefined,
-      pythonMaxInFlight: settings.python_max_in_flight,
-      logger,
-    }),
-    ...(options.runtimes ?? []),
-  ];
+  const builtin = builtinRuntimes({
+    parallelWorkers: settings.parallel_workers,
+    pythonExecutable: settings.python_executable ?? undefined,
+    pythonMaxInFlight: settings.python_max_in_flight,
+    logger,
+  });
+  const runtimes = [...builtin.runtimes, ...(options.runtimes ?? [])];
   const registry = new ModelRegistry({
     repository,
     runtimes,
@@ -161,6 +159,7 @@ export async function startServer(
       dataplane,
       registry,
       runtimes,
+      engineThreads: builtin.threads,
       http,
       admin,
       grpc,
@@ -179,6 +178,8 @@ async function stopAll(parts: {
   dataplane: DataPlane;
   registry: ModelRegistry;
   runtimes: readonly ModelRuntime[];
+  /** The worker threads the built-in runtimes share, stopped once after every runtime closed. */
+  engineThreads: { close(): Promise<void> };
   http: FastifyInstance;
   admin: FastifyInstance | undefined;
   grpc: GrpcServerHandle;
@@ -194,6 +195,7 @@ async function stopAll(parts: {
   await parts.registry.unloadAll();
   await parts.sharedMemory.close();
   await Promise.all(parts.runtimes.map((runtime) => runtime.close?.() ?? Promise.resolve()));
+  await parts.engineThreads.close();
   await parts.metricsApp?.close();
   await parts.tracing.shutdown().catch(() => undefined);
   parts.logger.info({}, 'Shutdown complete');

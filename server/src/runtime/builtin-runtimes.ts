@@ -4,6 +4,7 @@
 import type { ModelRuntime } from '../core/model-runtime.js';
 import { createCustomRuntime } from './custom/custom-runtime.js';
 import type { Logger } from '../core/ports.js';
+import { EngineThreads } from './engine-threads.js';
 import { createOnnxRuntime } from './onnx-runtime.js';
 import { createSklearnRuntime } from './sklearn-runtime.js';
 import { createPythonRuntime } from './python/python-runtime.js';
@@ -23,19 +24,30 @@ export interface RuntimeOptions {
 
 const SILENT: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
+/** The built-in runtimes and the engine threads they share. */
+export interface BuiltinRuntimes {
+  /** Every built-in runtime, in lookup order. */
+  readonly runtimes: readonly ModelRuntime[];
+  /** The one pool of engine threads the ONNX, scikit-learn, tree and custom runtimes borrow. */
+  readonly threads: EngineThreads;
+}
+
 /** Every built-in runtime, in lookup order; the custom runtime takes module and package names. */
-export function builtinRuntimes(options: RuntimeOptions): readonly ModelRuntime[] {
-  const onnx = createOnnxRuntime(options);
-  return [
+export function builtinRuntimes(options: RuntimeOptions): BuiltinRuntimes {
+  const threads = new EngineThreads({ parallelWorkers: options.parallelWorkers });
+  const shared = { parallelWorkers: options.parallelWorkers, threads };
+  const onnx = createOnnxRuntime(shared);
+  const runtimes = [
     onnx,
     createSklearnRuntime(onnx),
-    ...createTreeRuntimes(options),
+    ...createTreeRuntimes(shared),
     // Before the custom runtime: a dotted path ending in a class name is Python's.
     createPythonRuntime({
       pythonExecutable: options.pythonExecutable,
       maxInFlight: options.pythonMaxInFlight ?? 64,
       logger: options.logger ?? SILENT,
     }),
-    createCustomRuntime(options),
+    createCustomRuntime(shared),
   ];
+  return { runtimes, threads };
 }

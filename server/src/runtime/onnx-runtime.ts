@@ -2,17 +2,16 @@
  * ONNX models through onnxruntime-node. Metadata (names, datatypes, shapes) comes from the model
  * itself, so a model-settings.json needs no `inputs`.
  *
- * By default each model instance runs its sessions in worker threads (`parallel_workers` threads
- * borrowed from the runtime's {@link WorkerPool}, each with its own session): onnxruntime-node
- * executes `run` on the calling thread, and on the event loop a slow model would stall every other
- * request and the health probes. The threads outlive instances, so loading and unloading models
- * does not start and stop threads. `parallel_workers: 0` keeps the session on the main thread,
- * which saves a thread hop (tens of microseconds) for tiny models.
+ * A session is an engine (runtime/onnx-engine.ts). By default each model instance opens it on
+ * `parallel_workers` threads borrowed from the shared engine threads (runtime/engine-threads.ts),
+ * one session per thread: onnxruntime-node executes `run` on the calling thread, and on the event
+ * loop a slow model would stall every other request and the health probes. The threads outlive
+ * instances, so loading and unloading models does not start and stop threads.
+ * `parallel_workers: 0` opens the session on the main thread, which saves a thread hop (tens of
+ * microseconds) for tiny models.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { ErrorCode, ServerError } from '../errors.js';
 import type {
   InstanceMetadata,
@@ -22,27 +21,25 @@ import type {
 } from '../core/model-runtime.js';
 import type { ModelSettings } from '../core/model-settings.js';
 import type { DecodedRequest } from '../core/types.js';
+import { openEngine } from './engine-worker.js';
+import type { EngineThreads } from './engine-threads.js';
 import { checkOnnxFile, describeLoadError } from './onnx-load-error.js';
+import type { OnnxEngine, OnnxOpenArgs, OnnxRequest } from './onnx-engine.js';
 import { sessionOptions } from './onnx-session-options.js';
-import type { OnnxTask, OnnxTaskResult } from './onnx-worker.js';
 import { mayHaveZipMap, unzipMaps } from './onnx-zipmap.js';
 import {
   fromPortable,
-  openSession,
-  runSession,
-  sessionMetadata,
   toPortable,
   type PortableMetadata,
   type PortableTensor,
 } from './onnx-tensors.js';
-import { WorkerPool, type WorkerLease, type WorkerPoolStats } from './worker-pool.js';
 
 /** File names looked for when `parameters.uri` names a folder. */
 const WELL_KNOWN_FILES = ['model.onnx', 'model.ort'];
 
-/** The worker module next to this one (.js when built, .ts under tsx). */
-const WORKER_FILE = new URL(
-  `./onnx-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
+/** The engine module next to this one (.js when built, .ts under tsx). */
+const ENGINE_MODULE = new URL(
+  `./onnx-engine${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`,
   import.meta.url,
 ).href;
 
@@ -50,40 +47,43 @@ const WORKER_FILE = new URL(
 export interface OnnxRuntimeOptions {
   /** Worker threads per model instance; 0 runs sessions on the main thread. */
   readonly parallelWorkers: number;
+  /** The shared engine threads instances borrow from. */
+  readonly threads: EngineThreads;
 }
 
-/** The ONNX runtime, with a view of its worker threads. */
+/** The ONNX runtime; the scikit-learn runtime opens its converted models through it. */
 export interface OnnxRuntime extends ModelRuntime {
-  /** Opens an ONNX file as a model instance (the scikit-learn runtime serves converted models). */
+  /** Opens an ONNX file as a model instance. */
   openFile(file: string, settings: ModelSettings): Promise<ModelInstance>;
-  /** Thread counters and the sessions open in idle threads (0 unless an unload leaked one). */
-  workerStats(): Promise<WorkerPoolStats & { readonly idleSessions: number }>;
 }
-
-type OnnxPool = WorkerPool<OnnxTask, OnnxTaskResult>;
 
 /** Creates the ONNX runtime. A model's own `parallel_workers` overrides the server default. */
 export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
-  let pool: OnnxPool | undefined;
-  // Started on the first load that wants threads, so `parallel_workers: 0` starts none.
-  const threads = (): OnnxPool =>
-    (pool ??= new WorkerPool<OnnxTask, OnnxTaskResult>({
-      filename: WORKER_FILE,
-      // Enough for an unload/load of the default-sized model to find its thread again.
-      maxIdleThreads: Math.max(options.parallelWorkers, availableParallelism()),
-    }));
   const openFile = async (file: string, settings: ModelSettings): Promise<ModelInstance> => {
     await checkOnnxFile(file, settings.source);
     const workers = settings.parallelWorkers ?? options.parallelWorkers;
-    const session = sessionOptions(settings, workers);
-    const model = await readModel(file);
+    const source = await readModel(file);
+    const args: OnnxOpenArgs = { model: source.model, options: sessionOptions(settings, workers) };
     // onnxruntime keeps the initialisers (the weights) in memory, so a session holds about
     // its file's bytes; each worker thread opens its own session.
     const memoryBytes = (await stat(file)).size * Math.max(1, workers);
     try {
-      return workers === 0
-        ? await InProcessInstance.create(model, session, memoryBytes)
-        : await WorkerInstance.create(model, session, threads().lease(workers), memoryBytes);
+      if (workers === 0) {
+        const engine = (await openEngine(ENGINE_MODULE, args)) as OnnxEngine;
+        return new OnnxInstance(engine.metadata, source, memoryBytes, {
+          run: async (request) => engine.run(request),
+          close: async () => engine.close?.(),
+          copyViews: false,
+        });
+      }
+      const engine = await options.threads.open<PortableMetadata>(ENGINE_MODULE, args, workers);
+      const [meta] = engine.metadata;
+      if (meta === undefined) throw new Error('no worker thread was lent');
+      return new OnnxInstance(meta, source, memoryBytes, {
+        run: async (request) => (await engine.run(request)) as PortableTensor[],
+        close: () => engine.close(),
+        copyViews: true,
+      });
     } catch (error) {
       throw describeLoadError(error, file, settings.source);
     }
@@ -97,14 +97,6 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
       return openFile(await resolveModelFile(settings), settings);
     },
     openFile,
-    async close(): Promise<void> {
-      await pool?.close();
-    },
-    async workerStats() {
-      const stats = pool?.stats() ?? { started: 0, idle: 0, leased: 0 };
-      const counts = ((await pool?.runOnIdle({ kind: 'count' })) ?? []) as number[];
-      return { ...stats, idleSessions: counts.reduce((a, b) => a + b, 0) };
-    },
   };
 }
 
@@ -164,134 +156,44 @@ function instanceMetadata(meta: PortableMetadata, source: ModelSource): Instance
   return { platform: 'onnx_onnxv1', inputs: meta.inputs, outputs };
 }
 
-function outputNamesOf(
-  metadata: InstanceMetadata,
-  wanted: readonly string[] | undefined,
-): readonly string[] {
-  return wanted ?? metadata.outputs.map((o) => o.name);
+/** Where an instance's session runs: on the main thread or on its leased threads. */
+interface SessionRunner {
+  run(request: OnnxRequest): Promise<PortableTensor[]>;
+  /** Releases the session(s), after the runs already sent; idempotent on threads. */
+  close(): Promise<void>;
+  /** Whether request tensors cross a thread, so views must own their bytes. */
+  readonly copyViews: boolean;
 }
 
-/** A session on the main thread. */
-class InProcessInstance implements ModelInstance {
+/** An ONNX model instance. */
+class OnnxInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
-  readonly #session: ort.InferenceSession;
+  readonly #runner: SessionRunner;
 
-  private constructor(
-    session: ort.InferenceSession,
+  constructor(
+    meta: PortableMetadata,
     source: ModelSource,
     readonly memoryBytes: number,
+    runner: SessionRunner,
   ) {
-    this.#session = session;
-    this.metadata = instanceMetadata(sessionMetadata(session), source);
-  }
-
-  static async create(
-    source: ModelSource,
-    options: ort.InferenceSession.SessionOptions,
-    memoryBytes: number,
-  ): Promise<InProcessInstance> {
-    return new InProcessInstance(
-      await openSession(source.model, options, ort),
-      source,
-      memoryBytes,
-    );
+    this.metadata = instanceMetadata(meta, source);
+    this.#runner = runner;
   }
 
   async infer(
     request: DecodedRequest,
     options: { outputNames?: readonly string[] },
   ): Promise<RuntimeResult> {
-    const names = outputNamesOf(this.metadata, options.outputNames);
-    const outputs = await runSession(ort, this.#session, request.inputs.map(toPortable), names);
+    const outputNames = options.outputNames ?? this.metadata.outputs.map((o) => o.name);
+    const portable = request.inputs.map(toPortable);
+    const feeds = this.#runner.copyViews ? portable.map(ownBuffer) : portable;
+    const outputs = await this.#runner.run({ feeds, outputNames });
     return { outputs: outputs.map(fromPortable) };
   }
 
-  async unload(): Promise<void> {
-    await this.#session.release();
-  }
-}
-
-/** Process-wide ids of worker sessions: a thread keys the sessions it hosts by them. */
-let nextSessionId = 1;
-
-/** Sessions in worker threads lent by the runtime's pool, one session per thread. */
-class WorkerInstance implements ModelInstance {
-  readonly metadata: InstanceMetadata;
-  readonly #lease: WorkerLease<OnnxTask, OnnxTaskResult>;
-  readonly #session: number;
-  #unloaded = false;
-
-  private constructor(
-    lease: WorkerLease<OnnxTask, OnnxTaskResult>,
-    session: number,
-    metadata: InstanceMetadata,
-    readonly memoryBytes: number,
-  ) {
-    this.#lease = lease;
-    this.#session = session;
-    this.metadata = metadata;
-  }
-
-  /** Opens a session on every leased thread; on failure, closes them and gives the threads back. */
-  static async create(
-    source: ModelSource,
-    options: ort.InferenceSession.SessionOptions,
-    lease: WorkerLease<OnnxTask, OnnxTaskResult>,
-    memoryBytes: number,
-  ): Promise<WorkerInstance> {
-    const session = nextSessionId++;
-    try {
-      const [metadata] = (await lease.runOnEach({
-        kind: 'open',
-        session,
-        model: source.model,
-        options,
-      })) as PortableMetadata[];
-      if (metadata === undefined) throw new Error('no worker thread was lent');
-      return new WorkerInstance(lease, session, instanceMetadata(metadata, source), memoryBytes);
-    } catch (error) {
-      await closeAndRelease(lease, session);
-      throw error;
-    }
-  }
-
-  async infer(
-    request: DecodedRequest,
-    options: { outputNames?: readonly string[] },
-  ): Promise<RuntimeResult> {
-    if (this.#unloaded) {
-      throw new ServerError(ErrorCode.MODEL_NOT_READY, 'the model instance was unloaded');
-    }
-    const names = outputNamesOf(this.metadata, options.outputNames);
-    const feeds = request.inputs.map((t) => ownBuffer(toPortable(t)));
-    const outputs = (await this.#lease.run({
-      kind: 'run',
-      session: this.#session,
-      feeds,
-      outputNames: names,
-    })) as PortableTensor[];
-    return { outputs: outputs.map(fromPortable) };
-  }
-
-  /**
-   * Releases the session on every thread, then gives the threads back. Each thread runs its tasks
-   * in order, so calls already sent finish before their session is released.
-   */
-  async unload(): Promise<void> {
-    if (this.#unloaded) return;
-    this.#unloaded = true;
-    await closeAndRelease(this.#lease, this.#session);
-  }
-}
-
-async function closeAndRelease(
-  lease: WorkerLease<OnnxTask, OnnxTaskResult>,
-  session: number,
-): Promise<void> {
-  try {
-    await lease.runOnEach({ kind: 'close', session });
-  } finally {
-    await lease.release();
+  /** Releases the session; on threads, calls already sent finish first (engine-worker.ts). */
+  unload(): Promise<void> {
+    return this.#runner.close();
   }
 }
 

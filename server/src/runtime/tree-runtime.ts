@@ -3,8 +3,8 @@
  * part is an engine module (runtime/xgboost/xgboost-engine.ts, runtime/lightgbm/lightgbm-engine.ts)
  * that reads the file and evaluates batches; this file resolves the artefact, refuses files of
  * another kind with a message naming what they are, and runs the engine in worker threads
- * borrowed from a shared {@link WorkerPool} running the runtime-agnostic engine worker, so
- * evaluation never blocks the event loop. `parallel_workers: 0` opens the engine on the main thread.
+ * borrowed from the shared engine threads (runtime/engine-threads.ts), so evaluation never blocks
+ * the event loop. `parallel_workers: 0` opens the engine on the main thread.
  */
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -18,7 +18,8 @@ import type {
 import type { ModelSettings } from '../core/model-settings.js';
 import type { DecodedRequest, Tensor } from '../core/types.js';
 import type { Engine } from './engine.js';
-import { openEngine, type EngineTask, type EngineTaskResult } from './engine-worker.js';
+import type { EngineThreads, WorkerEngine } from './engine-threads.js';
+import { openEngine } from './engine-worker.js';
 import { FILE_TYPES, detectModelFile, type ModelFileType } from './model-file-type.js';
 import {
   PREDICT,
@@ -27,10 +28,6 @@ import {
   type TreeRequest,
   type TreeTensor,
 } from './trees/tree-engine.js';
-import type { WorkerLease, WorkerPool } from './worker-pool.js';
-
-/** The engine worker's threads, shared by every runtime that uses it. */
-export type EnginePool = WorkerPool<EngineTask, EngineTaskResult>;
 
 /** What distinguishes one tree runtime from another. */
 export interface TreeRuntimeSpec {
@@ -50,10 +47,10 @@ export interface TreeRuntimeSpec {
   readonly saveHint: string;
 }
 
-/** Creates a tree runtime; `threads` lends the shared engine threads on first use. */
+/** Creates a tree runtime whose instances borrow the shared engine threads. */
 export function createTreeRuntime(
   spec: TreeRuntimeSpec,
-  options: { readonly parallelWorkers: number; readonly threads: () => EnginePool },
+  options: { readonly parallelWorkers: number; readonly threads: EngineThreads },
 ): ModelRuntime {
   return {
     name: spec.name,
@@ -66,7 +63,7 @@ export function createTreeRuntime(
       try {
         return workers === 0
           ? await MainThreadInstance.create(spec, args)
-          : await WorkerInstance.create(spec, args, options.threads().lease(workers));
+          : await WorkerInstance.create(spec, args, options.threads, workers);
       } catch (error) {
         throw describeOpenError(error, file, settings.source);
       }
@@ -195,84 +192,43 @@ class MainThreadInstance implements ModelInstance {
   }
 }
 
-/** Process-wide engine ids: a thread keys the engines it hosts by them. */
-let nextEngineId = 1;
-
 /** An engine opened on every leased thread; requests go to the least busy one. */
 class WorkerInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
   /** Every leased thread compiled its own copy of the trees: the sum of their arrays. */
   readonly memoryBytes: number;
-  readonly #lease: WorkerLease<EngineTask, EngineTaskResult>;
-  readonly #engine: number;
-  #unloaded = false;
+  readonly #engine: WorkerEngine<TreeMetadata>;
 
-  private constructor(
-    lease: WorkerLease<EngineTask, EngineTaskResult>,
-    engine: number,
-    metadata: InstanceMetadata,
-    memoryBytes: number,
-  ) {
-    this.#lease = lease;
+  private constructor(spec: TreeRuntimeSpec, engine: WorkerEngine<TreeMetadata>) {
+    const [meta] = engine.metadata;
+    if (meta === undefined) throw new Error('no worker thread was lent');
     this.#engine = engine;
-    this.metadata = metadata;
-    this.memoryBytes = memoryBytes;
+    this.metadata = instanceMetadata(spec, meta);
+    this.memoryBytes = engine.metadata.reduce((sum, m) => sum + m.memoryBytes, 0);
   }
 
   static async create(
     spec: TreeRuntimeSpec,
     args: TreeOpenArgs,
-    lease: WorkerLease<EngineTask, EngineTaskResult>,
+    threads: EngineThreads,
+    count: number,
   ): Promise<WorkerInstance> {
-    const engine = nextEngineId++;
-    try {
-      const copies = (await lease.runOnEach({
-        kind: 'open',
-        engine,
-        module: spec.engineModule,
-        args,
-      })) as TreeMetadata[];
-      const [meta] = copies;
-      if (meta === undefined) throw new Error('no worker thread was lent');
-      const bytes = copies.reduce((sum, m) => sum + m.memoryBytes, 0);
-      return new WorkerInstance(lease, engine, instanceMetadata(spec, meta), bytes);
-    } catch (error) {
-      await closeAndRelease(lease, engine);
-      throw error;
-    }
+    return new WorkerInstance(
+      spec,
+      await threads.open<TreeMetadata>(spec.engineModule, args, count),
+    );
   }
 
   async infer(
     request: DecodedRequest,
     options: { outputNames?: readonly string[] },
   ): Promise<RuntimeResult> {
-    if (this.#unloaded) {
-      throw new ServerError(ErrorCode.MODEL_NOT_READY, 'the model instance was unloaded');
-    }
     const batch = treeRequest(request, options.outputNames);
-    const tensors = (await this.#lease.run({
-      kind: 'run',
-      engine: this.#engine,
-      request: batch,
-    })) as TreeTensor[];
-    return toResult(tensors);
+    return toResult((await this.#engine.run(batch)) as TreeTensor[]);
   }
 
-  /** Closes the engine on every thread (after the calls queued before), then gives them back. */
-  async unload(): Promise<void> {
-    if (this.#unloaded) return;
-    this.#unloaded = true;
-    await closeAndRelease(this.#lease, this.#engine);
-  }
-}
-
-async function closeAndRelease(
-  lease: WorkerLease<EngineTask, EngineTaskResult>,
-  engine: number,
-): Promise<void> {
-  try {
-    await lease.runOnEach({ kind: 'close', engine });
-  } finally {
-    await lease.release();
+  /** Closes the engine on every thread (after the calls sent before), then gives them back. */
+  unload(): Promise<void> {
+    return this.#engine.close();
   }
 }

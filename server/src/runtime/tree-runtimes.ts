@@ -1,11 +1,10 @@
 /**
  * The XGBoost and LightGBM runtimes: tree models read and evaluated in TypeScript (ADR 0010), in
- * the threads of one shared engine-worker pool.
+ * the shared engine threads (runtime/engine-threads.ts).
  */
-import { availableParallelism } from 'node:os';
 import type { ModelRuntime } from '../core/model-runtime.js';
-import { createTreeRuntime, type EnginePool } from './tree-runtime.js';
-import { WorkerPool } from './worker-pool.js';
+import type { EngineThreads } from './engine-threads.js';
+import { createTreeRuntime } from './tree-runtime.js';
 
 /** A module next to this one (.js when built, .ts under tsx). */
 function sibling(path: string): string {
@@ -13,15 +12,12 @@ function sibling(path: string): string {
   return new URL(`${path}${ext}`, import.meta.url).href;
 }
 
-/** The tree runtimes, sharing one pool of engine threads started on the first threaded load. */
-export function createTreeRuntimes(options: { readonly parallelWorkers: number }): ModelRuntime[] {
-  let pool: EnginePool | undefined;
-  const threads = (): EnginePool =>
-    (pool ??= new WorkerPool({
-      filename: sibling('./engine-worker'),
-      maxIdleThreads: Math.max(options.parallelWorkers, availableParallelism()),
-    }));
-  const shared = { parallelWorkers: options.parallelWorkers, threads };
+/** The tree runtimes; their instances borrow the shared engine threads. */
+export function createTreeRuntimes(options: {
+  readonly parallelWorkers: number;
+  readonly threads: EngineThreads;
+}): ModelRuntime[] {
+  const shared = { parallelWorkers: options.parallelWorkers, threads: options.threads };
   const xgboost = createTreeRuntime(
     {
       name: 'xgboost',
@@ -49,15 +45,5 @@ export function createTreeRuntimes(options: { readonly parallelWorkers: number }
     },
     shared,
   );
-  let closed = false;
-  // The pool is shared: the first runtime closed at shutdown stops it.
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await pool?.close();
-  };
-  return [
-    { ...xgboost, close },
-    { ...lightgbm, close },
-  ];
+  return [xgboost, lightgbm];
 }

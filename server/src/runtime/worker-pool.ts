@@ -1,7 +1,8 @@
 /**
- * Long-lived worker threads that model instances borrow. A thread runs one worker module (given
- * by the runtime, so the pool knows nothing of ONNX) and serves one instance at a time; when the
- * instance unloads, the thread goes back to the pool and the next load reuses it.
+ * Long-lived worker threads that model instances borrow. A thread runs one worker module (the
+ * engine worker, runtime/engine-threads.ts, so the pool knows nothing of ONNX or trees) and serves
+ * one instance at a time; when the instance unloads, the thread goes back to the pool and the next
+ * load, of any runtime, reuses it.
  *
  * Why not a piscina pool per instance: every pool that is created and destroyed leaves native
  * memory behind (a V8 isolate per worker and piscina's per-pool timing histograms, neither of
@@ -23,8 +24,9 @@ export interface WorkerPoolOptions {
   /** Idle threads kept for reuse; a thread given back beyond this number is stopped. */
   readonly maxIdleThreads: number;
   /**
-   * Tasks a thread runs at once (default 1: in order, one after another). Only for worker modules
-   * whose tasks await (custom runtimes, streams): a synchronous task holds its thread anyway.
+   * Tasks a thread runs at once (default 1: in order, one after another). Above 1, tasks still
+   * reach the worker in the order they were sent, but a task may start before an earlier one
+   * settled: the worker module keeps whatever order it needs (runtime/engine-worker.ts does).
    */
   readonly concurrentTasksPerWorker?: number;
 }
@@ -50,9 +52,8 @@ class WorkerThread<Task, Result> {
       filename,
       minThreads: 1,
       maxThreads: 1,
-      // By default one task at a time, in order: a task sent after another starts after it
-      // settled, so a session is closed only after the calls queued before the close
-      // (ARCHITECTURE.md).
+      // With 1, a task sent after another starts after it settled; with more, tasks start in
+      // the order sent and the worker module orders what must wait (ARCHITECTURE.md).
       concurrentTasksPerWorker,
       idleTimeout: Number.POSITIVE_INFINITY,
       // Nothing reads piscina's histograms; they are native memory per pool.
@@ -121,7 +122,7 @@ export class WorkerLease<Task, Result> {
   }
 }
 
-/** Worker threads shared by every instance of one runtime, reused across loads. */
+/** Worker threads shared by every instance of the runtimes given it, reused across loads. */
 export class WorkerPool<Task, Result> {
   readonly #options: WorkerPoolOptions;
   readonly #idle: WorkerThread<Task, Result>[] = [];

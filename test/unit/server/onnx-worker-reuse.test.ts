@@ -9,6 +9,7 @@ import { after, describe, it } from 'node:test';
 import type { ModelSettings } from '../../../server/src/core/model-settings.js';
 import type { DecodedRequest } from '../../../server/src/core/types.js';
 import { ErrorCode, ServerError } from '../../../server/src/errors.js';
+import { EngineThreads } from '../../../server/src/runtime/engine-threads.js';
 import { createOnnxRuntime, type OnnxRuntime } from '../../../server/src/runtime/onnx-runtime.js';
 import { REPO_ROOT } from '../../support/server-process.js';
 
@@ -47,48 +48,49 @@ const ROW: DecodedRequest = {
 };
 
 /** Every thread started is idle again and holds no session. */
-async function assertAllGivenBack(onnx: OnnxRuntime, started: number): Promise<void> {
-  assert.deepEqual(await onnx.workerStats(), {
+async function assertAllGivenBack(threads: EngineThreads, started: number): Promise<void> {
+  assert.deepEqual(await threads.stats(), {
     started,
     idle: started,
     leased: 0,
-    idleSessions: 0,
+    idleEngines: 0,
   });
 }
 
 void describe('ONNX runtime worker threads under model churn', () => {
-  const runtimes: OnnxRuntime[] = [];
-  const runtime = (parallelWorkers: number): OnnxRuntime => {
-    const created = createOnnxRuntime({ parallelWorkers });
-    runtimes.push(created);
-    return created;
+  const pools: EngineThreads[] = [];
+  /** An ONNX runtime on engine threads of its own, so each test counts only its threads. */
+  const runtime = (parallelWorkers: number): { onnx: OnnxRuntime; threads: EngineThreads } => {
+    const threads = new EngineThreads({ parallelWorkers });
+    pools.push(threads);
+    return { onnx: createOnnxRuntime({ parallelWorkers, threads }), threads };
   };
 
   after(async () => {
-    await Promise.all(runtimes.map((r) => r.close?.() ?? Promise.resolve()));
+    await Promise.all(pools.map((p) => p.close()));
   });
 
   void it('reuses the same threads over load/unload cycles and releases every session', async () => {
-    const onnx = runtime(2);
+    const { onnx, threads } = runtime(2);
     for (let cycle = 0; cycle < 20; cycle++) {
       const instance = await onnx.load(settings());
       await instance.infer(ROW, {});
       await instance.unload();
     }
-    await assertAllGivenBack(onnx, 2);
+    await assertAllGivenBack(threads, 2);
   });
 
   void it('keeps a thread lent while its instance is loaded', async () => {
-    const onnx = runtime(1);
+    const { onnx, threads } = runtime(1);
     const first = await onnx.load(settings());
     const second = await onnx.load(settings());
-    assert.equal((await onnx.workerStats()).leased, 2);
+    assert.equal((await threads.stats()).leased, 2);
     await Promise.all([first.unload(), second.unload()]);
-    await assertAllGivenBack(onnx, 2);
+    await assertAllGivenBack(threads, 2);
   });
 
   void it('answers an inference sent before the unload, then refuses new ones', async () => {
-    const onnx = runtime(1);
+    const { onnx, threads } = runtime(1);
     const instance = await onnx.load(settings());
     const running = instance.infer(ROW, { outputNames: ['label'] });
     const unloading = instance.unload();
@@ -102,7 +104,7 @@ void describe('ONNX runtime worker threads under model churn', () => {
       instance.infer(ROW, {}),
       (error: unknown) => error instanceof ServerError && error.code === ErrorCode.MODEL_NOT_READY,
     );
-    assert.equal((await onnx.workerStats()).idleSessions, 0);
+    assert.equal((await threads.stats()).idleEngines, 0);
   });
 
   void it('gives the threads back when a load fails', async () => {
@@ -113,24 +115,24 @@ void describe('ONNX runtime worker threads under model churn', () => {
       const garbage = join(dir, 'model.onnx');
       const whole = await readFile(IRIS);
       await writeFile(garbage, whole.subarray(0, Math.floor(whole.length * 0.6)));
-      const onnx = runtime(2);
+      const { onnx, threads } = runtime(2);
       await assert.rejects(
         onnx.load(settings({ uri: garbage })),
         (error: unknown) =>
           error instanceof ServerError && error.code === ErrorCode.MODEL_LOAD_FAILED,
       );
-      await assertAllGivenBack(onnx, 2);
+      await assertAllGivenBack(threads, 2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
 
   void it('stops threads given back beyond the idle limit', async () => {
-    const onnx = runtime(1);
+    const { onnx, threads } = runtime(1);
     const wide = availableParallelism() + 1;
     const instance = await onnx.load(settings({ parallelWorkers: wide }));
     await instance.unload();
-    const stats = await onnx.workerStats();
+    const stats = await threads.stats();
     assert.equal(stats.started, wide);
     assert.equal(stats.idle, wide - 1);
     assert.equal(stats.leased, 0);

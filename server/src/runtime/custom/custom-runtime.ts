@@ -1,13 +1,11 @@
 /**
  * The runtime for custom runtimes: models whose `implementation` names a JavaScript module in
  * their folder or an installed package (runtime/custom/implementation.ts). The module's class runs
- * in worker threads of a pool of its own, hosted by the runtime-agnostic engine worker with
- * custom-engine.ts as the engine module; its threads run several tasks at once, because user code
- * awaits (I/O, timers, streams) where tree engines compute. `parallel_workers: 0` runs it on the
- * main thread. ADR 0011 records why.
+ * in the shared engine threads (runtime/engine-threads.ts), hosted by the runtime-agnostic engine
+ * worker with custom-engine.ts as the engine module; those threads run several tasks at once,
+ * because user code awaits (I/O, timers, streams) where tree and ONNX engines compute.
+ * `parallel_workers: 0` runs it on the main thread. ADR 0011 records why.
  */
-import { availableParallelism } from 'node:os';
-import { MessageChannel } from 'node:worker_threads';
 import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../../errors.js';
 import type {
   InstanceMetadata,
@@ -19,17 +17,12 @@ import type { ModelSettings } from '../../core/model-settings.js';
 import type { DecodedRequest, Tensor } from '../../core/types.js';
 import type { RuntimeRequest } from '../../runtime-api.js';
 import type { Engine } from '../engine.js';
-import { openEngine, type EngineTask, type EngineTaskResult } from '../engine-worker.js';
-import { portIterator } from '../port-iterator.js';
-import { WorkerPool, type WorkerLease } from '../worker-pool.js';
+import type { EngineThreads, WorkerEngine } from '../engine-threads.js';
+import { openEngine } from '../engine-worker.js';
 import type { CustomMetadata, CustomOpenArgs, CustomReply } from './custom-engine.js';
 import { parseImplementation, resolveModuleFile, resolvePackage } from './implementation.js';
 
-/** Tasks (requests and open streams) one thread runs at once for custom runtimes. */
-export const CUSTOM_TASKS_PER_THREAD = 64;
-
 type CustomEngine = Engine<RuntimeRequest, CustomReply, CustomMetadata>;
-type Lease = WorkerLease<EngineTask, EngineTaskResult>;
 
 /** A module next to this one (.js when built, .ts under tsx). */
 function sibling(path: string): string {
@@ -39,15 +32,11 @@ function sibling(path: string): string {
 
 const ENGINE_MODULE = sibling('./custom-engine');
 
-/** Creates the custom runtime; its threads start on the first threaded load. */
-export function createCustomRuntime(options: { readonly parallelWorkers: number }): ModelRuntime {
-  let pool: WorkerPool<EngineTask, EngineTaskResult> | undefined;
-  const threads = (): WorkerPool<EngineTask, EngineTaskResult> =>
-    (pool ??= new WorkerPool({
-      filename: sibling('../engine-worker'),
-      maxIdleThreads: Math.max(options.parallelWorkers, availableParallelism()),
-      concurrentTasksPerWorker: CUSTOM_TASKS_PER_THREAD,
-    }));
+/** Creates the custom runtime; its instances borrow the shared engine threads. */
+export function createCustomRuntime(options: {
+  readonly parallelWorkers: number;
+  readonly threads: EngineThreads;
+}): ModelRuntime {
   return {
     name: 'custom',
     aliases: [],
@@ -62,13 +51,13 @@ export function createCustomRuntime(options: { readonly parallelWorkers: number 
               metadata,
               (await openEngine(ENGINE_MODULE, args)) as CustomEngine,
             )
-          : await WorkerInstance.create(metadata, args, threads().lease(workers));
+          : new WorkerInstance(
+              metadata,
+              await options.threads.open<CustomMetadata>(ENGINE_MODULE, args, workers),
+            );
       } catch (error) {
         throw loadError(error, settings);
       }
-    },
-    async close(): Promise<void> {
-      await pool?.close();
     },
   };
 }
@@ -161,79 +150,24 @@ class MainThreadInstance implements ModelInstance {
   }
 }
 
-/** Process-wide engine ids: a thread keys the engines it hosts by them. */
-let nextEngineId = 1;
-
 /** The runtime opened on every leased thread; requests go to the least busy one. */
 class WorkerInstance implements ModelInstance {
   readonly inferStream?: ModelInstance['inferStream'];
-  #unloaded = false;
 
-  private constructor(
+  constructor(
     readonly metadata: InstanceMetadata,
-    private readonly lease: Lease,
-    private readonly engine: number,
-    streams: boolean,
+    private readonly engine: WorkerEngine<CustomMetadata>,
   ) {
-    if (streams) this.inferStream = (request) => this.#stream(request);
-  }
-
-  static async create(
-    metadata: InstanceMetadata,
-    args: CustomOpenArgs,
-    lease: Lease,
-  ): Promise<WorkerInstance> {
-    const engine = nextEngineId++;
-    try {
-      const opened = (await lease.runOnEach({
-        kind: 'open',
-        engine,
-        module: ENGINE_MODULE,
-        args,
-      })) as CustomMetadata[];
-      const [first] = opened;
-      if (first === undefined) throw new Error('no worker thread was lent');
-      return new WorkerInstance(metadata, lease, engine, first.streams);
-    } catch (error) {
-      await lease.runOnEach({ kind: 'close', engine }).catch(() => undefined);
-      await lease.release();
-      throw error;
-    }
-  }
-
-  #check(): void {
-    if (this.#unloaded) {
-      throw new ServerError(ErrorCode.MODEL_NOT_READY, 'the model instance was unloaded');
+    if (engine.metadata[0]?.streams === true) {
+      this.inferStream = (request) => engine.stream<RuntimeResult>(runtimeRequest(request, true));
     }
   }
 
   async infer(request: DecodedRequest): Promise<RuntimeResult> {
-    this.#check();
-    const reply = await this.lease.run({
-      kind: 'run',
-      engine: this.engine,
-      request: runtimeRequest(request, true),
-    });
-    return unwrap(reply as CustomReply);
+    return unwrap((await this.engine.run(runtimeRequest(request, true))) as CustomReply);
   }
 
-  #stream(request: DecodedRequest): AsyncIterator<RuntimeResult> {
-    this.#check();
-    const { port1, port2 } = new MessageChannel();
-    const task = this.lease.run(
-      { kind: 'stream', engine: this.engine, request: runtimeRequest(request, true), port: port2 },
-      [port2],
-    );
-    return portIterator<RuntimeResult>(port1, task);
-  }
-
-  async unload(): Promise<void> {
-    if (this.#unloaded) return;
-    this.#unloaded = true;
-    try {
-      await this.lease.runOnEach({ kind: 'close', engine: this.engine });
-    } finally {
-      await this.lease.release();
-    }
+  unload(): Promise<void> {
+    return this.engine.close();
   }
 }

@@ -1,0 +1,158 @@
+// The one pool of engine threads the built-in runtimes share (runtime/engine-threads.ts): an ONNX,
+// a LightGBM and a custom model borrow threads from the same pool, and a thread one runtime gave
+// back is what the next load of another runtime gets. The engine worker runs several tasks per
+// thread, so it must itself close an engine only after the runs sent before the close. Structural
+// assertions only: thread and engine counts, and what a run saw.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ModelRuntime } from '../../../server/src/core/model-runtime.js';
+import type { ModelSettings } from '../../../server/src/core/model-settings.js';
+import { ErrorCode, ServerError } from '../../../server/src/errors.js';
+import { builtinRuntimes } from '../../../server/src/runtime/builtin-runtimes.js';
+import { EngineThreads } from '../../../server/src/runtime/engine-threads.js';
+import { REPO_ROOT } from '../../support/server-process.js';
+
+// A single-leaf regression tree over four features: the smallest model the LightGBM reader takes.
+const LIGHTGBM_MODEL = [
+  'tree',
+  'version=v4',
+  'num_class=1',
+  'num_tree_per_iteration=1',
+  'max_feature_idx=3',
+  'objective=regression',
+  '',
+  'Tree=0',
+  'num_leaves=1',
+  'leaf_value=0.5',
+  '',
+  'end of trees',
+  '',
+].join('\n');
+
+function settings(
+  name: string,
+  implementation: string,
+  folder: string,
+  uri = folder,
+): ModelSettings {
+  return {
+    name,
+    implementation,
+    platform: '',
+    inputs: [],
+    outputs: [],
+    maxBatchSize: 0,
+    maxBatchTimeSeconds: 0,
+    uri,
+    folder,
+    source: `${name}/model-settings.json`,
+    extra: {},
+    parameters: {},
+  };
+}
+
+function runtime(runtimes: readonly ModelRuntime[], name: string): ModelRuntime {
+  const found = runtimes.find((r) => r.name === name);
+  assert.ok(found, `no built-in runtime '${name}'`);
+  return found;
+}
+
+void describe('the shared engine threads', () => {
+  let dir: string;
+  const pools: EngineThreads[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tessera-threads-'));
+    await writeFile(join(dir, 'model.txt'), LIGHTGBM_MODEL);
+  });
+
+  after(async () => {
+    await Promise.all(pools.map((p) => p.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  void it('lends ONNX, tree and custom models threads from one pool, reused across runtimes', async () => {
+    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 1 });
+    pools.push(threads);
+    const iris = join(REPO_ROOT, 'examples', 'models', 'iris');
+    const ticker = join(REPO_ROOT, 'test', 'fixtures', 'custom-runtimes', 'ticker');
+    const onnx = await runtime(runtimes, 'onnx').load(settings('iris', 'onnx', iris));
+    const trees = await runtime(runtimes, 'lightgbm').load(settings('lgb', 'lightgbm', dir));
+    assert.deepEqual(await threads.stats(), { started: 2, idle: 0, leased: 2, idleEngines: 0 });
+
+    // The thread the ONNX model gave back is the one the custom model gets: no thread starts.
+    await onnx.unload();
+    assert.deepEqual(await threads.stats(), { started: 2, idle: 1, leased: 1, idleEngines: 0 });
+    const custom = await runtime(runtimes, 'custom').load(
+      settings('ticker', './ticker.mjs', ticker),
+    );
+    assert.deepEqual(await threads.stats(), { started: 2, idle: 0, leased: 2, idleEngines: 0 });
+
+    // Both still answer on the shared threads.
+    const rows = await trees.infer(
+      {
+        id: 'r',
+        parameters: {},
+        inputs: [{ name: 'input-0', datatype: 'FP32', shape: [1, 4], data: new Float32Array(4) }],
+      },
+      {},
+    );
+    assert.deepEqual([...(rows.outputs[0]?.data as Float32Array)], [0.5]);
+    await Promise.all([trees.unload(), custom.unload()]);
+    assert.deepEqual(await threads.stats(), { started: 2, idle: 2, leased: 0, idleEngines: 0 });
+  });
+
+  void it('starts no thread for parallel_workers 0', async () => {
+    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 0 });
+    pools.push(threads);
+    const instance = await runtime(runtimes, 'lightgbm').load(settings('lgb', 'lightgbm', dir));
+    await instance.unload();
+    assert.deepEqual(await threads.stats(), { started: 0, idle: 0, leased: 0, idleEngines: 0 });
+  });
+
+  void it('ends a stream still open when its model unloads', async () => {
+    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 1 });
+    pools.push(threads);
+    const ticker = join(REPO_ROOT, 'test', 'fixtures', 'custom-runtimes', 'ticker');
+    const custom = await runtime(runtimes, 'custom').load(
+      settings('ticker', './ticker.mjs', ticker),
+    );
+    // The ticker's stream never ends on its own: only the unload can end it.
+    const stream = custom.inferStream?.({ id: 's', parameters: {}, inputs: [] }, {});
+    assert.ok(stream, 'the ticker streams');
+    assert.equal((await stream.next()).done, false);
+    await custom.unload();
+    assert.equal((await stream.next()).done, true);
+    assert.deepEqual(await threads.stats(), { started: 1, idle: 1, leased: 0, idleEngines: 0 });
+  });
+
+  void it('closes an engine only after the runs sent before the close, then refuses runs', async () => {
+    const threads = new EngineThreads({ parallelWorkers: 1 });
+    pools.push(threads);
+    // A run that awaits, so the close arrives while it is in flight on the same thread; it
+    // answers whether its engine had been closed by the time it finished.
+    const source = [
+      'export function open() {',
+      '  let closed = false;',
+      '  return {',
+      '    metadata: {},',
+      '    async run() { await new Promise((r) => setTimeout(r, 20)); return { closed }; },',
+      '    close() { closed = true; },',
+      '  };',
+      '}',
+    ].join('\n');
+    const engine = await threads.open(`data:text/javascript,${encodeURIComponent(source)}`, {}, 1);
+    const runs = [engine.run({}), engine.run({})];
+    const closing = engine.close();
+    assert.deepEqual(await Promise.all(runs), [{ closed: false }, { closed: false }]);
+    await closing;
+    await assert.rejects(
+      engine.run({}),
+      (error: unknown) => error instanceof ServerError && error.code === ErrorCode.MODEL_NOT_READY,
+    );
+    assert.deepEqual(await threads.stats(), { started: 1, idle: 1, leased: 0, idleEngines: 0 });
+  });
+});
