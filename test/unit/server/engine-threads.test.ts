@@ -46,6 +46,7 @@ function settings(
     outputs: [],
     maxBatchSize: 0,
     maxBatchTimeSeconds: 0,
+    cacheEnabled: false,
     uri,
     folder,
     source: `${name}/model-settings.json`,
