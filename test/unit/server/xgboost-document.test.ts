@@ -119,7 +119,7 @@ void describe('legacy binary files', () => {
   });
 });
 
-void describe('JSON from releases before 3.0', () => {
+void describe('JSON from releases 1.x and 2.x', () => {
   void it('reads bare NaN and Infinity numbers', () => {
     const doc = readXgboostDocument(
       Buffer.from('{"split_conditions":[6.26E-2,NaN,-Infinity,Infinity]}'),

@@ -2,12 +2,13 @@
  * Reads an XGBoost model file into its JSON document. `Booster.save_model` writes the same
  * document as JSON (`.json`) or as UBJSON (`.ubj`, the default since 2.1); XGBoost's UBJSON uses
  * typed arrays (`[$d#…` for float32, `[$l#…` for int32) and int64 lengths (`L`), which
- * @shelacek/ubjson decodes, the int64s through a handler. Releases before 3.0 write the float
+ * @shelacek/ubjson decodes, the int64s through a handler. Releases 1.x and 2.x write the float
  * NaN of a categorical split's unused condition as a bare `NaN` in JSON, which `JSON.parse`
  * refuses; such files are read with json5 (JSON plus NaN and Infinity), only when `JSON.parse`
  * fails, as it is slower. The legacy binary format (`save_model("model.bst")` in 1.x and 2.0,
- * `.deprecated` in 2.1, gone in 3.0) is an undocumented memory dump whose layout changed between
- * releases; it is refused with the way to re-save the model, naming the release that wrote it.
+ * `.deprecated` in 2.1; 3.1 no longer reads it) is an undocumented memory dump whose layout
+ * changed between releases; it is refused with the way to re-save the model, naming the release
+ * that wrote it.
  */
 import { UbjsonDecoder } from '@shelacek/ubjson';
 import JSON5 from 'json5';
@@ -15,7 +16,7 @@ import { ModelFormatError } from '../trees/tree-engine.js';
 
 /** The instruction every refusal of a legacy file ends with. */
 export const RESAVE_HINT =
-  'load it with the xgboost release that wrote it (before 3.0) and re-save it as JSON or UBJSON: booster.save_model("model.json")';
+  'load it with the xgboost release that wrote it (any release up to 3.0 reads it) and re-save it as JSON or UBJSON: booster.save_model("model.json")';
 
 /** Which encoding a file uses, from its first bytes. */
 export type XgboostEncoding = 'json' | 'ubj' | 'legacy';
@@ -78,7 +79,7 @@ export function readXgboostDocument(bytes: Uint8Array, name: string): unknown {
 }
 
 /**
- * JSON, or JSON with bare NaN/Infinity numbers: XGBoost's writer before 3.0 (model documents) and
+ * JSON, or JSON with bare NaN/Infinity numbers: XGBoost's writer in 1.x and 2.x (model documents) and
  * Python's `json.dumps` (the scikit-learn interface's `scikit_learn` attribute, `"missing": NaN`).
  * Throws what the parser threw when the text is neither.
  */
