@@ -7,7 +7,7 @@
 // for numpy 1.26). Returns { TESSERA_XGBOOST_1_7_PYTHON, TESSERA_XGBOOST_2_1_PYTHON }.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './exec.mjs';
+import { pythonBaseVersion } from './exec.mjs';
 import { pinnedVenv } from './pinned-venv.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,21 +18,12 @@ export const RELEASES = [
   { release: '2.1', env: 'TESSERA_XGBOOST_2_1_PYTHON' },
 ];
 
-async function baseVersion(base) {
-  let version;
-  try {
-    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
-  } catch (err) {
-    throw new Error(
-      `xgboost-versions: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`,
-    );
-  }
-  if (!/^Python 3\.1[1-2]\./.test(version)) {
-    throw new Error(
-      `xgboost-versions: ${base} is ${version}; the pinned numpy 1.26 needs Python 3.11 or 3.12`,
-    );
-  }
-  return version;
+function baseVersion(base) {
+  return pythonBaseVersion(base, {
+    label: 'xgboost-versions',
+    supported: /^Python 3\.1[1-2]\./,
+    need: 'the pinned numpy 1.26 needs Python 3.11 or 3.12',
+  });
 }
 
 export async function provision(log) {
