@@ -2,11 +2,12 @@
 // xgboost-versions.test.ts): send a model's recorded rows over REST (binary tensor extension) or
 // gRPC (raw contents) and compare the answer with what the Python library predicted.
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GrpcTestClient } from './grpc-client.js';
+import { grpcClient, type GrpcTestClient } from './grpc-client.js';
 import type { TreeExpectation } from './python-peer.js';
-import type { ServerProcess } from './server-process.js';
+import { startServer, type ServerProcess } from './server-process.js';
 
 /** Relative tolerance of every parity check. */
 export const TOLERANCE = 1e-5;
@@ -189,4 +190,46 @@ export async function repositoryIndex(server: ServerProcess): Promise<IndexEntry
   });
   assert.equal(response.status, 200);
   return (await response.json()) as IndexEntry[];
+}
+
+/** A server on a temporary folder of tree models, with the outputs the libraries predicted. */
+export interface TreeModelServer {
+  readonly dir: string;
+  readonly server: ServerProcess;
+  readonly client: GrpcTestClient;
+  /** `expected/<model>.json` of the folder, by model name. */
+  readonly expected: ReadonlyMap<string, TreeExpectation>;
+  /** Closes the client, stops the server and removes the folder. */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes a temporary folder (`prefix` names it), lets `make` write `models/` and `expected/` into
+ * it, and serves `models/` with the built server over REST and gRPC.
+ */
+export async function serveTreeModels(
+  prefix: string,
+  make: (dir: string) => Promise<void>,
+): Promise<TreeModelServer> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    await make(dir);
+    const expected = await readExpectations(dir);
+    const server = await startServer({ folder: join(dir, 'models'), timeoutMs: 60_000 });
+    const client = grpcClient(server.grpcAddress);
+    return {
+      dir,
+      server,
+      client,
+      expected,
+      close: async () => {
+        client.close();
+        await server.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
 }

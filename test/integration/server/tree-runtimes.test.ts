@@ -7,47 +7,40 @@
 // framework's model) leave their model UNAVAILABLE with a reason naming the file and the server
 // serving the rest.
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import { makeTreeModels, type TreeExpectation } from '../../support/python-peer.js';
-import { startServer, type ServerProcess } from '../../support/server-process.js';
+import type { ServerProcess } from '../../support/server-process.js';
 import {
   TOLERANCE,
   assertParity,
   maxRelative,
-  readExpectations,
   repositoryIndex,
   restInfer,
+  serveTreeModels,
+  type TreeModelServer,
 } from '../../support/tree-parity.js';
 
 void describe('XGBoost and LightGBM runtimes match the Python libraries', () => {
-  let dir: string;
+  let trees: TreeModelServer;
   let server: ServerProcess;
-  let client: GrpcTestClient;
-  const expected = new Map<string, TreeExpectation>();
+  let expected: ReadonlyMap<string, TreeExpectation>;
   const BAD = new Map<string, string>();
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tessera-trees-'));
-    await makeTreeModels(dir);
-    for (const [model, doc] of await readExpectations(dir)) expected.set(model, doc);
-    await addBadArtefacts(dir, BAD);
-    server = await startServer({ folder: join(dir, 'models'), timeoutMs: 60_000 });
-    client = grpcClient(server.grpcAddress);
+    trees = await serveTreeModels('tessera-trees-', async (dir) => {
+      await makeTreeModels(dir);
+      await addBadArtefacts(dir, BAD);
+    });
+    ({ server, expected } = trees);
   });
 
-  after(async () => {
-    client.close();
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => trees.close());
 
   void it('answers every model with the library outputs over REST and gRPC', async (t) => {
     assert.ok(expected.size >= 35, `trained ${expected.size} models`);
-    const worst = await assertParity(server, client, expected);
+    const worst = await assertParity(server, trees.client, expected);
     t.diagnostic(
       `largest relative deviation: ${worst.deviation.toExponential(2)} (${worst.where})`,
     );

@@ -8,48 +8,40 @@
 // UNAVAILABLE with a reason naming the format, the release that wrote it and how to re-save it,
 // while the server serves the rest.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import {
   XGBOOST_RELEASES,
   makeXgboostVersionModels,
   type TreeExpectation,
   type XgboostVersionModels,
 } from '../../support/python-peer.js';
-import { startServer, type ServerProcess } from '../../support/server-process.js';
+import type { ServerProcess } from '../../support/server-process.js';
 import {
   assertParity,
-  readExpectations,
   repositoryIndex,
   restInfer,
+  serveTreeModels,
+  type TreeModelServer,
 } from '../../support/tree-parity.js';
 
 const RELEASES = Object.keys(XGBOOST_RELEASES) as (keyof typeof XGBOOST_RELEASES)[];
 
 void describe('XGBoost models written by xgboost 1.7 and 2.1', () => {
-  let dir: string;
+  let trees: TreeModelServer;
   let server: ServerProcess;
-  let client: GrpcTestClient;
+  let expected: ReadonlyMap<string, TreeExpectation>;
   const trained = new Map<string, XgboostVersionModels>();
-  let expected = new Map<string, TreeExpectation>();
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tessera-xgb-versions-'));
-    for (const release of RELEASES)
-      trained.set(release, await makeXgboostVersionModels(release, dir));
-    expected = await readExpectations(dir);
-    server = await startServer({ folder: join(dir, 'models'), timeoutMs: 60_000 });
-    client = grpcClient(server.grpcAddress);
+    trees = await serveTreeModels('tessera-xgb-versions-', async (dir) => {
+      for (const release of RELEASES) {
+        trained.set(release, await makeXgboostVersionModels(release, dir));
+      }
+    });
+    ({ server, expected } = trees);
   });
 
-  after(async () => {
-    client.close();
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => trees.close());
 
   for (const release of RELEASES) {
     void it(`answers xgboost ${release}'s JSON and UBJSON models with its predictions over REST and gRPC`, async (t) => {
@@ -62,7 +54,7 @@ void describe('XGBoost models written by xgboost 1.7 and 2.1', () => {
       }
       const mine = new Map(run.models.map((m) => [m, expected.get(m)] as const));
       for (const [model, doc] of mine) assert.ok(doc, `${model}: no expected outputs`);
-      const worst = await assertParity(server, client, mine as Map<string, TreeExpectation>);
+      const worst = await assertParity(server, trees.client, mine as Map<string, TreeExpectation>);
       t.diagnostic(
         `xgboost ${run.xgboost}: largest relative deviation ${worst.deviation.toExponential(2)} (${worst.where})`,
       );
