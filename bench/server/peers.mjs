@@ -12,6 +12,7 @@ import {
   lastLines,
   markDone,
   pipInstallRequirements,
+  pythonBaseVersion,
   run,
   withLock,
 } from '../../test/peers/exec.mjs';
@@ -20,19 +21,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const requirementsPath = join(here, 'requirements.txt');
 const IMPORTS = 'import mlserver, mlserver_sklearn, sklearn, joblib, numpy';
 
-async function baseVersion(base) {
-  let version;
-  try {
-    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
-  } catch (err) {
-    throw new Error(
-      `mlserver peer: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`,
-    );
-  }
-  if (!/^Python 3\.(1[1-9])\./.test(version)) {
-    throw new Error(`mlserver peer: ${base} is ${version}; the pins were checked on Python 3.11`);
-  }
-  return version;
+function baseVersion(base) {
+  return pythonBaseVersion(base, {
+    label: 'mlserver peer',
+    supported: /^Python 3\.(1[1-9])\./,
+    need: 'the pins were checked on Python 3.11',
+  });
 }
 
 /** Returns { python, mlserver, version } for the cached MLServer virtualenv, building it once. */

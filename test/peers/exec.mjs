@@ -155,6 +155,21 @@ function ownerAlive(lock) {
   }
 }
 
+/**
+ * The `--version` of the base interpreter `base`, checked against `supported` (a RegExp on
+ * "Python 3.x.y"); a failure is one line prefixed with `label`, saying what is needed (`need`).
+ */
+export async function pythonBaseVersion(base, { label, supported, need }) {
+  let version;
+  try {
+    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
+  } catch (err) {
+    throw new Error(`${label}: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`);
+  }
+  if (!supported.test(version)) throw new Error(`${label}: ${base} is ${version}; ${need}`);
+  return version;
+}
+
 /** (Re)creates a virtualenv at `venv` with `base`; a failure is one line prefixed with `label`. */
 export async function createVenv(base, venv, label) {
   rmSync(venv, { recursive: true, force: true });

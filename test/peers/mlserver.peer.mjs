@@ -7,22 +7,17 @@
 // Returns { TESSERA_MLSERVER_PYTHON: <venv>/bin/python }.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './exec.mjs';
+import { pythonBaseVersion } from './exec.mjs';
 import { pinnedVenv } from './pinned-venv.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function baseVersion(base) {
-  let version;
-  try {
-    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
-  } catch (err) {
-    throw new Error(`mlserver: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`);
-  }
-  if (!/^Python 3\.(9|1[0-2])\./.test(version)) {
-    throw new Error(`mlserver: ${base} is ${version}; mlserver 1.7 needs Python 3.9 to 3.12`);
-  }
-  return version;
+function baseVersion(base) {
+  return pythonBaseVersion(base, {
+    label: 'mlserver',
+    supported: /^Python 3\.(9|1[0-2])\./,
+    need: 'mlserver 1.7 needs Python 3.9 to 3.12',
+  });
 }
 
 export async function provision(log) {

@@ -5,7 +5,7 @@
 // the pins were checked against). Returns { TESSERA_PYTHON: <venv>/bin/python }.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './exec.mjs';
+import { pythonBaseVersion } from './exec.mjs';
 import { pinnedVenv } from './pinned-venv.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,17 +19,12 @@ function venvPython(venv) {
     : join(venv, 'bin', 'python');
 }
 
-async function baseVersion(base) {
-  let version;
-  try {
-    version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
-  } catch (err) {
-    throw new Error(`python: ${base} is not available (${err.message}); set TESSERA_PYTHON_BASE`);
-  }
-  if (!/^Python 3\.(1[1-9]|[2-9]\d)\./.test(version)) {
-    throw new Error(`python: ${base} is ${version}; the pinned requirements need Python >= 3.11`);
-  }
-  return version;
+function baseVersion(base) {
+  return pythonBaseVersion(base, {
+    label: 'python',
+    supported: /^Python 3\.(1[1-9]|[2-9]\d)\./,
+    need: 'the pinned requirements need Python >= 3.11',
+  });
 }
 
 export async function provision(log) {

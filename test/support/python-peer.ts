@@ -42,15 +42,18 @@ export type ReferenceInputs = Record<
   { data: unknown[]; shape?: number[]; datatype?: string }
 >;
 
-/** The virtualenv's python (TESSERA_PYTHON); throws with the reason when it is not provisioned. */
-export function pythonPath(): string {
-  const python = process.env['TESSERA_PYTHON'];
+/**
+ * A virtualenv's python, from `variable` (by default TESSERA_PYTHON, the main peer's); throws with
+ * the reason when it is not provisioned.
+ */
+export function pythonPath(variable = 'TESSERA_PYTHON', peer = 'python.peer.mjs'): string {
+  const python = process.env[variable];
   if (python === undefined || python === '') {
     throw new Error(
-      'TESSERA_PYTHON is not set: run the tests through scripts/run-tests.mjs (test/peers/python.peer.mjs)',
+      `${variable} is not set: run the tests through scripts/run-tests.mjs (test/peers/${peer})`,
     );
   }
-  if (!existsSync(python)) throw new Error(`TESSERA_PYTHON points to a missing file: ${python}`);
+  if (!existsSync(python)) throw new Error(`${variable} points to a missing file: ${python}`);
   return python;
 }
 
@@ -398,6 +401,46 @@ export async function makeTreeModels(out: string, options: { rows?: number } = {
       `tree_models.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
     );
   }
+}
+
+/** The older xgboost releases of test/peers/xgboost-versions.peer.mjs, with the variable naming each one's python. */
+export const XGBOOST_RELEASES = {
+  '1.7': 'TESSERA_XGBOOST_1_7_PYTHON',
+  '2.1': 'TESSERA_XGBOOST_2_1_PYTHON',
+} as const;
+
+/** What test/peers/python/xgboost_versions.py reports. */
+export interface XgboostVersionModels {
+  /** The exact release that trained them, e.g. `1.7.6`. */
+  xgboost: string;
+  /** The JSON and UBJSON models, each with `expected/<name>.json`. */
+  models: string[];
+  /** The model folder holding the release's legacy binary `model.bst`. */
+  legacy: string;
+}
+
+/**
+ * Trains the models of test/peers/python/xgboost_versions.py with an older xgboost `release` into
+ * `out` (`models/<name>/`, `expected/<name>.json`); several releases may share one `out`.
+ */
+export async function makeXgboostVersionModels(
+  release: keyof typeof XGBOOST_RELEASES,
+  out: string,
+): Promise<XgboostVersionModels> {
+  const python = pythonPath(XGBOOST_RELEASES[release], 'xgboost-versions.peer.mjs');
+  const result = await runPython(
+    [join(scripts, 'xgboost_versions.py'), '--out', out],
+    300_000,
+    undefined,
+    python,
+  );
+  if (result.code !== 0) {
+    throw new Error(
+      `xgboost_versions.py (xgboost ${release}) failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,
+    );
+  }
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] ?? '') as XgboostVersionModels;
 }
 
 /** One request of {@link runStreamInfer}: one BYTES input holding `text`. */

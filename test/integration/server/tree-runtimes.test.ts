@@ -7,182 +7,40 @@
 // framework's model) leave their model UNAVAILABLE with a reason naming the file and the server
 // serving the rest.
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import { makeTreeModels, type TreeExpectation } from '../../support/python-peer.js';
-import { startServer, type ServerProcess } from '../../support/server-process.js';
-
-const TOLERANCE = 1e-5;
-
-interface Tensor {
-  name: string;
-  datatype: string;
-  shape: number[];
-  data: number[];
-}
-
-/** Largest relative deviation between two arrays (0 where both are 0). */
-function maxRelative(actual: readonly number[], expected: readonly number[]): number {
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i] ?? Number.NaN;
-    const b = expected[i] ?? Number.NaN;
-    const diff = Math.abs(a - b);
-    const rel = diff === 0 ? 0 : diff / Math.max(Math.abs(a), Math.abs(b));
-    worst = Math.max(worst, Number.isNaN(rel) ? Number.POSITIVE_INFINITY : rel);
-  }
-  return worst;
-}
-
-/** The V2 datatype numpy's dtype becomes (MLServer's NumpyCodec). */
-const DATATYPE: Record<string, string> = {
-  float32: 'FP32',
-  float64: 'FP64',
-  int64: 'INT64',
-  int32: 'INT32',
-};
-
-function rawValues(datatype: string, bytes: Buffer): number[] {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  switch (datatype) {
-    case 'FP32':
-      return Array.from(new Float32Array(buffer));
-    case 'FP64':
-      return Array.from(new Float64Array(buffer));
-    case 'INT32':
-      return Array.from(new Int32Array(buffer));
-    case 'INT64':
-      return Array.from(new BigInt64Array(buffer), Number);
-    default:
-      throw new Error(`unexpected datatype ${datatype}`);
-  }
-}
-
-async function restInfer(
-  server: ServerProcess,
-  path: string,
-  inputName: string,
-  doc: TreeExpectation,
-  outputs: readonly string[],
-): Promise<{ status: number; body: { outputs?: Tensor[]; error?: string } }> {
-  const raw = Buffer.from(doc.data, 'base64');
-  const header = Buffer.from(
-    JSON.stringify({
-      inputs: [
-        {
-          name: inputName,
-          datatype: 'FP32',
-          shape: [doc.rows, doc.features],
-          parameters: { binary_data_size: raw.length },
-        },
-      ],
-      outputs: outputs.map((name) => ({ name })),
-    }),
-  );
-  const response = await fetch(`${server.httpUrl}${path}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/octet-stream',
-      'inference-header-content-length': String(header.length),
-    },
-    body: Buffer.concat([header, raw]),
-  });
-  return { status: response.status, body: (await response.json()) as never };
-}
-
-async function grpcInfer(
-  client: GrpcTestClient,
-  model: string,
-  doc: TreeExpectation,
-  outputs: readonly string[],
-): Promise<Tensor[]> {
-  const response = await client.call<{
-    outputs: { name: string; datatype: string; shape: string[] }[];
-    raw_output_contents: Buffer[];
-  }>('ModelInfer', {
-    model_name: model,
-    inputs: [{ name: 'input-0', datatype: 'FP32', shape: [doc.rows, doc.features] }],
-    raw_input_contents: [Buffer.from(doc.data, 'base64')],
-    outputs: outputs.map((name) => ({ name })),
-  });
-  return response.outputs.map((o, i) => ({
-    name: o.name,
-    datatype: o.datatype,
-    shape: o.shape.map(Number),
-    data: rawValues(o.datatype, response.raw_output_contents[i] ?? Buffer.alloc(0)),
-  }));
-}
-
-/** Asserts one returned tensor against the library's output; returns the deviation. */
-function assertMatches(
-  model: string,
-  got: Tensor | undefined,
-  expected: TreeExpectation['outputs'][string],
-): number {
-  assert.ok(got, `${model}: output missing`);
-  assert.equal(got.datatype, DATATYPE[expected.dtype], `${model} ${got.name}: datatype`);
-  // MLServer's codec gives 1-D predictions a second dimension ([N] is sent as [N, 1]).
-  const shape = expected.shape.length === 1 ? [...expected.shape, 1] : expected.shape;
-  assert.deepEqual(got.shape, shape, `${model} ${got.name}: shape`);
-  const deviation = maxRelative(got.data, expected.data);
-  assert.ok(deviation <= TOLERANCE, `${model} ${got.name}: max relative deviation ${deviation}`);
-  return deviation;
-}
+import type { ServerProcess } from '../../support/server-process.js';
+import {
+  TOLERANCE,
+  assertParity,
+  maxRelative,
+  repositoryIndex,
+  restInfer,
+  serveTreeModels,
+  type TreeModelServer,
+} from '../../support/tree-parity.js';
 
 void describe('XGBoost and LightGBM runtimes match the Python libraries', () => {
-  let dir: string;
+  let trees: TreeModelServer;
   let server: ServerProcess;
-  let client: GrpcTestClient;
-  const expected = new Map<string, TreeExpectation>();
+  let expected: ReadonlyMap<string, TreeExpectation>;
   const BAD = new Map<string, string>();
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tessera-trees-'));
-    await makeTreeModels(dir);
-    for (const file of await readdir(join(dir, 'expected'))) {
-      const doc = JSON.parse(
-        await readFile(join(dir, 'expected', file), 'utf8'),
-      ) as TreeExpectation;
-      expected.set(file.replace(/\.json$/, ''), doc);
-    }
-    await addBadArtefacts(dir, BAD);
-    server = await startServer({ folder: join(dir, 'models'), timeoutMs: 60_000 });
-    client = grpcClient(server.grpcAddress);
+    trees = await serveTreeModels('tessera-trees-', async (dir) => {
+      await makeTreeModels(dir);
+      await addBadArtefacts(dir, BAD);
+    });
+    ({ server, expected } = trees);
   });
 
-  after(async () => {
-    client.close();
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => trees.close());
 
   void it('answers every model with the library outputs over REST and gRPC', async (t) => {
     assert.ok(expected.size >= 35, `trained ${expected.size} models`);
-    let worst = { deviation: 0, where: '' };
-    for (const [model, doc] of expected) {
-      const outputs = Object.keys(doc.outputs);
-      const rest = await restInfer(server, `/v2/models/${model}/infer`, 'input-0', doc, outputs);
-      assert.equal(rest.status, 200, `${model}: ${JSON.stringify(rest.body).slice(0, 300)}`);
-      const grpc = await grpcInfer(client, model, doc, outputs);
-      for (const name of outputs) {
-        const want = doc.outputs[name];
-        assert.ok(want);
-        for (const [protocol, tensors] of [
-          ['rest', rest.body.outputs ?? []],
-          ['grpc', grpc],
-        ] as const) {
-          const deviation = assertMatches(
-            `${model} (${protocol})`,
-            tensors.find((o) => o.name === name),
-            want,
-          );
-          if (deviation > worst.deviation) worst = { deviation, where: `${model} ${name}` };
-        }
-      }
-    }
+    const worst = await assertParity(server, trees.client, expected);
     t.diagnostic(
       `largest relative deviation: ${worst.deviation.toExponential(2)} (${worst.where})`,
     );
@@ -259,12 +117,7 @@ void describe('XGBoost and LightGBM runtimes match the Python libraries', () => 
   });
 
   void it('leaves unreadable artefacts UNAVAILABLE with a reason naming the file type, and keeps serving', async () => {
-    const response = await fetch(`${server.httpUrl}/v2/repository/index`, {
-      method: 'POST',
-      body: '{}',
-      headers: { 'content-type': 'application/json' },
-    });
-    const index = (await response.json()) as { name: string; state: string; reason: string }[];
+    const index = await repositoryIndex(server);
     for (const [model, says] of BAD) {
       const entry = index.find((e) => e.name === model);
       assert.equal(entry?.state, 'UNAVAILABLE', `${model}: ${JSON.stringify(entry)}`);

@@ -10,6 +10,7 @@ import {
   type Forest,
 } from '../trees/forest.js';
 import { ModelFormatError } from '../trees/tree-engine.js';
+import { parseXgboostJson } from './xgboost-document.js';
 import { baseMargin, objectiveLink, type Link } from './xgboost-objective.js';
 
 /** A parsed XGBoost model. */
@@ -117,7 +118,7 @@ export function parseXgboostModel(doc: unknown): XgboostModel {
 function sklearnMeta(value: unknown): Doc {
   if (typeof value !== 'string') return {};
   try {
-    const parsed: unknown = JSON.parse(value);
+    const parsed = parseXgboostJson(value);
     return typeof parsed === 'object' && parsed !== null ? (parsed as Doc) : {};
   } catch {
     return {};
