@@ -113,6 +113,11 @@ export const settingsSchema = z.object({
   drain_timeout_seconds: integer(0).default(30),
   parallel_workers: integer(0, 64).default(1),
   /**
+   * Requests one worker thread holds at once, running and queued (a model with
+   * `parallel_workers: N` holds N times this); one more answers SRV_ERR_OVERLOADED at once.
+   */
+  worker_max_in_flight: integer(1, 1_000_000).default(1024),
+  /**
    * MLServer's response cache (docs/response-cache.md): on here and in a model's
    * model-settings.json (`cache_enabled`), a request that repeats an earlier one is answered from
    * the cache. `cache_size` bounds the answers kept (MLServer's setting), `cache_max_bytes` the

@@ -68,6 +68,7 @@ export async function startServer(
     parallelWorkers: settings.parallel_workers,
     pythonExecutable: settings.python_executable ?? undefined,
     pythonMaxInFlight: settings.python_max_in_flight,
+    workerMaxInFlight: settings.worker_max_in_flight,
     logger,
   });
   const runtimes = [...builtin.runtimes, ...(options.runtimes ?? [])];

@@ -18,6 +18,8 @@ export interface RuntimeOptions {
   readonly pythonExecutable?: string | undefined;
   /** Requests in flight per Python worker (`python_max_in_flight`). */
   readonly pythonMaxInFlight?: number;
+  /** Requests one engine thread holds, running and queued (`worker_max_in_flight`). */
+  readonly workerMaxInFlight?: number;
   /** Where the Python workers' output goes. */
   readonly logger?: Logger;
 }
@@ -34,7 +36,19 @@ export interface BuiltinRuntimes {
 
 /** Every built-in runtime, in lookup order; the custom runtime takes module and package names. */
 export function builtinRuntimes(options: RuntimeOptions): BuiltinRuntimes {
-  const threads = new EngineThreads({ parallelWorkers: options.parallelWorkers });
+  const logger = options.logger ?? SILENT;
+  const threads = new EngineThreads({
+    parallelWorkers: options.parallelWorkers,
+    ...(options.workerMaxInFlight === undefined
+      ? {}
+      : { maxInFlightPerThread: options.workerMaxInFlight }),
+    onWorkerReplaced: (reason) => {
+      logger.warn(
+        { reason },
+        'a worker thread stopped and was replaced; the model it served is reopened on the new thread',
+      );
+    },
+  });
   const shared = { parallelWorkers: options.parallelWorkers, threads };
   const onnx = createOnnxRuntime(shared);
   const runtimes = [
@@ -45,7 +59,7 @@ export function builtinRuntimes(options: RuntimeOptions): BuiltinRuntimes {
     createPythonRuntime({
       pythonExecutable: options.pythonExecutable,
       maxInFlight: options.pythonMaxInFlight ?? 64,
-      logger: options.logger ?? SILENT,
+      logger,
     }),
     createCustomRuntime(shared),
   ];

@@ -33,19 +33,30 @@ export interface EngineThreadStats extends WorkerPoolStats {
 
 type Lease = WorkerLease<EngineTask, EngineTaskResult>;
 
+/** Options of the {@link EngineThreads}. */
+export interface EngineThreadsOptions {
+  /** The server default `parallel_workers`: at least that many idle threads are kept. */
+  readonly parallelWorkers: number;
+  /** Requests one thread holds at once, running and queued (`worker_max_in_flight`). */
+  readonly maxInFlightPerThread?: number;
+  /** Told when a thread's worker died and was replaced, with the reason. */
+  readonly onWorkerReplaced?: (reason: string) => void;
+}
+
 /** Process-wide engine ids: a thread keys the engines it hosts by them. */
 let nextEngineId = 1;
 
 /** The shared engine threads. */
 export class EngineThreads {
   readonly #maxIdleThreads: number;
+  readonly #options: EngineThreadsOptions;
   #pool: WorkerPool<EngineTask, EngineTaskResult> | undefined;
   #closed = false;
 
-  /** `parallelWorkers` is the server default: at least that many idle threads are kept. */
-  constructor(options: { readonly parallelWorkers: number }) {
+  constructor(options: EngineThreadsOptions) {
     // Enough for an unload/load of a default-sized model to find its threads again.
     this.#maxIdleThreads = Math.max(options.parallelWorkers, availableParallelism());
+    this.#options = options;
   }
 
   /**
@@ -62,17 +73,21 @@ export class EngineThreads {
       filename: ENGINE_WORKER,
       maxIdleThreads: this.#maxIdleThreads,
       concurrentTasksPerWorker: TASKS_PER_THREAD,
+      ...(this.#options.maxInFlightPerThread === undefined
+        ? {}
+        : { maxPendingPerThread: this.#options.maxInFlightPerThread }),
+      ...(this.#options.onWorkerReplaced === undefined
+        ? {}
+        : { onWorkerReplaced: this.#options.onWorkerReplaced }),
     });
     const lease = this.#pool.lease(threads);
     const engine = nextEngineId++;
     try {
-      const metadata = (await lease.runOnEach({
-        kind: 'open',
-        engine,
-        module,
-        args,
-      })) as Metadata[];
+      const open: EngineTask = { kind: 'open', engine, module, args };
+      const metadata = (await lease.runOnEach(open)) as Metadata[];
       if (metadata.length === 0) throw new Error('no worker thread was lent');
+      // A thread whose worker dies reopens the engine on its replacement (runtime/worker-pool.ts).
+      lease.setRestore(open);
       return new WorkerEngine(lease, engine, metadata);
     } catch (error) {
       // The open's error is the one to report, not a close's on a thread that never opened.
@@ -83,7 +98,7 @@ export class EngineThreads {
 
   /** Thread counters and the engines open in idle threads. */
   async stats(): Promise<EngineThreadStats> {
-    const stats = this.#pool?.stats() ?? { started: 0, idle: 0, leased: 0 };
+    const stats = this.#pool?.stats() ?? { started: 0, idle: 0, leased: 0, replaced: 0 };
     const counts = ((await this.#pool?.runOnIdle({ kind: 'count' })) ?? []) as number[];
     return { ...stats, idleEngines: counts.reduce((a, b) => a + b, 0) };
   }
@@ -119,7 +134,11 @@ export class WorkerEngine<Metadata> {
   /** Evaluates one request on the least busy thread. */
   async run(request: unknown, transferList?: readonly Transferable[]): Promise<unknown> {
     this.#check();
-    return this.#lease.run({ kind: 'run', engine: this.#engine, request }, transferList);
+    try {
+      return await this.#lease.run({ kind: 'run', engine: this.#engine, request }, transferList);
+    } catch (error) {
+      throw workerDeath(error) ?? error;
+    }
   }
 
   /** Evaluates one request into a stream of responses, pulled across the thread one by one. */
@@ -143,7 +162,22 @@ export class WorkerEngine<Metadata> {
   }
 }
 
+/**
+ * piscina's error for a task whose worker died under it, in the user's terms: the request is
+ * lost, the model is not (its engine is reopened on the replacement worker).
+ */
+function workerDeath(error: unknown): Error | undefined {
+  const message = error instanceof Error ? error.message : '';
+  const exit = /^worker exited with code: (-?\d+)/.exec(message);
+  if (exit === null) return undefined;
+  // A plain Error: the data plane names the model (inference failed in model '…': …).
+  return new Error(
+    `the worker thread running the model stopped during this request (exit code ${exit[1] ?? '?'}); it was replaced and later requests are served`,
+  );
+}
+
 async function closeAndRelease(lease: Lease, engine: number): Promise<void> {
+  lease.setRestore(undefined);
   try {
     await lease.runOnEach({ kind: 'close', engine });
   } finally {

@@ -13,9 +13,17 @@
  * Each thread is a one-thread piscina pool: piscina owns the worker protocol (task messages,
  * errors, respawn after a crash) and its FIFO queue, and the pool here decides which thread a task
  * goes to, which piscina cannot (a task there goes to any thread of its pool).
+ *
+ * A thread whose worker dies (a runtime that exits the thread, an out-of-memory abort, an error
+ * thrown outside any task) is replaced by piscina; the tasks it was running fail, and before the
+ * replacement runs anything else it replays the lease's restore task (the engine's `open`), so the
+ * model keeps serving on its new worker instead of answering "gone" until someone reloads it.
+ * Each thread holds at most `maxPendingPerThread` tasks, running and queued: a saturated lease
+ * answers SRV_ERR_OVERLOADED at once rather than queueing without bound.
  */
 import type { Transferable } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import { ErrorCode, ServerError } from '../errors.js';
 
 /** Options of a {@link WorkerPool}. */
 export interface WorkerPoolOptions {
@@ -29,6 +37,10 @@ export interface WorkerPoolOptions {
    * settled: the worker module keeps whatever order it needs (runtime/engine-worker.ts does).
    */
   readonly concurrentTasksPerWorker?: number;
+  /** Tasks one thread holds at once, running and queued; one more is refused (default: no bound). */
+  readonly maxPendingPerThread?: number;
+  /** Called when a thread's worker died and was replaced (for the server log). */
+  readonly onWorkerReplaced?: (reason: string) => void;
 }
 
 /** Counters of a {@link WorkerPool}, for tests and diagnostics. */
@@ -39,6 +51,8 @@ export interface WorkerPoolStats {
   readonly idle: number;
   /** Threads lent to instances. */
   readonly leased: number;
+  /** Workers that died and were replaced since the pool was created. */
+  readonly replaced: number;
 }
 
 /** One worker thread with its own task queue. */
@@ -46,8 +60,19 @@ class WorkerThread<Task, Result> {
   readonly #piscina: Piscina<Task, Result>;
   /** Tasks sent and not settled: the load measure for picking a thread. */
   pending = 0;
+  /** Replayed on a replacement worker before any other task (the lease's engine open). */
+  restore: Task | undefined;
+  /** Set when the worker died; the next task replays {@link restore} first. */
+  #replaced = false;
+  /** The replay in progress, which tasks sent meanwhile wait for. */
+  #restoring: Promise<unknown> | undefined;
+  #stopping = false;
 
-  constructor(filename: string, concurrentTasksPerWorker = 1) {
+  constructor(
+    filename: string,
+    concurrentTasksPerWorker: number,
+    onReplaced: (reason: string) => void,
+  ) {
     this.#piscina = new Piscina<Task, Result>({
       filename,
       minThreads: 1,
@@ -59,11 +84,25 @@ class WorkerThread<Task, Result> {
       // Nothing reads piscina's histograms; they are native memory per pool.
       recordTiming: false,
     });
+    const replaced = (reason: string): void => {
+      if (this.#stopping || this.#replaced) return;
+      this.#replaced = true;
+      onReplaced(reason);
+    };
+    // Without a listener, piscina's 'error' (a worker error while no task ran) would be thrown
+    // as an uncaught exception and stop the server.
+    this.#piscina.on('error', (error: unknown) => {
+      replaced(error instanceof Error ? error.message : String(error));
+    });
+    this.#piscina.on('workerDestroy', () => {
+      replaced('its worker thread stopped');
+    });
   }
 
   async run(task: Task, transferList?: readonly Transferable[]): Promise<Result> {
     this.pending++;
     try {
+      await this.#restored();
       return await this.#piscina.run(
         task,
         transferList === undefined ? {} : { transferList: [...transferList] as never },
@@ -73,7 +112,26 @@ class WorkerThread<Task, Result> {
     }
   }
 
+  /** After a replacement, replays the restore task once; tasks sent meanwhile wait for it. */
+  async #restored(): Promise<void> {
+    if (this.#replaced) {
+      this.#replaced = false;
+      const restore = this.restore;
+      this.#restoring =
+        restore === undefined
+          ? undefined
+          : this.#piscina.run(restore).catch((error: unknown) => {
+              // Tried again by the next task; this one fails with the reason.
+              this.#replaced = true;
+              this.#restoring = undefined;
+              throw error;
+            });
+    }
+    await this.#restoring;
+  }
+
   stop(): Promise<void> {
+    this.#stopping = true;
     return this.#piscina.destroy();
   }
 }
@@ -82,15 +140,26 @@ class WorkerThread<Task, Result> {
 export class WorkerLease<Task, Result> {
   readonly #threads: readonly WorkerThread<Task, Result>[];
   readonly #giveBack: (threads: readonly WorkerThread<Task, Result>[]) => Promise<void>;
+  readonly #maxPending: number;
   #released = false;
 
   /** @internal Created by {@link WorkerPool.lease}. */
   constructor(
     threads: readonly WorkerThread<Task, Result>[],
     giveBack: (threads: readonly WorkerThread<Task, Result>[]) => Promise<void>,
+    maxPending: number,
   ) {
     this.#threads = threads;
     this.#giveBack = giveBack;
+    this.#maxPending = maxPending;
+  }
+
+  /**
+   * The task each thread replays when its worker was replaced (the engine's open), or undefined
+   * to replay nothing (set before the engine's close).
+   */
+  setRestore(task: Task | undefined): void {
+    for (const thread of this.#threads) thread.restore = task;
   }
 
   /**
@@ -104,6 +173,14 @@ export class WorkerLease<Task, Result> {
     }
     if (best === undefined || this.#released) {
       return Promise.reject(new Error('the worker threads were given back'));
+    }
+    if (best.pending >= this.#maxPending) {
+      return Promise.reject(
+        new ServerError(
+          ErrorCode.OVERLOADED,
+          `every worker thread of the model holds ${String(this.#maxPending)} requests (worker_max_in_flight); retry later`,
+        ),
+      );
     }
     return best.run(task, transferList);
   }
@@ -128,6 +205,7 @@ export class WorkerPool<Task, Result> {
   readonly #idle: WorkerThread<Task, Result>[] = [];
   #leased = 0;
   #started = 0;
+  #replaced = 0;
   #closed = false;
 
   constructor(options: WorkerPoolOptions) {
@@ -142,13 +220,21 @@ export class WorkerPool<Task, Result> {
       threads.push(
         new WorkerThread<Task, Result>(
           this.#options.filename,
-          this.#options.concurrentTasksPerWorker,
+          this.#options.concurrentTasksPerWorker ?? 1,
+          (reason) => {
+            this.#replaced++;
+            this.#options.onWorkerReplaced?.(reason);
+          },
         ),
       );
       this.#started++;
     }
     this.#leased += threads.length;
-    return new WorkerLease(threads, (back) => this.#giveBack(back));
+    return new WorkerLease(
+      threads,
+      (back) => this.#giveBack(back),
+      this.#options.maxPendingPerThread ?? Number.POSITIVE_INFINITY,
+    );
   }
 
   /** Runs a task on every idle thread (e.g. to ask each thread what it holds). */
@@ -157,7 +243,12 @@ export class WorkerPool<Task, Result> {
   }
 
   stats(): WorkerPoolStats {
-    return { started: this.#started, idle: this.#idle.length, leased: this.#leased };
+    return {
+      started: this.#started,
+      idle: this.#idle.length,
+      leased: this.#leased,
+      replaced: this.#replaced,
+    };
   }
 
   /** Stops the idle threads and every thread given back from now on (shutdown). */
@@ -168,6 +259,7 @@ export class WorkerPool<Task, Result> {
 
   async #giveBack(threads: readonly WorkerThread<Task, Result>[]): Promise<void> {
     this.#leased -= threads.length;
+    for (const thread of threads) thread.restore = undefined;
     const room = this.#closed ? 0 : this.#options.maxIdleThreads - this.#idle.length;
     this.#idle.push(...threads.slice(0, Math.max(0, room)));
     await Promise.all(threads.slice(Math.max(0, room)).map((thread) => thread.stop()));

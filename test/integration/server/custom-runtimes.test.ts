@@ -174,7 +174,12 @@ void describe('custom runtimes', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-custom-'));
     await makeRepository(dir);
-    server = await startServer({ folder: dir, timeoutMs: 60_000 });
+    // One request per thread at a time: a second one while the blocker spins is refused at once.
+    server = await startServer({
+      folder: dir,
+      timeoutMs: 60_000,
+      env: { TESSERA_WORKER_MAX_IN_FLIGHT: '1' },
+    });
     client = grpcClient(server.grpcAddress);
   });
 
@@ -305,11 +310,49 @@ void describe('custom runtimes', () => {
         bytesInput('prompt', 'x y'),
       );
       assert.equal(other.status, 200);
+      // worker_max_in_flight 1: the blocker's thread is full, so another request is a 503 now.
+      const refused = await postJson(
+        server,
+        '/v2/models/blocker/infer',
+        bytesInput('folder', folder),
+      );
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assertCleanMessage(String(refused.body['error']), ['worker_max_in_flight']);
       await writeFile(join(folder, 'release'), '');
       const res = await predict;
       assert.equal(res.status, 200);
     } finally {
       await rm(folder, { recursive: true, force: true });
     }
+  });
+
+  void it('replaces a worker thread that dies and serves on the new one', async () => {
+    const died = await postJson(server, '/v2/models/faulty/infer', bytesInput('mode', 'exit'));
+    assert.equal(died.status, 500, JSON.stringify(died.body));
+    assertCleanMessage(String(died.body['error']), [
+      "model 'faulty'",
+      'the worker thread running the model stopped during this request (exit code 3)',
+    ]);
+    const ok = await postJson(server, '/v2/models/faulty/infer', bytesInput('mode', 'ok'));
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.ok(
+      server.logs.some(
+        (l) =>
+          typeof l === 'object' &&
+          l !== null &&
+          String((l as { msg?: unknown }).msg).startsWith(
+            'a worker thread stopped and was replaced',
+          ),
+      ),
+      'the replacement is logged',
+    );
+    const index = (await (
+      await fetch(`${server.httpUrl}/v2/repository/index`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      })
+    ).json()) as { name: string; state: string }[];
+    assert.equal(index.find((e) => e.name === 'faulty')?.state, 'READY');
   });
 });

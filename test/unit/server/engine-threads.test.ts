@@ -82,15 +82,33 @@ void describe('the shared engine threads', () => {
     const ticker = join(REPO_ROOT, 'test', 'fixtures', 'custom-runtimes', 'ticker');
     const onnx = await runtime(runtimes, 'onnx').load(settings('iris', 'onnx', iris));
     const trees = await runtime(runtimes, 'lightgbm').load(settings('lgb', 'lightgbm', dir));
-    assert.deepEqual(await threads.stats(), { started: 2, idle: 0, leased: 2, idleEngines: 0 });
+    assert.deepEqual(await threads.stats(), {
+      started: 2,
+      idle: 0,
+      leased: 2,
+      replaced: 0,
+      idleEngines: 0,
+    });
 
     // The thread the ONNX model gave back is the one the custom model gets: no thread starts.
     await onnx.unload();
-    assert.deepEqual(await threads.stats(), { started: 2, idle: 1, leased: 1, idleEngines: 0 });
+    assert.deepEqual(await threads.stats(), {
+      started: 2,
+      idle: 1,
+      leased: 1,
+      replaced: 0,
+      idleEngines: 0,
+    });
     const custom = await runtime(runtimes, 'custom').load(
       settings('ticker', './ticker.mjs', ticker),
     );
-    assert.deepEqual(await threads.stats(), { started: 2, idle: 0, leased: 2, idleEngines: 0 });
+    assert.deepEqual(await threads.stats(), {
+      started: 2,
+      idle: 0,
+      leased: 2,
+      replaced: 0,
+      idleEngines: 0,
+    });
 
     // Both still answer on the shared threads.
     const rows = await trees.infer(
@@ -103,7 +121,13 @@ void describe('the shared engine threads', () => {
     );
     assert.deepEqual([...(rows.outputs[0]?.data as Float32Array)], [0.5]);
     await Promise.all([trees.unload(), custom.unload()]);
-    assert.deepEqual(await threads.stats(), { started: 2, idle: 2, leased: 0, idleEngines: 0 });
+    assert.deepEqual(await threads.stats(), {
+      started: 2,
+      idle: 2,
+      leased: 0,
+      replaced: 0,
+      idleEngines: 0,
+    });
   });
 
   void it('starts no thread for parallel_workers 0', async () => {
@@ -111,7 +135,13 @@ void describe('the shared engine threads', () => {
     pools.push(threads);
     const instance = await runtime(runtimes, 'lightgbm').load(settings('lgb', 'lightgbm', dir));
     await instance.unload();
-    assert.deepEqual(await threads.stats(), { started: 0, idle: 0, leased: 0, idleEngines: 0 });
+    assert.deepEqual(await threads.stats(), {
+      started: 0,
+      idle: 0,
+      leased: 0,
+      replaced: 0,
+      idleEngines: 0,
+    });
   });
 
   void it('ends a stream still open when its model unloads', async () => {
@@ -127,7 +157,13 @@ void describe('the shared engine threads', () => {
     assert.equal((await stream.next()).done, false);
     await custom.unload();
     assert.equal((await stream.next()).done, true);
-    assert.deepEqual(await threads.stats(), { started: 1, idle: 1, leased: 0, idleEngines: 0 });
+    assert.deepEqual(await threads.stats(), {
+      started: 1,
+      idle: 1,
+      leased: 0,
+      replaced: 0,
+      idleEngines: 0,
+    });
   });
 
   void it('closes an engine only after the runs sent before the close, then refuses runs', async () => {
@@ -154,6 +190,12 @@ void describe('the shared engine threads', () => {
       engine.run({}),
       (error: unknown) => error instanceof ServerError && error.code === ErrorCode.MODEL_NOT_READY,
     );
-    assert.deepEqual(await threads.stats(), { started: 1, idle: 1, leased: 0, idleEngines: 0 });
+    assert.deepEqual(await threads.stats(), {
+      started: 1,
+      idle: 1,
+      leased: 0,
+      replaced: 0,
+      idleEngines: 0,
+    });
   });
 });
