@@ -247,11 +247,11 @@ function serverContainer(input: PodInput, template: RuntimeContainer): Container
     // Readiness means "this replica serves its model" (required_models are READY), so the
     // Service never routes to a replica that would answer 404/503; liveness only "process alive".
     // A runtime's own probes replace these (its server, its choice; carried above).
-    readinessProbe: (template.readinessProbe) ?? {
+    readinessProbe: template.readinessProbe ?? {
       httpGet: { path: PROBE_PATHS.serverReady, port: 'http' },
       periodSeconds: 5,
     },
-    livenessProbe: (template.livenessProbe) ?? {
+    livenessProbe: template.livenessProbe ?? {
       httpGet: { path: PROBE_PATHS.serverLive, port: 'http' },
       periodSeconds: 10,
       failureThreshold: 6,
@@ -274,11 +274,11 @@ function serverContainer(input: PodInput, template: RuntimeContainer): Container
 }
 
 /**
- * The agent sidecar: same image as the server (`tessera agent`). It alone mounts the storage
+ * The agent sidecar: `tessera agent` from the operator's server image. It alone mounts the storage
  * credentials (the model's own Secret, and the namespace's storage-config Secret), and it is the
  * only container that writes the model volume.
  */
-function agentContainer(input: PodInput, server: Container): Container {
+function agentContainer(input: PodInput): Container {
   const mounts: NonNullable<Container['volumeMounts']> = [
     { name: 'model-dir', mountPath: MODEL_DIR },
     { name: 'agent-tmp', mountPath: '/tmp' },
@@ -291,7 +291,10 @@ function agentContainer(input: PodInput, server: Container): Container {
     mounts.push({ name: 'ca-bundle', mountPath: CA_BUNDLE_DIR, readOnly: true });
   return {
     name: CONTAINER_NAMES.agent,
-    image: server.image ?? input.config.serverImage,
+    // The operator's own server image, whatever the runtime's container runs: a KServe runtime
+    // names another server's image (kserve-sklearnserver, tritonserver, mlserver), which has no
+    // `tessera agent`, and the agent is the operator's side of the pod contract.
+    image: input.config.serverImage,
     args: [...AGENT_ARGS],
     env: agentEnv(input.config),
     ports: [{ name: 'agent', containerPort: AGENT_PORT, protocol: 'TCP' }],
@@ -372,8 +375,7 @@ function sidecarContainer(input: PodInput, template: RuntimeContainer): Containe
     securityContext: runtimeSecurity(template),
     volumeMounts: mergeMounts([{ name: 'tmp', mountPath: '/tmp' }], template),
   };
-  if (template.ports !== undefined)
-    container.ports = structuredClone(template.ports);
+  if (template.ports !== undefined) container.ports = structuredClone(template.ports);
   if (template.command !== undefined) container.command = template.command;
   if (template.args !== undefined) container.args = template.args;
   container.resources =
@@ -433,8 +435,7 @@ function podFields(input: PodInput): Partial<PodSpec> {
   if (pod.nodeSelector !== undefined || rt.nodeSelector !== undefined)
     out.nodeSelector = { ...rt.nodeSelector, ...pod.nodeSelector };
   const tolerations = pod.tolerations ?? rt.tolerations;
-  if (tolerations !== undefined)
-    out.tolerations = structuredClone(tolerations);
+  if (tolerations !== undefined) out.tolerations = structuredClone(tolerations);
   const affinity = pod.affinity ?? rt.affinity;
   if (affinity !== undefined) out.affinity = structuredClone(affinity);
   if (rt.schedulerName !== undefined) out.schedulerName = rt.schedulerName;
@@ -466,7 +467,7 @@ export function podSpec(input: PodInput): PodSpec {
     ...(pullSecrets(input).length > 0 ? { imagePullSecrets: pullSecrets(input) } : {}),
     containers: [
       server,
-      agentContainer(input, server),
+      agentContainer(input),
       // A runtime ported from KServe may list KServe's own agent; Tessera's takes its place.
       ...sidecars
         .filter((c) => c.name !== CONTAINER_NAMES.agent)
