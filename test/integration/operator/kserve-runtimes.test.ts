@@ -218,7 +218,7 @@ describe('KServe ServingRuntimes port by changing only the apiVersion', () => {
         kind: 'Pod',
         metadata: { name: `${deployment.metadata?.name ?? ''}-probe`, namespace: ns },
         spec: template.spec,
-      } as KubeObject);
+      });
       return undefined;
     } catch (err) {
       return errorMessage(err);
