@@ -309,6 +309,33 @@ describe('manifest builders', () => {
     assert.deepEqual(placedModels(shard), ['a', 'b']);
   });
 
+  it("gives a pool shard the runtime's pod fields, its placeholders filled from the shard", () => {
+    const pooled = runtime('mesh', {
+      multiModel: true,
+      labels: { tier: 'gold' },
+      annotations: { 'prometheus.kserve.io/port': '8080' },
+      nodeSelector: { pool: 'cpu' },
+      containers: [{ name: 'mlserver', args: ['--name={{.Name}}', '--ns={{.Namespace}}'] }],
+    });
+    const shard = buildPoolShard({
+      namespace: 'models',
+      runtime: { ...pooled, metadata: { ...pooled.metadata, uid: 'rt-uid' } },
+      shard: 0,
+      models: ['a'],
+      replicas: 1,
+      config: manifestConfig,
+    });
+    const template = shard.spec?.template;
+    assert.deepEqual(template?.spec?.containers[0]?.args, [
+      '--name=tessera-pool-mesh-0',
+      '--ns=models',
+    ]);
+    assert.equal(template?.metadata?.labels?.['tier'], 'gold');
+    assert.equal(template?.metadata?.labels?.['serving.tessera.io/shard'], '0');
+    assert.equal(template?.metadata?.annotations?.['prometheus.kserve.io/port'], '8080');
+    assert.deepEqual(template?.spec?.nodeSelector, { pool: 'cpu' });
+  });
+
   it('omits replicas from the Deployment when an HPA runs', () => {
     const d = buildDeployment({
       isvc: isvc({ minReplicas: 2, maxReplicas: 4 }),
