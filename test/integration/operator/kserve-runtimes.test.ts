@@ -7,12 +7,11 @@
 // names a folder of them.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
 import { errorMessage, isNotFound } from '../../../operator/src/kube/errors.js';
-import { EventRecorder } from '../../../operator/src/kube/events.js';
 import { shardName } from '../../../operator/src/manifests/pool.js';
 import {
   condition,
@@ -20,14 +19,17 @@ import {
   createNamespace,
   deleteNamespace,
   paths,
-  settled,
-  startOperator,
   testClient,
-  testConfig,
-  testLogger,
   waitFor,
   type RunningOperator,
 } from './cluster.js';
+import {
+  assertNoRepeatedEvents,
+  outcomeTable,
+  startCountingOperator,
+  warningEvent,
+  yamlFiles,
+} from './kserve-support.js';
 
 const OWN_FIXTURES = join(import.meta.dirname, '..', '..', 'fixtures', 'kserve', 'runtimes');
 const RUNTIMES = process.env['TESSERA_KSERVE_RUNTIMES'] ?? OWN_FIXTURES;
@@ -74,16 +76,6 @@ interface Runtime {
   readonly body: KubeObject;
 }
 
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((entry) => {
-      const path = join(dir, entry);
-      if (statSync(path).isDirectory()) return yamlFiles(path);
-      return /\.ya?ml$/.test(entry) ? [path] : [];
-    });
-}
-
 /** Every v1alpha1 runtime document, with only its apiVersion changed. */
 function runtimes(): Runtime[] {
   return yamlFiles(RUNTIMES).flatMap((file) =>
@@ -114,7 +106,7 @@ describe('KServe ServingRuntimes port by changing only the apiVersion', () => {
   let client: ReturnType<typeof testClient>;
   let ns: string;
   let op: RunningOperator;
-  const emitted = new Map<string, number>();
+  let emitted: Map<string, number>;
 
   before(async () => {
     client = testClient();
@@ -124,21 +116,7 @@ describe('KServe ServingRuntimes port by changing only the apiVersion', () => {
       body: { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
       contentType: 'application/merge-patch+json',
     });
-    op = await startOperator(testConfig(ns), undefined, undefined, (c) => {
-      const recorder = new EventRecorder(c, {
-        controller: 'tessera-operator',
-        instance: 'kserve-runtimes-test',
-        logger: testLogger(),
-      });
-      // Counts what the reconciler emits, before the recorder folds repeats into a series.
-      return {
-        emit: (regarding, event) => {
-          const key = `${regarding.name}/${event.reason}`;
-          emitted.set(key, (emitted.get(key) ?? 0) + 1);
-          recorder.emit(regarding, event);
-        },
-      };
-    });
+    ({ op, emitted } = await startCountingOperator(ns, 'kserve-runtimes-test'));
   });
 
   after(async () => {
@@ -195,17 +173,6 @@ describe('KServe ServingRuntimes port by changing only the apiVersion', () => {
       return ready !== undefined && ready.status === 'False' && REFUSALS.has(ready.reason)
         ? ({ kind: 'refused', reason: ready.reason, message: ready.message } as const)
         : undefined;
-    });
-  }
-
-  async function warningEvent(name: string, reason: string): Promise<string> {
-    return waitFor(`a ${reason} Event on ${name}`, async () => {
-      const { items } = await client.request<{
-        items: { type: string; reason: string; note: string; regarding: { name: string } }[];
-      }>('GET', `/apis/events.k8s.io/v1/namespaces/${ns}/events`);
-      return items.find(
-        (e) => e.regarding.name === name && e.type === 'Warning' && e.reason === reason,
-      )?.note;
     });
   }
 
@@ -321,22 +288,13 @@ describe('KServe ServingRuntimes port by changing only the apiVersion', () => {
       // The message names the runtime (as the InferenceService sees it) and an Event says the same.
       const seenAs = kind === 'ClusterServingRuntime' ? 'ServingRuntime' : kind;
       assert.match(o.message, new RegExp(`${seenAs} ${name}`), `${name}: ${o.message}`);
-      const note = await warningEvent(isvcName(name), o.reason);
+      const note = await warningEvent(client, ns, isvcName(name), o.reason);
       assert.ok(o.message.endsWith(note), `${name}: Event "${note}" vs condition "${o.message}"`);
     }
     // Events are sent on transitions only: more reconciles (resyncs) of the refused ones add none.
-    await settled(op, all.length);
-    const before = new Map(emitted);
-    await settled(op, all.length);
-    assert.deepEqual(emitted, before);
+    await assertNoRepeatedEvents(op, emitted, all.length);
     if (RUNTIMES !== OWN_FIXTURES) return;
-    const got = Object.fromEntries(
-      [...results].map(([name, { outcome: o }]) => [
-        name,
-        o.kind === 'refused' ? o.reason : o.kind,
-      ]),
-    );
-    assert.deepEqual(got, EXPECTED);
+    assert.deepEqual(outcomeTable(results), EXPECTED);
   });
 
   it("fills the placeholders from the InferenceService and carries the runtime's fields into its Deployment", async () => {
