@@ -109,7 +109,7 @@ function checked(runtime: ServingRuntime): RuntimeSelection {
   return { kind: 'none', reason: first.reason, message: problems.map((p) => p.message).join('; ') };
 }
 
-/** KServe's `GetProtocolVersionPriority`: the runtime's first protocol in v1, v2, grpc-v1, grpc-v2 order. */
+/** KServe's `GetProtocolVersionPriority`: the lowest protocol a runtime lists, in this order. */
 const PROTOCOL_ORDER: readonly ProtocolVersion[] = ['v1', 'v2', 'grpc-v1', 'grpc-v2'];
 function protocolRank(runtime: ServingRuntime): number {
   const ranks = (runtime.spec.protocolVersions ?? []).map((p) => PROTOCOL_ORDER.indexOf(p));
@@ -159,7 +159,8 @@ function autoCandidates(
  * Picks the runtime for an InferenceService, after KServe's `GetSupportingRuntimes`: a pinned
  * `spec.predictor.model.runtime` is used if it exists, is enabled and fits; otherwise the
  * auto-selectable runtimes that fit are ranked, namespace ServingRuntimes always before
- * ClusterServingRuntimes, and within each by format priority, then newest, then name.
+ * ClusterServingRuntimes, and within each by format priority, then protocol rank, then newest,
+ * then name. The chosen runtime is refused if it asks for what Tessera's pods never do.
  */
 export function selectRuntime(
   isvc: InferenceService,
