@@ -19,6 +19,7 @@ import type {
   ModelSpec,
   PredictorSpec,
   RuntimeContainer,
+  ServingRuntime,
 } from '../api/v1alpha1/index.js';
 import {
   type BuildInput,
@@ -29,6 +30,7 @@ import {
 } from './input.js';
 import { commonLabels, selectorLabels } from './labels.js';
 import { childMetadata } from './owner-reference.js';
+import { fillPlaceholders, type PlaceholderMeta } from './placeholders.js';
 
 /**
  * Restricted Pod Security for every container we generate
@@ -43,6 +45,23 @@ function containerSecurity(): NonNullable<Container['securityContext']> {
     capabilities: { drop: ['ALL'] },
     seccompProfile: { type: 'RuntimeDefault' },
   };
+}
+
+/**
+ * A runtime container's securityContext under Tessera's hardening: what "restricted" allows
+ * is kept (a non-root runAsUser such as Triton's 1000, runAsGroup, NET_BIND_SERVICE, a
+ * Localhost seccomp profile); the hardening always wins. What restricted forbids never gets
+ * here: the runtime is refused first (reconcilers/runtime-check.ts).
+ */
+function runtimeSecurity(template: RuntimeContainer): NonNullable<Container['securityContext']> {
+  const own = (template.securityContext ?? {}) as NonNullable<Container['securityContext']>;
+  const ours = containerSecurity();
+  const out: NonNullable<Container['securityContext']> = { ...structuredClone(own), ...ours };
+  const add = own.capabilities?.add;
+  if (add !== undefined && add.length > 0) out.capabilities = { drop: ['ALL'], add: [...add] };
+  if (own.seccompProfile?.type === 'Localhost')
+    out.seccompProfile = structuredClone(own.seccompProfile);
+  return out;
 }
 
 /**
@@ -104,16 +123,15 @@ function mergeEnv(
   const own = modelEnv.filter((e) => !taken.has(e.name));
   const ownNames = new Set(own.map((e) => e.name));
   const kept = (runtimeEnv ?? []).filter((e) => !taken.has(e.name) && !ownNames.has(e.name));
-  return [
-    ...kept.map((e) => ({ name: e.name, value: e.value ?? '' })),
-    ...own.map((e): EnvVar => {
-      const v: EnvVar = { name: e.name };
-      if (e.value !== undefined) v.value = e.value;
-      if (e.valueFrom !== undefined) v.valueFrom = e.valueFrom;
-      return v;
-    }),
-    ...ours,
-  ];
+  return [...kept.map(envVar), ...own.map(envVar), ...ours];
+}
+
+/** A copy of an env var: its value, or its valueFrom (a field, a Secret or ConfigMap key...). */
+function envVar(e: ModelEnvVar): EnvVar {
+  const v: EnvVar = { name: e.name };
+  if (e.valueFrom !== undefined) v.valueFrom = structuredClone(e.valueFrom);
+  else v.value = e.value ?? '';
+  return v;
 }
 
 /**
@@ -164,36 +182,89 @@ function stringify(values: Record<string, string | number>): Record<string, stri
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]));
 }
 
+/**
+ * Fields of a runtime container that the builders set themselves; every other core/v1
+ * Container field (imagePullPolicy, workingDir, envFrom, lifecycle, startupProbe, ...) is
+ * carried as the runtime writes it.
+ */
+const BUILT_FIELDS = new Set([
+  'name',
+  'image',
+  'command',
+  'args',
+  'env',
+  'ports',
+  'resources',
+  'securityContext',
+  'volumeMounts',
+]);
+
+function carried(template: RuntimeContainer): Partial<Container> {
+  return structuredClone(
+    Object.fromEntries(Object.entries(template).filter(([k]) => !BUILT_FIELDS.has(k))),
+  );
+}
+
+/** Ours first; the runtime's are added unless they reuse one of our names or paths. */
+function mergeMounts(
+  ours: NonNullable<Container['volumeMounts']>,
+  template: RuntimeContainer,
+): NonNullable<Container['volumeMounts']> {
+  const names = new Set(ours.map((m) => m.name));
+  const paths = new Set(ours.map((m) => m.mountPath));
+  const extra = (template.volumeMounts ?? []).filter(
+    (m) => !names.has(m.name) && !paths.has(m.mountPath),
+  );
+  return [...ours, ...(structuredClone(extra) as NonNullable<Container['volumeMounts']>)];
+}
+
+/** The pod contract's ports, then the runtime's that name another port and number. */
+function mergePorts(template: RuntimeContainer): NonNullable<Container['ports']> {
+  const ours: NonNullable<Container['ports']> = [
+    { name: 'http', containerPort: SERVER_PORTS.http, protocol: 'TCP' },
+    { name: 'grpc', containerPort: SERVER_PORTS.grpc, protocol: 'TCP' },
+    { name: 'metrics', containerPort: SERVER_PORTS.metrics, protocol: 'TCP' },
+  ];
+  const taken = new Set<string | number>(
+    ours.flatMap((p) => [p.name ?? '', p.containerPort, AGENT_PORT, 'agent']),
+  );
+  const extra = (template.ports ?? []).filter(
+    (p) => !taken.has(p.containerPort) && (p.name === undefined || !taken.has(p.name)),
+  );
+  return [...ours, ...(structuredClone(extra) as NonNullable<Container['ports']>)];
+}
+
 function serverContainer(input: PodInput, template: RuntimeContainer): Container {
   const container: Container = {
+    ...carried(template),
     name: template.name,
     image: withRuntimeVersion(
       template.image ?? input.config.serverImage,
       input.model?.runtimeVersion,
     ),
     env: mergeEnv(template.env, serverEnv(input), input.model?.env),
-    ports: [
-      { name: 'http', containerPort: SERVER_PORTS.http, protocol: 'TCP' },
-      { name: 'grpc', containerPort: SERVER_PORTS.grpc, protocol: 'TCP' },
-      { name: 'metrics', containerPort: SERVER_PORTS.metrics, protocol: 'TCP' },
-    ],
+    ports: mergePorts(template),
     // Readiness means "this replica serves its model" (required_models are READY), so the
     // Service never routes to a replica that would answer 404/503; liveness only "process alive".
-    readinessProbe: {
+    // A runtime's own probes replace these (its server, its choice; carried above).
+    readinessProbe: template.readinessProbe ?? {
       httpGet: { path: PROBE_PATHS.serverReady, port: 'http' },
       periodSeconds: 5,
     },
-    livenessProbe: {
+    livenessProbe: template.livenessProbe ?? {
       httpGet: { path: PROBE_PATHS.serverLive, port: 'http' },
       periodSeconds: 10,
       failureThreshold: 6,
     },
     resources: mergeResources(input, template, DEFAULT_RESOURCES.server),
-    securityContext: containerSecurity(),
-    volumeMounts: [
-      { name: 'model-dir', mountPath: MODEL_DIR },
-      { name: 'tmp', mountPath: '/tmp' },
-    ],
+    securityContext: runtimeSecurity(template),
+    volumeMounts: mergeMounts(
+      [
+        { name: 'model-dir', mountPath: MODEL_DIR },
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
+      template,
+    ),
   };
   if (template.command !== undefined) container.command = template.command;
   // KServe appends the model's args to the runtime container's.
@@ -203,11 +274,11 @@ function serverContainer(input: PodInput, template: RuntimeContainer): Container
 }
 
 /**
- * The agent sidecar: same image as the server (`tessera agent`). It alone mounts the storage
+ * The agent sidecar: `tessera agent` from the operator's server image. It alone mounts the storage
  * credentials (the model's own Secret, and the namespace's storage-config Secret), and it is the
  * only container that writes the model volume.
  */
-function agentContainer(input: PodInput, server: Container): Container {
+function agentContainer(input: PodInput): Container {
   const mounts: NonNullable<Container['volumeMounts']> = [
     { name: 'model-dir', mountPath: MODEL_DIR },
     { name: 'agent-tmp', mountPath: '/tmp' },
@@ -220,7 +291,10 @@ function agentContainer(input: PodInput, server: Container): Container {
     mounts.push({ name: 'ca-bundle', mountPath: CA_BUNDLE_DIR, readOnly: true });
   return {
     name: CONTAINER_NAMES.agent,
-    image: server.image ?? input.config.serverImage,
+    // The operator's own server image, whatever the runtime's container runs: a KServe runtime
+    // names another server's image (kserve-sklearnserver, tritonserver, mlserver), which has no
+    // `tessera agent`, and the agent is the operator's side of the pod contract.
+    image: input.config.serverImage,
     args: [...AGENT_ARGS],
     env: agentEnv(input.config),
     ports: [{ name: 'agent', containerPort: AGENT_PORT, protocol: 'TCP' }],
@@ -270,6 +344,21 @@ function volumes(input: PodInput): Volume[] {
       configMap: { name: caBundle, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 },
     });
   }
+  const taken = new Set(out.map((v) => v.name));
+  for (const v of input.runtime.spec.volumes ?? [])
+    if (!taken.has(v.name)) out.push(boundedVolume(v));
+  return out;
+}
+
+/**
+ * `sizeLimit` of a runtime's emptyDir that names none (KServe's runtimes mount one with
+ * medium Memory at /dev/shm), so every emptyDir of the pod stays bounded.
+ */
+export const RUNTIME_EMPTY_DIR_SIZE_LIMIT = '1Gi';
+
+function boundedVolume(v: NonNullable<ServingRuntime['spec']['volumes']>[number]): Volume {
+  const out = structuredClone(v) as Volume;
+  if (out.emptyDir !== undefined) out.emptyDir.sizeLimit ??= RUNTIME_EMPTY_DIR_SIZE_LIMIT;
   return out;
 }
 
@@ -279,12 +368,14 @@ function hasCaBundle(input: PodInput): boolean {
 
 function sidecarContainer(input: PodInput, template: RuntimeContainer): Container {
   const container: Container = {
+    ...carried(template),
     name: template.name,
     image: template.image ?? input.config.serverImage,
     env: mergeEnv(template.env, []),
-    securityContext: containerSecurity(),
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    securityContext: runtimeSecurity(template),
+    volumeMounts: mergeMounts([{ name: 'tmp', mountPath: '/tmp' }], template),
   };
+  if (template.ports !== undefined) container.ports = structuredClone(template.ports);
   if (template.command !== undefined) container.command = template.command;
   if (template.args !== undefined) container.args = template.args;
   container.resources =
@@ -311,6 +402,8 @@ export interface PodInput {
   >;
   /** The model's container fields (env, args, runtimeVersion); a pool shard has none. */
   readonly model?: Pick<ModelSpec, 'env' | 'args' | 'runtimeVersion'>;
+  /** What the runtime's placeholders are filled from: the InferenceService's, or the shard's, metadata. */
+  readonly meta: PlaceholderMeta;
   /** The predictor's pod-level fields (KServe's PodSpec); a pool shard has none. */
   readonly pod?: Pick<
     PredictorSpec,
@@ -318,30 +411,45 @@ export interface PodInput {
   >;
 }
 
-/** Image pull secrets: the operator's (for the server image) and the predictor's, deduplicated. */
+/** Image pull secrets: the operator's (for the server image), the runtime's and the predictor's. */
 function pullSecrets(input: PodInput): { name: string }[] {
   const names = [
     ...(input.config.imagePullSecrets ?? []),
+    ...(input.runtime.spec.imagePullSecrets ?? []).map((s) => s.name),
     ...(input.pod?.imagePullSecrets ?? []).map((s) => s.name),
   ];
   return [...new Set(names)].map((name) => ({ name }));
 }
 
-/** The predictor's scheduling and identity fields, copied as KServe copies its PodSpec. */
+/**
+ * The runtime's and the predictor's scheduling and identity fields. KServe merges the
+ * predictor's PodSpec over the runtime's: the predictor wins on each field, and node selector
+ * keys merge one by one.
+ */
 function podFields(input: PodInput): Partial<PodSpec> {
-  const pod = input.pod;
+  const rt = input.runtime.spec;
+  const pod = input.pod ?? {};
   const out: Partial<PodSpec> = {};
-  if (pod === undefined) return out;
-  if (pod.serviceAccountName !== undefined) out.serviceAccountName = pod.serviceAccountName;
-  if (pod.nodeSelector !== undefined) out.nodeSelector = { ...pod.nodeSelector };
-  if (pod.tolerations !== undefined) out.tolerations = pod.tolerations.map((t) => ({ ...t }));
-  if (pod.affinity !== undefined) out.affinity = structuredClone(pod.affinity);
+  const serviceAccountName = pod.serviceAccountName ?? rt.serviceAccountName;
+  if (serviceAccountName !== undefined) out.serviceAccountName = serviceAccountName;
+  if (pod.nodeSelector !== undefined || rt.nodeSelector !== undefined)
+    out.nodeSelector = { ...rt.nodeSelector, ...pod.nodeSelector };
+  const tolerations = pod.tolerations ?? rt.tolerations;
+  if (tolerations !== undefined) out.tolerations = structuredClone(tolerations);
+  const affinity = pod.affinity ?? rt.affinity;
+  if (affinity !== undefined) out.affinity = structuredClone(affinity);
+  if (rt.schedulerName !== undefined) out.schedulerName = rt.schedulerName;
+  if (rt.resourceClaims !== undefined)
+    out.resourceClaims = structuredClone(rt.resourceClaims) as PodSpec['resourceClaims'];
   return out;
 }
 
 /** The pod of a server replica: the runtime's server, the agent, the runtime's sidecars. */
 export function podSpec(input: PodInput): PodSpec {
-  const [main, ...sidecars] = input.runtime.spec.containers;
+  // KServe fills the placeholders in the runtime's containers from the InferenceService's metadata.
+  const [main, ...sidecars] = input.runtime.spec.containers.map((c) =>
+    fillPlaceholders(c, input.meta),
+  );
   if (main === undefined) throw new Error('runtime has no containers (the CRD requires one)');
   const server = serverContainer(input, main);
   return {
@@ -359,7 +467,7 @@ export function podSpec(input: PodInput): PodSpec {
     ...(pullSecrets(input).length > 0 ? { imagePullSecrets: pullSecrets(input) } : {}),
     containers: [
       server,
-      agentContainer(input, server),
+      agentContainer(input),
       // A runtime ported from KServe may list KServe's own agent; Tessera's takes its place.
       ...sidecars
         .filter((c) => c.name !== CONTAINER_NAMES.agent)
@@ -378,6 +486,12 @@ function podInputOf(input: BuildInput): PodInput {
     storageSecretName: model.storage?.secretName,
     modelResources: model.resources,
     model,
+    meta: {
+      name: input.isvc.metadata.name,
+      namespace: input.isvc.metadata.namespace ?? '',
+      labels: input.isvc.metadata.labels,
+      annotations: input.isvc.metadata.annotations,
+    },
     pod: input.isvc.spec.predictor,
   };
 }
@@ -390,13 +504,15 @@ export function buildDeployment(input: BuildInput): Deployment {
   const { isvc } = input;
   const name = isvc.metadata.name;
   const predictor = isvc.spec.predictor;
-  // The predictor's labels and annotations go on the pod (KServe: the predictor's ObjectMeta);
-  // ours win, so the selector and the operator's pod index always match.
+  // The runtime's, then the predictor's labels and annotations go on the pod (KServe: the
+  // predictor's ObjectMeta over the runtime's); ours win, so the selector and the operator's
+  // pod index always match.
+  const runtime = input.runtime.spec;
   const templateMeta: NonNullable<Deployment['spec']>['template']['metadata'] = {
-    labels: { ...predictor.labels, ...commonLabels(name) },
+    labels: { ...runtime.labels, ...predictor.labels, ...commonLabels(name) },
   };
-  if (predictor.annotations !== undefined && Object.keys(predictor.annotations).length > 0)
-    templateMeta.annotations = { ...predictor.annotations };
+  const annotations = { ...runtime.annotations, ...predictor.annotations };
+  if (Object.keys(annotations).length > 0) templateMeta.annotations = annotations;
   const deployment: Deployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',

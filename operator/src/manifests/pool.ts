@@ -57,6 +57,18 @@ function shardLabels(runtime: ServingRuntime, shard: number): Record<string, str
   };
 }
 
+/** The runtime's pod labels and annotations, under the shard's own labels. */
+function shardPodMetadata(
+  runtime: ServingRuntime,
+  shard: number,
+): { labels: Record<string, string>; annotations?: Record<string, string> } {
+  const labels = { ...runtime.spec.labels, ...shardLabels(runtime, shard) };
+  const annotations = runtime.spec.annotations;
+  return annotations !== undefined && Object.keys(annotations).length > 0
+    ? { labels, annotations: { ...annotations } }
+    : { labels };
+}
+
 /** A pool shard Deployment, owned by its runtime (deleted with it by the garbage collector). */
 export function buildPoolShard(input: PoolShardInput): Deployment {
   const { runtime, shard } = input;
@@ -82,8 +94,14 @@ export function buildPoolShard(input: PoolShardInput): Deployment {
       replicas: input.models.length === 0 ? 0 : input.replicas,
       selector: { matchLabels: shardSelector(runtime, shard) },
       template: {
-        metadata: { labels: shardLabels(runtime, shard) },
-        spec: podSpec({ runtime, config: input.config, requiredModels: [] }),
+        metadata: shardPodMetadata(runtime, shard),
+        // A shard holds many models: its placeholders are filled from the shard's own name.
+        spec: podSpec({
+          runtime,
+          config: input.config,
+          requiredModels: [],
+          meta: { name: shardName(runtime, shard), namespace: input.namespace },
+        }),
       },
     },
   };

@@ -4,12 +4,11 @@
 // KServe's own docs/samples when TESSERA_KSERVE_SAMPLES names a folder of them.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
 import { errorMessage, isNotFound } from '../../../operator/src/kube/errors.js';
-import { EventRecorder } from '../../../operator/src/kube/events.js';
 import {
   condition,
   create,
@@ -17,14 +16,17 @@ import {
   deleteNamespace,
   paths,
   runtimeBody,
-  settled,
-  startOperator,
   testClient,
-  testConfig,
-  testLogger,
   waitFor,
   type RunningOperator,
 } from './cluster.js';
+import {
+  assertNoRepeatedEvents,
+  outcomeTable,
+  startCountingOperator,
+  warningEvent,
+  yamlFiles,
+} from './kserve-support.js';
 
 const OWN_FIXTURES = join(
   import.meta.dirname,
@@ -94,16 +96,6 @@ interface Sample {
   readonly body: KubeObject;
 }
 
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((entry) => {
-      const path = join(dir, entry);
-      if (statSync(path).isDirectory()) return yamlFiles(path);
-      return /\.ya?ml$/.test(entry) ? [path] : [];
-    });
-}
-
 /** Every v1beta1 InferenceService document, with only its apiVersion changed. */
 function samples(namespace: string): Sample[] {
   const taken = new Set<string>();
@@ -141,7 +133,7 @@ describe('KServe v1beta1 InferenceServices port by changing only the apiVersion'
   let client: ReturnType<typeof testClient>;
   let ns: string;
   let op: RunningOperator;
-  const emitted = new Map<string, number>();
+  let emitted: Map<string, number>;
 
   before(async () => {
     client = testClient();
@@ -152,21 +144,7 @@ describe('KServe v1beta1 InferenceServices port by changing only the apiVersion'
         paths.runtimes(ns),
         runtimeBody(`tessera-${format}`, format, { namespace: ns }),
       );
-    op = await startOperator(testConfig(ns), undefined, undefined, (c) => {
-      const recorder = new EventRecorder(c, {
-        controller: 'tessera-operator',
-        instance: 'kserve-test',
-        logger: testLogger(),
-      });
-      // Counts what the reconciler emits, before the recorder folds repeats into a series.
-      return {
-        emit: (regarding, event) => {
-          const key = `${regarding.name}/${event.reason}`;
-          emitted.set(key, (emitted.get(key) ?? 0) + 1);
-          recorder.emit(regarding, event);
-        },
-      };
-    });
+    ({ op, emitted } = await startCountingOperator(ns, 'kserve-test'));
   });
 
   after(async () => {
@@ -191,17 +169,6 @@ describe('KServe v1beta1 InferenceServices port by changing only the apiVersion'
       return ready !== undefined && ready.status === 'False' && REFUSALS.has(ready.reason)
         ? ({ kind: 'refused', reason: ready.reason, message: ready.message } as const)
         : undefined;
-    });
-  }
-
-  async function warningEvent(name: string, reason: string): Promise<string> {
-    return waitFor(`a ${reason} Event on ${name}`, async () => {
-      const { items } = await client.request<{
-        items: { type: string; reason: string; note: string; regarding: { name: string } }[];
-      }>('GET', `/apis/events.k8s.io/v1/namespaces/${ns}/events`);
-      return items.find(
-        (e) => e.regarding.name === name && e.type === 'Warning' && e.reason === reason,
-      )?.note;
     });
   }
 
@@ -258,22 +225,13 @@ describe('KServe v1beta1 InferenceServices port by changing only the apiVersion'
       );
       if (o.reason === 'InvalidSpec') continue;
       // Ready repeats the failing condition's message after its type ("PredictorReady: ...").
-      const note = await warningEvent(name, o.reason);
+      const note = await warningEvent(client, ns, name, o.reason);
       assert.ok(o.message.endsWith(note), `${name}: Event "${note}" vs condition "${o.message}"`);
     }
     // Events are sent on transitions only: more reconciles (resyncs) of the refused ones add none.
-    await settled(op, all.length);
-    const before = new Map(emitted);
-    await settled(op, all.length);
-    assert.deepEqual(emitted, before);
+    await assertNoRepeatedEvents(op, emitted, all.length);
     if (SAMPLES !== OWN_FIXTURES) return;
-    const got = Object.fromEntries(
-      [...results].map(([name, { outcome: o }]) => [
-        name,
-        o.kind === 'refused' ? o.reason : o.kind,
-      ]),
-    );
-    assert.deepEqual(got, EXPECTED);
+    assert.deepEqual(outcomeTable(results), EXPECTED);
   });
 
   it('carries the predictor pod fields into the Deployment, and the KServe scale metric into the HPA', async () => {

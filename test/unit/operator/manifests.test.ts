@@ -53,6 +53,87 @@ describe('manifest builders', () => {
     );
   });
 
+  it("builds a Deployment from a KServe-shaped runtime: its container and pod fields under the predictor's, placeholders filled", () => {
+    const kserve = runtime('kserve-shaped', {
+      cluster: true,
+      labels: { 'runtime-label': 'rt', team: 'runtime' },
+      annotations: { 'prometheus.kserve.io/port': '8080' },
+      nodeSelector: { pool: 'cpu', zone: 'a' },
+      tolerations: [{ key: 'runtime', operator: 'Exists', effect: 'NoSchedule' }],
+      imagePullSecrets: [{ name: 'runtime-pull' }],
+      serviceAccountName: 'runtime-sa',
+      schedulerName: 'batch-scheduler',
+      volumes: [
+        { name: 'shm', emptyDir: { medium: 'Memory' } },
+        { name: 'settings', configMap: { name: 'server-settings' } },
+      ],
+      containers: [
+        {
+          name: 'kserve-container',
+          image: 'registry.example/kserve-sklearnserver:1.0',
+          imagePullPolicy: 'IfNotPresent',
+          workingDir: '/opt/server',
+          command: ['python', '-m', 'server'],
+          args: ['--model_name={{.Name}}', '--namespace={{.Namespace}}'],
+          env: [
+            { name: 'IMPLEMENTATION', value: '{{.Labels.modelClass}}' },
+            { name: 'FRAMEWORK', value: '{{.Annotations.modelFormat}}' },
+            { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+          ],
+          ports: [
+            { containerPort: 8080, protocol: 'TCP' },
+            { name: 'h2c', containerPort: 9000, protocol: 'TCP' },
+          ],
+          securityContext: {
+            runAsUser: 1000,
+            runAsNonRoot: true,
+            privileged: false,
+            allowPrivilegeEscalation: false,
+            capabilities: { drop: ['ALL'] },
+          },
+          readinessProbe: { httpGet: { path: '/v2/models/{{.Name}}/ready', port: 8080 } },
+          startupProbe: { httpGet: { path: '/v2/health/live', port: 8080 }, failureThreshold: 30 },
+          volumeMounts: [
+            { name: 'shm', mountPath: '/dev/shm' },
+            { name: 'settings', mountPath: '/etc/server', readOnly: true },
+          ],
+          resources: { requests: { cpu: '1', memory: '2Gi' }, limits: { cpu: '1', memory: '2Gi' } },
+        },
+      ],
+    });
+    const input = isvc({
+      model: { modelFormat: { name: 'onnx' }, storageUri: 's3://models/iris/', args: ['--debug'] },
+      nodeSelector: { zone: 'b' },
+      serviceAccountName: 'model-reader',
+      labels: { team: 'inference' },
+    });
+    input.metadata.labels = { modelClass: 'mlserver_sklearn.SKLearnModel' };
+    input.metadata.annotations = { modelFormat: 'sklearn' };
+    const d = buildDeployment({ isvc: input, runtime: kserve, config: manifestConfig });
+    assertGolden('operator/deployment-kserve-runtime', d);
+    const pod = d.spec?.template.spec;
+    const server = pod?.containers[0];
+    assert.deepEqual(server?.args, ['--model_name=iris', '--namespace=models', '--debug']);
+    assert.deepEqual(
+      server?.env?.slice(0, 2).map((e) => e.value),
+      ['mlserver_sklearn.SKLearnModel', 'sklearn'],
+    );
+    assert.equal(server?.readinessProbe?.httpGet?.path, '/v2/models/iris/ready');
+    assert.equal(server?.securityContext?.runAsUser, 1000);
+    assert.equal(server?.securityContext?.readOnlyRootFilesystem, true);
+    // The predictor wins (KServe merges its PodSpec over the runtime's); node selector keys merge.
+    assert.equal(pod?.serviceAccountName, 'model-reader');
+    assert.deepEqual(pod?.nodeSelector, { pool: 'cpu', zone: 'b' });
+    assert.equal(d.spec?.template.metadata?.labels?.['team'], 'inference');
+    assert.equal(d.spec?.template.metadata?.labels?.['runtime-label'], 'rt');
+    assert.deepEqual(
+      pod?.volumes?.find((v) => v.name === 'shm'),
+      { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '1Gi' } },
+    );
+    // The agent sidecar keeps Tessera's image, never the runtime's foreign server image.
+    assert.equal(pod?.containers[1]?.name, 'agent');
+  });
+
   it('bounds every pod it builds: resources on every container, a sizeLimit on every emptyDir', () => {
     const sidecarRuntime = runtime('with-sidecar', {
       containers: [{ name: 'kserve-container' }, { name: 'proxy', image: 'registry.example/p:1' }],
@@ -226,6 +307,33 @@ describe('manifest builders', () => {
     });
     assert.equal(empty.spec?.replicas, 0);
     assert.deepEqual(placedModels(shard), ['a', 'b']);
+  });
+
+  it("gives a pool shard the runtime's pod fields, its placeholders filled from the shard", () => {
+    const pooled = runtime('mesh', {
+      multiModel: true,
+      labels: { tier: 'gold' },
+      annotations: { 'prometheus.kserve.io/port': '8080' },
+      nodeSelector: { pool: 'cpu' },
+      containers: [{ name: 'mlserver', args: ['--name={{.Name}}', '--ns={{.Namespace}}'] }],
+    });
+    const shard = buildPoolShard({
+      namespace: 'models',
+      runtime: { ...pooled, metadata: { ...pooled.metadata, uid: 'rt-uid' } },
+      shard: 0,
+      models: ['a'],
+      replicas: 1,
+      config: manifestConfig,
+    });
+    const template = shard.spec?.template;
+    assert.deepEqual(template?.spec?.containers[0]?.args, [
+      '--name=tessera-pool-mesh-0',
+      '--ns=models',
+    ]);
+    assert.equal(template?.metadata?.labels?.['tier'], 'gold');
+    assert.equal(template?.metadata?.labels?.['serving.tessera.io/shard'], '0');
+    assert.equal(template?.metadata?.annotations?.['prometheus.kserve.io/port'], '8080');
+    assert.deepEqual(template?.spec?.nodeSelector, { pool: 'cpu' });
   });
 
   it('omits replicas from the Deployment when an HPA runs', () => {

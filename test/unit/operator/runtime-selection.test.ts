@@ -97,4 +97,81 @@ describe('selectRuntime', () => {
       'ServingRuntime/multi',
     );
   });
+
+  it('matches a requested version only to an entry of that version, and no version to any (KServe mt: labels)', () => {
+    const unversioned = runtime('any', {
+      supportedModelFormats: [{ name: 'onnx', autoSelect: true }],
+    });
+    const v1 = runtime('v1', {
+      supportedModelFormats: [{ name: 'onnx', version: '1', autoSelect: true }],
+    });
+    const wants1 = isvc({ model: { modelFormat: { name: 'onnx', version: '1' } } });
+    // An entry without a version does not serve a model that asks for one.
+    assert.equal(pick(selectRuntime(wants1, [unversioned], [])), 'none:NoSupportingRuntime');
+    assert.equal(pick(selectRuntime(wants1, [unversioned, v1], [])), 'ServingRuntime/v1');
+    assert.equal(pick(selectRuntime(isvc(), [v1], [])), 'ServingRuntime/v1');
+  });
+
+  it('counts only the auto-selectable entries of a runtime, and their priority', () => {
+    const mixed = runtime('mixed', {
+      supportedModelFormats: [
+        { name: 'onnx', version: '1', autoSelect: false, priority: 9 },
+        { name: 'onnx', version: '2', autoSelect: true, priority: 1 },
+      ],
+    });
+    const other = runtime('other', {
+      supportedModelFormats: [{ name: 'onnx', version: '2', autoSelect: true, priority: 2 }],
+    });
+    const wants1 = isvc({ model: { modelFormat: { name: 'onnx', version: '1' } } });
+    assert.equal(pick(selectRuntime(wants1, [mixed], [])), 'none:NoSupportingRuntime');
+    // The non-auto entry's priority 9 does not count: other's 2 beats mixed's 1.
+    assert.equal(pick(selectRuntime(isvc(), [mixed, other], [])), 'ServingRuntime/other');
+    const pinned = isvc({
+      model: { modelFormat: { name: 'onnx', version: '1' }, runtime: 'mixed' },
+    });
+    assert.equal(pick(selectRuntime(pinned, [mixed], [])), 'ServingRuntime/mixed');
+  });
+
+  it('among equal priorities ranks by protocol (v1 first, as KServe), then newest', () => {
+    const v2 = runtime('v2-only', { protocolVersions: ['v2'], created: '2026-06-01T00:00:00Z' });
+    const both = runtime('both', {
+      protocolVersions: ['v1', 'v2'],
+      created: '2025-01-01T00:00:00Z',
+    });
+    assert.equal(pick(selectRuntime(isvc(), [v2, both], [])), 'ServingRuntime/both');
+    const top = runtime('top', { protocolVersions: ['v2'], priority: 3 });
+    assert.equal(pick(selectRuntime(isvc(), [both, top], [])), 'ServingRuntime/top');
+  });
+
+  it('never selects a multi-node runtime (workerSpec), and says so when it is pinned', () => {
+    const multinode = runtime('ray', { workerSpec: { containers: [] } });
+    assert.equal(pick(selectRuntime(isvc(), [multinode], [])), 'none:NoSupportingRuntime');
+    const pinned = isvc({ model: { modelFormat: { name: 'onnx' }, runtime: 'ray' } });
+    const result = selectRuntime(pinned, [multinode], []);
+    assert.equal(pick(result), 'none:RuntimeNotRecognized');
+    if (result.kind === 'none') assert.match(result.message, /multi-node runtime \(workerSpec\)/);
+  });
+
+  it('refuses the chosen runtime when it asks for what Pod Security restricted forbids, naming the field', () => {
+    const privileged = runtime('root-server', {
+      cluster: true,
+      priority: 5,
+      containers: [
+        { name: 'kserve-container', securityContext: { privileged: true, runAsUser: 0 } },
+      ],
+      volumes: [{ name: 'host', hostPath: { path: '/var/lib/models' } }],
+    });
+    const result = selectRuntime(isvc(), [], [privileged, runtime('fine', { cluster: true })]);
+    if (result.kind !== 'none') assert.fail('a refused runtime must not be used');
+    assert.equal(result.reason, 'PrivilegedNotAllowed');
+    assert.match(
+      result.message,
+      /^ClusterServingRuntime root-server: spec\.containers\[0\]\.securityContext\.privileged is true; Pod Security "restricted" forbids it/,
+    );
+    assert.match(result.message, /spec\.containers\[0\]\.securityContext\.runAsUser is 0/);
+    assert.match(
+      result.message,
+      /spec\.volumes\[0\]\.hostPath \(volume host\) is a hostPath volume/,
+    );
+  });
 });

@@ -24,7 +24,13 @@ export type UnsupportedReason =
   | 'PortNotConfigurable'
   | 'AmbiguousPredictor'
   | 'PodFieldsInSharedMode'
-  | 'FieldNotSupported';
+  | 'FieldNotSupported'
+  // A selected runtime asks for what Pod Security "restricted" forbids, or a placeholder
+  // Tessera cannot fill (reconcilers/runtime-check.ts).
+  | 'VolumeTypeNotAllowed'
+  | 'HostNamespaceNotAllowed'
+  | 'HostPortNotAllowed'
+  | 'InvalidPlaceholder';
 
 /** One thing in the spec Tessera cannot do; `field` is the dotted path under `spec`. */
 export interface Unsupported {
