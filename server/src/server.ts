@@ -68,6 +68,12 @@ export async function startServer(
       parallelWorkers: settings.parallel_workers,
       pythonExecutable: settings.python_executable ?? undefined,
       pythonMaxInFlight: settings.python_max_in_flight,
+      envTarball: settings.env_tarball ?? undefined,
+      environments: {
+        dir: settings.environments_dir,
+        maxBytes: settings.environment_max_bytes,
+        maxEntries: settings.environment_max_entries,
+      },
       logger,
     }),
     ...(options.runtimes ?? []),
