@@ -2,9 +2,9 @@
 // per content hash, safely and within bounds, with reasons in the user's terms. The tarballs are
 // crafted (test/support/archives.ts); the real venv-pack ones are in the integration test.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -203,6 +203,24 @@ describe('Environments (environment tarballs)', () => {
     assert.match(
       await refusal(environments().prepare(gone, 'gone.tar.gz')),
       /its bin\/python links to a base Python this server does not have/,
+    );
+  });
+
+  it('takes over a lock whose owner is gone, and refuses a folder others may write to', async () => {
+    const file = await tarball(ENV);
+    const hash = execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0] ?? '';
+    // A pid that existed and exited: the lock a crashed server left.
+    const gone = spawnSync('true').pid;
+    await mkdir(join(dir, 'envs', `${hash}.lock`), { recursive: true });
+    await writeFile(join(dir, 'envs', `${hash}.lock`, 'pid'), String(gone));
+    const root = await environments().prepare(file, 'env.tar.gz');
+    assert.ok(existsSync(join(root, READY_MARKER)));
+    assert.deepEqual((await readdir(join(dir, 'envs'))).sort(), [hash]);
+
+    await chmod(join(dir, 'envs'), 0o777);
+    assert.match(
+      await refusal(environments().prepare(file, 'env.tar.gz')),
+      /environments_dir is not this server's own/,
     );
   });
 

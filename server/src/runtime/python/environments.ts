@@ -82,8 +82,33 @@ export class Environments {
   /** Unpacks in progress in this process, by hash, so concurrent loads share one. */
   readonly #pending = new Map<string, Promise<string>>();
 
+  /** The folder checked once: created private, owned by this user, writable by no one else. */
+  #dirChecked: Promise<void> | undefined;
+
   constructor(options: EnvironmentsOptions) {
     this.#options = options;
+  }
+
+  /**
+   * Unpacked environments are run, so a folder someone else can write to (the shared temporary
+   * folder's default, made by another user) would let them plant code: refused.
+   */
+  #checkDir(): Promise<void> {
+    this.#dirChecked ??= (async () => {
+      const { dir } = this.#options;
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const info = await stat(dir);
+      const uid = process.getuid?.();
+      if ((uid !== undefined && info.uid !== uid) || (info.mode & 0o022) !== 0) {
+        throw failed(
+          "environments_dir is not this server's own (another user owns it, or others may write to it); set environments_dir to a private folder",
+        );
+      }
+    })();
+    this.#dirChecked.catch(() => {
+      this.#dirChecked = undefined;
+    });
+    return this.#dirChecked;
   }
 
   /**
@@ -104,6 +129,7 @@ export class Environments {
         `environment tarball '${shownAs}' is too large: ${String(info.size)} bytes, more than environment_max_bytes (${String(maxBytes)})`,
       );
     }
+    await this.#checkDir();
     const hash = await sha256(tarball);
     let pending = this.#pending.get(hash);
     if (pending === undefined) {
@@ -122,7 +148,6 @@ export class Environments {
       logger.info({ environment: hash, tarball: shownAs }, 'reusing an unpacked environment');
       return target;
     }
-    await mkdir(dir, { recursive: true });
     const release = await this.#lock(join(dir, `${hash}.lock`));
     try {
       if (await exists(join(target, READY_MARKER))) {
