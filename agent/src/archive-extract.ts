@@ -7,7 +7,7 @@
  * written and the number of entries, counted while writing, not trusted from headers.
  */
 import { createWriteStream } from 'node:fs';
-import { link, mkdir, symlink } from 'node:fs/promises';
+import { link, lstat, mkdir, symlink, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,6 +21,19 @@ import { AgentError, AgentErrorCode } from './errors.js';
 export interface ExtractLimits {
   readonly maxBytes: number;
   readonly maxEntries: number;
+  /**
+   * Symbolic links (tar only) that may point outside the folder, e.g. a virtualenv's
+   * `bin/python3` naming its base interpreter: called with the link's segments and target. No
+   * entry may go through any link (checked on disk), so nothing is written outside the folder.
+   */
+  readonly allowOutsideLink?: (segments: readonly string[], target: string) => boolean;
+  /** Keep tar entries' executable bits (0o755 instead of 0o644), e.g. a packed environment's `bin/`. */
+  readonly keepExecutable?: boolean;
+  /**
+   * A later tar entry for a file already extracted replaces it, as tar itself does (venv-pack 0.2
+   * writes `pyvenv.cfg` twice); only a regular file is replaced, never a link or a folder.
+   */
+  readonly replaceFiles?: boolean;
 }
 
 /** The archive kind a file name announces, or undefined for a plain file. */
@@ -58,6 +71,27 @@ export function assertLinkTarget(entry: string, target: string): void {
   }
 }
 
+/**
+ * Rejects an entry whose parent folders include a symbolic link already extracted: with links
+ * that point outside allowed, going through one (or through a chain that leads to one) would
+ * write outside the folder, whatever order the archive lists them in.
+ */
+async function assertNoLinkOnTheWay(dest: string, entry: string, segments: readonly string[]) {
+  for (let i = 1; i < segments.length; i++) {
+    let stat;
+    try {
+      stat = await lstat(join(dest, ...segments.slice(0, i)));
+    } catch {
+      return; // not there yet: mkdir creates real folders from here on
+    }
+    if (stat.isSymbolicLink()) {
+      throw rejected(
+        `entry '${shown(entry)}' goes through the link '${shown(segments.slice(0, i).join('/'))}'`,
+      );
+    }
+  }
+}
+
 const shown = (name: string): string => (name.length > 120 ? `${name.slice(0, 120)}…` : name);
 
 /** Counts bytes and entries across one archive; throws when a limit is passed. */
@@ -92,11 +126,16 @@ async function writeEntry(
   segments: string[],
   stream: Readable | AsyncIterable<Buffer>,
   budget: Budget,
+  mode = 0o644,
 ): Promise<void> {
   const path = join(dest, ...segments);
   await mkdir(dirname(path), { recursive: true });
+  if (budget.limits.replaceFiles === true) {
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing?.isFile() === true) await unlink(path);
+  }
   // 'wx': never write through something already there (a link planted by an earlier entry).
-  await pipeline(stream, budget.meter(), createWriteStream(path, { flags: 'wx', mode: 0o644 }));
+  await pipeline(stream, budget.meter(), createWriteStream(path, { flags: 'wx', mode }));
 }
 
 /** Extracts `archive` (of `kind`) into the empty folder `dest`. */
@@ -134,23 +173,37 @@ async function extractTar(archive: string, gzip: boolean, dest: string, budget: 
 async function tarEntry(entry: TarEntry, dest: string, budget: Budget): Promise<void> {
   const { name, type, linkname } = entry.header;
   const segments = entrySegments(name);
+  if (budget.limits.allowOutsideLink !== undefined)
+    await assertNoLinkOnTheWay(dest, name, segments);
   const path = join(dest, ...segments);
   switch (type) {
     case 'file':
     case 'contiguous-file':
       if (segments.length === 0) throw rejected('a file entry has an empty name');
-      await writeEntry(dest, segments, entry as unknown as AsyncIterable<Buffer>, budget);
+      await writeEntry(
+        dest,
+        segments,
+        entry as unknown as AsyncIterable<Buffer>,
+        budget,
+        budget.limits.keepExecutable === true && (entry.header.mode & 0o111) !== 0 ? 0o755 : 0o644,
+      );
       return;
     case 'directory':
       await mkdir(path, { recursive: true });
       break;
     case 'symlink':
-      assertLinkTarget(name, linkname);
+      if (budget.limits.allowOutsideLink?.(segments, linkname) !== true) {
+        assertLinkTarget(name, linkname);
+      }
       await mkdir(dirname(path), { recursive: true });
       await symlink(linkname, path);
       break;
     case 'link': {
-      const target = join(dest, ...entrySegments(linkname));
+      const targetSegments = entrySegments(linkname);
+      if (budget.limits.allowOutsideLink !== undefined) {
+        await assertNoLinkOnTheWay(dest, linkname, targetSegments);
+      }
+      const target = join(dest, ...targetSegments);
       await mkdir(dirname(path), { recursive: true });
       await link(target, path);
       break;

@@ -7,11 +7,14 @@
  * CLI flags. A bad value fails with one message naming where it came from, the field and the reason.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { modelNameSchema } from '@tessera/contract';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
+/** Where environment tarballs are unpacked unless `environments_dir` says otherwise. */
+const DEFAULT_ENVIRONMENTS_DIR = join(tmpdir(), 'tessera-environments');
 
 /** Booleans accept JSON booleans and the strings MLServer's docs use ("true", "false", "1", "0"). */
 const bool = z.union([z.boolean(), z.stringbool()]);
@@ -134,6 +137,22 @@ export const settingsSchema = z.object({
   python_executable: z.string().min(1).nullable().default(null),
   /** Requests in flight at once per Python worker; one more answers SRV_ERR_OVERLOADED. */
   python_max_in_flight: integer(1, 65536).default(64),
+  /**
+   * A packed environment (conda-pack / venv-pack tarball) for every Python model without its own
+   * `parameters.environment_path` or `environment_tarball`: MLServer's MLSERVER_ENV_TARBALL.
+   * Relative to the server's folder.
+   */
+  env_tarball: z.string().min(1).nullable().default(null),
+  /**
+   * Where environment tarballs are unpacked, one folder per content hash, reused across models
+   * and restarts; relative to the server's folder. Default: `tessera-environments` in the OS's
+   * temporary folder (resolved by loadSettings).
+   */
+  environments_dir: z.string().min(1).default(DEFAULT_ENVIRONMENTS_DIR),
+  /** Bytes one environment may take, packed and unpacked (default 20 GiB). */
+  environment_max_bytes: integer(1).default(20 * 1024 * MiB),
+  /** Files, folders and links one environment tarball may hold. */
+  environment_max_entries: integer(1).default(500_000),
   shutdown_timeout_seconds: integer(1).default(30),
 });
 
@@ -187,7 +206,12 @@ export function loadSettings(
       `invalid setting model_repository_root (from ${where}): folder does not exist`,
     );
   }
-  return Object.freeze({ ...settings, model_repository_root: root });
+  return Object.freeze({
+    ...settings,
+    model_repository_root: root,
+    environments_dir: resolve(folder, settings.environments_dir),
+    env_tarball: settings.env_tarball === null ? null : resolve(folder, settings.env_tarball),
+  });
 }
 
 /** Later layers win; each field remembers where its value came from, for error messages. */

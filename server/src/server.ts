@@ -69,6 +69,12 @@ export async function startServer(
     pythonExecutable: settings.python_executable ?? undefined,
     pythonMaxInFlight: settings.python_max_in_flight,
     workerMaxInFlight: settings.worker_max_in_flight,
+    envTarball: settings.env_tarball ?? undefined,
+    environments: {
+      dir: settings.environments_dir,
+      maxBytes: settings.environment_max_bytes,
+      maxEntries: settings.environment_max_entries,
+    },
     logger,
   });
   const runtimes = [...builtin.runtimes, ...(options.runtimes ?? [])];

@@ -9,6 +9,8 @@ export interface TarEntry {
   content?: Buffer;
   type?: 'file' | 'directory' | 'symlink' | 'link';
   linkname?: string;
+  /** Permission bits (tar-stream's default otherwise). */
+  mode?: number;
 }
 
 export async function tarGz(entries: readonly TarEntry[]): Promise<Buffer> {
@@ -27,6 +29,7 @@ export async function tarGz(entries: readonly TarEntry[]): Promise<Buffer> {
         name: entry.name,
         type,
         ...(entry.linkname === undefined ? {} : { linkname: entry.linkname }),
+        ...(entry.mode === undefined ? {} : { mode: entry.mode }),
       };
       pack.entry(header, entry.content ?? Buffer.alloc(0), (e) => {
         if (e) reject(e);

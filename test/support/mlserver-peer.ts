@@ -29,12 +29,19 @@ export interface PythonServer {
   stop(): Promise<void>;
 }
 
-/** Starts the server on `root` with the mlserver venv's Python as its python_executable. */
-export async function startPythonServer(root: string): Promise<PythonServer> {
+/**
+ * Starts the server on `root` with the mlserver venv's Python as its python_executable (and
+ * `env`'s extra variables, e.g. settings).
+ */
+export async function startPythonServer(
+  root: string,
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<PythonServer> {
   const server = await startServer({
     folder: root,
-    env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
-    timeoutMs: 60_000,
+    env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython(), ...env },
+    timeoutMs,
   });
   const grpc = grpcClient(server.grpcAddress);
   return {

@@ -129,7 +129,8 @@ class Worker:
         if IMPORT_ERROR is not None:
             raise UserError(
                 f"this Python cannot import mlserver ({IMPORT_ERROR}); install mlserver in it "
-                "or point python_executable / parameters.environment_path at one that has it"
+                "or point python_executable, parameters.environment_path or "
+                "parameters.environment_tarball at one that has it"
             )
         raw = dict(head["settings"])
         raw["_source"] = head["source"]

@@ -453,7 +453,8 @@ export class ModelRegistry {
 
   async #instantiate(settings: ModelSettings, ownedFolder?: string): Promise<LoadedModel> {
     // `parameters.serve_with` names a runtime explicitly (e.g. "python" for a class a native
-    // runtime also serves); "native" or absent: the native runtime wins (docs/python-runtimes.md).
+    // runtime also serves); "native" or absent: the native runtime wins (docs/python-runtimes.md),
+    // unless the model names its own Python environment.
     const chosen = settings.parameters['serve_with'];
     const explicit =
       typeof chosen === 'string' && chosen !== 'native' ? this.#runtimes.get(chosen) : undefined;
@@ -463,8 +464,17 @@ export class ModelRegistry {
         `${settings.source}: parameters.serve_with: unknown runtime '${chosen}' (use "native" or "python")`,
       );
     }
+    // A model that names its own Python environment (MLServer's environment_path /
+    // environment_tarball) runs in it: the Python worker, unless serve_with says "native".
+    const ownEnvironment = ['environment_path', 'environment_tarball'].some((key) => {
+      const value = settings.parameters[key];
+      return typeof value === 'string' && value !== '';
+    });
+    const python =
+      chosen === undefined && ownEnvironment ? this.#runtimes.get('python') : undefined;
     const runtime =
       explicit ??
+      python ??
       this.#runtimes.get(settings.implementation) ??
       this.#deps.runtimes.find((r) => r.accepts?.(settings.implementation) === true);
     if (runtime === undefined) {

@@ -9,6 +9,7 @@ import { createOnnxRuntime } from './onnx-runtime.js';
 import { createSklearnRuntime } from './sklearn-runtime.js';
 import { createPythonRuntime } from './python/python-runtime.js';
 import { createTreeRuntimes } from './tree-runtimes.js';
+import { Environments } from './python/environments.js';
 
 /** Server-wide options the runtimes honour. */
 export interface RuntimeOptions {
@@ -20,6 +21,14 @@ export interface RuntimeOptions {
   readonly pythonMaxInFlight?: number;
   /** Requests one engine thread holds, running and queued (`worker_max_in_flight`). */
   readonly workerMaxInFlight?: number;
+  /** The server-wide environment tarball (`env_tarball`, MLSERVER_ENV_TARBALL), or undefined. */
+  readonly envTarball?: string | undefined;
+  /** Where environment tarballs are unpacked and their limits (docs/python-runtimes.md). */
+  readonly environments?: {
+    readonly dir: string;
+    readonly maxBytes: number;
+    readonly maxEntries: number;
+  };
   /** Where the Python workers' output goes. */
   readonly logger?: Logger;
 }
@@ -58,6 +67,11 @@ export function builtinRuntimes(options: RuntimeOptions): BuiltinRuntimes {
     // Before the custom runtime: a dotted path ending in a class name is Python's.
     createPythonRuntime({
       pythonExecutable: options.pythonExecutable,
+      envTarball: options.envTarball,
+      environments:
+        options.environments === undefined
+          ? undefined
+          : new Environments({ ...options.environments, logger }),
       maxInFlight: options.pythonMaxInFlight ?? 64,
       logger,
     }),

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -94,6 +95,36 @@ describe('extractArchive', () => {
       extractZip([{ name: 'l', content: Buffer.from('/etc/passwd'), mode: 0o120777 }]),
       /may not hold links/,
     );
+  });
+
+  it('keeps executable bits and replaces repeated files only when asked', async () => {
+    const twice = [
+      { name: 'bin/run', content: Buffer.from('one'), mode: 0o755 },
+      { name: 'bin/run', content: Buffer.from('two'), mode: 0o755 },
+    ];
+    await assert.rejects(extractTar(twice), /not a valid tar archive/);
+    await rm(join(dir, 'out'), { recursive: true, force: true });
+    const dest = await extractTar(twice, { ...LIMITS, keepExecutable: true, replaceFiles: true });
+    assert.equal(await readFile(join(dest, 'bin/run'), 'utf8'), 'two');
+    assert.equal((await stat(join(dest, 'bin/run'))).mode & 0o777, 0o755);
+  });
+
+  it('lets allowed links point outside but never writes through any link', async () => {
+    const limits = { ...LIMITS, allowOutsideLink: (s: readonly string[]) => s[0] === 'bin' };
+    const dest = await extractTar([{ name: 'bin/py', type: 'symlink', linkname: dir }], limits);
+    assert.equal(await readlink(join(dest, 'bin/py')), dir);
+    await rm(dest, { recursive: true, force: true });
+    await assert.rejects(
+      extractTar(
+        [
+          { name: 'bin/py', type: 'symlink', linkname: dir },
+          { name: 'bin/py/x', content: Buffer.from('x') },
+        ],
+        limits,
+      ),
+      /goes through the link 'bin\/py'/,
+    );
+    assert.equal(existsSync(join(dir, 'x')), false);
   });
 
   it('stops bombs by bytes written and by entry count', async () => {

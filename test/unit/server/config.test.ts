@@ -59,6 +59,25 @@ describe('loadSettings', () => {
     assert.equal(s.debug, true, 'string booleans are accepted, as in MLServer docs');
   });
 
+  it("reads MLSERVER_ENV_TARBALL and environments_dir relative to the server's folder", () => {
+    const d = loadSettings({}, { folder });
+    assert.equal(d.env_tarball, null);
+    assert.equal(d.environments_dir, join(tmpdir(), 'tessera-environments'));
+    assert.equal(d.environment_max_bytes, 20 * 1024 ** 3);
+    assert.equal(d.environment_max_entries, 500_000);
+    const s = loadSettings(
+      {
+        MLSERVER_ENV_TARBALL: 'envs/old-sklearn.tar.gz',
+        TESSERA_ENVIRONMENTS_DIR: 'unpacked',
+        TESSERA_ENVIRONMENT_MAX_BYTES: '1000',
+      },
+      { folder },
+    );
+    assert.equal(s.env_tarball, join(folder, 'envs', 'old-sklearn.tar.gz'));
+    assert.equal(s.environments_dir, join(folder, 'unpacked'));
+    assert.equal(s.environment_max_bytes, 1000);
+  });
+
   it('parses "false" as false (never z.coerce.boolean)', () => {
     assert.equal(
       loadSettings({ MLSERVER_LOAD_MODELS_AT_STARTUP: 'false' }, { folder }).load_models_at_startup,

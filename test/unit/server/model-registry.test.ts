@@ -288,6 +288,50 @@ describe('ModelRegistry', () => {
 });
 
 describe('ModelRegistry memory reports', () => {
+  it('sends a model that names its own Python environment to the python runtime', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tessera-registry-env-'));
+    try {
+      const runtimeOf = (name: string, aliases: string[] = []): ModelRuntime => ({
+        name,
+        aliases,
+        load: () =>
+          Promise.resolve({
+            metadata: { platform: name, inputs: [], outputs: [] },
+            infer: () => Promise.resolve({ outputs: [] }),
+            unload: () => Promise.resolve(),
+          }),
+      });
+      const registry = new ModelRegistry({
+        repository: new ModelRepository(root),
+        runtimes: [runtimeOf('native', ['mlserver_sklearn.SKLearnModel']), runtimeOf('python')],
+        observer: silentObserver,
+        logger: silentLogger,
+        drainTimeoutMs: 0,
+      });
+      const cases: [string, Record<string, unknown>, string][] = [
+        ['plain', {}, 'native'],
+        ['tarball', { environment_tarball: './environment.tar.gz' }, 'python'],
+        ['venv', { environment_path: './venv' }, 'python'],
+        ['kept-native', { environment_path: './venv', serve_with: 'native' }, 'native'],
+      ];
+      for (const [name, parameters] of cases) {
+        await writeModel(root, name, {
+          name,
+          implementation: 'mlserver_sklearn.SKLearnModel',
+          parameters,
+        });
+      }
+      for (const [name, , platform] of cases) {
+        await registry.load(name);
+        const model = registry.acquire(name);
+        model.release();
+        assert.equal(model.instance.metadata.platform, platform, name);
+      }
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('puts each version’s memory estimate in the index and the gauge, and drops it on unload', async () => {
     const root = await mkdtemp(join(tmpdir(), 'tessera-registry-mem-'));
     try {

@@ -6,7 +6,7 @@
  * the native runtime would refuse). Inputs are handed over as they arrived, so the Python class
  * decodes them with MLServer's own codecs.
  */
-import { join } from 'node:path';
+import { basename, isAbsolute, join } from 'node:path';
 import type {
   InstanceMetadata,
   ModelInstance,
@@ -20,11 +20,16 @@ import { toRawBytes } from '../../core/tensor-encode.js';
 import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from '../../core/types.js';
 import { isDatatype } from '../../core/datatype.js';
 import { ErrorCode, ServerError } from '../../errors.js';
+import { Environments } from './environments.js';
 import { PythonWorker } from './python-worker.js';
 
 export interface PythonRuntimeOptions {
   /** The server's Python (`python_executable`); undefined when none is configured. */
   readonly pythonExecutable: string | undefined;
+  /** The server-wide environment tarball (`env_tarball`, MLSERVER_ENV_TARBALL), absolute. */
+  readonly envTarball?: string | undefined;
+  /** Unpacks environment tarballs; undefined: environment_tarball is refused. */
+  readonly environments?: Environments | undefined;
   readonly maxInFlight: number;
   readonly logger: Logger;
 }
@@ -41,20 +46,54 @@ function loadFailed(source: string, message: string): ServerError {
   return new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${source}: ${message}`);
 }
 
-/** The interpreter for one model: `parameters.environment_path` (a venv) wins over the server's. */
-export function pythonFor(settings: ModelSettings, serverPython: string | undefined): string {
+/** The Python of the model's (or the server's) environment tarball, unpacked; undefined: none. */
+async function tarballPython(
+  settings: ModelSettings,
+  options: Pick<PythonRuntimeOptions, 'envTarball' | 'environments'>,
+): Promise<string | undefined> {
+  const tarball = settings.parameters['environment_tarball'];
+  const own = typeof tarball === 'string' && tarball !== '';
+  const path = own
+    ? isAbsolute(tarball)
+      ? tarball
+      : join(settings.folder, tarball)
+    : options.envTarball;
+  if (path === undefined) return undefined;
+  const shownAs = own ? tarball : `${basename(path)} (MLSERVER_ENV_TARBALL)`;
+  if (options.environments === undefined) {
+    throw loadFailed(settings.source, 'environment tarballs are not enabled in this server');
+  }
+  try {
+    return join(await options.environments.prepare(path, shownAs), 'bin', 'python');
+  } catch (error) {
+    if (error instanceof ServerError) throw loadFailed(settings.source, error.message);
+    throw error;
+  }
+}
+
+/**
+ * The interpreter for one model, first match wins: `parameters.environment_path` (an unpacked
+ * environment), `parameters.environment_tarball` (unpacked once, docs/python-runtimes.md), the
+ * server's `env_tarball` (MLSERVER_ENV_TARBALL), then `python_executable`.
+ */
+export async function pythonFor(
+  settings: ModelSettings,
+  options: Pick<PythonRuntimeOptions, 'pythonExecutable' | 'envTarball' | 'environments'>,
+): Promise<string> {
   const env = settings.parameters['environment_path'];
   if (typeof env === 'string' && env !== '') {
-    const root = env.startsWith('/') ? env : join(settings.folder, env);
+    const root = isAbsolute(env) ? env : join(settings.folder, env);
     return join(root, 'bin', 'python');
   }
-  if (serverPython === undefined) {
+  const tarball = await tarballPython(settings, options);
+  if (tarball !== undefined) return tarball;
+  if (options.pythonExecutable === undefined) {
     throw loadFailed(
       settings.source,
-      `implementation '${settings.implementation}' is a Python class and no Python is configured: set python_executable in settings.json (or TESSERA_PYTHON_EXECUTABLE) to a Python with mlserver installed, or parameters.environment_path to such a virtualenv`,
+      `implementation '${settings.implementation}' is a Python class and no Python is configured: set python_executable in settings.json (or TESSERA_PYTHON_EXECUTABLE) to a Python with mlserver installed, or parameters.environment_path to such a virtualenv (parameters.environment_tarball to a packed one)`,
     );
   }
-  return serverPython;
+  return options.pythonExecutable;
 }
 
 /** The raw settings the worker builds MLServer's ModelSettings from. */
@@ -92,7 +131,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
     aliases: [],
     accepts: isPythonClass,
     async load(settings: ModelSettings): Promise<ModelInstance> {
-      const python = pythonFor(settings, options.pythonExecutable);
+      const python = await pythonFor(settings, options);
       let worker = workers.get(python);
       if (worker === undefined) {
         worker = new PythonWorker({
