@@ -53,6 +53,7 @@ async function assertAllGivenBack(threads: EngineThreads, started: number): Prom
     started,
     idle: started,
     leased: 0,
+    replaced: 0,
     idleEngines: 0,
   });
 }
