@@ -215,7 +215,9 @@ export class ModelRegistry {
     assertModelName(name);
     const entry = this.#entries.get(name);
     if (entry === undefined) throw modelNotFound(name);
-    if (version === undefined || version === '') return entry.serving.size > 0;
+    if (version === undefined || version === '') {
+      return [...entry.serving.values()].some(serves);
+    }
     if (
       !entry.serving.has(version) &&
       !entry.knownVersions.has(version) &&
@@ -223,7 +225,8 @@ export class ModelRegistry {
     ) {
       throw modelNotFound(name, version);
     }
-    return entry.serving.has(version);
+    const model = entry.serving.get(version);
+    return model !== undefined && serves(model);
   }
 
   /**
@@ -294,8 +297,12 @@ export class ModelRegistry {
         for (const model of [...entry.serving.values()].sort((a, b) =>
           compareVersions(a.version, b.version),
         )) {
+          // A loaded version whose runtime cannot serve now (a restarting worker) says so.
+          const down = model.instance.unavailable?.();
           out.push(
-            indexEntry(entry.name, model.version, entry.state, entry.reason, model.memoryBytes),
+            down === undefined
+              ? indexEntry(entry.name, model.version, entry.state, entry.reason, model.memoryBytes)
+              : indexEntry(entry.name, model.version, ModelState.UNAVAILABLE, down),
           );
         }
       } else if (!readyOnly) {
@@ -589,4 +596,9 @@ async function refuseUnknownContentTypes(
   if (problem === undefined) return;
   await instance.unload();
   throw new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${settings.source}: ${problem}`);
+}
+
+/** Whether a loaded version serves now (its runtime reports nothing in the way). */
+function serves(model: LoadedModel): boolean {
+  return model.instance.unavailable?.() === undefined;
 }

@@ -69,6 +69,13 @@ export interface ModelInstance {
   ): AsyncIterator<RuntimeResult>;
   /** Frees the model's resources. Called once, after in-flight requests have drained. */
   unload(): Promise<void>;
+  /**
+   * Why the instance cannot serve right now although it is loaded (its Python worker died and is
+   * being restarted, the model to be loaded again), or undefined while it serves. The repository
+   * index then says UNAVAILABLE with this reason and model readiness is false, so the agent and
+   * the operator see the truth instead of READY.
+   */
+  unavailable?(): string | undefined;
 }
 
 /** A runtime: turns settings into a loaded instance. */

@@ -205,6 +205,17 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       const down = await postJson(url, INPUT);
       assert.equal(down.status, 503, JSON.stringify(down.body));
       assertCleanMessage(JSON.stringify(down.body), ['the Python worker is restarting']);
+      // Status tells the truth meanwhile: the index and model readiness say it is not serving.
+      const index = async (): Promise<{ name: string; state: string; reason: string }[]> =>
+        (await postJson(`${server.httpUrl}/v2/repository/index`, {})).body as {
+          name: string;
+          state: string;
+          reason: string;
+        }[];
+      const downEntry = (await index()).find((e) => e.name === 'echo');
+      assert.equal(downEntry?.state, 'UNAVAILABLE', JSON.stringify(downEntry));
+      assertCleanMessage(downEntry.reason, ['the Python worker is restarting']);
+      assert.equal((await fetch(`${server.httpUrl}/v2/models/echo/ready`)).status, 503);
       await symlink(mlserverPython(), python());
       await waitFor(
         () => messages().includes('Python worker restarted; models loaded again'),
@@ -213,6 +224,8 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       );
       const back = await postJson(url, INPUT);
       assert.equal(back.status, 200, JSON.stringify(back.body));
+      assert.equal((await index()).find((e) => e.name === 'echo')?.state, 'READY');
+      assert.equal((await fetch(`${server.httpUrl}/v2/models/echo/ready`)).status, 200);
     });
   });
 

@@ -271,4 +271,9 @@ class PythonInstance implements ModelInstance {
     await this.#worker.unload(this.#key);
     this.#onUnload();
   }
+
+  unavailable(): string | undefined {
+    const down = this.#worker.downReason;
+    return down === undefined ? undefined : `the Python worker is restarting: ${down}`;
+  }
 }

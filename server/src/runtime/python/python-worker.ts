@@ -80,6 +80,11 @@ export class PythonWorker {
     this.#options = options;
   }
 
+  /** Why the worker is not serving now (it is restarting), or undefined. */
+  get downReason(): string | undefined {
+    return this.#down;
+  }
+
   get pid(): number | undefined {
     return this.#child?.pid;
   }
