@@ -11,7 +11,9 @@ MAGIC = 0x31575354
 HEADER = struct.Struct("<IBBHIII")
 
 HELLO, LOAD, UNLOAD, INFER, OK, ERROR = 1, 2, 3, 4, 5, 6
-KINDS = {HELLO, LOAD, UNLOAD, INFER, OK, ERROR}
+# A stream: STREAM in, PART per response, then OK or ERROR; CANCEL stops it.
+STREAM, PART, CANCEL = 7, 8, 9
+KINDS = {HELLO, LOAD, UNLOAD, INFER, OK, ERROR, STREAM, PART, CANCEL}
 
 
 class FrameError(Exception):

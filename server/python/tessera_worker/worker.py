@@ -18,6 +18,7 @@ from . import wire
 try:
     import numpy as np
     import mlserver
+    from mlserver import MLModel
     from mlserver.settings import ModelSettings
     from mlserver.types import InferenceRequest, RequestInput, RequestOutput
 except ImportError as error:  # reported to the server as the reason every load fails
@@ -156,6 +157,10 @@ class Worker:
         self.models[head["key"]] = model
         meta = await model.metadata()
         return {
+            # Whether the class has its own predict_stream (MLServer's MLModel has a default that
+            # raises), so the server offers streaming only where the model streams.
+            "streams": getattr(type(model), "predict_stream", None)
+            is not getattr(MLModel, "predict_stream", None),
             "platform": meta.platform or "",
             "inputs": tensor_metadata(meta.inputs),
             "outputs": tensor_metadata(meta.outputs),
@@ -167,7 +172,7 @@ class Worker:
             await model.unload()
         return {}
 
-    async def infer(self, head, body):
+    def request(self, head, body):
         model = self.models.get(head["key"])
         if model is None:
             raise UserError("the model is not loaded in the Python worker")
@@ -176,7 +181,34 @@ class Worker:
             kwargs["parameters"] = head["parameters"]
         if head.get("outputs"):
             kwargs["outputs"] = [RequestOutput(name=n) for n in head["outputs"]]
-        request = InferenceRequest(**kwargs)
+        return model, InferenceRequest(**kwargs)
+
+    async def stream(self, msg_id, head, body):
+        """MLServer's predict_stream over one request: a PART per response, then OK."""
+        model, request = self.request(head, body)
+
+        async def requests():
+            yield request
+
+        responses = model.predict_stream(requests())
+        try:
+            async for response in responses:
+                reply, parts = encode_outputs(response)
+                self.send(wire.PART, msg_id, reply, parts)
+                await self.writer.drain()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise UserError(f"predict_stream failed: {type(error).__name__}: {error}") from error
+        finally:
+            # Closing the generator runs the model's own cleanup (its finally blocks).
+            close = getattr(responses, "aclose", None)
+            if close is not None:
+                await close()
+        return {}
+
+    async def infer(self, head, body):
+        model, request = self.request(head, body)
         try:
             response = await model.predict(request)
         except Exception as error:
@@ -192,6 +224,8 @@ class Worker:
             elif kind == wire.INFER:
                 reply, parts = await self.infer(head, body)
                 self.send(wire.OK, msg_id, reply, parts)
+            elif kind == wire.STREAM:
+                self.send(wire.OK, msg_id, await self.stream(msg_id, head, body))
             else:
                 raise UserError(f"unexpected frame kind {kind}")
         except UserError as error:
@@ -220,10 +254,21 @@ async def main() -> int:
     )
     await writer.drain()
     tasks = set()
+    streams = {}
     while True:
         frame = await wire.read_frame(reader)
         if frame is None:
             return 0
+        kind, msg_id = frame[0], frame[1]
+        if kind == wire.CANCEL:
+            # The client of a stream went away: cancelling its task closes the model's generator.
+            stream = streams.pop(msg_id, None)
+            if stream is not None:
+                stream.cancel()
+            continue
         task = asyncio.ensure_future(worker.handle(*frame))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        if kind == wire.STREAM:
+            streams[msg_id] = task
+            task.add_done_callback(lambda _t, i=msg_id: streams.pop(i, None))

@@ -8,6 +8,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { allEvents, post, sseEvents } from '../../support/sse.js';
 import { runStreamInfer } from '../../support/python-peer.js';
 import { REPO_ROOT, startServer, type ServerProcess } from '../../support/server-process.js';
 import { waitFor } from './lifecycle-helpers.js';
@@ -18,40 +19,6 @@ const WORDS = PROMPT.split(' ');
 const prompt = (text: string) => ({
   inputs: [{ name: 'prompt', datatype: 'BYTES', shape: [1], data: [text] }],
 });
-
-function post(server: ServerProcess, path: string, body: unknown, signal?: AbortSignal) {
-  return fetch(`${server.httpUrl}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    ...(signal ? { signal } : {}),
-  });
-}
-
-/** Reads server-sent events from a response body as they arrive. */
-async function* sseEvents(res: Response): AsyncGenerator<Record<string, unknown>> {
-  assert.ok(res.body, 'the response has a body');
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let end = buffer.indexOf('\n\n');
-    while (end !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      assert.ok(block.startsWith('data: '), `an SSE data event: ${block}`);
-      yield JSON.parse(block.slice('data: '.length)) as Record<string, unknown>;
-      end = buffer.indexOf('\n\n');
-    }
-  }
-  assert.equal(buffer, '', 'the stream ends on an event boundary');
-}
-
-async function allEvents(res: Response): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  for await (const event of sseEvents(res)) out.push(event);
-  return out;
-}
 
 const firstData = (event: Record<string, unknown>): unknown =>
   (event['outputs'] as { data: unknown[] }[] | undefined)?.[0]?.data[0];

@@ -22,6 +22,7 @@ import { isDatatype } from '../../core/datatype.js';
 import { ErrorCode, ServerError } from '../../errors.js';
 import { Environments } from './environments.js';
 import { PythonWorker } from './python-worker.js';
+import type { Frame } from './wire.js';
 
 export interface PythonRuntimeOptions {
   /** The server's Python (`python_executable`); undefined when none is configured. */
@@ -142,7 +143,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         workers.set(python, worker);
       }
       const key = `${settings.name}:${settings.version ?? ''}:${String(nextKey++)}`;
-      let reply: { platform?: unknown; inputs?: unknown; outputs?: unknown };
+      let reply: { platform?: unknown; inputs?: unknown; outputs?: unknown; streams?: unknown };
       try {
         reply = (await worker.load(key, {
           settings: workerSettings(settings),
@@ -178,7 +179,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
           mlserver_version: worker.hello.mlserver ?? '',
         },
       };
-      return new PythonInstance(worker, key, metadata, () => {
+      return new PythonInstance(worker, key, metadata, reply.streams === true, () => {
         if (worker.pid === undefined) workers.delete(python);
       });
     },
@@ -194,18 +195,45 @@ class PythonInstance implements ModelInstance {
   readonly #worker: PythonWorker;
   readonly #key: string;
   readonly #onUnload: () => void;
+  /** Present when the model's class has its own `predict_stream` (Triton's decoupled models). */
+  readonly inferStream?: (
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ) => AsyncIterator<RuntimeResult>;
 
-  constructor(worker: PythonWorker, key: string, metadata: InstanceMetadata, onUnload: () => void) {
+  constructor(
+    worker: PythonWorker,
+    key: string,
+    metadata: InstanceMetadata,
+    streams: boolean,
+    onUnload: () => void,
+  ) {
     this.#worker = worker;
     this.#key = key;
     this.metadata = metadata;
     this.#onUnload = onUnload;
+    if (streams) this.inferStream = (request, options) => this.#stream(request, options);
   }
 
   async infer(
     request: DecodedRequest,
     options: { outputNames?: readonly string[]; signal?: AbortSignal },
   ): Promise<RuntimeResult> {
+    const [head, body] = this.#frame(request, options.outputNames);
+    return toResult(await this.#worker.infer(head, body, options.signal));
+  }
+
+  /** MLServer's `predict_stream`, one request in, each response as the worker sends it. */
+  async *#stream(
+    request: DecodedRequest,
+    options: { outputNames?: readonly string[] },
+  ): AsyncGenerator<RuntimeResult, void, undefined> {
+    const [head, body] = this.#frame(request, options.outputNames);
+    for await (const frame of this.#worker.stream(head, body)) yield toResult(frame);
+  }
+
+  /** The worker's request head (tensor layout) and body (raw tensor bytes). */
+  #frame(request: DecodedRequest, outputNames?: readonly string[]): [unknown, Uint8Array[]] {
     const body: Uint8Array[] = [];
     let offset = 0;
     const inputs = request.inputs.map((tensor: Tensor) => {
@@ -227,44 +255,9 @@ class PythonInstance implements ModelInstance {
       id: request.id,
       parameters: request.parameters,
       inputs,
-      outputs: options.outputNames,
+      outputs: outputNames,
     };
-    const frame = await this.#worker.infer(head, body, options.signal);
-    const reply = frame.head as {
-      outputs: {
-        name: string;
-        datatype: string;
-        shape: number[];
-        offset: number;
-        length: number;
-        parameters?: Parameters;
-      }[];
-      parameters?: Parameters | null;
-    };
-    const outputs: Tensor[] = reply.outputs.map((o) => {
-      if (!isDatatype(o.datatype)) {
-        throw new ServerError(
-          ErrorCode.INFERENCE_FAILED,
-          `output '${o.name}': unknown datatype '${o.datatype}'`,
-        );
-      }
-      const count = o.shape.reduce((n, d) => n * d, 1);
-      const data = decodeRaw(
-        o.name,
-        o.datatype,
-        o.shape,
-        count,
-        frame.body.subarray(o.offset, o.offset + o.length),
-      );
-      return {
-        name: o.name,
-        datatype: o.datatype,
-        shape: o.shape,
-        data,
-        ...(o.parameters ? { parameters: o.parameters } : {}),
-      };
-    });
-    return reply.parameters ? { outputs, parameters: reply.parameters } : { outputs };
+    return [head, body];
   }
 
   async unload(): Promise<void> {
@@ -276,4 +269,43 @@ class PythonInstance implements ModelInstance {
     const down = this.#worker.downReason;
     return down === undefined ? undefined : `the Python worker is restarting: ${down}`;
   }
+}
+
+/** A worker's reply frame as the runtime's result: outputs decoded from their raw bytes. */
+function toResult(frame: Frame): RuntimeResult {
+  const reply = frame.head as {
+    outputs: {
+      name: string;
+      datatype: string;
+      shape: number[];
+      offset: number;
+      length: number;
+      parameters?: Parameters;
+    }[];
+    parameters?: Parameters | null;
+  };
+  const outputs: Tensor[] = reply.outputs.map((o) => {
+    if (!isDatatype(o.datatype)) {
+      throw new ServerError(
+        ErrorCode.INFERENCE_FAILED,
+        `output '${o.name}': unknown datatype '${o.datatype}'`,
+      );
+    }
+    const count = o.shape.reduce((n, d) => n * d, 1);
+    const data = decodeRaw(
+      o.name,
+      o.datatype,
+      o.shape,
+      count,
+      frame.body.subarray(o.offset, o.offset + o.length),
+    );
+    return {
+      name: o.name,
+      datatype: o.datatype,
+      shape: o.shape,
+      data,
+      ...(o.parameters ? { parameters: o.parameters } : {}),
+    };
+  });
+  return reply.parameters ? { outputs, parameters: reply.parameters } : { outputs };
 }

@@ -35,6 +35,8 @@ export interface PythonWorkerOptions {
 interface Pending {
   resolve(frame: Frame): void;
   reject(error: Error): void;
+  /** A stream's responses (PART frames) before its final reply. */
+  part?(frame: Frame): void;
 }
 
 /** What a model needs to be loaded again after a restart. */
@@ -118,6 +120,12 @@ export class PythonWorker {
 
   /** Runs inference; the signal abandons the call (its reply is dropped when it comes). */
   async infer(head: unknown, body: readonly Uint8Array[], signal?: AbortSignal): Promise<Frame> {
+    this.#admit();
+    return this.#call(MessageKind.INFER, head, body, signal);
+  }
+
+  /** Refuses a call while the worker restarts or while it holds `maxInFlight` calls. */
+  #admit(): void {
     if (this.#down !== undefined) {
       throw new ServerError(
         ErrorCode.MODEL_NOT_READY,
@@ -130,7 +138,73 @@ export class PythonWorker {
         `the Python worker has ${String(this.#options.maxInFlight)} requests in flight (python_max_in_flight); retry later`,
       );
     }
-    return this.#call(MessageKind.INFER, head, body, signal);
+  }
+
+  /**
+   * Runs one request through the model's `predict_stream`: yields each response frame as the
+   * worker sends it. Ending the iteration early (`return()`, the client went away) cancels the
+   * stream in the worker, which closes the model's generator.
+   */
+  async *stream(
+    head: unknown,
+    body: readonly Uint8Array[],
+  ): AsyncGenerator<Frame, void, undefined> {
+    this.#admit();
+    const channel = this.#channel;
+    if (channel === undefined) {
+      throw new ServerError(ErrorCode.MODEL_NOT_READY, 'the Python worker is not running');
+    }
+    const id = this.#nextId++;
+    const parts: Frame[] = [];
+    let end: { frame?: Frame; error?: Error } | undefined;
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      wake?.();
+      wake = undefined;
+    };
+    this.#pending.set(id, {
+      part: (frame) => {
+        parts.push(frame);
+        notify();
+      },
+      resolve: (frame) => {
+        end = { frame };
+        notify();
+      },
+      reject: (error) => {
+        end = { error };
+        notify();
+      },
+    });
+    channel.write(encodeFrame(MessageKind.STREAM, id, head, body));
+    let finished = false;
+    try {
+      for (;;) {
+        const next = parts.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (end !== undefined) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+      finished = true;
+      if (end.error !== undefined) throw end.error;
+      if (end.frame?.kind === MessageKind.ERROR) {
+        const message = (end.frame.head as { message?: unknown }).message;
+        throw new ServerError(
+          ErrorCode.INFERENCE_FAILED,
+          typeof message === 'string' ? message : 'the Python worker failed',
+        );
+      }
+    } finally {
+      this.#pending.delete(id);
+      if (!finished && this.#channel === channel) {
+        channel.write(encodeFrame(MessageKind.CANCEL, id, {}));
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -247,6 +321,10 @@ export class PythonWorker {
             continue;
           }
           const pending = this.#pending.get(frame.id);
+          if (frame.kind === MessageKind.PART) {
+            pending?.part?.(frame);
+            continue;
+          }
           this.#pending.delete(frame.id);
           pending?.resolve(frame);
         }

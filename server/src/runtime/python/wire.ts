@@ -30,6 +30,12 @@ export const MessageKind = {
   OK: 5,
   /** A failed reply: head `{ message }` for the client, the traceback went to the worker's stderr. */
   ERROR: 6,
+  /** server → worker: run one request through the model's `predict_stream`. */
+  STREAM: 7,
+  /** worker → server: one response of a stream; the stream ends with OK (or ERROR). */
+  PART: 8,
+  /** server → worker: stop the stream with this message id (the client went away). */
+  CANCEL: 9,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
