@@ -139,6 +139,11 @@ export class DataPlane {
     return this.#deps.registry.isReady(name, version);
   }
 
+  /** Why a model that is not ready is not (a restarting worker, loading, a failed load). */
+  whyNotReady(name: string, version?: string): string {
+    return this.#deps.registry.whyNotReady(name, version);
+  }
+
   modelMetadata(name: string, version?: string): ModelMetadata {
     const model = this.#deps.registry.acquire(name, version);
     try {

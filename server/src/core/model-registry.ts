@@ -229,6 +229,18 @@ export class ModelRegistry {
     return model !== undefined && serves(model);
   }
 
+  /** Why a model (version) that {@link isReady} calls not ready is not, in the user's terms. */
+  whyNotReady(name: string, version?: string): string {
+    const entry = this.#entries.get(name);
+    if (entry === undefined) return 'it is not loaded';
+    const loaded =
+      version === undefined || version === ''
+        ? [...entry.serving.values()]
+        : [entry.serving.get(version)].filter((m) => m !== undefined);
+    const down = loaded.map((m) => m.instance.unavailable?.()).find((r) => r !== undefined);
+    return down ?? describeState(entry);
+  }
+
   /**
    * The serving versions a statistics request covers: every model (no name), every version of one
    * model (no version), or one version. Unknown names and versions are 404; a known model with no

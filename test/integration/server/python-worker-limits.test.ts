@@ -215,7 +215,11 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       const downEntry = (await index()).find((e) => e.name === 'echo');
       assert.equal(downEntry?.state, 'UNAVAILABLE', JSON.stringify(downEntry));
       assertCleanMessage(downEntry.reason, ['the Python worker is restarting']);
-      assert.equal((await fetch(`${server.httpUrl}/v2/models/echo/ready`)).status, 503);
+      const notReady = await fetch(`${server.httpUrl}/v2/models/echo/ready`);
+      assert.equal(notReady.status, 503);
+      assertCleanMessage(JSON.stringify(await notReady.json()), [
+        'the Python worker is restarting',
+      ]);
       await symlink(mlserverPython(), python());
       await waitFor(
         () => messages().includes('Python worker restarted; models loaded again'),

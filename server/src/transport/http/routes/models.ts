@@ -21,7 +21,9 @@ export function modelRoutes(
   for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
     app.get<{ Params: ModelParams }>(`${base}/ready`, (request) => {
       const { model, version } = request.params;
-      if (!dataplane.modelReady(model, version)) throw modelNotReady(model, 'it is not loaded');
+      if (!dataplane.modelReady(model, version)) {
+        throw modelNotReady(model, dataplane.whyNotReady(model, version));
+      }
       return Promise.resolve({ name: model, ready: true });
     });
     app.get<{ Params: ModelParams }>(base, (request) => {
