@@ -143,6 +143,8 @@ class SklearnInstance implements ModelInstance {
     const renamed = this.#names.size > 0;
     this.metadata = {
       platform: 'sklearn',
+      // Served natively through the folder's ONNX file; the Python worker's models say 'python'.
+      parameters: { ...meta.parameters, runtime_path: 'native' },
       inputs: meta.inputs,
       outputs: renamed
         ? meta.outputs

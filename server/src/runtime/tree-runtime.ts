@@ -129,7 +129,8 @@ function instanceMetadata(spec: TreeRuntimeSpec, meta: TreeMetadata): InstanceMe
     platform: spec.platform,
     inputs: [{ name: 'input-0', datatype: 'FP32', shape: [-1, meta.features] }],
     outputs: meta.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: [...o.shape] })),
-    parameters: { description: meta.description },
+    // runtime_path: which way the folder is served, as the Python worker's models say 'python'.
+    parameters: { description: meta.description, runtime_path: 'native' },
     mlserverInputs: true,
     defaultContentType: 'np',
     unavailableOutputs: meta.unavailableOutputs,

@@ -83,7 +83,7 @@ describe('native or Python for mlserver_sklearn.SKLearnModel (mnist walk-through
 
   it('serves the folder natively by default, with the digits scikit-learn predicted', async () => {
     assert.deepEqual(await predict('mnist-native'), exp.mnist.predict);
-    assert.notEqual(await runtimePath('mnist-native'), 'python');
+    assert.equal(await runtimePath('mnist-native'), 'native');
   });
 
   it('serves it with MLServer SKLearnModel in the Python worker when serve_with says python', async () => {
