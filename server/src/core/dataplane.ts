@@ -27,7 +27,7 @@ import {
 } from './model-config.js';
 import type { LoadOverride, LoadedModel, ModelRegistry } from './model-registry.js';
 import { assertModelName } from './model-name.js';
-import type { ModelSettings } from './model-settings.js';
+import { withDefaults, type ModelSettings } from './model-settings.js';
 import type { RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
 import type { ResponseCache } from './response-cache.js';
@@ -659,16 +659,10 @@ function fileSettings(
   defaultModelFilename: string | undefined,
   implementation: string | undefined,
 ): ModelSettings {
-  return {
+  return withDefaults({
     name,
     version,
     implementation: implementation ?? '',
-    platform: '',
-    inputs: [],
-    outputs: [],
-    maxBatchSize: 0,
-    maxBatchTimeSeconds: 0,
-    cacheEnabled: false,
     // Triton's layout: <model>/<version>/<default_model_filename>; without a file name the runtime
     // looks for its well-known file names in the version folder.
     uri:
@@ -677,9 +671,7 @@ function fileSettings(
         : join(folder, version, defaultModelFilename),
     folder,
     source: `file:${version}`,
-    extra: {},
-    parameters: {},
-  };
+  });
 }
 
 /** A stream that fails at once: shared memory is read and written for unary inference only. */

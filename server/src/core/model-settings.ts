@@ -36,6 +36,28 @@ export interface ModelSettings {
   readonly parameters: Readonly<Record<string, unknown>>;
 }
 
+/** The fields a model's settings cannot do without; the rest have model-settings.json's defaults. */
+export type RequiredSettings = Pick<
+  ModelSettings,
+  'name' | 'implementation' | 'uri' | 'folder' | 'source'
+> &
+  Partial<ModelSettings>;
+
+/** Settings with model-settings.json's defaults for every field not given. */
+export function withDefaults(settings: RequiredSettings): ModelSettings {
+  return {
+    platform: '',
+    inputs: [],
+    outputs: [],
+    maxBatchSize: 0,
+    maxBatchTimeSeconds: 0,
+    cacheEnabled: false,
+    extra: {},
+    parameters: {},
+    ...settings,
+  };
+}
+
 /**
  * Parses one model-settings.json document. `defaultName` is the folder name, MLServer's default.
  * Returns either the settings or a message naming the file, the field and the reason.

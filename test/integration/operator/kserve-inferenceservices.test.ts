@@ -22,6 +22,7 @@ import {
 } from './cluster.js';
 import {
   assertNoRepeatedEvents,
+  type Outcome,
   outcomeTable,
   startCountingOperator,
   warningEvent,
@@ -123,11 +124,6 @@ function samples(namespace: string): Sample[] {
       }),
   );
 }
-
-type Outcome =
-  | { kind: 'rejected'; message: string }
-  | { kind: 'deployed'; deployment: KubeObject }
-  | { kind: 'refused'; reason: string; message: string };
 
 describe('KServe v1beta1 InferenceServices port by changing only the apiVersion', () => {
   let client: ReturnType<typeof testClient>;

@@ -25,6 +25,7 @@ import {
 } from './cluster.js';
 import {
   assertNoRepeatedEvents,
+  type Outcome,
   outcomeTable,
   startCountingOperator,
   warningEvent,
@@ -96,11 +97,6 @@ interface RuntimeSpec {
   multiModel?: boolean;
   supportedModelFormats?: { name: string; version?: string }[];
 }
-
-type Outcome =
-  | { kind: 'rejected'; message: string }
-  | { kind: 'deployed'; deployment: KubeObject }
-  | { kind: 'refused'; reason: string; message: string };
 
 describe('KServe ServingRuntimes port by changing only the apiVersion', () => {
   let client: ReturnType<typeof testClient>;

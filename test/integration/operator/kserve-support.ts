@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeClient } from '../../../operator/src/kube/client.js';
+import type { KubeClient, KubeObject } from '../../../operator/src/kube/client.js';
 import { EventRecorder } from '../../../operator/src/kube/events.js';
 import {
   settled,
@@ -88,3 +88,9 @@ export function outcomeTable(
     ]),
   );
 }
+
+/** What became of one applied manifest: refused by the apiserver, deployed, or refused with a reason. */
+export type Outcome =
+  | { kind: 'rejected'; message: string }
+  | { kind: 'deployed'; deployment: KubeObject }
+  | { kind: 'refused'; reason: string; message: string };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ModelRuntime } from '../../../server/src/core/model-runtime.js';
-import type { ModelSettings } from '../../../server/src/core/model-settings.js';
+import { withDefaults, type ModelSettings } from '../../../server/src/core/model-settings.js';
 import { ErrorCode, ServerError } from '../../../server/src/errors.js';
 import { builtinRuntimes } from '../../../server/src/runtime/builtin-runtimes.js';
 import { EngineThreads } from '../../../server/src/runtime/engine-threads.js';
@@ -38,21 +38,7 @@ function settings(
   folder: string,
   uri = folder,
 ): ModelSettings {
-  return {
-    name,
-    implementation,
-    platform: '',
-    inputs: [],
-    outputs: [],
-    maxBatchSize: 0,
-    maxBatchTimeSeconds: 0,
-    cacheEnabled: false,
-    uri,
-    folder,
-    source: `${name}/model-settings.json`,
-    extra: {},
-    parameters: {},
-  };
+  return withDefaults({ name, implementation, uri, folder, source: `${name}/model-settings.json` });
 }
 
 function runtime(runtimes: readonly ModelRuntime[], name: string): ModelRuntime {

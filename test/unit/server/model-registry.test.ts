@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ModelRegistry } from '../../../server/src/core/model-registry.js';
 import { ModelRepository } from '../../../server/src/core/model-repository.js';
 import type { ModelInstance, ModelRuntime } from '../../../server/src/core/model-runtime.js';
-import type { ModelSettings } from '../../../server/src/core/model-settings.js';
+import { withDefaults, type ModelSettings } from '../../../server/src/core/model-settings.js';
 import { silentLogger, silentObserver } from '../../../server/src/core/ports.js';
 import { ServerError } from '../../../server/src/errors.js';
 import { ServerMetrics } from '../../../server/src/observability/metrics.js';
@@ -83,22 +83,14 @@ describe('ModelRegistry', () => {
 
   it('loads a model from a load override that is not on disk, and removes its folder on unload', async () => {
     const folder = await mkdtemp(join(tmpdir(), 'tessera-override-'));
-    const settings: ModelSettings = {
+    const settings = withDefaults({
       name: 'fresh',
       version: '1',
       implementation: 'fake',
-      platform: '',
-      inputs: [],
-      outputs: [],
-      maxBatchSize: 0,
-      maxBatchTimeSeconds: 0,
-      cacheEnabled: false,
       uri: join(folder, '1'),
       folder,
       source: 'file:1',
-      extra: {},
-      parameters: {},
-    };
+    });
     await registry.load('fresh', { replace: [settings], folders: [folder] });
     assert.equal(registry.isReady('fresh', '1'), true);
     assert.equal(existsSync(folder), true, 'the serving version keeps its folder');

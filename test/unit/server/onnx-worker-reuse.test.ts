@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { ModelSettings } from '../../../server/src/core/model-settings.js';
+import { withDefaults, type ModelSettings } from '../../../server/src/core/model-settings.js';
 import type { DecodedRequest } from '../../../server/src/core/types.js';
 import { ErrorCode, ServerError } from '../../../server/src/errors.js';
 import { EngineThreads } from '../../../server/src/runtime/engine-threads.js';
@@ -16,22 +16,14 @@ import { REPO_ROOT } from '../../support/server-process.js';
 const IRIS = join(REPO_ROOT, 'examples', 'models', 'iris', 'model.onnx');
 
 function settings(overrides: Partial<ModelSettings> = {}): ModelSettings {
-  return {
+  return withDefaults({
     name: 'iris',
     implementation: 'onnx',
-    platform: '',
-    inputs: [],
-    outputs: [],
-    maxBatchSize: 0,
-    maxBatchTimeSeconds: 0,
-    cacheEnabled: false,
     uri: IRIS,
     folder: join(REPO_ROOT, 'examples', 'models', 'iris'),
     source: 'iris/model-settings.json',
-    extra: {},
-    parameters: {},
     ...overrides,
-  };
+  });
 }
 
 const ROW: DecodedRequest = {

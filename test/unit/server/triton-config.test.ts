@@ -8,24 +8,16 @@ import {
   deriveModelConfig,
   parseConfigOverride,
 } from '../../../server/src/core/model-config.js';
-import type { ModelSettings } from '../../../server/src/core/model-settings.js';
+import { withDefaults, type ModelSettings } from '../../../server/src/core/model-settings.js';
 import { ServerError } from '../../../server/src/errors.js';
 
-const SETTINGS: ModelSettings = {
+const SETTINGS: ModelSettings = withDefaults({
   name: 'm',
   implementation: 'onnx',
-  platform: '',
-  inputs: [],
-  outputs: [],
-  maxBatchSize: 0,
-  maxBatchTimeSeconds: 0,
-  cacheEnabled: false,
   uri: 'model.onnx',
   folder: '.',
   source: 'm/model-settings.json',
-  extra: {},
-  parameters: {},
-};
+});
 const TENSORS = {
   inputs: [{ name: 'x', datatype: 'FP32' as const, shape: [-1, 4] }],
   outputs: [{ name: 'y', datatype: 'BYTES' as const, shape: [-1] }],
