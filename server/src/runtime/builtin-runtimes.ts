@@ -60,21 +60,24 @@ export function builtinRuntimes(options: RuntimeOptions): BuiltinRuntimes {
   });
   const shared = { parallelWorkers: options.parallelWorkers, threads };
   const onnx = createOnnxRuntime(shared);
+  const python = createPythonRuntime({
+    pythonExecutable: options.pythonExecutable,
+    envTarball: options.envTarball,
+    environments:
+      options.environments === undefined
+        ? undefined
+        : new Environments({ ...options.environments, logger }),
+    maxInFlight: options.pythonMaxInFlight ?? 64,
+    logger,
+  });
+  // A scikit-learn folder holding only a pickle goes to the Python worker when there is a Python.
+  const hasPython = options.pythonExecutable !== undefined || options.envTarball !== undefined;
   const runtimes = [
     onnx,
-    createSklearnRuntime(onnx),
+    createSklearnRuntime(onnx, hasPython ? python : undefined),
     ...createTreeRuntimes(shared),
     // Before the custom runtime: a dotted path ending in a class name is Python's.
-    createPythonRuntime({
-      pythonExecutable: options.pythonExecutable,
-      envTarball: options.envTarball,
-      environments:
-        options.environments === undefined
-          ? undefined
-          : new Environments({ ...options.environments, logger }),
-      maxInFlight: options.pythonMaxInFlight ?? 64,
-      logger,
-    }),
+    python,
     createCustomRuntime(shared),
   ];
   return { runtimes, threads };
