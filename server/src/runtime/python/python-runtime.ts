@@ -21,7 +21,8 @@ import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from '../../c
 import { isDatatype } from '../../core/datatype.js';
 import { ErrorCode, ServerError } from '../../errors.js';
 import { Environments } from './environments.js';
-import { PythonWorker } from './python-worker.js';
+import { type CustomMetricSink, type ModelLabels, parseMetricHead } from './metric-frames.js';
+import { PythonWorkerGroup } from './python-worker-group.js';
 import type { Frame } from './wire.js';
 
 export interface PythonRuntimeOptions {
@@ -32,6 +33,10 @@ export interface PythonRuntimeOptions {
   /** Unpacks environment tarballs; undefined: environment_tarball is refused. */
   readonly environments?: Environments | undefined;
   readonly maxInFlight: number;
+  /** Worker processes per environment (the server's `parallel_workers`, at least 1). */
+  readonly processes?: number;
+  /** Where custom metrics (`mlserver.register` / `mlserver.log`) go; undefined: dropped. */
+  readonly customMetrics?: CustomMetricSink | undefined;
   readonly logger: Logger;
 }
 
@@ -123,9 +128,30 @@ function toMetadata(items: unknown): TensorMetadata[] {
   );
 }
 
+/**
+ * Hands a worker's METRIC frame to the sink, labelled with the model it ran in (the worker names
+ * the model key; a key this server did not give out is ignored, as is a malformed head).
+ */
+function metricHandler(
+  sink: CustomMetricSink | undefined,
+  models: ReadonlyMap<string, ModelLabels>,
+): (head: unknown) => void {
+  return (raw) => {
+    const head = parseMetricHead(raw);
+    if (sink === undefined || head === undefined) return;
+    const model = head.key === null ? { name: '', version: '' } : models.get(head.key);
+    if (model === undefined) return;
+    if (head.op === 'register') sink.register(model, head.name, head.description);
+    else sink.observe(model, head.name, head.value);
+  };
+}
+
 /** Creates the Python runtime; workers are kept per interpreter and started on first load. */
 export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime {
-  const workers = new Map<string, PythonWorker>();
+  const workers = new Map<string, PythonWorkerGroup>();
+  /** Each loaded model's labels by its key, for the custom metrics its worker reports. */
+  const models = new Map<string, ModelLabels>();
+  const onMetric = metricHandler(options.customMetrics, models);
   let nextKey = 1;
   return {
     name: 'python',
@@ -135,14 +161,18 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
       const python = await pythonFor(settings, options);
       let worker = workers.get(python);
       if (worker === undefined) {
-        worker = new PythonWorker({
+        worker = new PythonWorkerGroup({
           python,
           logger: options.logger,
           maxInFlight: options.maxInFlight,
+          processes: options.processes ?? 1,
+          onMetric,
         });
         workers.set(python, worker);
       }
       const key = `${settings.name}:${settings.version ?? ''}:${String(nextKey++)}`;
+      // MLServer labels a model's custom metrics with its name and version ("" when none).
+      models.set(key, { name: settings.name, version: settings.version ?? '' });
       let reply: { platform?: unknown; inputs?: unknown; outputs?: unknown; streams?: unknown };
       try {
         reply = (await worker.load(key, {
@@ -150,7 +180,8 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
           source: join(settings.folder, 'model-settings.json'),
         })) as typeof reply;
       } catch (error) {
-        if (worker.pid === undefined) workers.delete(python);
+        models.delete(key);
+        if (!worker.running) workers.delete(python);
         if (error instanceof ServerError) throw loadFailed(settings.source, error.message);
         throw error;
       }
@@ -159,7 +190,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
           model: settings.name,
           implementation: settings.implementation,
           runtime_path: 'python',
-          pid: worker.pid,
+          pids: worker.pids,
           mlserver: worker.hello.mlserver,
         },
         'model served by the Python worker',
@@ -180,7 +211,8 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         },
       };
       return new PythonInstance(worker, key, metadata, reply.streams === true, () => {
-        if (worker.pid === undefined) workers.delete(python);
+        models.delete(key);
+        if (!worker.running) workers.delete(python);
       });
     },
     async close(): Promise<void> {
@@ -192,7 +224,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
 
 class PythonInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
-  readonly #worker: PythonWorker;
+  readonly #worker: PythonWorkerGroup;
   readonly #key: string;
   readonly #onUnload: () => void;
   /** Present when the model's class has its own `predict_stream` (Triton's decoupled models). */
@@ -202,7 +234,7 @@ class PythonInstance implements ModelInstance {
   ) => AsyncIterator<RuntimeResult>;
 
   constructor(
-    worker: PythonWorker,
+    worker: PythonWorkerGroup,
     key: string,
     metadata: InstanceMetadata,
     streams: boolean,
@@ -220,7 +252,7 @@ class PythonInstance implements ModelInstance {
     options: { outputNames?: readonly string[]; signal?: AbortSignal },
   ): Promise<RuntimeResult> {
     const [head, body] = this.#frame(request, options.outputNames);
-    return toResult(await this.#worker.infer(head, body, options.signal));
+    return toResult(await this.#worker.infer(this.#key, head, body, options.signal));
   }
 
   /** MLServer's `predict_stream`, one request in, each response as the worker sends it. */
@@ -229,7 +261,7 @@ class PythonInstance implements ModelInstance {
     options: { outputNames?: readonly string[] },
   ): AsyncGenerator<RuntimeResult, void, undefined> {
     const [head, body] = this.#frame(request, options.outputNames);
-    for await (const frame of this.#worker.stream(head, body)) yield toResult(frame);
+    for await (const frame of this.#worker.stream(this.#key, head, body)) yield toResult(frame);
   }
 
   /** The worker's request head (tensor layout) and body (raw tensor bytes). */
@@ -266,7 +298,7 @@ class PythonInstance implements ModelInstance {
   }
 
   unavailable(): string | undefined {
-    const down = this.#worker.downReason;
+    const down = this.#worker.unavailable(this.#key);
     return down === undefined ? undefined : `the Python worker is restarting: ${down}`;
   }
 }
