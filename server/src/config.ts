@@ -158,6 +158,11 @@ export const settingsSchema = z.object({
   environment_max_bytes: integer(1).default(20 * 1024 * MiB),
   /** Files, folders and links one environment tarball may hold. */
   environment_max_entries: integer(1).default(500_000),
+  /**
+   * Bytes of unpacked environments that no loaded model uses, kept in environments_dir for reuse;
+   * past it the least recently used are removed. null: all are kept (MLServer's behaviour).
+   */
+  environments_cache_bytes: integer(0).nullable().default(null),
   shutdown_timeout_seconds: integer(1).default(30),
 });
 

@@ -80,6 +80,7 @@ export async function startServer(
       dir: settings.environments_dir,
       maxBytes: settings.environment_max_bytes,
       maxEntries: settings.environment_max_entries,
+      cacheBytes: settings.environments_cache_bytes ?? undefined,
     },
     logger,
   });

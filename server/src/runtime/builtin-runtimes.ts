@@ -29,6 +29,7 @@ export interface RuntimeOptions {
     readonly dir: string;
     readonly maxBytes: number;
     readonly maxEntries: number;
+    readonly cacheBytes?: number | undefined;
   };
   /** Where the Python runtimes' custom metrics (`mlserver.log`) go. */
   readonly customMetrics?: CustomMetricSink;

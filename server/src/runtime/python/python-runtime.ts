@@ -20,7 +20,7 @@ import { toRawBytes } from '../../core/tensor-encode.js';
 import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from '../../core/types.js';
 import { isDatatype } from '../../core/datatype.js';
 import { ErrorCode, ServerError } from '../../errors.js';
-import { Environments } from './environments.js';
+import type { Environments } from './environments.js';
 import { type CustomMetricSink, type ModelLabels, parseMetricHead } from './metric-frames.js';
 import { PythonWorkerGroup } from './python-worker-group.js';
 import type { Frame } from './wire.js';
@@ -52,11 +52,19 @@ function loadFailed(source: string, message: string): ServerError {
   return new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${source}: ${message}`);
 }
 
+/** A model's interpreter, and what to give back when the model unloads (an environment's use). */
+export interface ModelPython {
+  readonly python: string;
+  readonly release: () => Promise<void>;
+}
+
+const NOTHING_TO_RELEASE = (): Promise<void> => Promise.resolve();
+
 /** The Python of the model's (or the server's) environment tarball, unpacked; undefined: none. */
 async function tarballPython(
   settings: ModelSettings,
   options: Pick<PythonRuntimeOptions, 'envTarball' | 'environments'>,
-): Promise<string | undefined> {
+): Promise<ModelPython | undefined> {
   const tarball = settings.parameters['environment_tarball'];
   const own = typeof tarball === 'string' && tarball !== '';
   const path = own
@@ -70,7 +78,8 @@ async function tarballPython(
     throw loadFailed(settings.source, 'environment tarballs are not enabled in this server');
   }
   try {
-    return join(await options.environments.prepare(path, shownAs), 'bin', 'python');
+    const lease = await options.environments.acquire(path, shownAs);
+    return { python: join(lease.folder, 'bin', 'python'), release: () => lease.release() };
   } catch (error) {
     if (error instanceof ServerError) throw loadFailed(settings.source, error.message);
     throw error;
@@ -85,11 +94,11 @@ async function tarballPython(
 export async function pythonFor(
   settings: ModelSettings,
   options: Pick<PythonRuntimeOptions, 'pythonExecutable' | 'envTarball' | 'environments'>,
-): Promise<string> {
+): Promise<ModelPython> {
   const env = settings.parameters['environment_path'];
   if (typeof env === 'string' && env !== '') {
     const root = isAbsolute(env) ? env : join(settings.folder, env);
-    return join(root, 'bin', 'python');
+    return { python: join(root, 'bin', 'python'), release: NOTHING_TO_RELEASE };
   }
   const tarball = await tarballPython(settings, options);
   if (tarball !== undefined) return tarball;
@@ -99,7 +108,7 @@ export async function pythonFor(
       `implementation '${settings.implementation}' is a Python class and no Python is configured: set python_executable in settings.json (or TESSERA_PYTHON_EXECUTABLE) to a Python with mlserver installed, or parameters.environment_path to such a virtualenv (parameters.environment_tarball to a packed one)`,
     );
   }
-  return options.pythonExecutable;
+  return { python: options.pythonExecutable, release: NOTHING_TO_RELEASE };
 }
 
 /** The raw settings the worker builds MLServer's ModelSettings from. */
@@ -158,7 +167,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
     aliases: [],
     accepts: isPythonClass,
     async load(settings: ModelSettings): Promise<ModelInstance> {
-      const python = await pythonFor(settings, options);
+      const { python, release } = await pythonFor(settings, options);
       let worker = workers.get(python);
       if (worker === undefined) {
         worker = new PythonWorkerGroup({
@@ -181,7 +190,11 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         })) as typeof reply;
       } catch (error) {
         models.delete(key);
+        // Processes left with no model (a failed first load) stop, so none runs from an
+        // environment that is no longer held.
+        if (worker.idle) await worker.stop();
         if (!worker.running) workers.delete(python);
+        await release();
         if (error instanceof ServerError) throw loadFailed(settings.source, error.message);
         throw error;
       }
@@ -210,9 +223,11 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
           mlserver_version: worker.hello.mlserver ?? '',
         },
       };
-      return new PythonInstance(worker, key, metadata, reply.streams === true, () => {
+      return new PythonInstance(worker, key, metadata, reply.streams === true, async () => {
         models.delete(key);
         if (!worker.running) workers.delete(python);
+        // After the worker let go of it: only then may the environment's folder be removed.
+        await release();
       });
     },
     async close(): Promise<void> {
@@ -226,7 +241,7 @@ class PythonInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
   readonly #worker: PythonWorkerGroup;
   readonly #key: string;
-  readonly #onUnload: () => void;
+  readonly #onUnload: () => Promise<void>;
   /** Present when the model's class has its own `predict_stream` (Triton's decoupled models). */
   readonly inferStream?: (
     request: DecodedRequest,
@@ -238,7 +253,7 @@ class PythonInstance implements ModelInstance {
     key: string,
     metadata: InstanceMetadata,
     streams: boolean,
-    onUnload: () => void,
+    onUnload: () => Promise<void>,
   ) {
     this.#worker = worker;
     this.#key = key;
@@ -294,7 +309,7 @@ class PythonInstance implements ModelInstance {
 
   async unload(): Promise<void> {
     await this.#worker.unload(this.#key);
-    this.#onUnload();
+    await this.#onUnload();
   }
 
   unavailable(): string | undefined {

@@ -43,6 +43,8 @@ export class PythonWorkerGroup {
   readonly #workers: readonly PythonWorker[];
   readonly #maxInFlight: number;
   #next = 0;
+  /** Loads in progress (a model not held yet, but about to be). */
+  #loading = 0;
 
   constructor(options: PythonWorkerGroupOptions) {
     const count = Math.max(1, options.processes);
@@ -68,6 +70,11 @@ export class PythonWorkerGroup {
     return this.#workers.some((w) => w.pid !== undefined || w.downReason !== undefined);
   }
 
+  /** Whether no process holds a model or is loading one (after a failed first load, say). */
+  get idle(): boolean {
+    return this.#loading === 0 && this.#workers.every((w) => w.models === 0);
+  }
+
   /** Why no process serves `key` now (all are restarting), or undefined while one does. */
   unavailable(key: string): string | undefined {
     if (this.#workers.some((w) => w.holds(key) && w.downReason === undefined)) return undefined;
@@ -80,6 +87,15 @@ export class PythonWorkerGroup {
    * the processes always hold the same models.
    */
   async load(key: string, head: Record<string, unknown>): Promise<unknown> {
+    this.#loading++;
+    try {
+      return await this.#load(key, head);
+    } finally {
+      this.#loading--;
+    }
+  }
+
+  async #load(key: string, head: Record<string, unknown>): Promise<unknown> {
     const up = this.#workers.filter((w) => w.downReason === undefined);
     // With every process restarting, loading starts them (the single-process behaviour).
     const targets = up.length > 0 ? up : this.#workers;

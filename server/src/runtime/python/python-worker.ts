@@ -100,6 +100,11 @@ export class PythonWorker {
     return this.#pending.size;
   }
 
+  /** How many models this process holds. */
+  get models(): number {
+    return this.#held.size;
+  }
+
   /** Whether this process holds the model `key` (loaded, or to be loaded when it restarts). */
   holds(key: string): boolean {
     return this.#held.has(key);
