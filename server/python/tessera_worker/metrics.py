@@ -46,8 +46,11 @@ class Shipper:
             running = None
         if running is self._loop:
             self._send(wire.METRIC, 0, head)
-        else:
+            return
+        try:
             self._loop.call_soon_threadsafe(self._send, wire.METRIC, 0, head)
+        except RuntimeError:  # the worker is shutting down: the value has nowhere to go
+            pass
 
 
 def _warn(message):

@@ -66,7 +66,8 @@ class Metered(MLModel):
 
     async def predict(self, payload):
         x = NumpyCodec.decode_input(payload.inputs[0])
-        mlserver.log(tessera_test_latency=float(x.sum()))
+        # From another thread (asyncio.to_thread keeps the model context, as in MLServer).
+        await asyncio.to_thread(mlserver.log, tessera_test_latency=float(x.sum()))
         if payload.parameters is not None and getattr(payload.parameters, "odd", False):
             mlserver.log(**{"bad-name": 1.0})
             mlserver.log(tessera_test_a="not a number")
