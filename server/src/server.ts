@@ -12,6 +12,7 @@ import { ResponseCache } from './core/response-cache.js';
 import { SystemSharedMemory } from './core/system-shared-memory.js';
 import type { ModelRuntime } from './core/model-runtime.js';
 import type { PinoLogger } from './observability/logger.js';
+import { CustomMetrics } from './observability/custom-metrics.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { buildMetricsApp } from './observability/metrics-app.js';
 import { startTracing } from './observability/tracing.js';
@@ -68,12 +69,18 @@ export async function startServer(
     parallelWorkers: settings.parallel_workers,
     pythonExecutable: settings.python_executable ?? undefined,
     pythonMaxInFlight: settings.python_max_in_flight,
+    customMetrics: new CustomMetrics({
+      registry: metrics.registry,
+      logger,
+      maxPerModel: settings.python_max_custom_metrics,
+    }),
     workerMaxInFlight: settings.worker_max_in_flight,
     envTarball: settings.env_tarball ?? undefined,
     environments: {
       dir: settings.environments_dir,
       maxBytes: settings.environment_max_bytes,
       maxEntries: settings.environment_max_entries,
+      cacheBytes: settings.environments_cache_bytes ?? undefined,
     },
     logger,
   });
