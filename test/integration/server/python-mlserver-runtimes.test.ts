@@ -14,6 +14,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import {
+  grpcAnswer,
+  plainParameters,
+  type GrpcParameter,
+  type GrpcReply,
+} from '../../support/grpc-values.js';
+import {
   mlserverRequests,
   mlserverRuntimesPython,
   type MlserverCase,
@@ -117,83 +123,34 @@ function restAnswer(body: unknown): unknown {
   return empty ? rest : { ...rest, parameters };
 }
 
-type GrpcParameter = Record<string, unknown> & { parameter_choice: string };
-
-interface GrpcOutput {
+interface GrpcTensorMetadata {
   name: string;
   datatype: string;
   shape: string[];
   parameters: Record<string, GrpcParameter>;
-  contents: Record<string, unknown[]> | null;
 }
 
-interface GrpcReply {
-  model_name: string;
-  model_version: string;
+interface GrpcMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: GrpcTensorMetadata[];
+  outputs: GrpcTensorMetadata[];
   parameters: Record<string, GrpcParameter>;
-  outputs: GrpcOutput[];
-  raw_output_contents: Buffer[];
 }
 
-function plainParameters(map: Record<string, GrpcParameter>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(map).map(([k, p]) => [k, p[p.parameter_choice]]));
-}
-
-/** Raw output bytes as values (little-endian, BYTES as u32-length-prefixed UTF-8). */
-function rawValues(raw: Buffer, datatype: string): unknown[] {
-  const bytes = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
-  switch (datatype) {
-    case 'INT64':
-      return Array.from(new BigInt64Array(bytes), Number);
-    case 'FP64':
-      return Array.from(new Float64Array(bytes));
-    case 'FP32':
-      return Array.from(new Float32Array(bytes));
-    case 'BYTES': {
-      const out: string[] = [];
-      for (let at = 0; at < raw.length;) {
-        const size = raw.readUInt32LE(at);
-        out.push(raw.subarray(at + 4, at + 4 + size).toString('utf8'));
-        at += 4 + size;
-      }
-      return out;
-    }
-    default:
-      throw new Error(`no raw decoding for ${datatype} in this test`);
-  }
-}
-
-/** Typed contents as values: int64 strings as numbers, bytes as UTF-8. */
-function typedValues(contents: Record<string, unknown[]> | null, datatype: string): unknown[] {
-  const field = {
-    INT64: 'int64_contents',
-    FP64: 'fp64_contents',
-    FP32: 'fp32_contents',
-    BYTES: 'bytes_contents',
-  }[datatype];
-  const values = field === undefined ? undefined : contents?.[field];
-  if (values === undefined) throw new Error(`no typed contents for ${datatype} in this test`);
-  if (datatype === 'BYTES') return values.map((v) => (v as Buffer).toString('utf8'));
-  return datatype === 'INT64' ? values.map(Number) : values;
-}
-
-/** A gRPC answer as comparable values, whether the server sent raw or typed contents. */
-function grpcAnswer(reply: GrpcReply): unknown {
+/** ModelMetadata with plain parameters and numeric shapes. */
+function plainMetadata(meta: GrpcMetadata) {
+  const tensor = (t: GrpcTensorMetadata) => ({
+    ...t,
+    shape: t.shape.map(Number),
+    parameters: plainParameters(t.parameters),
+  });
   return {
-    model_name: reply.model_name,
-    model_version: reply.model_version,
-    parameters: plainParameters(reply.parameters),
-    outputs: reply.outputs.map((o, i) => {
-      const raw = reply.raw_output_contents[i];
-      return {
-        name: o.name,
-        datatype: o.datatype,
-        shape: o.shape.map(Number),
-        parameters: plainParameters(o.parameters),
-        values:
-          raw === undefined ? typedValues(o.contents, o.datatype) : rawValues(raw, o.datatype),
-      };
-    }),
+    ...meta,
+    inputs: meta.inputs.map(tensor),
+    outputs: meta.outputs.map(tensor),
+    parameters: plainParameters(meta.parameters),
   };
 }
 
@@ -338,6 +295,18 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
         /^mlserver_(mlflow\.MLflowRuntime|catboost\.CatboostModel)$/,
       );
       assert.deepEqual({ ...ours, parameters: own }, theirs, model);
+      const [grpcOurs, grpcTheirs] = await Promise.all(
+        [grpc.tessera!, grpc.mlserver!].map((c) =>
+          c.call<GrpcMetadata>('ModelMetadata', { name: model }).then(plainMetadata),
+        ),
+      );
+      const {
+        runtime_path: _path,
+        python_class: _class,
+        mlserver_version: _v,
+        ...grpcOwn
+      } = grpcOurs!.parameters;
+      assert.deepEqual({ ...grpcOurs, parameters: grpcOwn }, grpcTheirs, `${model} over gRPC`);
     }
   });
 
