@@ -112,10 +112,21 @@ def encode_outputs(response):
     return {"outputs": heads, "parameters": params}, parts
 
 
+def parameters_of(item):
+    """A metadata item's parameters as JSON (MLflow's signature puts content types there)."""
+    params = getattr(item, "parameters", None)
+    return params.model_dump(exclude_none=True) if params is not None else None
+
+
 def tensor_metadata(items):
-    return [
-        {"name": m.name, "datatype": m.datatype, "shape": list(m.shape)} for m in (items or [])
-    ]
+    out = []
+    for m in items or []:
+        entry = {"name": m.name, "datatype": m.datatype, "shape": list(m.shape)}
+        params = parameters_of(m)
+        if params:
+            entry["parameters"] = params
+        out.append(entry)
+    return out
 
 
 class Worker:
@@ -165,6 +176,8 @@ class Worker:
             "platform": meta.platform or "",
             "inputs": tensor_metadata(meta.inputs),
             "outputs": tensor_metadata(meta.outputs),
+            # e.g. the request content type MLflowRuntime sets from the signature ("pd", "np").
+            "parameters": parameters_of(meta),
         }
 
     async def unload(self, head):

@@ -125,15 +125,31 @@ function workerSettings(settings: ModelSettings): Record<string, unknown> {
   };
 }
 
+/** A JSON object from the worker as parameters, or undefined (absent, empty, not an object). */
+function toParameters(value: unknown): Parameters | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return Object.keys(value).length > 0 ? (value as Parameters) : undefined;
+}
+
+/** The worker's tensor metadata, with their parameters (MLflow's content types). */
 function toMetadata(items: unknown): TensorMetadata[] {
   if (!Array.isArray(items)) return [];
-  return items.flatMap((item: { name?: unknown; datatype?: unknown; shape?: unknown }) =>
-    typeof item.name === 'string' &&
-    typeof item.datatype === 'string' &&
-    isDatatype(item.datatype) &&
-    Array.isArray(item.shape)
-      ? [{ name: item.name, datatype: item.datatype, shape: item.shape as number[] }]
-      : [],
+  return items.flatMap(
+    (item: { name?: unknown; datatype?: unknown; shape?: unknown; parameters?: unknown }) => {
+      if (
+        typeof item.name !== 'string' ||
+        typeof item.datatype !== 'string' ||
+        !isDatatype(item.datatype) ||
+        !Array.isArray(item.shape)
+      ) {
+        return [];
+      }
+      const parameters = toParameters(item.parameters);
+      const shape = item.shape as number[];
+      return [
+        { name: item.name, datatype: item.datatype, shape, ...(parameters && { parameters }) },
+      ];
+    },
   );
 }
 
@@ -182,7 +198,13 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
       const key = `${settings.name}:${settings.version ?? ''}:${String(nextKey++)}`;
       // MLServer labels a model's custom metrics with its name and version ("" when none).
       models.set(key, { name: settings.name, version: settings.version ?? '' });
-      let reply: { platform?: unknown; inputs?: unknown; outputs?: unknown; streams?: unknown };
+      let reply: {
+        platform?: unknown;
+        inputs?: unknown;
+        outputs?: unknown;
+        streams?: unknown;
+        parameters?: unknown;
+      };
       try {
         reply = (await worker.load(key, {
           settings: workerSettings(settings),
@@ -218,6 +240,9 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         // MLServer's codecs (custom ones included) run in the worker, as in MLServer.
         appliesContentTypes: true,
         parameters: {
+          // The model's own metadata parameters first (MLflowRuntime's content_type), as MLServer
+          // answers them; then where Tessera serves it from.
+          ...toParameters(reply.parameters),
           runtime_path: 'python',
           python_class: settings.implementation,
           mlserver_version: worker.hello.mlserver ?? '',
