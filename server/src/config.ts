@@ -154,6 +154,13 @@ export const settingsSchema = z.object({
   /** Files, folders and links one environment tarball may hold. */
   environment_max_entries: integer(1).default(500_000),
   shutdown_timeout_seconds: integer(1).default(30),
+  /**
+   * How long a SIGTERM'd server keeps serving, unready, before it closes its listeners: the time
+   * load balancers (kube-proxy, an ingress) take to drop the endpoint. Kubernetes removes a
+   * terminating pod from its Service and signals it at the same moment, so a server that closes
+   * at once refuses requests routed to it before the removal arrived. 0 closes at once.
+   */
+  shutdown_delay_seconds: integer(0, 3600).default(0),
 });
 
 /** Parsed, immutable settings. */
