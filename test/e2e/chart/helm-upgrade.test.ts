@@ -244,8 +244,8 @@ describe('helm upgrade of charts/tessera under load', { timeout: 900_000 }, () =
           CHART,
           '--namespace',
           release,
-          '-f',
-          valuesFile,
+          // As the README upgrades: the installed values, one changed.
+          '--reuse-values',
           '--set',
           'server.image.tag=0.1.1-e2e',
         ),
