@@ -164,6 +164,13 @@ export const settingsSchema = z.object({
    */
   environments_cache_bytes: integer(0).nullable().default(null),
   shutdown_timeout_seconds: integer(1).default(30),
+  /**
+   * How long a SIGTERM'd server keeps serving, unready, before it closes its listeners: the time
+   * load balancers (kube-proxy, an ingress) take to drop the endpoint. Kubernetes removes a
+   * terminating pod from its Service and signals it at the same moment, so a server that closes
+   * at once refuses requests routed to it before the removal arrived. 0 closes at once.
+   */
+  shutdown_delay_seconds: integer(0, 3600).default(0),
 });
 
 /** Parsed, immutable settings. */
