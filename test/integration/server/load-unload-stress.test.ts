@@ -45,6 +45,8 @@ function prng(seed: number): () => number {
 }
 
 // The timeout only bounds a hung run; how long the work takes depends on the machine.
+// One call waits behind up to 31 others on a loaded machine: bound it by minutes, not seconds.
+const OP_TIMEOUT_MS = 300_000;
 void describe('concurrent load/unload stress on one model', { timeout: 600_000 }, () => {
   let server: ServerProcess;
   const grpcClients: GrpcTestClient[] = [];
@@ -72,7 +74,12 @@ void describe('concurrent load/unload stress on one model', { timeout: 600_000 }
         const sent = performance.now();
         try {
           if (grpc === undefined) {
-            const result = await postJson(`${server.httpUrl}/v2/repository/models/simple/${op}`);
+            const result = await postJson(
+              `${server.httpUrl}/v2/repository/models/simple/${op}`,
+              undefined,
+              {},
+              OP_TIMEOUT_MS,
+            );
             if (result.status !== 200)
               throw new Error(
                 `REST ${op} answered ${result.status}: ${JSON.stringify(result.body)}`,
@@ -201,7 +208,12 @@ void describe('concurrent load/unload stress across 10 models', { timeout: 600_0
         const sent = performance.now();
         try {
           if (grpc === undefined) {
-            const result = await postJson(`${server.httpUrl}/v2/repository/models/${model}/${op}`);
+            const result = await postJson(
+              `${server.httpUrl}/v2/repository/models/${model}/${op}`,
+              undefined,
+              {},
+              OP_TIMEOUT_MS,
+            );
             if (result.status !== 200)
               throw new Error(
                 `REST ${op} answered ${result.status}: ${JSON.stringify(result.body)}`,

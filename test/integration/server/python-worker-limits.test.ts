@@ -137,6 +137,7 @@ describe('python worker limits (mlserver 1.7.1)', () => {
 
     it('stops the worker when its last model unloads and starts one on the next load', async () => {
       await writeFile(join(gated.gate, 'open'), '');
+      await waitFor(() => started().length > 0, 'the first worker started');
       assert.equal(started().length, 1, 'one worker started for the one model');
       const pid = started()[0]!.pid;
       assert.ok(alive(pid));
@@ -146,7 +147,8 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       await waitFor(() => !alive(pid), 'the worker process exited');
       const loaded = await postJson(`${base}/load`);
       assert.equal(loaded.status, 200, JSON.stringify(loaded.body));
-      assert.equal(started().length, 2, 'a fresh worker started');
+      // The log line reaches the test through the server's stdout, which may trail the answer.
+      await waitFor(() => started().length === 2, 'a fresh worker started');
       assert.notEqual(started()[1]!.pid, pid);
       const answered = await postJson(`${gated.server.httpUrl}/v2/models/gate/infer`, INPUT);
       assert.equal(answered.status, 200, JSON.stringify(answered.body));
