@@ -1,27 +1,17 @@
-// Turns the measurements into bench/RESULTS.md's "## Server" section (other sections of the file,
-// such as the operator's, are kept) and bench/server/last-run.json (raw rounds, no local paths).
+// Turns the measurements into bench/RESULTS.md's "## Server" and "## Server: Tessera vs Triton"
+// sections (other sections of the file, such as the operator's, are kept; a part that was skipped
+// keeps its previous section) and bench/server/last-run.json (raw rounds, no local paths; the
+// Triton comparison under `triton`).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { f0, f2, f3, max, median, pct, spread } from './format.mjs';
+import { TRITON_HEADING, tritonSection } from './triton-report.mjs';
 
 const PAIRS = [
   ['tessera-pw1', 'mlserver-pw1', 'defaults: parallel_workers 1 on both'],
   ['tessera-pw0', 'mlserver-pw0', 'parallel_workers 0 on both (in-process inference)'],
   ['tessera-pw0', 'mlserver-pw1', "Tessera's fastest vs MLServer's default"],
 ];
-
-export function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-const min = (xs) => Math.min(...xs);
-const max = (xs) => Math.max(...xs);
-const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '–');
-const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '–');
-const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '–');
-const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)} %` : '–');
-const spread = (xs, fmt) => `${fmt(median(xs))} (${fmt(min(xs))}–${fmt(max(xs))})`;
 
 function pairRows(measured) {
   const rows = [];
@@ -173,9 +163,12 @@ function section(data) {
   return lines.join('\n');
 }
 
-function merge(existing, sectionText) {
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Replaces the `## <heading>` section of `existing` (up to the next `## `), or appends it. */
+export function merge(existing, heading, sectionText) {
   if (!existing) return `# Benchmark results\n\n${sectionText}`;
-  const start = existing.search(/^## Server\s*$/m);
+  const start = existing.search(new RegExp(`^## ${escapeRegExp(heading)}\\s*$`, 'm'));
   if (start < 0) return `${existing.trimEnd()}\n\n${sectionText}`;
   const rest = existing.slice(start + 1);
   const next = rest.search(/^## (?!#)/m);
@@ -194,13 +187,21 @@ async function prettyJson(value) {
   }
 }
 
-export async function writeReport({ data, resultsPath, jsonPath }) {
-  data.date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const existing = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
-  writeFileSync(resultsPath, merge(existing, section(data)));
-  const json = {
-    ...data,
-    config: { ...data.config, results: relative(process.cwd(), resultsPath) },
-  };
+export async function writeReport({ server, triton, resultsPath, jsonPath }) {
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  let text = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
+  let json = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
+  const results = relative(process.cwd(), resultsPath);
+  if (server) {
+    server.date = date;
+    text = merge(text, 'Server', section(server));
+    json = { ...server, config: { ...server.config, results }, triton: json.triton };
+  }
+  if (triton) {
+    triton.date = date;
+    text = merge(text, TRITON_HEADING, tritonSection(triton));
+    json.triton = { ...triton, config: { ...triton.config, results } };
+  }
+  writeFileSync(resultsPath, text);
   writeFileSync(jsonPath, await prettyJson(json));
 }
