@@ -165,15 +165,27 @@ function section(data) {
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Replaces the `## <heading>` section of `existing` (up to the next `## `), or appends it. */
-export function merge(existing, heading, sectionText) {
+/** Start and end offsets of the `## <heading>` section of `text` (up to the next `## `). */
+function sectionBounds(text, heading) {
+  const start = text.search(new RegExp(`^## ${escapeRegExp(heading)}\\s*$`, 'm'));
+  if (start < 0) return undefined;
+  const next = text.slice(start + 1).search(/^## (?!#)/m);
+  return { start, end: next < 0 ? text.length : start + 1 + next };
+}
+
+/**
+ * Replaces the `## <heading>` section of `existing`; a new one goes right after the `## <after>`
+ * section when there is one, else at the end.
+ */
+export function merge(existing, heading, sectionText, after) {
   if (!existing) return `# Benchmark results\n\n${sectionText}`;
-  const start = existing.search(new RegExp(`^## ${escapeRegExp(heading)}\\s*$`, 'm'));
-  if (start < 0) return `${existing.trimEnd()}\n\n${sectionText}`;
-  const rest = existing.slice(start + 1);
-  const next = rest.search(/^## (?!#)/m);
-  const end = next < 0 ? existing.length : start + 1 + next;
-  return `${existing.slice(0, start)}${sectionText}${next < 0 ? '' : `\n${existing.slice(end)}`}`;
+  const own = sectionBounds(existing, heading);
+  const prev = own ? undefined : after && sectionBounds(existing, after);
+  if (!own && !prev) return `${existing.trimEnd()}\n\n${sectionText}`;
+  const [start, end] = own ? [own.start, own.end] : [prev.end, prev.end];
+  const head = own ? existing.slice(0, start) : `${existing.slice(0, start).trimEnd()}\n\n`;
+  const tail = existing.slice(end);
+  return `${head}${sectionText}${tail ? `\n${tail}` : ''}`;
 }
 
 /** JSON as the repository's Prettier would print it, so `npm run format:check` stays clean. */
@@ -199,7 +211,7 @@ export async function writeReport({ server, triton, resultsPath, jsonPath }) {
   }
   if (triton) {
     triton.date = date;
-    text = merge(text, TRITON_HEADING, tritonSection(triton));
+    text = merge(text, TRITON_HEADING, tritonSection(triton), 'Server');
     json.triton = { ...triton, config: { ...triton.config, results } };
   }
   writeFileSync(resultsPath, text);
