@@ -138,16 +138,20 @@ async function writeEntry(
   await pipeline(stream, budget.meter(), createWriteStream(path, { flags: 'wx', mode }));
 }
 
-/** Extracts `archive` (of `kind`) into the empty folder `dest`. */
+/**
+ * Extracts `archive` (of `kind`) into the empty folder `dest`; resolves with the bytes written
+ * (a file listed twice counts twice).
+ */
 export async function extractArchive(
   archive: string,
   kind: 'tar' | 'tgz' | 'zip',
   dest: string,
   limits: ExtractLimits,
-): Promise<void> {
+): Promise<number> {
   const budget = new Budget(limits);
   if (kind === 'zip') await extractZip(archive, dest, budget);
   else await extractTar(archive, kind === 'tgz', dest, budget);
+  return budget.bytes;
 }
 
 async function extractTar(archive: string, gzip: boolean, dest: string, budget: Budget) {

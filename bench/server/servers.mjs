@@ -106,6 +106,11 @@ export function treeCpuSeconds(pid) {
   return ticks / CLK_TCK;
 }
 
+/** CPU seconds (user + system) used so far by pid alone, without its descendants. */
+export function ownCpuSeconds(pid) {
+  return (statOf(pid)?.ticks ?? 0) / CLK_TCK;
+}
+
 /** CPU seconds of this process's waited-for children (cutime + cstime): the load generators. */
 export function childrenCpuSeconds() {
   const text = readFileSync('/proc/self/stat', 'utf8');

@@ -66,6 +66,8 @@ export const ENV = {
   requiredModels: 'TESSERA_REQUIRED_MODELS',
   /** Server: do not load anything found on the volume at start; the agent drives loads. */
   loadModelsAtStartup: 'TESSERA_LOAD_MODELS_AT_STARTUP',
+  /** Server: seconds it keeps serving, unready, after SIGTERM (endpoint removal lags the signal). */
+  shutdownDelaySeconds: 'TESSERA_SHUTDOWN_DELAY_SECONDS',
   /** Server: serve the repository API on this port only (not on the inference port). */
   adminPort: 'TESSERA_ADMIN_PORT',
   /** Server: bind address of the admin port. */

@@ -1,6 +1,10 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_MODEL_VOLUME_SIZE_LIMIT, type ManifestConfig } from './manifests/input.js';
+import {
+  DEFAULT_MODEL_VOLUME_SIZE_LIMIT,
+  DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS,
+  type ManifestConfig,
+} from './manifests/input.js';
 import { quantityToBytes } from './manifests/quantity.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -50,6 +54,12 @@ const envSchema = z
       })
       .default(''),
     TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: quantity.default(DEFAULT_MODEL_VOLUME_SIZE_LIMIT),
+    TESSERA_OPERATOR_SERVER_SHUTDOWN_DELAY_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS),
     TESSERA_OPERATOR_SERVER_IMAGE: z.string().min(1).default('tessera/server'),
     TESSERA_OPERATOR_SERVER_IMAGE_TAG: z.string().min(1).default('0.1.0'),
     TESSERA_OPERATOR_CLUSTER_DOMAIN: z.string().min(1).default('cluster.local'),
@@ -245,6 +255,7 @@ export function loadConfig(
       clusterDomain: e.TESSERA_OPERATOR_CLUSTER_DOMAIN,
       imagePullSecrets: Object.freeze([...e.TESSERA_OPERATOR_IMAGE_PULL_SECRETS]),
       modelVolumeSizeLimit: e.TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT,
+      serverShutdownDelaySeconds: e.TESSERA_OPERATOR_SERVER_SHUTDOWN_DELAY_SECONDS,
       agentProxy: Object.freeze({
         httpProxy: e.TESSERA_OPERATOR_AGENT_HTTP_PROXY,
         httpsProxy: e.TESSERA_OPERATOR_AGENT_HTTPS_PROXY,

@@ -139,10 +139,13 @@ async function main(argv: string[]): Promise<number> {
   return new Promise<number>((resolveExit) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'Received signal');
-      const timer = setTimeout(() => {
-        logger.error({}, 'Shutdown timed out; exiting');
-        resolveExit(1);
-      }, settings.shutdown_timeout_seconds * 1000);
+      const timer = setTimeout(
+        () => {
+          logger.error({}, 'Shutdown timed out; exiting');
+          resolveExit(1);
+        },
+        (settings.shutdown_delay_seconds + settings.shutdown_timeout_seconds) * 1000,
+      );
       timer.unref();
       server.shutdown().then(
         () => {

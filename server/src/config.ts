@@ -138,6 +138,11 @@ export const settingsSchema = z.object({
   /** Requests in flight at once per Python worker; one more answers SRV_ERR_OVERLOADED. */
   python_max_in_flight: integer(1, 65536).default(64),
   /**
+   * Distinct custom metrics (`mlserver.register` / `mlserver.log`) one Python model may create;
+   * more are refused with a warning in the log (docs/python-runtimes.md, "Custom metrics").
+   */
+  python_max_custom_metrics: integer(0, 10_000).default(32),
+  /**
    * A packed environment (conda-pack / venv-pack tarball) for every Python model without its own
    * `parameters.environment_path` or `environment_tarball`: MLServer's MLSERVER_ENV_TARBALL.
    * Relative to the server's folder.
@@ -153,7 +158,19 @@ export const settingsSchema = z.object({
   environment_max_bytes: integer(1).default(20 * 1024 * MiB),
   /** Files, folders and links one environment tarball may hold. */
   environment_max_entries: integer(1).default(500_000),
+  /**
+   * Bytes of unpacked environments that no loaded model uses, kept in environments_dir for reuse;
+   * past it the least recently used are removed. null: all are kept (MLServer's behaviour).
+   */
+  environments_cache_bytes: integer(0).nullable().default(null),
   shutdown_timeout_seconds: integer(1).default(30),
+  /**
+   * How long a SIGTERM'd server keeps serving, unready, before it closes its listeners: the time
+   * load balancers (kube-proxy, an ingress) take to drop the endpoint. Kubernetes removes a
+   * terminating pod from its Service and signals it at the same moment, so a server that closes
+   * at once refuses requests routed to it before the removal arrived. 0 closes at once.
+   */
+  shutdown_delay_seconds: integer(0, 3600).default(0),
 });
 
 /** Parsed, immutable settings. */

@@ -3,6 +3,7 @@
  * order. The only module that wires things together (conventions §4.2).
  */
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Settings } from './config.js';
 import { DataPlane } from './core/dataplane.js';
@@ -12,6 +13,7 @@ import { ResponseCache } from './core/response-cache.js';
 import { SystemSharedMemory } from './core/system-shared-memory.js';
 import type { ModelRuntime } from './core/model-runtime.js';
 import type { PinoLogger } from './observability/logger.js';
+import { CustomMetrics } from './observability/custom-metrics.js';
 import { ServerMetrics } from './observability/metrics.js';
 import { buildMetricsApp } from './observability/metrics-app.js';
 import { startTracing } from './observability/tracing.js';
@@ -68,12 +70,18 @@ export async function startServer(
     parallelWorkers: settings.parallel_workers,
     pythonExecutable: settings.python_executable ?? undefined,
     pythonMaxInFlight: settings.python_max_in_flight,
+    customMetrics: new CustomMetrics({
+      registry: metrics.registry,
+      logger,
+      maxPerModel: settings.python_max_custom_metrics,
+    }),
     workerMaxInFlight: settings.worker_max_in_flight,
     envTarball: settings.env_tarball ?? undefined,
     environments: {
       dir: settings.environments_dir,
       maxBytes: settings.environment_max_bytes,
       maxEntries: settings.environment_max_entries,
+      cacheBytes: settings.environments_cache_bytes ?? undefined,
     },
     logger,
   });
@@ -174,6 +182,7 @@ export async function startServer(
       tracing,
       logger,
       sharedMemory,
+      delayMs: settings.shutdown_delay_seconds * 1000,
     });
     return stopping;
   };
@@ -194,9 +203,18 @@ async function stopAll(parts: {
   tracing: { shutdown(): Promise<void> };
   logger: PinoLogger;
   sharedMemory: SystemSharedMemory;
+  /** shutdown_delay_seconds: how long to keep serving, unready, before closing the listeners. */
+  delayMs: number;
 }): Promise<void> {
   parts.logger.info({}, 'Shutting down: readiness off, draining in-flight requests');
   parts.dataplane.markShuttingDown();
+  if (parts.delayMs > 0) {
+    // Endpoint removal reaches kube-proxy and other clients after the signal reached us; until
+    // then requests keep arriving and are served (REST answers close their connections, so
+    // kept-alive clients reconnect to a pod that stays).
+    parts.logger.info({ delay_ms: parts.delayMs }, 'Serving unready until the shutdown delay ends');
+    await sleep(parts.delayMs);
+  }
   // Both servers stop accepting at once; each waits for its in-flight calls.
   await Promise.all([parts.http.close(), parts.admin?.close(), parts.grpc.shutdown()]);
   await parts.registry.unloadAll();

@@ -9,18 +9,30 @@ import { grpcClient, type GrpcTestClient } from './grpc-client.js';
 import { lastJsonLine, runPython } from './python-peer.js';
 import { REPO_ROOT, startServer, type ServerProcess } from './server-process.js';
 
-/** The mlserver virtualenv's python (TESSERA_MLSERVER_PYTHON). */
-export function mlserverPython(): string {
-  const python = process.env['TESSERA_MLSERVER_PYTHON'];
+/** A peer's python from its environment variable, or an error naming the peer to run. */
+function peerPython(variable: string, peer: string): string {
+  const python = process.env[variable];
   if (python === undefined || python === '' || !existsSync(python)) {
     throw new Error(
-      'TESSERA_MLSERVER_PYTHON is not set: run the tests through scripts/run-tests.mjs (test/peers/mlserver.peer.mjs)',
+      `${variable} is not set: run the tests through scripts/run-tests.mjs (test/peers/${peer})`,
     );
   }
   return python;
 }
 
-/** What Python predicted for the rows the walk-throughs send (mlserver_models.py). */
+/** The mlserver virtualenv's python (TESSERA_MLSERVER_PYTHON). */
+export function mlserverPython(): string {
+  return peerPython('TESSERA_MLSERVER_PYTHON', 'mlserver.peer.mjs');
+}
+
+/**
+ * The mlserver-runtimes virtualenv's python (TESSERA_MLSERVER_RUNTIMES_PYTHON: mlserver 1.7.1 with
+ * mlserver-mlflow and mlserver-catboost, test/peers/mlserver-runtimes.peer.mjs).
+ */
+export function mlserverRuntimesPython(): string {
+  return peerPython('TESSERA_MLSERVER_RUNTIMES_PYTHON', 'mlserver-runtimes.peer.mjs');
+}
+
 /** A server on a model folder whose Python runtimes use the mlserver venv, and a gRPC client. */
 export interface PythonServer {
   readonly server: ServerProcess;
@@ -127,10 +139,14 @@ export interface MlserverResult {
   error?: string;
 }
 
-/** Sends every case over REST and gRPC with the mlserver package's codecs. */
+/**
+ * Sends every case over REST and gRPC with the mlserver package's codecs (of `python`'s mlserver,
+ * the mlserver peer's by default).
+ */
 export async function mlserverRequests(
   server: { httpUrl: string; grpcAddress: string },
   cases: readonly MlserverCase[],
+  python: string = mlserverPython(),
 ): Promise<MlserverResult[]> {
   const script = join(REPO_ROOT, 'test', 'peers', 'mlserver', 'mlserver_client.py');
   const input = JSON.stringify({
@@ -138,7 +154,7 @@ export async function mlserverRequests(
     grpc: server.grpcAddress,
     cases,
   });
-  const result = await runPython([script], 300_000, input, mlserverPython());
+  const result = await runPython([script], 300_000, input, python);
   if (result.code !== 0) {
     throw new Error(
       `mlserver_client.py failed (exit ${String(result.code)}): ${result.stderr.slice(-2000)}`,

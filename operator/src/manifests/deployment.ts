@@ -25,6 +25,8 @@ import {
   type BuildInput,
   type ManifestConfig,
   DEFAULT_MODEL_VOLUME_SIZE_LIMIT,
+  DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS,
+  SERVER_SHUTDOWN_TIMEOUT_SECONDS,
   isAutoscaled,
   servedModelName,
 } from './input.js';
@@ -73,9 +75,23 @@ function serverEnv(input: PodInput): EnvVar[] {
   return [
     { name: ENV.requiredModels, value: JSON.stringify(input.requiredModels) },
     { name: ENV.loadModelsAtStartup, value: 'false' },
+    { name: ENV.shutdownDelaySeconds, value: String(shutdownDelay(input.config)) },
     { name: ENV.adminHost, value: ADMIN_HOST },
     { name: ENV.adminPort, value: String(ADMIN_PORT) },
   ];
+}
+
+function shutdownDelay(config: ManifestConfig): number {
+  return config.serverShutdownDelaySeconds ?? DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS;
+}
+
+/**
+ * The pod's grace period: the server's shutdown delay, then its own shutdown bound, plus a
+ * margin, so the kubelet's SIGKILL never cuts a drain short (the default 30 s would, once the
+ * delay is added).
+ */
+function terminationGracePeriod(config: ManifestConfig): number {
+  return shutdownDelay(config) + SERVER_SHUTDOWN_TIMEOUT_SECONDS + 5;
 }
 
 /** Where the agent finds the extra CA bundle (a ConfigMap's `ca.crt`). */
@@ -456,6 +472,7 @@ export function podSpec(input: PodInput): PodSpec {
     // Model servers never call the Kubernetes API: no token in the pod.
     automountServiceAccountToken: false,
     enableServiceLinks: false,
+    terminationGracePeriodSeconds: terminationGracePeriod(input.config),
     securityContext: {
       runAsNonRoot: true,
       runAsUser: 65532,
@@ -497,6 +514,15 @@ function podInputOf(input: BuildInput): PodInput {
 }
 
 /**
+ * A rollout never takes a serving replica away before its replacement is ready (counted ready only
+ * once its model is loaded); Kubernetes' default 25% unavailable would, from four replicas up.
+ */
+export const SURGE_FIRST: NonNullable<NonNullable<Deployment['spec']>['strategy']> = {
+  type: 'RollingUpdate',
+  rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' },
+};
+
+/**
  * The predictor Deployment. When an HPA runs, `spec.replicas` is omitted so server-side apply
  * never fights the autoscaler for that field (conventions 4.3 rule 6).
  */
@@ -522,8 +548,11 @@ export function buildDeployment(input: BuildInput): Deployment {
       template: { metadata: templateMeta, spec: podSpec(podInputOf(input)) },
     },
   };
-  if (predictor.deploymentStrategy !== undefined && deployment.spec !== undefined)
-    deployment.spec.strategy = structuredClone(predictor.deploymentStrategy);
+  if (deployment.spec !== undefined)
+    deployment.spec.strategy =
+      predictor.deploymentStrategy !== undefined
+        ? structuredClone(predictor.deploymentStrategy)
+        : structuredClone(SURGE_FIRST);
   if (!isAutoscaled(isvc) && deployment.spec !== undefined) {
     deployment.spec.replicas = predictor.replicas ?? predictor.minReplicas ?? 1;
   }

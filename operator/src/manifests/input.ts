@@ -17,7 +17,22 @@ export interface ManifestConfig {
    * bundled CAs, for storage behind a private CA; none when omitted.
    */
   readonly caBundleConfigMap?: string;
+  /**
+   * Seconds a server pod keeps serving, unready, after SIGTERM (its `shutdown_delay_seconds`);
+   * {@link DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS} when omitted.
+   */
+  readonly serverShutdownDelaySeconds?: number;
 }
+
+/**
+ * Kubernetes removes a terminating pod from its Service's endpoints and signals it at once;
+ * kube-proxy and other clients learn of the removal a little later. 10 s covers a busy
+ * cluster's propagation (KEP-1669 and the common preStop `sleep` advice use 5 to 15 s).
+ */
+export const DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS = 10;
+
+/** The server's own bound on a graceful shutdown after the delay (its shutdown_timeout_seconds). */
+export const SERVER_SHUTDOWN_TIMEOUT_SECONDS = 30;
 
 /** Proxy settings handed to the agent, which downloads models (the server never dials out). */
 export interface AgentProxy {

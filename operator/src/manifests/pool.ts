@@ -5,7 +5,7 @@
  * placement survives operator restarts without a store of its own.
  */
 import type { ServingRuntime } from '../api/v1alpha1/index.js';
-import { podSpec } from './deployment.js';
+import { SURGE_FIRST, podSpec } from './deployment.js';
 import type { ManifestConfig } from './input.js';
 import { COMPONENT_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './labels.js';
 import type { Deployment } from './types.js';
@@ -93,6 +93,7 @@ export function buildPoolShard(input: PoolShardInput): Deployment {
     spec: {
       replicas: input.models.length === 0 ? 0 : input.replicas,
       selector: { matchLabels: shardSelector(runtime, shard) },
+      strategy: structuredClone(SURGE_FIRST),
       template: {
         metadata: shardPodMetadata(runtime, shard),
         // A shard holds many models: its placeholders are filled from the shard's own name.

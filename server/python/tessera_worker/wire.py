@@ -13,7 +13,9 @@ HEADER = struct.Struct("<IBBHIII")
 HELLO, LOAD, UNLOAD, INFER, OK, ERROR = 1, 2, 3, 4, 5, 6
 # A stream: STREAM in, PART per response, then OK or ERROR; CANCEL stops it.
 STREAM, PART, CANCEL = 7, 8, 9
-KINDS = {HELLO, LOAD, UNLOAD, INFER, OK, ERROR, STREAM, PART, CANCEL}
+# worker -> server, unasked (id 0): a custom metric from mlserver.register / mlserver.log.
+METRIC = 10
+KINDS = {HELLO, LOAD, UNLOAD, INFER, OK, ERROR, STREAM, PART, CANCEL, METRIC}
 
 
 class FrameError(Exception):

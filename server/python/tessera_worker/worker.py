@@ -13,7 +13,7 @@ import struct
 import sys
 import traceback
 
-from . import wire
+from . import metrics, wire
 
 try:
     import numpy as np
@@ -112,10 +112,21 @@ def encode_outputs(response):
     return {"outputs": heads, "parameters": params}, parts
 
 
+def parameters_of(item):
+    """A metadata item's parameters as JSON (MLflow's signature puts content types there)."""
+    params = getattr(item, "parameters", None)
+    return params.model_dump(exclude_none=True) if params is not None else None
+
+
 def tensor_metadata(items):
-    return [
-        {"name": m.name, "datatype": m.datatype, "shape": list(m.shape)} for m in (items or [])
-    ]
+    out = []
+    for m in items or []:
+        entry = {"name": m.name, "datatype": m.datatype, "shape": list(m.shape)}
+        params = parameters_of(m)
+        if params:
+            entry["parameters"] = params
+        out.append(entry)
+    return out
 
 
 class Worker:
@@ -149,7 +160,8 @@ class Worker:
             ) from error
         model = model_class(settings)
         try:
-            await model.load()
+            with metrics.scope(settings, head["key"]):
+                await model.load()
         except Exception as error:
             raise UserError(
                 f"{settings.implementation_}.load() failed: {type(error).__name__}: {error}"
@@ -164,12 +176,15 @@ class Worker:
             "platform": meta.platform or "",
             "inputs": tensor_metadata(meta.inputs),
             "outputs": tensor_metadata(meta.outputs),
+            # e.g. the request content type MLflowRuntime sets from the signature ("pd", "np").
+            "parameters": parameters_of(meta),
         }
 
     async def unload(self, head):
         model = self.models.pop(head["key"], None)
         if model is not None:
-            await model.unload()
+            with metrics.scope(model.settings, head["key"]):
+                await model.unload()
         return {}
 
     def request(self, head, body):
@@ -186,7 +201,10 @@ class Worker:
     async def stream(self, msg_id, head, body):
         """MLServer's predict_stream over one request: a PART per response, then OK."""
         model, request = self.request(head, body)
+        with metrics.scope(model.settings, head["key"]):
+            return await self._stream(model, request, msg_id)
 
+    async def _stream(self, model, request, msg_id):
         async def requests():
             yield request
 
@@ -210,7 +228,8 @@ class Worker:
     async def infer(self, head, body):
         model, request = self.request(head, body)
         try:
-            response = await model.predict(request)
+            with metrics.scope(model.settings, head["key"]):
+                response = await model.predict(request)
         except Exception as error:
             raise UserError(f"predict failed: {type(error).__name__}: {error}") from error
         return encode_outputs(response)
@@ -243,6 +262,8 @@ async def main() -> int:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     worker = Worker(writer)
+    if IMPORT_ERROR is None:
+        metrics.install(metrics.Shipper(worker.send, asyncio.get_running_loop()))
     worker.send(
         wire.HELLO,
         0,

@@ -105,6 +105,11 @@ export class DataPlane {
     this.#stopStreams.abort();
   }
 
+  /** Whether shutdown has begun (readiness is off for good). */
+  shuttingDown(): boolean {
+    return this.#stopStreams.signal.aborted;
+  }
+
   live(): boolean {
     return this.#live;
   }

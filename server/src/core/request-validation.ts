@@ -73,7 +73,9 @@ export function requestedOutputNames(
       ? metadata.unavailableOutputs?.[output.name]
       : undefined;
     if (reason !== undefined) throw invalidInput(`output '${output.name}': ${reason}`);
-    if (known.size > 0 && !known.has(output.name)) {
+    // A runtime with its own codecs answers what it answers (MLServer checks no names: MLflow's
+    // runtime names its outputs output-1... while the signature's metadata says output-0...).
+    if (known.size > 0 && !known.has(output.name) && metadata.appliesContentTypes !== true) {
       throw invalidInput(
         `unknown output '${shorten(output.name)}'; the model produces: ${[...known].join(', ')}`,
       );

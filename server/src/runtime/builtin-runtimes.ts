@@ -10,6 +10,7 @@ import { createSklearnRuntime } from './sklearn-runtime.js';
 import { createPythonRuntime } from './python/python-runtime.js';
 import { createTreeRuntimes } from './tree-runtimes.js';
 import { Environments } from './python/environments.js';
+import type { CustomMetricSink } from './python/metric-frames.js';
 
 /** Server-wide options the runtimes honour. */
 export interface RuntimeOptions {
@@ -28,7 +29,10 @@ export interface RuntimeOptions {
     readonly dir: string;
     readonly maxBytes: number;
     readonly maxEntries: number;
+    readonly cacheBytes?: number | undefined;
   };
+  /** Where the Python runtimes' custom metrics (`mlserver.log`) go. */
+  readonly customMetrics?: CustomMetricSink;
   /** Where the Python workers' output goes. */
   readonly logger?: Logger;
 }
@@ -60,21 +64,28 @@ export function builtinRuntimes(options: RuntimeOptions): BuiltinRuntimes {
   });
   const shared = { parallelWorkers: options.parallelWorkers, threads };
   const onnx = createOnnxRuntime(shared);
+  const python = createPythonRuntime({
+    pythonExecutable: options.pythonExecutable,
+    envTarball: options.envTarball,
+    environments:
+      options.environments === undefined
+        ? undefined
+        : new Environments({ ...options.environments, logger }),
+    maxInFlight: options.pythonMaxInFlight ?? 64,
+    // MLServer's parallel_workers: inference processes, each holding every model; a Python
+    // model has no in-server mode, so 0 (MLServer: infer in the main process) means one.
+    processes: Math.max(1, options.parallelWorkers),
+    customMetrics: options.customMetrics,
+    logger,
+  });
+  // A scikit-learn folder holding only a pickle goes to the Python worker when there is a Python.
+  const hasPython = options.pythonExecutable !== undefined || options.envTarball !== undefined;
   const runtimes = [
     onnx,
-    createSklearnRuntime(onnx),
+    createSklearnRuntime(onnx, hasPython ? python : undefined),
     ...createTreeRuntimes(shared),
     // Before the custom runtime: a dotted path ending in a class name is Python's.
-    createPythonRuntime({
-      pythonExecutable: options.pythonExecutable,
-      envTarball: options.envTarball,
-      environments:
-        options.environments === undefined
-          ? undefined
-          : new Environments({ ...options.environments, logger }),
-      maxInFlight: options.pythonMaxInFlight ?? 64,
-      logger,
-    }),
+    python,
     createCustomRuntime(shared),
   ];
   return { runtimes, threads };

@@ -4,8 +4,10 @@
  * converted to ONNX by skl2onnx, which the ONNX runtime serves. The model then behaves as
  * MLServer's runtime does (mlserver-features.md §22): requests are read MLServer's way
  * (core/codecs/decode-request.ts), outputs are `predict` (the default) and `predict_proba`
- * (classifiers), labelled `np`. A folder with only a pickle fails to load with the conversion to
- * run, and the model goes UNAVAILABLE with that reason while the rest keep serving.
+ * (classifiers), labelled `np`. A folder with only a pickle is served by the Python worker with
+ * MLServer's own runtime when the server has a Python (docs/python-runtimes.md); without one it
+ * fails to load with the conversion to run (or the setting to add), and the model goes
+ * UNAVAILABLE with that reason while the rest keep serving.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
@@ -29,13 +31,35 @@ function loadFailed(source: string, message: string): ServerError {
   return new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${source}: ${message}`);
 }
 
-/** Creates the scikit-learn runtime on top of the ONNX runtime's sessions. */
-export function createSklearnRuntime(onnx: OnnxRuntime): ModelRuntime {
+/** The folder holds a pickle and no ONNX file: only Python can serve it. */
+class PickleOnly extends ServerError {}
+
+/**
+ * Creates the scikit-learn runtime on top of the ONNX runtime's sessions. `python` is the Python
+ * worker's runtime when the server has a Python (python_executable or env_tarball): a folder
+ * with only a pickle goes there, as MLServer would serve it; native still wins when an ONNX file
+ * is present (issue: "where a native runtime can serve the same folder, native wins").
+ */
+export function createSklearnRuntime(onnx: OnnxRuntime, python?: ModelRuntime): ModelRuntime {
   return {
     name: 'sklearn',
     aliases: ['mlserver_sklearn.SKLearnModel', 'tessera.sklearn'],
     async load(settings: ModelSettings): Promise<ModelInstance> {
-      const file = await findOnnxFile(settings);
+      // `serve_with: "native"` asks for Node explicitly: a pickle-only folder then fails.
+      const native = settings.parameters['serve_with'] === 'native';
+      const pythonHint =
+        python === undefined
+          ? 'Either set python_executable (TESSERA_PYTHON_EXECUTABLE) to a Python with mlserver and mlserver-sklearn, which then serves it as MLServer does (docs/python-runtimes.md), or'
+          : 'parameters.serve_with is "native": remove it to serve the pickle with MLServer\'s runtime in the Python worker, or';
+      let file: string;
+      try {
+        file = await findOnnxFile(settings, pythonHint);
+      } catch (error) {
+        if (error instanceof PickleOnly && python !== undefined && !native) {
+          return python.load(settings);
+        }
+        throw error;
+      }
       return new SklearnInstance(await onnx.openFile(file, settings));
     },
   };
@@ -49,7 +73,7 @@ async function isFile(path: string): Promise<boolean> {
  * The ONNX file to serve: `parameters.uri` if it is one, else `<uri's name>.onnx` or `model.onnx`
  * next to it, else the folder's only `.onnx` file. Otherwise the load fails saying what is there.
  */
-async function findOnnxFile(settings: ModelSettings): Promise<string> {
+async function findOnnxFile(settings: ModelSettings, pythonHint: string): Promise<string> {
   const info = await stat(settings.uri).catch(() => undefined);
   if (info === undefined) throw loadFailed(settings.source, 'parameters.uri: no such file');
   const given = info.isFile() ? settings.uri : undefined;
@@ -69,7 +93,7 @@ async function findOnnxFile(settings: ModelSettings): Promise<string> {
       `the model folder holds several ONNX files (${onnxFiles.join(', ')}); set parameters.uri to the one to serve`,
     );
   }
-  return refuse(settings, given, folder);
+  return refuse(settings, given, folder, pythonHint);
 }
 
 async function kindOf(file: string, source: string): Promise<keyof typeof FILE_TYPES> {
@@ -85,6 +109,7 @@ async function refuse(
   settings: ModelSettings,
   given: string | undefined,
   folder: string,
+  pythonHint: string,
 ): Promise<never> {
   const pickles = given === undefined ? PICKLES.map((p) => join(folder, p)) : [given];
   for (const candidate of pickles) {
@@ -92,9 +117,9 @@ async function refuse(
     const kind = await kindOf(candidate, settings.source);
     const name = basename(candidate);
     if (kind === 'pickle') {
-      throw loadFailed(
-        settings.source,
-        `${name} is a Python pickle/joblib file: a pickled scikit-learn model cannot run in Node (only Python can unpickle it). ${sklearnConversion(name)}`,
+      throw new PickleOnly(
+        ErrorCode.MODEL_LOAD_FAILED,
+        `${settings.source}: ${name} is a Python pickle/joblib file: a pickled scikit-learn model cannot run in Node (only Python can unpickle it). ${pythonHint}: ${sklearnConversion(name)}`,
       );
     }
     const { label, readBy } = FILE_TYPES[kind];

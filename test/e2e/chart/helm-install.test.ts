@@ -10,16 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { SERVER_PORTS } from '@tessera/contract';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
 import { isNotFound } from '../../../operator/src/kube/errors.js';
-import { kubeConfigFromFile } from '../../../operator/src/kube/kubeconfig.js';
 import { REPO_ROOT } from '../../support/server-process.js';
 import { CHART, helm, ok } from '../../integration/chart/helm.js';
 import {
   createNamespace,
   deleteNamespace,
-  kubeconfigPath,
+  serviceAccountKubeConfig,
   podReady,
   testClient,
   waitForObject,
@@ -139,21 +137,7 @@ describe(
               ? podName
               : (e.value ?? '');
       }
-      const review = await client.request<{ status: { token: string } }>(
-        'POST',
-        `/api/v1/namespaces/${release}/serviceaccounts/${RELEASE}-operator/token`,
-        {
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenRequest',
-            spec: { expirationSeconds: 3600 },
-          },
-        },
-      );
-      const cluster = kubeConfigFromFile(kubeconfigPath()).getCurrentCluster();
-      if (cluster === null) throw new Error('the test kubeconfig has no cluster');
-      const kc = new KubeConfig();
-      kc.loadFromClusterAndUser(cluster, { name: 'operator', token: review.status.token });
+      const kc = await serviceAccountKubeConfig(client, release, `${RELEASE}-operator`);
       const kubeconfig = join(mkdtempSync(join(tmpdir(), 'tessera-helm-sa-')), 'kubeconfig');
       writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o600 });
       operator = await startOperator({

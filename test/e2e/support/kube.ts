@@ -9,6 +9,7 @@ export {
   createNamespace,
   deleteNamespace,
   kubeconfigPath,
+  serviceAccountKubeConfig,
   testClient,
 } from '../../integration/operator/cluster.js';
 

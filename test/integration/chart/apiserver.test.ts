@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { KubeConfig } from '@kubernetes/client-node';
 import {
   inferenceServiceSchema,
   servingRuntimeSchema,
@@ -16,7 +15,6 @@ import { loadConfig, type OperatorConfig } from '../../../operator/src/config.js
 import { PATCH, type KubeClient, type KubeObject } from '../../../operator/src/kube/client.js';
 import { KubeApiError } from '../../../operator/src/kube/errors.js';
 import { KubeConfigClient } from '../../../operator/src/kube/kube-config-client.js';
-import { kubeConfigFromFile } from '../../../operator/src/kube/kubeconfig.js';
 import { buildDeployment, buildPoolShard } from '../../../operator/src/manifests/index.js';
 import { OperatorMetrics } from '../../../operator/src/observability/metrics.js';
 import { Operator } from '../../../operator/src/operator.js';
@@ -25,6 +23,7 @@ import {
   deleteNamespace,
   isvcBody,
   kubeconfigPath,
+  serviceAccountKubeConfig,
   paths,
   testClient,
   testLogger,
@@ -233,21 +232,7 @@ describe('charts/tessera against the real kube-apiserver', () => {
     for (const kind of ['ServiceAccount', 'Role', 'RoleBinding', 'ServingRuntime'])
       for (const o of ofKind(objects, kind)) await apply(admin, o);
     const [sa] = ofKind(objects, 'ServiceAccount');
-    const review = await admin.request<{ status: { token: string } }>(
-      'POST',
-      `/api/v1/namespaces/${release}/serviceaccounts/${sa?.metadata?.name ?? ''}/token`,
-      {
-        body: {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: { expirationSeconds: 3600 },
-        },
-      },
-    );
-    const cluster = kubeConfigFromFile(kubeconfigPath()).getCurrentCluster();
-    if (cluster === null) throw new Error('the test kubeconfig has no cluster');
-    const kc = new KubeConfig();
-    kc.loadFromClusterAndUser(cluster, { name: 'operator', token: review.status.token });
+    const kc = await serviceAccountKubeConfig(admin, release, sa?.metadata?.name ?? '');
     const client = new KubeConfigClient(kc);
     const forbidden: string[] = [];
     client.observe((method, path, code) => {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse } from 'yaml';
 import { pino, type Logger } from 'pino';
+import { KubeConfig } from '@kubernetes/client-node';
 import { PATCH, type KubeClient, type KubeObject } from '../../../operator/src/kube/client.js';
 import { isNotFound } from '../../../operator/src/kube/errors.js';
 import { KubeConfigClient } from '../../../operator/src/kube/kube-config-client.js';
@@ -27,6 +28,33 @@ export function kubeconfigPath(): string {
     );
   }
   return path;
+}
+
+/**
+ * The test control plane's cluster (server, CA) with a bound token of `serviceAccount` as the
+ * user: what the kubelet mounts into a pod running as that account.
+ */
+export async function serviceAccountKubeConfig(
+  admin: KubeClient,
+  namespace: string,
+  serviceAccount: string,
+): Promise<KubeConfig> {
+  const review = await admin.request<{ status: { token: string } }>(
+    'POST',
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
+    {
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { expirationSeconds: 3600 },
+      },
+    },
+  );
+  const cluster = kubeConfigFromFile(kubeconfigPath()).getCurrentCluster();
+  if (cluster === null) throw new Error('the test kubeconfig has no cluster');
+  const kc = new KubeConfig();
+  kc.loadFromClusterAndUser(cluster, { name: serviceAccount, token: review.status.token });
+  return kc;
 }
 
 /** A client for the test control plane; every request is counted by method in `requests`. */

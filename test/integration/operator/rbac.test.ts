@@ -4,11 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { pino } from 'pino';
-import { KubeConfig } from '@kubernetes/client-node';
 import { PATCH, type KubeObject } from '../../../operator/src/kube/client.js';
 import { EventRecorder } from '../../../operator/src/kube/events.js';
 import { KubeConfigClient } from '../../../operator/src/kube/kube-config-client.js';
-import { kubeConfigFromFile } from '../../../operator/src/kube/kubeconfig.js';
 import { KubeApiError, isNotFound } from '../../../operator/src/kube/errors.js';
 import { LeaderElector } from '../../../operator/src/controller/leader-election.js';
 import { OperatorMetrics } from '../../../operator/src/observability/metrics.js';
@@ -19,7 +17,7 @@ import {
   createNamespace,
   deleteNamespace,
   isvcBody,
-  kubeconfigPath,
+  serviceAccountKubeConfig,
   paths,
   runtimeBody,
   testClient,
@@ -79,22 +77,7 @@ describe('the operator under its least-privilege RBAC (deploy/operator/rbac.yaml
       });
     }
     // A bound service-account token, as the kubelet would mount into the operator's pod.
-    const review = await admin.request<{ status: { token: string } }>(
-      'POST',
-      `/api/v1/namespaces/${ns}/serviceaccounts/tessera-operator/token`,
-      {
-        body: {
-          apiVersion: 'authentication.k8s.io/v1',
-          kind: 'TokenRequest',
-          spec: { expirationSeconds: 3600 },
-        },
-      },
-    );
-    // The admin kubeconfig's cluster (server, CA) with the service account's token as the user.
-    const cluster = kubeConfigFromFile(kubeconfigPath()).getCurrentCluster();
-    if (cluster === null) throw new Error('the test kubeconfig has no cluster');
-    const kc = new KubeConfig();
-    kc.loadFromClusterAndUser(cluster, { name: 'tessera-operator', token: review.status.token });
+    const kc = await serviceAccountKubeConfig(admin, ns, 'tessera-operator');
     sa = new KubeConfigClient(kc);
     await create(admin, paths.runtimes(ns), runtimeBody('rt', 'onnx', { namespace: ns }));
   });

@@ -8,7 +8,9 @@
 // faults, each a precise reason while the rest keep serving: a missing tarball, a truncated one,
 // an environment without mlserver, and crafted tarballs that try to write outside their folder.
 // Last, a second server on the same environments_dir with the tarball as the server-wide
-// MLSERVER_ENV_TARBALL reuses the unpacked folder (no unpack in its log, same inode and mtime).
+// MLSERVER_ENV_TARBALL reuses the unpacked folder (no unpack in its log, same inode and mtime),
+// and a third with environments_cache_bytes 0 keeps the folder its model uses, removes the unused
+// one at once and the used one when its model unloads.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import {
@@ -252,7 +254,11 @@ describe('per-model Python environments (environment_tarball, venv-pack)', () =>
     // Finished folders only (the tarball without mlserver unpacks fine): no partial folder and
     // no lock left, the refused tarballs' removed.
     const noMlserverHash = await sha256(peerEnv('TESSERA_NO_MLSERVER_ENV_TARBALL'));
-    assert.deepEqual((await readdir(envs)).sort(), [oldHash, noMlserverHash].sort());
+    // Beside them, `<sha256>.users` records this server's use of the one its models hold.
+    assert.deepEqual(
+      (await readdir(envs)).sort(),
+      [oldHash, `${oldHash}.users`, noMlserverHash].sort(),
+    );
     assert.ok(existsSync(join(envs, oldHash, 'bin', 'python')));
   });
 
@@ -326,5 +332,40 @@ describe('per-model Python environments (environment_tarball, venv-pack)', () =>
     assert.equal(after.mtimeMs, before.mtimeMs);
     await stop(running);
     running = undefined;
+  });
+
+  it('removes an environment once no model uses it, past environments_cache_bytes', async () => {
+    const folder = join(envs, oldHash);
+    assert.ok(existsSync(join(folder, 'bin', 'python')), 'left by the earlier servers');
+    running = await startPythonServer(
+      join(root, 'second'),
+      {
+        TESSERA_ENVIRONMENTS_DIR: envs,
+        MLSERVER_ENV_TARBALL: peerEnv('TESSERA_MLSERVER_ENV_TARBALL'),
+        TESSERA_ENVIRONMENTS_CACHE_BYTES: '0',
+      },
+      300_000,
+    );
+    const url = running.server.httpUrl;
+    await waitFor(
+      async () => (await restIndex(url)).every((e) => e.state === 'READY'),
+      'mnist-svm to load',
+      120_000,
+    );
+    // In use: kept, although the budget for unused ones is 0.
+    assert.ok(existsSync(join(folder, 'bin', 'python')));
+    // The other environment, unused since the first server, is removed at the first collection.
+    const noMlserverHash = await sha256(peerEnv('TESSERA_NO_MLSERVER_ENV_TARBALL'));
+    assert.equal(existsSync(join(envs, noMlserverHash)), false);
+    const unloaded = await postJson(`${url}/v2/repository/models/mnist-svm/unload`);
+    assert.equal(unloaded.status, 200, JSON.stringify(unloaded.body));
+    assert.equal(existsSync(folder), false, 'removed once its last model unloaded');
+    assert.deepEqual(
+      unpackLogs(running, 'removed an unused environment (environments_cache_bytes)')
+        .map((l) => l.environment)
+        .sort(),
+      [noMlserverHash, oldHash].sort(),
+    );
+    // Loading it again unpacks it again (the unit tests cover that; 169 MB packed is slow here).
   });
 });

@@ -4,9 +4,10 @@
 // By default the native ONNX runtime serves it even with a Python configured; with
 // `parameters.serve_with: "python"` MLServer's own SKLearnModel unpickles it in the Python worker.
 // Both answer with the digits scikit-learn predicted, and the chosen path is in the model metadata
-// and the server log.
+// and the server log. Without its ONNX file the same folder (a pickle only) goes to the Python
+// worker by default, since no native runtime can serve it, unless serve_with says "native".
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,9 +26,18 @@ describe('native or Python for mlserver_sklearn.SKLearnModel (mnist walk-through
   let server: ServerProcess;
 
   /** A copy of the walk-through folder under another name, with extra parameters. */
-  async function variant(name: string, parameters: Record<string, unknown>): Promise<void> {
+  async function variant(
+    name: string,
+    parameters: Record<string, unknown>,
+    { pickleOnly = false } = {},
+  ): Promise<void> {
     const folder = join(root, name);
     await cp(join(built, 'repo', 'mnist-svm'), folder, { recursive: true });
+    if (pickleOnly) {
+      for (const f of await readdir(folder)) {
+        if (f.endsWith('.onnx')) await rm(join(folder, f));
+      }
+    }
     const file = join(folder, 'model-settings.json');
     const settings = JSON.parse(await readFile(file, 'utf8')) as {
       parameters: Record<string, unknown>;
@@ -44,6 +54,8 @@ describe('native or Python for mlserver_sklearn.SKLearnModel (mnist walk-through
     exp = await makeWalkthroughModels(built);
     await variant('mnist-native', {});
     await variant('mnist-python', { serve_with: 'python' });
+    await variant('mnist-pickle', {}, { pickleOnly: true });
+    await variant('mnist-pickle-native', { serve_with: 'native' }, { pickleOnly: true });
     server = await startServer({
       folder: root,
       env: { TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
@@ -92,9 +104,24 @@ describe('native or Python for mlserver_sklearn.SKLearnModel (mnist walk-through
     const served = server.logs.filter(
       (l) => (l as { msg?: string }).msg === 'model served by the Python worker',
     ) as { model?: string }[];
-    assert.deepEqual(
-      served.map((l) => l.model),
-      ['mnist-python'],
+    // The default folder stays native; the pickle-only one (below) goes to Python too.
+    assert.deepEqual(served.map((l) => l.model).sort(), ['mnist-pickle', 'mnist-python']);
+  });
+
+  it('serves a folder with only the pickle in the Python worker by default', async () => {
+    assert.deepEqual(await predict('mnist-pickle'), exp.mnist.predict);
+    assert.equal(await runtimePath('mnist-pickle'), 'python');
+  });
+
+  it('keeps serve_with "native" on a pickle-only folder UNAVAILABLE with the reason', async () => {
+    const index = await postJson(`${server.httpUrl}/v2/repository/index`, {});
+    const entry = (index.body as { name: string; state: string; reason: string }[]).find(
+      (m) => m.name === 'mnist-pickle-native',
+    );
+    assert.equal(entry?.state, 'UNAVAILABLE', JSON.stringify(index.body));
+    assert.match(
+      entry.reason,
+      /\.joblib is a Python pickle\/joblib file: a pickled scikit-learn model cannot run in Node .*serve_with is "native": remove it/,
     );
   });
 });

@@ -263,3 +263,60 @@ void describe('SIGTERM during start-up', { timeout: 60_000 }, () => {
     }
   });
 });
+
+void describe('shutdown_delay_seconds', { timeout: 60_000 }, () => {
+  void it('keeps serving, unready and closing each connection, for the delay after SIGTERM, then exits 0', async () => {
+    const server = await startServer({ env: { TESSERA_SHUTDOWN_DELAY_SECONDS: '3' } });
+    const iris = {
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
+    };
+    let exitCode: number | null | undefined;
+    try {
+      assert.equal(await readiness(server), 200);
+      const exit = server.stop();
+      void exit.then((code) => (exitCode = code));
+      await waitFor(
+        () => server.logs.some((l) => (l as { msg?: string }).msg === 'Received signal'),
+        'the server to receive SIGTERM',
+      );
+      // Until the process exits: inference answers 200 with `connection: close`, readiness 503.
+      const answers: string[] = [];
+      const probes: (number | 'refused')[] = [];
+      for (let i = 0; i < 500 && exitCode === undefined; i++) {
+        probes.push(await readiness(server));
+        try {
+          const response = await fetch(`${server.httpUrl}/v2/models/iris/infer`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(iris),
+            signal: AbortSignal.timeout(2000),
+          });
+          await response.arrayBuffer();
+          answers.push(`${response.status} ${response.headers.get('connection') ?? ''}`);
+        } catch {
+          answers.push('refused');
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(await exit, 0, 'the process exits 0');
+      const served = answers.filter((a) => a === '200 close').length;
+      // The delay is 3 s and a round takes ~50 ms: far more than 10 answers come before the close.
+      assert.ok(served >= 10, `answers during the delay: ${answers.join(',')}`);
+      const firstRefused = answers.indexOf('refused');
+      assert.deepEqual(
+        answers
+          .slice(0, firstRefused === -1 ? answers.length : firstRefused)
+          .filter((a) => a !== '200 close'),
+        [],
+        'every answer before the listener closed was served and closed its connection',
+      );
+      assert.ok(!probes.includes(200), `readiness after SIGTERM: ${probes.join(',')}`);
+      assert.ok(probes.includes(503), 'readiness answered 503 while serving');
+      const messages = server.logs.map((l) => (l as { msg?: string }).msg);
+      assert.ok(messages.includes('Serving unready until the shutdown delay ends'));
+      assert.ok(messages.includes('Shutdown complete'));
+    } finally {
+      await server.stop();
+    }
+  });
+});

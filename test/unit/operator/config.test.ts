@@ -76,6 +76,16 @@ describe('loadConfig', () => {
     assert.equal(c.clusterRuntimes, false);
     assert.deepEqual(c.manifests.imagePullSecrets, ['mirror-a', 'mirror-b']);
     assert.equal(c.manifests.modelVolumeSizeLimit, '50Gi');
+    assert.equal(c.manifests.serverShutdownDelaySeconds, 10, 'the default shutdown delay');
+    assert.equal(
+      loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_SERVER_SHUTDOWN_DELAY_SECONDS: '0' })
+        .manifests.serverShutdownDelaySeconds,
+      0,
+    );
+    assert.throws(
+      () => loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_SERVER_SHUTDOWN_DELAY_SECONDS: '-1' }),
+      /TESSERA_OPERATOR_SERVER_SHUTDOWN_DELAY_SECONDS/,
+    );
     assert.throws(
       () => loadConfig({ KUBECONFIG: '/k', TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: 'lots' }),
       /TESSERA_OPERATOR_MODEL_VOLUME_SIZE_LIMIT: must be a memory quantity/,

@@ -336,6 +336,32 @@ describe('manifest builders', () => {
     assert.deepEqual(template?.spec?.nodeSelector, { pool: 'cpu' });
   });
 
+  it('rolls out surge-first and gives the server its shutdown delay within the grace period', () => {
+    const d = buildDeployment({
+      isvc: isvc(),
+      runtime: rt,
+      config: { ...manifestConfig, serverShutdownDelaySeconds: 20 },
+    });
+    assert.deepEqual(d.spec?.strategy, {
+      type: 'RollingUpdate',
+      rollingUpdate: { maxUnavailable: 0, maxSurge: '25%' },
+    });
+    const pod = d.spec?.template.spec;
+    const env = pod?.containers[0]?.env ?? [];
+    assert.equal(env.find((e) => e.name === ENV.shutdownDelaySeconds)?.value, '20');
+    // The delay, the server's 30 s shutdown bound and a margin: SIGKILL never cuts the drain.
+    assert.equal(pod?.terminationGracePeriodSeconds, 55);
+  });
+
+  it("keeps the predictor's own deploymentStrategy", () => {
+    const d = buildDeployment({
+      isvc: isvc({ deploymentStrategy: { type: 'Recreate' } }),
+      runtime: rt,
+      config: manifestConfig,
+    });
+    assert.deepEqual(d.spec?.strategy, { type: 'Recreate' });
+  });
+
   it('omits replicas from the Deployment when an HPA runs', () => {
     const d = buildDeployment({
       isvc: isvc({ minReplicas: 2, maxReplicas: 4 }),

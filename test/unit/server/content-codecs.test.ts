@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeRequest } from '../../../server/src/core/codecs/decode-request.js';
 import { encodeOutputs } from '../../../server/src/core/codecs/encode-response.js';
+import { requestedOutputNames } from '../../../server/src/core/request-validation.js';
 import type { InstanceMetadata } from '../../../server/src/core/model-runtime.js';
 import type {
   InferenceRequest,
@@ -345,5 +346,53 @@ void describe('runtimes that apply content types themselves', () => {
       pythonModel,
     );
     assert.equal(same, out);
+  });
+});
+
+void describe('MLServer Python runtimes: the request as MLServer hands it over', () => {
+  // MLflowRuntime's metadata from a column signature: double columns of shape [-1, 1], and the
+  // output named output-0 although the runtime answers output-1.
+  const mlflowModel: InstanceMetadata = {
+    platform: '',
+    inputs: [
+      { name: 'a', datatype: 'FP64', shape: [-1, 1] },
+      { name: 'b', datatype: 'FP64', shape: [-1, 1] },
+    ],
+    outputs: [{ name: 'output-0', datatype: 'INT64', shape: [-1] }],
+    appliesContentTypes: true,
+  };
+
+  void it("passes datatypes and shapes the signature does not say (MLServer's MLflow example)", () => {
+    const request: InferenceRequest = {
+      inputs: [input('a', 'FP32', [1], [7.4]), input('b', 'FP64', [1], [0.7])],
+    };
+    const [a, b] = decodeRequest(request, mlflowModel, noSettings);
+    assert.deepEqual([a?.datatype, a?.shape, b?.shape], ['FP32', [1], [1]]);
+    assert.deepEqual(Array.from(b?.data as Float64Array), [0.7]);
+  });
+
+  void it('passes inputs the metadata does not list, and leaves out ones it lists', () => {
+    // MLServer's NumpyRequestCodec names its tensor input-1; MLflow ignores extra columns.
+    const request = { inputs: [input('input-1', 'FP64', [1], [1]), input('c', 'FP64', [1], [2])] };
+    const names = decodeRequest(request, mlflowModel, noSettings).map((t) => t.name);
+    assert.deepEqual(names, ['input-1', 'c']);
+    const twice = { inputs: [input('a', 'FP64', [1], [1]), input('a', 'FP64', [1], [2])] };
+    assert.throws(() => decodeRequest(twice, mlflowModel, noSettings), /appears more than once/);
+  });
+
+  void it('lets the runtime answer outputs its metadata does not list, refusing duplicates', () => {
+    assert.deepEqual(requestedOutputNames([{ name: 'output-1' }], mlflowModel), ['output-1']);
+    assert.throws(
+      () => requestedOutputNames([{ name: 'output-1' }, { name: 'output-1' }], mlflowModel),
+      /requested more than once/,
+    );
+    assert.throws(
+      () =>
+        requestedOutputNames([{ name: 'output-1' }], {
+          ...mlflowModel,
+          appliesContentTypes: false,
+        }),
+      /unknown output 'output-1'/,
+    );
   });
 });

@@ -4,11 +4,25 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { Environments, READY_MARKER } from '../../../server/src/runtime/python/environments.js';
+import {
+  Environments,
+  READY_MARKER,
+  toRemove,
+} from '../../../server/src/runtime/python/environments.js';
 import { ServerError } from '../../../server/src/errors.js';
 import { tarGz, type TarEntry } from '../../support/archives.js';
 
@@ -40,7 +54,9 @@ describe('Environments (environment tarballs)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function environments(limits: { maxBytes?: number; maxEntries?: number } = {}): Environments {
+  function environments(
+    limits: { maxBytes?: number; maxEntries?: number; cacheBytes?: number } = {},
+  ): Environments {
     const log = (obj: object, msg: string): void => {
       lines.push({ ...(obj as Line), msg });
     };
@@ -48,6 +64,7 @@ describe('Environments (environment tarballs)', () => {
       dir: join(dir, 'envs'),
       maxBytes: limits.maxBytes ?? 1024 * 1024,
       maxEntries: limits.maxEntries ?? 100,
+      cacheBytes: limits.cacheBytes,
       logger: { info: log, warn: log, error: log, debug: log },
     });
   }
@@ -98,7 +115,9 @@ describe('Environments (environment tarballs)', () => {
     assert.equal(after.mtimeMs, before.mtimeMs);
     assert.equal(lines.filter((l) => l.msg === 'unpacking an environment tarball').length, 1);
     assert.equal(lines.filter((l) => l.msg === 'reusing an unpacked environment').length, 1);
-    assert.deepEqual((await readdir(join(dir, 'envs'))).length, 1);
+    // One environment (beside it, `<sha256>.users` records which servers use it).
+    const entries = await readdir(join(dir, 'envs'));
+    assert.deepEqual(entries.filter((n) => !n.endsWith('.users')).length, 1, String(entries));
   });
 
   it('makes a half-made folder (no ready marker) again', async () => {
@@ -215,7 +234,7 @@ describe('Environments (environment tarballs)', () => {
     await writeFile(join(dir, 'envs', `${hash}.lock`, 'pid'), String(gone));
     const root = await environments().prepare(file, 'env.tar.gz');
     assert.ok(existsSync(join(root, READY_MARKER)));
-    assert.deepEqual((await readdir(join(dir, 'envs'))).sort(), [hash]);
+    assert.deepEqual((await readdir(join(dir, 'envs'))).sort(), [hash, `${hash}.users`]);
 
     await chmod(join(dir, 'envs'), 0o777);
     assert.match(
@@ -237,5 +256,94 @@ describe('Environments (environment tarballs)', () => {
     assert.equal(await readFile(join(root, 'unpacked-at'), 'utf8'), root);
     assert.equal((await stat(join(root, 'bin', 'conda-unpack'))).mode & 0o111, 0o111);
     assert.equal((await stat(join(root, 'lib', 'mod.py'))).mode & 0o111, 0);
+  });
+
+  describe('removing unused environments (environments_cache_bytes)', () => {
+    /** An environment whose module holds `text` (so each has its own hash and size). */
+    const envWith = (text: string): TarEntry[] => [
+      ...ENV.slice(0, 3),
+      { name: 'lib/mod.py', content: Buffer.from(text) },
+    ];
+    const removed = (): string[] =>
+      lines
+        .filter((l) => l.msg === 'removed an unused environment (environments_cache_bytes)')
+        .map((l) => l.environment ?? '');
+    const hashOf = (file: string): string =>
+      execFileSync('sha256sum', [file], { encoding: 'utf8' }).split(' ')[0] ?? '';
+
+    it('keeps what is in use and removes an unused one at once with a budget of 0', async () => {
+      const envs = environments({ cacheBytes: 0 });
+      const a = await envs.acquire(await tarball(envWith('A = 1\n'), 'a.tar.gz'), 'a.tar.gz');
+      const a2 = await envs.acquire(join(dir, 'a.tar.gz'), 'a.tar.gz');
+      const b = await envs.acquire(await tarball(envWith('B = 22\n'), 'b.tar.gz'), 'b.tar.gz');
+      await a.release();
+      // Still held by the second model using it.
+      assert.ok(existsSync(join(a.folder, READY_MARKER)));
+      await a2.release();
+      assert.equal(existsSync(a.folder), false);
+      assert.deepEqual(removed(), [hashOf(join(dir, 'a.tar.gz'))]);
+      assert.ok(existsSync(join(b.folder, READY_MARKER)), 'the one in use stays');
+      await b.release();
+      assert.equal(existsSync(b.folder), false);
+      // Used again later: unpacked again.
+      const again = await envs.acquire(join(dir, 'a.tar.gz'), 'a.tar.gz');
+      assert.equal(await readFile(join(again.folder, 'lib', 'mod.py'), 'utf8'), 'A = 1\n');
+    });
+
+    it('removes the least recently used past the budget, and keeps the rest', async () => {
+      // Each module is 6 bytes: a budget of 13 keeps two unused environments, not three.
+      const envs = environments({ cacheBytes: 13 });
+      const leases = [];
+      for (const name of ['a', 'b', 'c']) {
+        const file = await tarball(envWith(`${name} = 1\n`), `${name}.tar.gz`);
+        leases.push(await envs.acquire(file, name));
+      }
+      const [a, b, c] = leases;
+      await b!.release();
+      await a!.release();
+      // b was released before a; its last use is made older than a's without relying on a clock.
+      await utimes(join(b!.folder, READY_MARKER), new Date(1000), new Date(1000));
+      assert.deepEqual(removed(), []);
+      await c!.release();
+      assert.deepEqual(removed(), [hashOf(join(dir, 'b.tar.gz'))]);
+      assert.ok(existsSync(join(a!.folder, READY_MARKER)));
+      assert.ok(existsSync(join(c!.folder, READY_MARKER)));
+    });
+
+    it("never removes one another live server uses, and forgets a dead server's use", async () => {
+      const envs = environments({ cacheBytes: 0 });
+      const shared = await tarball(envWith('S = 1\n'), 's.tar.gz');
+      const stale = await tarball(envWith('T = 1\n'), 't.tar.gz');
+      const s1 = await envs.acquire(shared, 's');
+      const t1 = await envs.acquire(stale, 't');
+      // Another server on the same folder: a live process (this one's parent) and a dead one.
+      const users = (file: string): string => join(dir, 'envs', `${hashOf(file)}.users`);
+      await writeFile(join(users(shared), String(process.ppid)), '');
+      await writeFile(join(users(stale), String(spawnSync('true').pid)), '');
+      await s1.release();
+      await t1.release();
+      assert.ok(existsSync(join(s1.folder, READY_MARKER)), 'the other server still uses it');
+      assert.equal(existsSync(t1.folder), false);
+      assert.deepEqual(removed(), [hashOf(stale)]);
+    });
+
+    it('chooses unused environments, least recently used first, until the rest fit', () => {
+      const env = (hash: string, bytes: number, lastUsedMs: number, inUse = false) => ({
+        hash,
+        bytes,
+        lastUsedMs,
+        inUse,
+      });
+      const envs = [
+        env('new', 5, 300),
+        env('old', 5, 100),
+        env('used', 50, 0, true),
+        env('mid', 5, 200),
+      ];
+      assert.deepEqual(toRemove(envs, 15), []);
+      assert.deepEqual(toRemove(envs, 10), ['old']);
+      assert.deepEqual(toRemove(envs, 4), ['old', 'mid', 'new']);
+      assert.deepEqual(toRemove([env('used', 50, 0, true)], 0), []);
+    });
   });
 });

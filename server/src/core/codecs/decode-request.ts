@@ -35,9 +35,12 @@ export function decodeRequest(
   if (inputs.length === 0) throw invalidInput("request has no 'inputs'");
   checkUniqueNames(inputs);
   if (metadata.appliesContentTypes === true) {
-    // The runtime's own codecs read the content types (MLServer's Python runtimes).
-    const specs = new Map(matchByName(inputs, metadata.inputs).map(([i, s]) => [i.name, s]));
-    return inputs.map((input) => conform(decodeTensor(input), specs.get(input.name), false, false));
+    // The runtime's own codecs read the content types (MLServer's Python runtimes), and, as in
+    // MLServer, the runtime checks the inputs, not the metadata: MLServer's MLflow example sends
+    // FP32 columns of shape [1] where the signature says double columns [-1, 1], its NumPy
+    // request codec names a tensor input-1 where the metadata says input-0, MLflow ignores
+    // columns its signature lacks and some it lists are optional (docs/python-runtimes.md).
+    return inputs.map((input) => decodeTensor(input));
   }
   const requestType = requestContentType(request.parameters, settings, metadata.defaultContentType);
   if (metadata.mlserverInputs !== true) {

@@ -6,12 +6,27 @@
  * `..`, no entry through a link; only the interpreter links of `bin/` may point outside, at the
  * base Python a venv-pack environment needs), bounded (bytes and entries), serialized per hash
  * in this process and across processes (a lock folder), and published by a rename: a folder
- * without the ready marker is half made and is made again.
+ * without the ready marker is half made and is made again. With `cacheBytes` set, environments no
+ * model uses are kept up to that many bytes and the least recently used are removed past it; an
+ * environment in use (by this server or by another one sharing the folder, each recorded as a
+ * pid file in `<sha256>.users/`) is never removed.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extractArchive } from '@tessera/agent/archive-extract';
@@ -25,7 +40,43 @@ export interface EnvironmentsOptions {
   readonly maxBytes: number;
   /** Entries one tarball may hold (`environment_max_entries`). */
   readonly maxEntries: number;
+  /**
+   * Bytes of unpacked environments no model uses that are kept for reuse; past it the least
+   * recently used are removed (`environments_cache_bytes`). Undefined: all are kept.
+   */
+  readonly cacheBytes?: number | undefined;
   readonly logger: Logger;
+}
+
+/** A model's use of an unpacked environment; `release` when the model unloads. */
+export interface EnvironmentLease {
+  readonly folder: string;
+  release(): Promise<void>;
+}
+
+/** What the collector knows of one complete environment. Pure input of {@link toRemove}. */
+export interface EnvironmentUse {
+  readonly hash: string;
+  readonly bytes: number;
+  /** When a model last started or stopped using it (ms since the epoch). */
+  readonly lastUsedMs: number;
+  readonly inUse: boolean;
+}
+
+/**
+ * The environments to remove so that the unused ones take at most `cacheBytes`: unused ones, least
+ * recently used first. Pure, for the unit tests.
+ */
+export function toRemove(envs: readonly EnvironmentUse[], cacheBytes: number): string[] {
+  const unused = envs.filter((e) => !e.inUse).sort((a, b) => a.lastUsedMs - b.lastUsedMs);
+  let kept = unused.reduce((n, e) => n + e.bytes, 0);
+  const out: string[] = [];
+  for (const env of unused) {
+    if (kept <= cacheBytes) break;
+    out.push(env.hash);
+    kept -= env.bytes;
+  }
+  return out;
 }
 
 /** The file whose presence means `<dir>/<hash>` is complete. */
@@ -35,6 +86,9 @@ const CONDA_UNPACK_TIMEOUT_MS = 10 * 60_000;
 /** How long a load waits for another process that is unpacking the same tarball. */
 const LOCK_WAIT_MS = 30 * 60_000;
 const LOCK_POLL_MS = 200;
+
+/** An unpacked environment's folder name. */
+const HASH_FOLDER = /^[0-9a-f]{64}$/;
 
 /** `bin/python`, `bin/python3`, `bin/python3.11`: the links venv makes to its base interpreter. */
 const INTERPRETER_LINK = /^python(\d+(\.\d+)?)?$/;
@@ -82,6 +136,11 @@ export class Environments {
   /** Unpacks in progress in this process, by hash, so concurrent loads share one. */
   readonly #pending = new Map<string, Promise<string>>();
 
+  /** Models of this server using each environment, by hash. */
+  readonly #uses = new Map<string, number>();
+  /** The collection running now; one at a time. */
+  #collecting: Promise<void> = Promise.resolve();
+
   /** The folder checked once: created private, owned by this user, writable by no one else. */
   #dirChecked: Promise<void> | undefined;
 
@@ -113,9 +172,47 @@ export class Environments {
 
   /**
    * The unpacked folder of `tarball` (an absolute path; `shownAs` is how the user wrote it, for
-   * messages), unpacking it first when no complete copy exists.
+   * messages), unpacking it first when no complete copy exists. The use is never released (see
+   * {@link acquire}).
    */
   async prepare(tarball: string, shownAs: string): Promise<string> {
+    return (await this.acquire(tarball, shownAs)).folder;
+  }
+
+  /**
+   * As {@link prepare}, held until `release`: an environment is removed by the collector only
+   * when no model of any server sharing `environments_dir` holds it.
+   */
+  async acquire(tarball: string, shownAs: string): Promise<EnvironmentLease> {
+    const hash = await this.#hashOf(tarball, shownAs);
+    // Recorded before looking for the folder, so a collector that has not seen this use yet
+    // removes the folder whole before we look (and we unpack it again), never while we use it.
+    await this.#use(hash);
+    let folder: string;
+    try {
+      folder = await this.#shared(tarball, shownAs, hash);
+      await this.#touch(hash);
+    } catch (error) {
+      await this.#unuse(hash);
+      throw error;
+    }
+    // A new environment may push the unused ones past the budget.
+    await this.#collect();
+    let released = false;
+    return {
+      folder,
+      release: async () => {
+        if (released) return;
+        released = true;
+        await this.#unuse(hash);
+        await this.#touch(hash);
+        await this.#collect();
+      },
+    };
+  }
+
+  /** Checks the tarball and its folder, and hashes it. */
+  async #hashOf(tarball: string, shownAs: string): Promise<string> {
     const { maxBytes } = this.#options;
     let info;
     try {
@@ -130,7 +227,11 @@ export class Environments {
       );
     }
     await this.#checkDir();
-    const hash = await sha256(tarball);
+    return sha256(tarball);
+  }
+
+  /** The unpacked folder, shared by concurrent loads of the same hash. */
+  #shared(tarball: string, shownAs: string, hash: string): Promise<string> {
     let pending = this.#pending.get(hash);
     if (pending === undefined) {
       pending = this.#unpackOnce(tarball, shownAs, hash).finally(() => {
@@ -170,8 +271,9 @@ export class Environments {
     await mkdir(partial);
     logger.info({ environment: hash, tarball: shownAs }, 'unpacking an environment tarball');
     try {
+      let bytes: number;
       try {
-        await extractArchive(tarball, (await isGzip(tarball)) ? 'tgz' : 'tar', partial, {
+        bytes = await extractArchive(tarball, (await isGzip(tarball)) ? 'tgz' : 'tar', partial, {
           maxBytes,
           maxEntries,
           keepExecutable: true,
@@ -189,13 +291,120 @@ export class Environments {
       await rename(partial, target);
       await fixPrefixes(target, shownAs);
       await checkInterpreter(target, shownAs);
-      await writeFile(join(target, READY_MARKER), `${hash}\n`);
+      // The second line is the size, so the collector need not walk the folder.
+      await writeFile(join(target, READY_MARKER), `${hash}\n${String(bytes)}\n`);
     } catch (error) {
       await rm(partial, { recursive: true, force: true });
       await rm(target, { recursive: true, force: true });
       throw error;
     }
     logger.info({ environment: hash, tarball: shownAs }, 'environment tarball unpacked');
+  }
+
+  #users(hash: string): string {
+    return join(this.#options.dir, `${hash}.users`);
+  }
+
+  async #use(hash: string): Promise<void> {
+    const count = (this.#uses.get(hash) ?? 0) + 1;
+    this.#uses.set(hash, count);
+    if (count > 1) return;
+    const file = join(this.#users(hash), String(process.pid));
+    await mkdir(this.#users(hash), { recursive: true });
+    // Another server may remove the folder when its last use ends, between the two calls.
+    await writeFile(file, '').catch(async (error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(this.#users(hash), { recursive: true });
+      await writeFile(file, '');
+    });
+  }
+
+  async #unuse(hash: string): Promise<void> {
+    const count = (this.#uses.get(hash) ?? 1) - 1;
+    if (count > 0) {
+      this.#uses.set(hash, count);
+      return;
+    }
+    this.#uses.delete(hash);
+    await rm(join(this.#users(hash), String(process.pid)), { force: true });
+    // Gone once no server uses it (rmdir refuses a folder another server wrote into).
+    await rmdir(this.#users(hash)).catch(() => undefined);
+  }
+
+  /** The ready marker's time is the environment's last use (it survives restarts). */
+  async #touch(hash: string): Promise<void> {
+    const now = new Date();
+    await utimes(join(this.#options.dir, hash, READY_MARKER), now, now).catch(() => undefined);
+  }
+
+  /** Whether a model of any server uses `hash` (a pid file of a live process; stale ones go). */
+  async #inUse(hash: string): Promise<boolean> {
+    if ((this.#uses.get(hash) ?? 0) > 0) return true;
+    const names = await readdir(this.#users(hash)).catch(() => [] as string[]);
+    for (const name of names) {
+      const pid = Number(name);
+      if (pid !== process.pid && Number.isInteger(pid) && pid > 0 && alive(pid)) return true;
+      await rm(join(this.#users(hash), name), { force: true });
+    }
+    return false;
+  }
+
+  /** Removes unused environments past `cacheBytes`; serialized, and failures only logged. */
+  #collect(): Promise<void> {
+    const { cacheBytes, logger } = this.#options;
+    if (cacheBytes === undefined) return Promise.resolve();
+    this.#collecting = this.#collecting
+      .then(() => this.#collectOnce(cacheBytes))
+      .catch((error: unknown) => {
+        logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'could not remove unused environments',
+        );
+      });
+    return this.#collecting;
+  }
+
+  async #collectOnce(cacheBytes: number): Promise<void> {
+    const { dir, logger } = this.#options;
+    const envs: EnvironmentUse[] = [];
+    for (const hash of (await readdir(dir)).filter((n) => HASH_FOLDER.test(n))) {
+      const marker = join(dir, hash, READY_MARKER);
+      const info = await stat(marker).catch(() => undefined);
+      // No marker: being unpacked (or a crash's leftover, which the next unpack replaces).
+      if (info === undefined) continue;
+      const [, size] = (await readFile(marker, 'utf8')).split('\n');
+      const bytes = Number(size);
+      envs.push({
+        hash,
+        bytes: Number.isFinite(bytes) && bytes > 0 ? bytes : info.size,
+        lastUsedMs: info.mtimeMs,
+        inUse: await this.#inUse(hash),
+      });
+    }
+    for (const hash of toRemove(envs, cacheBytes)) {
+      const release = await this.#lock(join(dir, `${hash}.lock`));
+      try {
+        // Checked again under the lock: a load may have started using it meanwhile.
+        if (await this.#inUse(hash)) continue;
+        const doomed = join(dir, `.${hash}.${String(process.pid)}.removing`);
+        await rename(join(dir, hash), doomed);
+        // A load that found the folder just before the rename recorded its use before looking:
+        // seen now, the folder goes back (a load after the rename finds none and waits for the
+        // lock, then unpacks again).
+        if (await this.#inUse(hash)) {
+          await rename(doomed, join(dir, hash));
+          continue;
+        }
+        await rm(doomed, { recursive: true, force: true });
+      } finally {
+        await release();
+      }
+      const env = envs.find((e) => e.hash === hash);
+      logger.info(
+        { environment: hash, bytes: env?.bytes, cacheBytes },
+        'removed an unused environment (environments_cache_bytes)',
+      );
+    }
   }
 
   /** A lock folder holding the owner's pid; a lock whose owner is gone is taken over. */

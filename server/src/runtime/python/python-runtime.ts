@@ -20,8 +20,9 @@ import { toRawBytes } from '../../core/tensor-encode.js';
 import type { DecodedRequest, Parameters, Tensor, TensorMetadata } from '../../core/types.js';
 import { isDatatype } from '../../core/datatype.js';
 import { ErrorCode, ServerError } from '../../errors.js';
-import { Environments } from './environments.js';
-import { PythonWorker } from './python-worker.js';
+import type { Environments } from './environments.js';
+import { type CustomMetricSink, type ModelLabels, parseMetricHead } from './metric-frames.js';
+import { PythonWorkerGroup } from './python-worker-group.js';
 import type { Frame } from './wire.js';
 
 export interface PythonRuntimeOptions {
@@ -32,6 +33,10 @@ export interface PythonRuntimeOptions {
   /** Unpacks environment tarballs; undefined: environment_tarball is refused. */
   readonly environments?: Environments | undefined;
   readonly maxInFlight: number;
+  /** Worker processes per environment (the server's `parallel_workers`, at least 1). */
+  readonly processes?: number;
+  /** Where custom metrics (`mlserver.register` / `mlserver.log`) go; undefined: dropped. */
+  readonly customMetrics?: CustomMetricSink | undefined;
   readonly logger: Logger;
 }
 
@@ -47,11 +52,19 @@ function loadFailed(source: string, message: string): ServerError {
   return new ServerError(ErrorCode.MODEL_LOAD_FAILED, `${source}: ${message}`);
 }
 
+/** A model's interpreter, and what to give back when the model unloads (an environment's use). */
+export interface ModelPython {
+  readonly python: string;
+  readonly release: () => Promise<void>;
+}
+
+const NOTHING_TO_RELEASE = (): Promise<void> => Promise.resolve();
+
 /** The Python of the model's (or the server's) environment tarball, unpacked; undefined: none. */
 async function tarballPython(
   settings: ModelSettings,
   options: Pick<PythonRuntimeOptions, 'envTarball' | 'environments'>,
-): Promise<string | undefined> {
+): Promise<ModelPython | undefined> {
   const tarball = settings.parameters['environment_tarball'];
   const own = typeof tarball === 'string' && tarball !== '';
   const path = own
@@ -65,7 +78,8 @@ async function tarballPython(
     throw loadFailed(settings.source, 'environment tarballs are not enabled in this server');
   }
   try {
-    return join(await options.environments.prepare(path, shownAs), 'bin', 'python');
+    const lease = await options.environments.acquire(path, shownAs);
+    return { python: join(lease.folder, 'bin', 'python'), release: () => lease.release() };
   } catch (error) {
     if (error instanceof ServerError) throw loadFailed(settings.source, error.message);
     throw error;
@@ -80,11 +94,11 @@ async function tarballPython(
 export async function pythonFor(
   settings: ModelSettings,
   options: Pick<PythonRuntimeOptions, 'pythonExecutable' | 'envTarball' | 'environments'>,
-): Promise<string> {
+): Promise<ModelPython> {
   const env = settings.parameters['environment_path'];
   if (typeof env === 'string' && env !== '') {
     const root = isAbsolute(env) ? env : join(settings.folder, env);
-    return join(root, 'bin', 'python');
+    return { python: join(root, 'bin', 'python'), release: NOTHING_TO_RELEASE };
   }
   const tarball = await tarballPython(settings, options);
   if (tarball !== undefined) return tarball;
@@ -94,7 +108,7 @@ export async function pythonFor(
       `implementation '${settings.implementation}' is a Python class and no Python is configured: set python_executable in settings.json (or TESSERA_PYTHON_EXECUTABLE) to a Python with mlserver installed, or parameters.environment_path to such a virtualenv (parameters.environment_tarball to a packed one)`,
     );
   }
-  return options.pythonExecutable;
+  return { python: options.pythonExecutable, release: NOTHING_TO_RELEASE };
 }
 
 /** The raw settings the worker builds MLServer's ModelSettings from. */
@@ -111,46 +125,98 @@ function workerSettings(settings: ModelSettings): Record<string, unknown> {
   };
 }
 
+/** A JSON object from the worker as parameters, or undefined (absent, empty, not an object). */
+function toParameters(value: unknown): Parameters | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  return Object.keys(value).length > 0 ? (value as Parameters) : undefined;
+}
+
+/** The worker's tensor metadata, with their parameters (MLflow's content types). */
 function toMetadata(items: unknown): TensorMetadata[] {
   if (!Array.isArray(items)) return [];
-  return items.flatMap((item: { name?: unknown; datatype?: unknown; shape?: unknown }) =>
-    typeof item.name === 'string' &&
-    typeof item.datatype === 'string' &&
-    isDatatype(item.datatype) &&
-    Array.isArray(item.shape)
-      ? [{ name: item.name, datatype: item.datatype, shape: item.shape as number[] }]
-      : [],
+  return items.flatMap(
+    (item: { name?: unknown; datatype?: unknown; shape?: unknown; parameters?: unknown }) => {
+      if (
+        typeof item.name !== 'string' ||
+        typeof item.datatype !== 'string' ||
+        !isDatatype(item.datatype) ||
+        !Array.isArray(item.shape)
+      ) {
+        return [];
+      }
+      const parameters = toParameters(item.parameters);
+      const shape = item.shape as number[];
+      return [
+        { name: item.name, datatype: item.datatype, shape, ...(parameters && { parameters }) },
+      ];
+    },
   );
+}
+
+/**
+ * Hands a worker's METRIC frame to the sink, labelled with the model it ran in (the worker names
+ * the model key; a key this server did not give out is ignored, as is a malformed head).
+ */
+function metricHandler(
+  sink: CustomMetricSink | undefined,
+  models: ReadonlyMap<string, ModelLabels>,
+): (head: unknown) => void {
+  return (raw) => {
+    const head = parseMetricHead(raw);
+    if (sink === undefined || head === undefined) return;
+    const model = head.key === null ? { name: '', version: '' } : models.get(head.key);
+    if (model === undefined) return;
+    if (head.op === 'register') sink.register(model, head.name, head.description);
+    else sink.observe(model, head.name, head.value);
+  };
 }
 
 /** Creates the Python runtime; workers are kept per interpreter and started on first load. */
 export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime {
-  const workers = new Map<string, PythonWorker>();
+  const workers = new Map<string, PythonWorkerGroup>();
+  /** Each loaded model's labels by its key, for the custom metrics its worker reports. */
+  const models = new Map<string, ModelLabels>();
+  const onMetric = metricHandler(options.customMetrics, models);
   let nextKey = 1;
   return {
     name: 'python',
     aliases: [],
     accepts: isPythonClass,
     async load(settings: ModelSettings): Promise<ModelInstance> {
-      const python = await pythonFor(settings, options);
+      const { python, release } = await pythonFor(settings, options);
       let worker = workers.get(python);
       if (worker === undefined) {
-        worker = new PythonWorker({
+        worker = new PythonWorkerGroup({
           python,
           logger: options.logger,
           maxInFlight: options.maxInFlight,
+          processes: options.processes ?? 1,
+          onMetric,
         });
         workers.set(python, worker);
       }
       const key = `${settings.name}:${settings.version ?? ''}:${String(nextKey++)}`;
-      let reply: { platform?: unknown; inputs?: unknown; outputs?: unknown; streams?: unknown };
+      // MLServer labels a model's custom metrics with its name and version ("" when none).
+      models.set(key, { name: settings.name, version: settings.version ?? '' });
+      let reply: {
+        platform?: unknown;
+        inputs?: unknown;
+        outputs?: unknown;
+        streams?: unknown;
+        parameters?: unknown;
+      };
       try {
         reply = (await worker.load(key, {
           settings: workerSettings(settings),
           source: join(settings.folder, 'model-settings.json'),
         })) as typeof reply;
       } catch (error) {
-        if (worker.pid === undefined) workers.delete(python);
+        models.delete(key);
+        // Processes left with no model (a failed first load) stop, so none runs from an
+        // environment that is no longer held.
+        if (worker.idle) await worker.stop();
+        if (!worker.running) workers.delete(python);
+        await release();
         if (error instanceof ServerError) throw loadFailed(settings.source, error.message);
         throw error;
       }
@@ -159,7 +225,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
           model: settings.name,
           implementation: settings.implementation,
           runtime_path: 'python',
-          pid: worker.pid,
+          pids: worker.pids,
           mlserver: worker.hello.mlserver,
         },
         'model served by the Python worker',
@@ -174,13 +240,19 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         // MLServer's codecs (custom ones included) run in the worker, as in MLServer.
         appliesContentTypes: true,
         parameters: {
+          // The model's own metadata parameters first (MLflowRuntime's content_type), as MLServer
+          // answers them; then where Tessera serves it from.
+          ...toParameters(reply.parameters),
           runtime_path: 'python',
           python_class: settings.implementation,
           mlserver_version: worker.hello.mlserver ?? '',
         },
       };
-      return new PythonInstance(worker, key, metadata, reply.streams === true, () => {
-        if (worker.pid === undefined) workers.delete(python);
+      return new PythonInstance(worker, key, metadata, reply.streams === true, async () => {
+        models.delete(key);
+        if (!worker.running) workers.delete(python);
+        // After the worker let go of it: only then may the environment's folder be removed.
+        await release();
       });
     },
     async close(): Promise<void> {
@@ -192,9 +264,9 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
 
 class PythonInstance implements ModelInstance {
   readonly metadata: InstanceMetadata;
-  readonly #worker: PythonWorker;
+  readonly #worker: PythonWorkerGroup;
   readonly #key: string;
-  readonly #onUnload: () => void;
+  readonly #onUnload: () => Promise<void>;
   /** Present when the model's class has its own `predict_stream` (Triton's decoupled models). */
   readonly inferStream?: (
     request: DecodedRequest,
@@ -202,11 +274,11 @@ class PythonInstance implements ModelInstance {
   ) => AsyncIterator<RuntimeResult>;
 
   constructor(
-    worker: PythonWorker,
+    worker: PythonWorkerGroup,
     key: string,
     metadata: InstanceMetadata,
     streams: boolean,
-    onUnload: () => void,
+    onUnload: () => Promise<void>,
   ) {
     this.#worker = worker;
     this.#key = key;
@@ -220,7 +292,7 @@ class PythonInstance implements ModelInstance {
     options: { outputNames?: readonly string[]; signal?: AbortSignal },
   ): Promise<RuntimeResult> {
     const [head, body] = this.#frame(request, options.outputNames);
-    return toResult(await this.#worker.infer(head, body, options.signal));
+    return toResult(await this.#worker.infer(this.#key, head, body, options.signal));
   }
 
   /** MLServer's `predict_stream`, one request in, each response as the worker sends it. */
@@ -229,7 +301,7 @@ class PythonInstance implements ModelInstance {
     options: { outputNames?: readonly string[] },
   ): AsyncGenerator<RuntimeResult, void, undefined> {
     const [head, body] = this.#frame(request, options.outputNames);
-    for await (const frame of this.#worker.stream(head, body)) yield toResult(frame);
+    for await (const frame of this.#worker.stream(this.#key, head, body)) yield toResult(frame);
   }
 
   /** The worker's request head (tensor layout) and body (raw tensor bytes). */
@@ -262,11 +334,11 @@ class PythonInstance implements ModelInstance {
 
   async unload(): Promise<void> {
     await this.#worker.unload(this.#key);
-    this.#onUnload();
+    await this.#onUnload();
   }
 
   unavailable(): string | undefined {
-    const down = this.#worker.downReason;
+    const down = this.#worker.unavailable(this.#key);
     return down === undefined ? undefined : `the Python worker is restarting: ${down}`;
   }
 }

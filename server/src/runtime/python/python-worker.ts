@@ -30,6 +30,10 @@ export interface PythonWorkerOptions {
   readonly maxInFlight: number;
   /** Called when the worker died: `reason` says why (for logs and the models' reason). */
   readonly onExit?: (reason: string) => void;
+  /** Receives the worker's METRIC frames (custom metrics from `mlserver.register` / `log`). */
+  readonly onMetric?: (head: unknown) => void;
+  /** Which process of its environment this is (0-based), for the log lines. */
+  readonly index?: number;
 }
 
 interface Pending {
@@ -89,6 +93,30 @@ export class PythonWorker {
 
   get pid(): number | undefined {
     return this.#child?.pid;
+  }
+
+  /** Calls in flight now (streams included). */
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** How many models this process holds. */
+  get models(): number {
+    return this.#held.size;
+  }
+
+  /** Whether this process holds the model `key` (loaded, or to be loaded when it restarts). */
+  holds(key: string): boolean {
+    return this.#held.has(key);
+  }
+
+  /**
+   * Records a model for a process that is restarting, without calling it: the restart loads every
+   * held model before the process serves again (a load while a sibling process serves must not wait
+   * for, or fail with, this one's backoff).
+   */
+  hold(key: string, head: Record<string, unknown>): void {
+    this.#held.set(key, { head: { ...head, key } });
   }
 
   /** Loads a model (starting the worker if needed); resolves with the worker's OK head. */
@@ -209,6 +237,8 @@ export class PythonWorker {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    // A stopped worker is not restarting: its next load starts it afresh.
+    this.#down = undefined;
     const child = this.#child;
     this.#child = undefined;
     this.#ready = undefined;
@@ -310,11 +340,20 @@ export class PythonWorker {
           return;
         }
         for (const frame of frames) {
+          if (frame.kind === MessageKind.METRIC) {
+            this.#options.onMetric?.(frame.head);
+            continue;
+          }
           if (frame.kind === MessageKind.HELLO) {
             greeted = true;
             this.hello = frame.head as typeof this.hello;
             logger.info(
-              { worker: 'python', pid: child.pid, ...this.hello },
+              {
+                worker: 'python',
+                pid: child.pid,
+                process: this.#options.index ?? 0,
+                ...this.hello,
+              },
               'Python worker started',
             );
             resolve();
@@ -376,7 +415,10 @@ export class PythonWorker {
   #scheduleRestart(reason: string): void {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_START_MS * 2 ** this.#restarts);
     this.#restarts++;
-    this.#options.logger.warn({ worker: 'python', delayMs: delay }, `${reason}; restarting it`);
+    this.#options.logger.warn(
+      { worker: 'python', process: this.#options.index ?? 0, delayMs: delay },
+      `${reason}; restarting it`,
+    );
     setTimeout(() => void this.#restart(), delay).unref();
   }
 
@@ -388,7 +430,12 @@ export class PythonWorker {
       this.#down = undefined;
       this.#upSince = Date.now();
       this.#options.logger.info(
-        { worker: 'python', pid: this.pid, models: this.#held.size },
+        {
+          worker: 'python',
+          pid: this.pid,
+          process: this.#options.index ?? 0,
+          models: this.#held.size,
+        },
         'Python worker restarted; models loaded again',
       );
     } catch (error) {

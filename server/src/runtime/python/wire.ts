@@ -36,6 +36,12 @@ export const MessageKind = {
   PART: 8,
   /** server → worker: stop the stream with this message id (the client went away). */
   CANCEL: 9,
+  /**
+   * worker → server, unasked (id 0): a custom metric from `mlserver.register` (head `{ op:
+   * "register", name, description, key }`) or `mlserver.log` (`{ op: "observe", name, value, key }`),
+   * `key` naming the model whose load or predict it ran in (null outside one).
+   */
+  METRIC: 10,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 

@@ -111,6 +111,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   installBodyParser(app, settings.max_json_depth);
   installHooks(app, deps.metrics);
+  closeConnectionsWhenShuttingDown(app, deps.dataplane);
   installErrorHandling(app);
 
   if (settings.gzip_enabled) {
@@ -209,6 +210,17 @@ function installHooks(app: FastifyInstance, metrics: ServerMetrics): void {
       },
       'Request completed',
     );
+  });
+}
+
+/**
+ * During the shutdown delay every answer closes its connection (RFC 9112 §9.6): a kept-alive
+ * client, or kube-proxy's conntrack entry for it, would keep sending to this pod after its
+ * endpoint was removed; a new connection goes to a pod that stays.
+ */
+function closeConnectionsWhenShuttingDown(app: FastifyInstance, dataplane: DataPlane): void {
+  app.addHook('onRequest', async (_request, reply) => {
+    if (dataplane.shuttingDown()) void reply.header('connection', 'close');
   });
 }
 

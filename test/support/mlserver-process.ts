@@ -1,0 +1,97 @@
+// Real MLServer (`mlserver start <folder>`, the `mlserver` command of a peer virtualenv) on free
+// loopback ports, as the reference a test compares Tessera with: same folder, same requests.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { freePort } from './free-port.js';
+
+export interface MlserverProcess {
+  readonly httpUrl: string;
+  readonly grpcAddress: string;
+  /** Sends SIGTERM (SIGKILL after 10 s) and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts MLServer from `python`'s virtualenv on `folder` and resolves once every model in
+ * `models` is ready. parallel_workers is 0 (the models run in the server process): the answers
+ * are the same, and the suite's two cores are spared an inference-pool process.
+ */
+export async function startMlserver(options: {
+  python: string;
+  folder: string;
+  models: readonly string[];
+  timeoutMs?: number;
+}): Promise<MlserverProcess> {
+  const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
+  // MLServer keeps its metrics files in its working folder: give it one of its own.
+  const cwd = await mkdtemp(join(tmpdir(), 'tessera-mlserver-'));
+  const child = spawn(join(dirname(options.python), 'mlserver'), ['start', options.folder], {
+    cwd,
+    env: {
+      ...process.env,
+      MLSERVER_HOST: '127.0.0.1',
+      MLSERVER_HTTP_PORT: String(http),
+      MLSERVER_GRPC_PORT: String(grpc),
+      MLSERVER_METRICS_PORT: String(metrics),
+      MLSERVER_PARALLEL_WORKERS: '0',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-20_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<void>((resolveExit) => {
+    child.once('exit', () => {
+      resolveExit();
+    });
+  });
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+    await rm(cwd, { recursive: true, force: true });
+  };
+  const httpUrl = `http://127.0.0.1:${String(http)}`;
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  if (await modelsReady(httpUrl, options.models, options.timeoutMs ?? 120_000, gone)) {
+    return { httpUrl, grpcAddress: `127.0.0.1:${String(grpc)}`, stop };
+  }
+  const why = gone() ? 'exited before it was ready' : 'was not ready within the deadline';
+  await stop();
+  throw new Error(`mlserver ${why}:\n${output}`);
+}
+
+/**
+ * Polls `/v2/models/{m}/ready` of every model on a V2 server (MLServer or Tessera) until all are
+ * ready (true), the deadline passes or `gone()` says the server exited (false).
+ */
+export async function modelsReady(
+  httpUrl: string,
+  models: readonly string[],
+  timeoutMs: number,
+  gone: () => boolean = () => false,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  const urls = models.map((m) => `${httpUrl}/v2/models/${m}/ready`);
+  while (Date.now() < deadline && !gone()) {
+    if ((await Promise.all(urls.map(isReady))).every(Boolean)) return true;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 250));
+  }
+  return false;
+}
