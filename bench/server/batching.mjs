@@ -19,7 +19,7 @@ import { writeResultsBlock } from '../operator/results-file.ts';
 import { runWrk, writeWrkScript } from './load.mjs';
 import { findWrk } from './peers.mjs';
 import { restJson } from './probe.mjs';
-import { median } from './report.mjs';
+import { median } from './format.mjs';
 import { freePort, startPinned, stop, treeCpuSeconds, waitReady } from './servers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));

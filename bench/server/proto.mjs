@@ -82,3 +82,27 @@ function decodeRaw(datatype, buf) {
       return [];
   }
 }
+
+const TYPED_ARRAYS = { INT32: Int32Array, FP32: Float32Array };
+
+/**
+ * A ModelInferRequest with every input sent as raw_input_contents; `inputs` are
+ * { name, datatype (INT32 | FP32), shape, values }.
+ */
+export function encodeRawTensorsRequest({ model, inputs }) {
+  const { request } = types();
+  const raw = inputs.map(({ datatype, values }) => {
+    const Typed = TYPED_ARRAYS[datatype];
+    if (!Typed) throw new Error(`encodeRawTensorsRequest: unsupported datatype ${datatype}`);
+    const a = Typed.from(values);
+    return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  });
+  const message = {
+    model_name: model,
+    inputs: inputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })),
+    raw_input_contents: raw,
+  };
+  const err = request.verify(message);
+  if (err) throw new Error(`bad ModelInferRequest: ${err}`);
+  return Buffer.from(request.encode(request.fromObject(message)).finish());
+}

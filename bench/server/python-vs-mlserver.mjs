@@ -18,7 +18,7 @@ import { runGrpc, runWrk, writeWrkScript } from './load.mjs';
 import { findWrk, provisionMlserver } from './peers.mjs';
 import { grpcOnce, restJson } from './probe.mjs';
 import { encodeInferRequest } from './proto.mjs';
-import { median } from './report.mjs';
+import { median } from './format.mjs';
 import {
   freePort,
   ownCpuSeconds,

@@ -1,27 +1,17 @@
-// Turns the measurements into bench/RESULTS.md's "## Server" section (other sections of the file,
-// such as the operator's, are kept) and bench/server/last-run.json (raw rounds, no local paths).
+// Turns the measurements into bench/RESULTS.md's "## Server" and "## Server: Tessera vs Triton"
+// sections (other sections of the file, such as the operator's, are kept; a part that was skipped
+// keeps its previous section) and bench/server/last-run.json (raw rounds, no local paths; the
+// Triton comparison under `triton`).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { f0, f2, f3, max, median, pct, spread } from './format.mjs';
+import { TRITON_HEADING, tritonSection } from './triton-report.mjs';
 
 const PAIRS = [
   ['tessera-pw1', 'mlserver-pw1', 'defaults: parallel_workers 1 on both'],
   ['tessera-pw0', 'mlserver-pw0', 'parallel_workers 0 on both (in-process inference)'],
   ['tessera-pw0', 'mlserver-pw1', "Tessera's fastest vs MLServer's default"],
 ];
-
-export function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-const min = (xs) => Math.min(...xs);
-const max = (xs) => Math.max(...xs);
-const f0 = (x) => (Number.isFinite(x) ? x.toFixed(0) : '–');
-const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '–');
-const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '–');
-const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)} %` : '–');
-const spread = (xs, fmt) => `${fmt(median(xs))} (${fmt(min(xs))}–${fmt(max(xs))})`;
 
 function pairRows(measured) {
   const rows = [];
@@ -173,14 +163,29 @@ function section(data) {
   return lines.join('\n');
 }
 
-function merge(existing, sectionText) {
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Start and end offsets of the `## <heading>` section of `text` (up to the next `## `). */
+function sectionBounds(text, heading) {
+  const start = text.search(new RegExp(`^## ${escapeRegExp(heading)}\\s*$`, 'm'));
+  if (start < 0) return undefined;
+  const next = text.slice(start + 1).search(/^## (?!#)/m);
+  return { start, end: next < 0 ? text.length : start + 1 + next };
+}
+
+/**
+ * Replaces the `## <heading>` section of `existing`; a new one goes right after the `## <after>`
+ * section when there is one, else at the end.
+ */
+export function merge(existing, heading, sectionText, after) {
   if (!existing) return `# Benchmark results\n\n${sectionText}`;
-  const start = existing.search(/^## Server\s*$/m);
-  if (start < 0) return `${existing.trimEnd()}\n\n${sectionText}`;
-  const rest = existing.slice(start + 1);
-  const next = rest.search(/^## (?!#)/m);
-  const end = next < 0 ? existing.length : start + 1 + next;
-  return `${existing.slice(0, start)}${sectionText}${next < 0 ? '' : `\n${existing.slice(end)}`}`;
+  const own = sectionBounds(existing, heading);
+  const prev = own ? undefined : after && sectionBounds(existing, after);
+  if (!own && !prev) return `${existing.trimEnd()}\n\n${sectionText}`;
+  const [start, end] = own ? [own.start, own.end] : [prev.end, prev.end];
+  const head = own ? existing.slice(0, start) : `${existing.slice(0, start).trimEnd()}\n\n`;
+  const tail = existing.slice(end);
+  return `${head}${sectionText}${tail ? `\n${tail}` : ''}`;
 }
 
 /** JSON as the repository's Prettier would print it, so `npm run format:check` stays clean. */
@@ -194,13 +199,21 @@ async function prettyJson(value) {
   }
 }
 
-export async function writeReport({ data, resultsPath, jsonPath }) {
-  data.date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const existing = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
-  writeFileSync(resultsPath, merge(existing, section(data)));
-  const json = {
-    ...data,
-    config: { ...data.config, results: relative(process.cwd(), resultsPath) },
-  };
+export async function writeReport({ server, triton, resultsPath, jsonPath }) {
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  let text = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
+  let json = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
+  const results = relative(process.cwd(), resultsPath);
+  if (server) {
+    server.date = date;
+    text = merge(text, 'Server', section(server));
+    json = { ...server, config: { ...server.config, results }, triton: json.triton };
+  }
+  if (triton) {
+    triton.date = date;
+    text = merge(text, TRITON_HEADING, tritonSection(triton), 'Server');
+    json.triton = { ...triton, config: { ...triton.config, results } };
+  }
+  writeFileSync(resultsPath, text);
   writeFileSync(jsonPath, await prettyJson(json));
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// Tessera vs MLServer 1.7.1, same machine, same run: `npm run bench:server`. See
-// bench/server/README.md. Environment: BENCH_SECONDS (10), BENCH_ROUNDS (3),
+// Tessera vs MLServer 1.7.1 and vs Triton 2.51, same machine, same run: `npm run bench:server`.
+// See bench/server/README.md. Environment: BENCH_SECONDS (10), BENCH_ROUNDS (3),
 // BENCH_WARMUP_SECONDS (5), BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1), BENCH_SWEEP (1; 0 skips
-// the payload sweep), BENCH_MLSERVER_PW0 (1; 0 skips MLServer with parallel_workers 0),
-// BENCH_RESULTS (bench/RESULTS.md), BENCH_WRK (wrk), TESSERA_PYTHON_BASE (python3).
+// the payload sweep), BENCH_MLSERVER (1; 0 skips the MLServer comparison and the sweep),
+// BENCH_MLSERVER_PW0 (1; 0 skips MLServer with parallel_workers 0), BENCH_TRITON (1; 0 skips the
+// Triton comparison), BENCH_TRITON_CONCURRENCY (1,16), BENCH_RESULTS (bench/RESULTS.md),
+// BENCH_WRK (wrk), TESSERA_PYTHON_BASE (python3).
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, release, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../test/peers/exec.mjs';
@@ -14,6 +16,7 @@ import { runGrpc, runWrk, writeWrkScript } from './load.mjs';
 import { grpcOnce, restJson, restBinary } from './probe.mjs';
 import { encodeInferRequest } from './proto.mjs';
 import { writeReport } from './report.mjs';
+import { compareWithTriton } from './triton-compare.mjs';
 import {
   ELD_PRELOAD,
   childrenCpuSeconds,
@@ -45,9 +48,21 @@ const cfg = {
   serverCpu: envNumber('BENCH_SERVER_CPU', 0, 0, 1023),
   clientCpu: envNumber('BENCH_CLIENT_CPU', 1, 0, 1023),
   sweep: process.env.BENCH_SWEEP !== '0',
+  mlserver: process.env.BENCH_MLSERVER !== '0',
   mlserverPw0: process.env.BENCH_MLSERVER_PW0 !== '0',
+  triton: process.env.BENCH_TRITON !== '0',
+  tritonConcurrency: concurrencyList(process.env.BENCH_TRITON_CONCURRENCY ?? '1,16'),
   results: process.env.BENCH_RESULTS ?? join(root, 'bench', 'RESULTS.md'),
 };
+
+function concurrencyList(text) {
+  const list = text.split(',').map(Number);
+  if (list.length === 0 || !list.every((c) => Number.isInteger(c) && c >= 1 && c <= 256))
+    throw new Error(
+      'BENCH_TRITON_CONCURRENCY must be a comma-separated list of integers in [1, 256]',
+    );
+  return list;
+}
 
 const log = (m) => console.log(`[bench] ${m}`);
 const servers = [];
@@ -62,24 +77,31 @@ async function main() {
   }
   await run('taskset', ['-cp', String(cfg.clientCpu), String(process.pid)], { timeoutMs: 10_000 });
   log(`harness and load generators on CPU ${cfg.clientCpu}, servers on CPU ${cfg.serverCpu}`);
-  const { wrk, version: wrkVersion } = await findWrk();
-  const ml = await provisionMlserver((m) => log(`mlserver peer: ${m}`));
   log('building the server (tsc -b server)');
   await run('npx', ['tsc', '-b', 'server'], { cwd: root, timeoutMs: 300_000 });
 
   const tmp = mkdtempSync(join(tmpdir(), 'tessera-bench-'));
   try {
-    const facts = await machineFacts(ml, wrkVersion);
-    const ctx = { tmp, wrk, ml, facts };
-    const iris = await startIrisServers(ctx);
-    const scenarios = irisScenarios(ctx, iris);
-    const measured = await measureAll(ctx, iris.servers, scenarios);
-    for (const s of iris.servers) await stop(s);
-    const sweep = cfg.sweep ? await payloadSweep(ctx) : undefined;
-    const data = { config: cfg, facts, verification: iris.verification, measured, sweep };
-    await writeReport({ data, resultsPath: cfg.results, jsonPath: join(here, 'last-run.json') });
+    const facts = await machineFacts();
+    const server = cfg.mlserver ? await mlserverComparison(tmp, facts) : undefined;
+    const triton = cfg.triton
+      ? await compareWithTriton({
+          cfg,
+          tmp,
+          startTessera: (options) => startTessera({ tmp }, options),
+          track: (handle) => servers.push(handle),
+          log,
+        })
+      : undefined;
+    await writeReport({
+      server,
+      triton: triton && { ...triton, config: cfg, facts: { ...facts, ...triton.facts } },
+      resultsPath: cfg.results,
+      jsonPath: join(here, 'last-run.json'),
+    });
     log(`wrote ${cfg.results}`);
-    const failures = collectFailures(measured, sweep);
+    const failures = collectFailures(server?.measured ?? {}, server?.sweep);
+    failures.push(...collectFailures(triton?.measured ?? {}));
     if (failures.length > 0) {
       for (const f of failures) log(`FAILED: ${f}`);
       process.exitCode = 1;
@@ -90,10 +112,28 @@ async function main() {
   }
 }
 
-async function machineFacts(ml, wrkVersion) {
+/** Tessera against MLServer on iris, then the Tessera-only payload sweep. */
+async function mlserverComparison(tmp, common) {
+  const { wrk, version: wrkVersion } = await findWrk();
+  const ml = await provisionMlserver((m) => log(`mlserver peer: ${m}`));
+  const facts = { ...common, ...(await mlserverFacts(ml)), wrk: wrkVersion };
+  const ctx = { tmp, wrk, ml, facts };
+  const iris = await startIrisServers(ctx);
+  const scenarios = irisScenarios(ctx, iris);
+  const measured = await measureAll(ctx, iris.servers, scenarios);
+  for (const s of iris.servers) await stop(s);
+  const sweep = cfg.sweep ? await payloadSweep(ctx) : undefined;
+  return { config: cfg, facts, verification: iris.verification, measured, sweep };
+}
+
+async function mlserverFacts(ml) {
   const mlVersion = (await run(ml.mlserver, ['--version'], { timeoutMs: 60_000 }))
     .trim()
     .replace(/^.*version\s*/, '');
+  return { python: ml.version, mlserver: mlVersion };
+}
+
+async function machineFacts() {
   const ort = JSON.parse(
     await run(
       process.execPath,
@@ -112,17 +152,16 @@ async function machineFacts(ml, wrkVersion) {
     cpuModel: cpus()[0]?.model ?? 'unknown',
     kernel: release(),
     node: process.version,
-    python: ml.version,
-    mlserver: mlVersion,
     onnxruntimeNode: ort,
-    wrk: wrkVersion,
     commit,
+    // The 1-minute load average before the run: on a shared machine, what else competed.
+    loadAverage1m: Math.round(loadavg()[0] * 100) / 100,
   };
 }
 
 // ---- servers -------------------------------------------------------------------------------
 
-async function startTessera(ctx, { name, repo, model, parallelWorkers }) {
+async function startTessera(ctx, { name, repo, model, parallelWorkers, env = {} }) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   const eldFile = join(ctx.tmp, `${name}.eld.json`);
   const handle = startPinned({
@@ -145,7 +184,7 @@ async function startTessera(ctx, { name, repo, model, parallelWorkers }) {
       String(metrics),
     ],
     cwd: ctx.tmp,
-    env: { MLSERVER_PARALLEL_WORKERS: String(parallelWorkers), BENCH_ELD_FILE: eldFile },
+    env: { ...env, MLSERVER_PARALLEL_WORKERS: String(parallelWorkers), BENCH_ELD_FILE: eldFile },
     logFile: join(ctx.tmp, `${name}.log`),
   });
   Object.assign(handle, { kind: 'tessera', http, grpc, eldFile, parallelWorkers, model });
