@@ -62,7 +62,7 @@ async function main() {
     const measured = await measure(wrk, script);
     const commit = (await run('git', ['rev-parse', '--short', 'HEAD'], { cwd: root })).trim();
     writeResultsBlock(
-      'Server',
+      'Adaptive batching',
       'Adaptive batching (ONNX MLP)',
       report(measured, { commit, wrkVersion }),
     );
