@@ -11,6 +11,7 @@ import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../test/peers/exec.mjs';
+import { timingConfig } from './bench-config.mjs';
 import { findWrk, provisionMlserver } from './peers.mjs';
 import { runGrpc, runWrk, writeWrkScript } from './load.mjs';
 import { grpcOnce, restJson, restBinary } from './probe.mjs';
@@ -32,21 +33,8 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 
-function envNumber(name, fallback, min, max) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new Error(`${name} must be a number in [${min}, ${max}]`);
-  return n;
-}
-
 const cfg = {
-  seconds: envNumber('BENCH_SECONDS', 10, 1, 600),
-  rounds: envNumber('BENCH_ROUNDS', 3, 1, 20),
-  warmup: envNumber('BENCH_WARMUP_SECONDS', 5, 0, 600),
-  serverCpu: envNumber('BENCH_SERVER_CPU', 0, 0, 1023),
-  clientCpu: envNumber('BENCH_CLIENT_CPU', 1, 0, 1023),
+  ...timingConfig(),
   sweep: process.env.BENCH_SWEEP !== '0',
   mlserver: process.env.BENCH_MLSERVER !== '0',
   mlserverPw0: process.env.BENCH_MLSERVER_PW0 !== '0',
