@@ -18,6 +18,7 @@ from . import metrics, wire
 try:
     import numpy as np
     import mlserver
+    import mlserver.errors
     from mlserver import MLModel
     from mlserver.settings import ModelSettings
     from mlserver.types import InferenceRequest, RequestInput, RequestOutput
@@ -43,7 +44,25 @@ NUMPY = {
 
 
 class UserError(Exception):
-    """A failure whose message is for the client (no traceback)."""
+    """A failure whose message is for the client (no traceback).
+
+    `status` is the HTTP status MLServer would answer with: an `MLServerError` carries its own
+    (`status_code`, 400 for `InferenceError` and MLServer's other request errors), anything
+    else is a 500, as in MLServer's exception handlers (mlserver/rest/app.py).
+    """
+
+    def __init__(self, message, status=500):
+        super().__init__(message)
+        self.status = status
+
+
+def status_of(error):
+    """MLServer's status for an exception a runtime raised: its status_code if an MLServerError."""
+    if IMPORT_ERROR is None and isinstance(error, mlserver.errors.MLServerError):
+        code = getattr(error, "status_code", 500)
+        if isinstance(code, int) and 400 <= code <= 599:
+            return code
+    return 500
 
 
 def split_strings(raw: bytes, count: int) -> list:
@@ -217,7 +236,9 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            raise UserError(f"predict_stream failed: {type(error).__name__}: {error}") from error
+            raise UserError(
+                f"predict_stream failed: {type(error).__name__}: {error}", status_of(error)
+            ) from error
         finally:
             # Closing the generator runs the model's own cleanup (its finally blocks).
             close = getattr(responses, "aclose", None)
@@ -231,7 +252,9 @@ class Worker:
             with metrics.scope(model.settings, head["key"]):
                 response = await model.predict(request)
         except Exception as error:
-            raise UserError(f"predict failed: {type(error).__name__}: {error}") from error
+            raise UserError(
+                f"predict failed: {type(error).__name__}: {error}", status_of(error)
+            ) from error
         return encode_outputs(response)
 
     async def handle(self, kind, msg_id, head, body):
@@ -250,7 +273,7 @@ class Worker:
         except UserError as error:
             # The traceback is for the server log (stderr), the message for the client.
             traceback.print_exc(file=sys.stderr)
-            self.send(wire.ERROR, msg_id, {"message": str(error)})
+            self.send(wire.ERROR, msg_id, {"message": str(error), "status": error.status})
         except Exception as error:
             traceback.print_exc(file=sys.stderr)
             self.send(wire.ERROR, msg_id, {"message": f"{type(error).__name__}: {error}"})

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { status } from '@grpc/grpc-js';
 import { assertCleanMessage } from '../../support/error-checks.js';
 import type { GrpcTestClient } from '../../support/grpc-client.js';
 import { startPythonServer, type PythonServer } from '../../support/mlserver-peer.js';
@@ -37,6 +38,22 @@ class Doubler(MLModel):
         )
 `;
 
+// MLServer answers an MLServerError with its status_code (400 for InferenceError) and anything
+// else with 500 (mlserver/rest/app.py); a runtime's refusals must keep that distinction here.
+const REFUSER_PY = `
+from mlserver import MLModel
+from mlserver.codecs import NumpyCodec
+from mlserver.errors import InferenceError
+
+
+class Refuser(MLModel):
+    async def predict(self, payload):
+        x = NumpyCodec.decode_input(payload.inputs[0])
+        if (x < 0).any():
+            raise InferenceError("x must not be negative")
+        raise RuntimeError("the model broke")
+`;
+
 async function model(
   root: string,
   name: string,
@@ -59,6 +76,7 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
     const custom = { implementation: 'models.Doubler', parameters: { extra: { factor: 3 } } };
     await model(root, 'doubler', custom, { 'models.py': MODEL_PY });
     await model(root, 'no-import', { implementation: 'nosuchpackage.Model' });
+    await model(root, 'refuser', { implementation: 'models.Refuser' }, { 'models.py': REFUSER_PY });
     // The main test virtualenv has numpy but no mlserver.
     const noMlserver = dirname(dirname(process.env['TESSERA_PYTHON'] ?? '/nonexistent/bin/python'));
     await model(
@@ -111,6 +129,29 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
         new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
       ),
       [3, 6, 9],
+    );
+  });
+
+  it("answers a runtime's InferenceError as invalid input and any other failure as a 500", async () => {
+    const infer = (value: number) =>
+      postJson(`${server.httpUrl}/v2/models/refuser/infer`, {
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [value] }],
+      });
+    const refused = await infer(-1);
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(JSON.stringify(refused.body), /InferenceError: x must not be negative/);
+    assertCleanMessage((refused.body as { error: string }).error, ['x must not be negative']);
+    const broken = await infer(1);
+    assert.equal(broken.status, 500, JSON.stringify(broken.body));
+    assert.match(JSON.stringify(broken.body), /RuntimeError: the model broke/);
+    await assert.rejects(
+      grpc.call('ModelInfer', {
+        model_name: 'refuser',
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1], contents: { fp32_contents: [-2] } }],
+      }),
+      (error: { code?: number; details?: string }) =>
+        error.code === status.INVALID_ARGUMENT &&
+        /x must not be negative/.test(error.details ?? ''),
     );
   });
 

@@ -220,13 +220,7 @@ export class PythonWorker {
       }
       finished = true;
       if (end.error !== undefined) throw end.error;
-      if (end.frame?.kind === MessageKind.ERROR) {
-        const message = (end.frame.head as { message?: unknown }).message;
-        throw new ServerError(
-          ErrorCode.INFERENCE_FAILED,
-          typeof message === 'string' ? message : 'the Python worker failed',
-        );
-      }
+      if (end.frame?.kind === MessageKind.ERROR) throw workerError(MessageKind.STREAM, end.frame);
     } finally {
       this.#pending.delete(id);
       if (!finished && this.#channel === channel) {
@@ -279,17 +273,8 @@ export class PythonWorker {
       this.#pending.set(id, {
         resolve: (frame) => {
           signal?.removeEventListener('abort', onAbort);
-          if (frame.kind === MessageKind.ERROR) {
-            const message = (frame.head as { message?: unknown }).message;
-            reject(
-              new ServerError(
-                kind === MessageKind.LOAD
-                  ? ErrorCode.MODEL_LOAD_FAILED
-                  : ErrorCode.INFERENCE_FAILED,
-                typeof message === 'string' ? message : 'the Python worker failed',
-              ),
-            );
-          } else resolve(frame);
+          if (frame.kind === MessageKind.ERROR) reject(workerError(kind, frame));
+          else resolve(frame);
         },
         reject: (error) => {
           signal?.removeEventListener('abort', onAbort);
@@ -449,4 +434,17 @@ export class PythonWorker {
       else if (this.#held.size > 0) this.#scheduleRestart(this.#down ?? '');
     }
   }
+}
+
+/**
+ * The error an ERROR frame stands for. A failed load is a load failure; a request the runtime
+ * refused with a 4xx (MLServer's `MLServerError.status_code`, e.g. `InferenceError`) is the
+ * client's invalid input, as MLServer answers it; anything else failed in the runtime.
+ */
+function workerError(kind: MessageKind, frame: Frame): ServerError {
+  const { message, status } = frame.head as { message?: unknown; status?: unknown };
+  const text = typeof message === 'string' ? message : 'the Python worker failed';
+  if (kind === MessageKind.LOAD) return new ServerError(ErrorCode.MODEL_LOAD_FAILED, text);
+  const clientError = typeof status === 'number' && status >= 400 && status < 500;
+  return new ServerError(clientError ? ErrorCode.INVALID_INPUT : ErrorCode.INFERENCE_FAILED, text);
 }
