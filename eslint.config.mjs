@@ -20,6 +20,8 @@ export default tseslint.config(
       '**/node_modules/**',
       '**/dist/**',
       'server/src/generated/**',
+      // Written by `npm run setup` in bench/grpc-proto (protoc-gen-es), not committed.
+      'bench/grpc-proto/gen/**',
       'examples/**',
       'charts/**',
       // Type declarations of plain .mjs scripts, for the tests that import them.
