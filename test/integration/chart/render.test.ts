@@ -7,7 +7,17 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { flagsToEnv, loadConfig } from '../../../operator/src/config.js';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
-import { CA_FILE, CHART, ROOT, VALUE_SETS, helm, ofKind, ok, render } from './helm.js';
+import {
+  CA_FILE,
+  CHART,
+  CHART_RUNTIMES,
+  ROOT,
+  VALUE_SETS,
+  helm,
+  ofKind,
+  ok,
+  render,
+} from './helm.js';
 
 interface Rule {
   apiGroups?: string[];
@@ -51,6 +61,19 @@ function rules(objects: KubeObject[]): Rule[] {
 }
 
 const RELEASE_NS = 'tessera-system';
+
+/** The fields of a rendered runtime that the python runtime's test reads. */
+type PythonRuntime = KubeObject & {
+  spec: {
+    supportedModelFormats: { name: string; autoSelect: boolean; priority: number }[];
+    containers: {
+      image?: string;
+      env?: EnvVar[];
+      volumeMounts?: { name: string; mountPath: string }[];
+    }[];
+    volumes?: unknown[];
+  };
+};
 
 describe('charts/tessera with the real helm', () => {
   for (const [name, values] of Object.entries(VALUE_SETS)) {
@@ -133,7 +156,7 @@ describe('charts/tessera with the real helm', () => {
     );
     assert.deepEqual(
       ofKind(objects, 'ClusterServingRuntime').map((r) => r.metadata?.name),
-      ['tessera-onnx', 'tessera-xgboost', 'tessera-lightgbm', 'tessera-sklearn', 'tessera-custom'],
+      CHART_RUNTIMES,
     );
   });
 
@@ -199,12 +222,64 @@ describe('charts/tessera with the real helm', () => {
       ca?.data['ca.crt'] ?? '',
       /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/,
     );
-    // Runtimes name no image: the operator fills in the mirrored server image.
+    // Runtimes name no image (the operator fills in the mirrored server image), except the
+    // python runtime, which names the mirrored server-python image.
     for (const rt of ofKind<KubeObject & { spec: { containers: { image?: string }[] } }>(
       objects,
       'ClusterServingRuntime',
     ))
-      assert.equal(rt.spec.containers[0]?.image, undefined);
+      assert.equal(
+        rt.spec.containers[0]?.image,
+        rt.metadata?.name === 'tessera-python' ? `${mirror}tessera/server-python:0.1.0` : undefined,
+      );
+  });
+
+  it('renders the python runtime on the server-python image: mlserver auto-selected, sklearn named', async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.default);
+    const python = ofKind<PythonRuntime>(objects, 'ClusterServingRuntime').find(
+      (r) => r.metadata?.name === 'tessera-python',
+    );
+    assert.ok(python, 'tessera-python is rendered');
+    assert.deepEqual(python.spec.supportedModelFormats, [
+      { name: 'mlserver', autoSelect: true, priority: 1 },
+      { name: 'sklearn', autoSelect: false, priority: 1 },
+    ]);
+    const [container] = python.spec.containers;
+    assert.equal(container?.image, 'tessera/server-python:0.1.0');
+    assert.deepEqual(container.env, [
+      { name: 'TESSERA_ENVIRONMENTS_DIR', value: '/var/lib/tessera/environments' },
+    ]);
+    assert.deepEqual(container.volumeMounts, [
+      { name: 'python-environments', mountPath: '/var/lib/tessera/environments' },
+    ]);
+    assert.deepEqual(python.spec.volumes, [
+      { name: 'python-environments', emptyDir: { sizeLimit: '10Gi' } },
+    ]);
+    // The ONNX-only sklearn runtime keeps auto-selecting the sklearn format.
+    const sklearn = ofKind<PythonRuntime>(objects, 'ClusterServingRuntime').find(
+      (r) => r.metadata?.name === 'tessera-sklearn',
+    );
+    assert.deepEqual(sklearn?.spec.supportedModelFormats, [
+      { name: 'sklearn', autoSelect: true, priority: 1 },
+    ]);
+    assert.equal(sklearn.spec.containers[0]?.image, undefined);
+    const own = await render('t', RELEASE_NS, [
+      '--set',
+      'runtimes.python.image.registry=mirror.example:5000',
+      '--set',
+      'runtimes.python.image.tag=0.2.0',
+    ]);
+    const tagged = ofKind<PythonRuntime>(own, 'ClusterServingRuntime').find(
+      (r) => r.metadata?.name === 'tessera-python',
+    );
+    assert.equal(
+      tagged?.spec.containers[0]?.image,
+      'mirror.example:5000/tessera/server-python:0.2.0',
+    );
+    const off = await render('t', RELEASE_NS, ['--set', 'runtimes.python.enabled=false']);
+    assert.ok(
+      !ofKind(off, 'ClusterServingRuntime').some((r) => r.metadata?.name === 'tessera-python'),
+    );
   });
 
   it('puts a NetworkPolicy on the model servers: agent from the operator only, inference open', async () => {
