@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import {
+  inferenceServiceSchema,
+  servingRuntimeSchema,
+} from '../../../operator/src/api/v1alpha1/index.js';
 import { flagsToEnv, loadConfig } from '../../../operator/src/config.js';
+import { buildDeployment } from '../../../operator/src/manifests/index.js';
+import { selectRuntime } from '../../../operator/src/reconcilers/inference-service/runtime-selection.js';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
 import {
   CA_FILE,
@@ -280,6 +286,57 @@ describe('charts/tessera with the real helm', () => {
     assert.ok(
       !ofKind(off, 'ClusterServingRuntime').some((r) => r.metadata?.name === 'tessera-python'),
     );
+  });
+
+  it("selects the chart's runtimes: sklearn on the ONNX one, a named pickle and mlserver on python", async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.airGapped);
+    const cluster = ofKind(objects, 'ClusterServingRuntime').map((r) =>
+      servingRuntimeSchema.parse({ ...r, metadata: { ...r.metadata, uid: 'uid-rt' } }),
+    );
+    const isvc = (format: string, runtime?: string) =>
+      inferenceServiceSchema.parse({
+        apiVersion: 'serving.tessera.io/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'm', namespace: 'models', uid: 'uid-isvc' },
+        spec: {
+          predictor: {
+            model: { modelFormat: { name: format }, storageUri: 's3://models/m', runtime },
+          },
+        },
+      });
+    const chosen = (format: string, runtime?: string): string => {
+      const s = selectRuntime(isvc(format, runtime), [], cluster);
+      return s.kind === 'selected' ? s.runtime.metadata.name : `${s.reason}: ${s.message}`;
+    };
+    assert.equal(chosen('sklearn'), 'tessera-sklearn');
+    assert.equal(chosen('sklearn', 'tessera-python'), 'tessera-python');
+    assert.equal(chosen('mlserver'), 'tessera-python');
+    assert.match(chosen('mlserver', 'tessera-sklearn'), /^RuntimeNotRecognized: .*mlserver/);
+    // The pod the operator builds for a named pickle: the mirrored python image, its environments
+    // emptyDir (bounded), and the agent on the server image beside it.
+    const python = cluster.find((r) => r.metadata.name === 'tessera-python');
+    assert.ok(python);
+    const config = loadConfig({ ...operatorEnv(objects), KUBERNETES_SERVICE_HOST: '10.0.0.1' });
+    const pod = buildDeployment({
+      isvc: isvc('sklearn', 'tessera-python'),
+      runtime: python,
+      config: config.manifests,
+    }).spec?.template.spec;
+    const server = pod?.containers.find((c) => c.name === 'kserve-container');
+    assert.equal(server?.image, 'registry.internal:5000/mirror/tessera/server-python:0.1.0');
+    assert.ok(
+      server?.env?.some(
+        (e) => e.name === 'TESSERA_ENVIRONMENTS_DIR' && e.value === '/var/lib/tessera/environments',
+      ),
+    );
+    assert.ok(server?.volumeMounts?.some((m) => m.name === 'python-environments'));
+    assert.equal(server?.securityContext?.readOnlyRootFilesystem, true);
+    assert.deepEqual(
+      pod?.volumes?.find((v) => v.name === 'python-environments'),
+      { name: 'python-environments', emptyDir: { sizeLimit: '10Gi' } },
+    );
+    const agent = pod?.containers.find((c) => c.image !== server?.image);
+    assert.equal(agent?.image, 'registry.internal:5000/mirror/tessera/server:0.1.0');
   });
 
   it('puts a NetworkPolicy on the model servers: agent from the operator only, inference open', async () => {
