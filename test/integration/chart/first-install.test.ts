@@ -10,7 +10,7 @@ import { KubeConfigClient } from '../../../operator/src/kube/kube-config-client.
 import { kubeConfigFromFile } from '../../../operator/src/kube/kubeconfig.js';
 import { isNotFound } from '../../../operator/src/kube/errors.js';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
-import { CHART, helmAt, ok } from './helm.js';
+import { CHART, CHART_RUNTIMES, helmAt, ok } from './helm.js';
 
 interface Plane {
   kubeconfig: string;
@@ -19,13 +19,7 @@ interface Plane {
 
 const RUNTIMES = '/apis/serving.tessera.io/v1alpha1/clusterservingruntimes';
 const CRD = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
-const NAMES = [
-  'tessera-onnx',
-  'tessera-xgboost',
-  'tessera-lightgbm',
-  'tessera-sklearn',
-  'tessera-custom',
-];
+const NAMES = CHART_RUNTIMES;
 
 describe('a first helm install on a cluster without the CRDs', { timeout: 600_000 }, () => {
   let plane: Plane;

@@ -16,6 +16,16 @@ const KUBECTL = process.env['TESSERA_TEST_KUBECTL'] ?? 'kubectl';
 const HOME = mkdtempSync(join(tmpdir(), 'tessera-helm-'));
 
 /** The value sets the tests render: the defaults and the chart's two ci/ files. */
+/** The default runtimes the chart installs, in the order it renders them. */
+export const CHART_RUNTIMES = [
+  'tessera-onnx',
+  'tessera-xgboost',
+  'tessera-lightgbm',
+  'tessera-sklearn',
+  'tessera-python',
+  'tessera-custom',
+] as const;
+
 export const VALUE_SETS = {
   default: [] as string[],
   namespaced: ['-f', join(CHART, 'ci/namespaced-values.yaml')],

