@@ -13,6 +13,7 @@
  * Off by default, as in Triton ≥ 2.59 (`--allow-client-shm`): registration lets a client make the
  * server read and write memory objects of its host, which only a co-located client should do.
  */
+import { readSync, writeSync } from 'node:fs';
 import { constants, type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, ServerError, invalidInput, shorten } from '../errors.js';
@@ -241,12 +242,7 @@ export class SystemSharedMemory {
         const region = this.#lease(place);
         leased.push(region);
         const bytes = Buffer.allocUnsafe(place.byteSize);
-        const { bytesRead } = await region.handle.read(
-          bytes,
-          0,
-          place.byteSize,
-          region.status.offset + place.offset,
-        );
+        const bytesRead = await readAt(region.handle, bytes, region.status.offset + place.offset);
         if (bytesRead !== place.byteSize) {
           throw invalidInput(
             `input '${shorten(input.name)}': shared memory region '${shorten(place.region)}' holds fewer bytes than registered (the object shrank)`,
@@ -285,7 +281,7 @@ export class SystemSharedMemory {
           `shared memory size specified with the request for output '${shorten(tensor.name)}' (${place.byteSize} bytes) should be at least ${bytes.byteLength} bytes to hold the results`,
         );
       }
-      await region.handle.write(bytes, 0, bytes.byteLength, region.status.offset + place.offset);
+      await writeAt(region.handle, bytes, region.status.offset + place.offset);
       placed.push({
         ...tensor,
         sharedMemory: { region: place.region, offset: place.offset, byteSize: bytes.byteLength },
@@ -364,6 +360,38 @@ function checkCount(what: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw invalidInput(`${what} must be a non-negative integer`);
   }
+}
+
+/**
+ * Copies up to this many bytes between a region and a tensor on the event loop. A shared-memory
+ * object lives in tmpfs, so a read or write is a memory copy: measured on /dev/shm, FileHandle's
+ * threadpool round trip took 66 µs for 64 bytes and 98 µs for 64 KiB, a synchronous call 2 µs and
+ * 7 µs (75 µs for 1 MiB). Larger copies stay on the threadpool, off the event loop.
+ */
+const COPY_ON_LOOP_MAX_BYTES = 1 << 20;
+
+async function readAt(handle: FileHandle, bytes: Buffer, position: number): Promise<number> {
+  if (bytes.byteLength <= COPY_ON_LOOP_MAX_BYTES) {
+    return readSync(handle.fd, bytes, 0, bytes.byteLength, position);
+  }
+  return (await handle.read(bytes, 0, bytes.byteLength, position)).bytesRead;
+}
+
+async function writeAt(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  if (bytes.byteLength <= COPY_ON_LOOP_MAX_BYTES) {
+    let written = 0;
+    while (written < bytes.byteLength) {
+      written += writeSync(
+        handle.fd,
+        bytes,
+        written,
+        bytes.byteLength - written,
+        position + written,
+      );
+    }
+    return;
+  }
+  await handle.write(bytes, 0, bytes.byteLength, position);
 }
 
 async function openObject(directory: string, segment: string, key: string): Promise<FileHandle> {
