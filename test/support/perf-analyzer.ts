@@ -30,7 +30,9 @@ export async function perfAnalyzeSimple(options: {
       ...['--concurrency-range', String(options.concurrency)],
       ...['--measurement-mode', 'count_windows'],
       ...['--measurement-request-count', String(options.requests)],
-      ...['--stability-percentage', '1000', '--max-trials', '3'],
+      // The tests check that the run completes and what the server counted, never timing: accept
+      // any spread between windows, which a loaded machine can make exceed even 1000 %.
+      ...['--stability-percentage', '100000', '--max-trials', '3'],
     ],
     { env: { ...process.env, LD_LIBRARY_PATH: libs }, timeout: 180_000, maxBuffer: 4 << 20 },
   );
