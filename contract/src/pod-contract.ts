@@ -121,3 +121,9 @@ export const CREDENTIAL_FILES = {
   /** Endpoint override (`http(s)://host:port`) of GCS, e.g. an emulator such as fake-gcs-server. */
   gcsEndpoint: 'GCS_ENDPOINT',
 } as const;
+
+/**
+ * The server's default bound on a graceful shutdown after its shutdown delay
+ * (`shutdown_timeout_seconds`); the operator sizes a pod's grace period from it.
+ */
+export const SERVER_SHUTDOWN_TIMEOUT_SECONDS = 30;

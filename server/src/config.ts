@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { modelNameSchema } from '@tessera/contract';
+import { SERVER_SHUTDOWN_TIMEOUT_SECONDS, modelNameSchema } from '@tessera/contract';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
@@ -163,7 +163,7 @@ export const settingsSchema = z.object({
    * past it the least recently used are removed. null: all are kept (MLServer's behaviour).
    */
   environments_cache_bytes: integer(0).nullable().default(null),
-  shutdown_timeout_seconds: integer(1).default(30),
+  shutdown_timeout_seconds: integer(1).default(SERVER_SHUTDOWN_TIMEOUT_SECONDS),
   /**
    * How long a SIGTERM'd server keeps serving, unready, before it closes its listeners: the time
    * load balancers (kube-proxy, an ingress) take to drop the endpoint. Kubernetes removes a

@@ -9,6 +9,7 @@ import {
   MODEL_DIR,
   PROBE_PATHS,
   SERVER_PORTS,
+  SERVER_SHUTDOWN_TIMEOUT_SECONDS,
   STORAGE_CONFIG_DIR,
   STORAGE_CONFIG_SECRET,
   adminUrl,
@@ -26,7 +27,6 @@ import {
   type ManifestConfig,
   DEFAULT_MODEL_VOLUME_SIZE_LIMIT,
   DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS,
-  SERVER_SHUTDOWN_TIMEOUT_SECONDS,
   isAutoscaled,
   servedModelName,
 } from './input.js';

@@ -31,9 +31,6 @@ export interface ManifestConfig {
  */
 export const DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS = 10;
 
-/** The server's own bound on a graceful shutdown after the delay (its shutdown_timeout_seconds). */
-export const SERVER_SHUTDOWN_TIMEOUT_SECONDS = 30;
-
 /** Proxy settings handed to the agent, which downloads models (the server never dials out). */
 export interface AgentProxy {
   readonly httpProxy?: string;

@@ -36,6 +36,7 @@ import { ProcessKubelet, serverImageRule } from '../support/process-kubelet.js';
 import type { ImageRule } from '../support/pod-worker.js';
 import { startServiceLoad } from '../support/service-load.js';
 import { startStorageServer, type StorageServer } from '../support/storage-server.js';
+import { waitFor } from '../../integration/server/lifecycle-helpers.js';
 
 const RELEASE = 'tessera';
 const NAME = 'sklearn-iris';
@@ -91,23 +92,6 @@ async function operatorKubeconfigFile(client: KubeClient, namespace: string): Pr
   const file = join(mkdtempSync(join(tmpdir(), 'tessera-helm-upgrade-')), 'kubeconfig');
   writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
   return file;
-}
-
-/** Polls `check` every 200 ms until it holds (a state the load reaches, not a fixed wait). */
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs: number,
-  diagnostics?: () => string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}\n${diagnostics?.() ?? ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe('helm upgrade of charts/tessera under load', { timeout: 900_000 }, () => {
@@ -231,7 +215,7 @@ describe('helm upgrade of charts/tessera under load', { timeout: 900_000 }, () =
     let report: Awaited<ReturnType<typeof load.stop>> | undefined;
     try {
       // Both old pods answer before anything changes.
-      await until(
+      await waitFor(
         () => oldPods.every((p) => (load.servedBy().get(p) ?? 0) > 0),
         'load on both old pods',
         60_000,
@@ -295,7 +279,7 @@ describe('helm upgrade of charts/tessera under load', { timeout: 900_000 }, () =
           })
         ).items;
       let newPods: string[] = [];
-      await until(
+      await waitFor(
         async () => {
           const pods = await listPods();
           newPods = pods.map((p) => p.metadata?.name ?? '');

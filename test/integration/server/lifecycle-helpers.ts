@@ -124,18 +124,24 @@ export async function grpcCode(call: Promise<unknown>): Promise<{ code: number; 
   assert.fail('expected the RPC to fail');
 }
 
-/** Polls `check` until it returns true; fails after `timeoutMs`. */
+/**
+ * Polls `check` until it returns true; fails after `timeoutMs`, with what `diagnostics` says
+ * (container logs, the objects seen) appended to the message.
+ */
 export async function waitFor(
   check: () => Promise<boolean> | boolean,
   what: string,
   timeoutMs = 10_000,
+  diagnostics?: () => string,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
     await delay(50);
   }
-  assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  assert.fail(
+    `timed out after ${timeoutMs} ms waiting for ${what}${diagnostics ? `\n${diagnostics()}` : ''}`,
+  );
 }
 
 /** An iris ModelInfer with `rows` rows as raw little-endian FP32 (cheap to decode, slow to run). */
