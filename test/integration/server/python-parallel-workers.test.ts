@@ -134,7 +134,11 @@ describe('python worker processes per environment (parallel_workers, mlserver 1.
   after(() => running.stop());
 
   it('starts two processes for the environment and both serve', async () => {
-    const started = new Set(withMsg('Python worker started').map((l) => l.pid));
+    const startedPids = (): Set<number | undefined> =>
+      new Set(withMsg('Python worker started').map((l) => l.pid));
+    // Log lines reach the test through the server's stdout, which may trail its answers.
+    await waitFor(() => startedPids().size >= 2, 'two worker processes started');
+    const started = startedPids();
     assert.equal(started.size, 2, 'two worker processes started');
     assert.deepEqual(await pidsAnswering(4), started);
   });
