@@ -1,5 +1,5 @@
 import type { HorizontalPodAutoscaler, MetricSpec } from './types.js';
-import type { ScaleMetric } from '../api/v1alpha1/index.js';
+import { autoscalerClassOf, type ScaleMetric } from '../api/v1alpha1/index.js';
 import { type BuildInput, isAutoscaled } from './input.js';
 import { predictorName } from './labels.js';
 import { childMetadata } from './owner-reference.js';
@@ -45,11 +45,14 @@ function metricSpec(metric: ScaleMetric, target: number, modelName: string): Met
 
 /**
  * The predictor's HorizontalPodAutoscaler (autoscaling/v2), or `undefined` when
- * minReplicas == maxReplicas (no autoscaling; the reconciler then deletes any old HPA).
+ * minReplicas == maxReplicas (no autoscaling) or the autoscaler class is `external`; the
+ * reconciler then deletes any old HPA.
  */
 export function buildHpa(input: BuildInput): HorizontalPodAutoscaler | undefined {
   const { isvc } = input;
   if (!isAutoscaled(isvc)) return undefined;
+  // `external`: the user's autoscaler owns the replica count (the Deployment leaves it unset).
+  if (autoscalerClassOf(isvc.metadata.annotations) !== 'hpa') return undefined;
   const predictor = isvc.spec.predictor;
   const name = isvc.metadata.name;
   const metric = predictor.scaleMetric ?? 'cpu';

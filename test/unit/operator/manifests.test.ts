@@ -9,6 +9,7 @@ import {
   placedModels,
 } from '../../../operator/src/manifests/index.js';
 import { ENV, STORAGE_CONFIG_DIR, STORAGE_CONFIG_SECRET } from '@tessera/contract';
+import { AUTOSCALER_CLASS_ANNOTATION } from '../../../operator/src/api/v1alpha1/index.js';
 import { assertGolden } from '../../support/golden.js';
 import { isvc, manifestConfig, runtime } from './fixtures.js';
 
@@ -461,6 +462,26 @@ describe('manifest builders', () => {
         runtime: rt,
         config: manifestConfig,
       }),
+    );
+  });
+
+  it('leaves scaling to the user with the external autoscaler class', () => {
+    const base = isvc({ minReplicas: 1, maxReplicas: 4 });
+    const external = {
+      ...base,
+      metadata: { ...base.metadata, annotations: { [AUTOSCALER_CLASS_ANNOTATION]: 'external' } },
+    };
+    assert.equal(buildHpa({ isvc: external, runtime: rt, config: manifestConfig }), undefined);
+    // replicas stays unset so the user's autoscaler is not overwritten on every reconcile.
+    const deployment = buildDeployment({ isvc: external, runtime: rt, config: manifestConfig });
+    assert.equal(deployment.spec?.replicas, undefined);
+    const hpa = {
+      ...base,
+      metadata: { ...base.metadata, annotations: { [AUTOSCALER_CLASS_ANNOTATION]: 'hpa' } },
+    };
+    assert.deepEqual(
+      buildHpa({ isvc: hpa, runtime: rt, config: manifestConfig }),
+      buildHpa({ isvc: base, runtime: rt, config: manifestConfig }),
     );
   });
 

@@ -1,5 +1,6 @@
 import { storageKeySchema } from '@tessera/contract';
 import { z } from 'zod';
+import { checkAutoscalerClass } from './autoscaler-class.js';
 import { normalizeInferenceServiceSpec, type Unsupported } from './kserve-normalize.js';
 import {
   API_VERSION,
@@ -200,9 +201,10 @@ export function parseInferenceService(raw: unknown): {
   const obj = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
   const normalized = normalizeInferenceServiceSpec(obj['spec']);
   const result = inferenceServiceSchema.safeParse({ ...obj, spec: normalized.spec });
+  const unsupported = [...normalized.unsupported, ...checkAutoscalerClass(obj['metadata'])];
   return {
     result,
-    unsupported: normalized.unsupported,
-    supported: result.success && normalized.unsupported.length === 0,
+    unsupported,
+    supported: result.success && unsupported.length === 0,
   };
 }

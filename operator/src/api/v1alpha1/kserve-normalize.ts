@@ -25,6 +25,7 @@ export type UnsupportedReason =
   | 'AmbiguousPredictor'
   | 'PodFieldsInSharedMode'
   | 'FieldNotSupported'
+  | 'AutoscalerClassNotSupported'
   // A selected runtime asks for what Pod Security "restricted" forbids, or a placeholder
   // Tessera cannot fill (reconcilers/runtime-check.ts).
   | 'VolumeTypeNotAllowed'

@@ -1,0 +1,68 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  AUTOSCALER_CLASS_ANNOTATION,
+  autoscalerClassOf,
+  parseInferenceService,
+} from '../../../operator/src/api/v1alpha1/index.js';
+
+function manifest(annotations?: Record<string, unknown>): unknown {
+  return {
+    apiVersion: 'serving.tessera.io/v1alpha1',
+    kind: 'InferenceService',
+    metadata: { name: 'iris', namespace: 'models', ...(annotations ? { annotations } : {}) },
+    spec: {
+      predictor: {
+        minReplicas: 1,
+        maxReplicas: 3,
+        model: { modelFormat: { name: 'onnx' }, storageUri: 's3://models/iris/' },
+      },
+    },
+  };
+}
+
+describe("KServe's autoscalerClass annotation", () => {
+  it('accepts hpa, external and no annotation', () => {
+    for (const annotations of [
+      undefined,
+      { other: 'x' },
+      { [AUTOSCALER_CLASS_ANNOTATION]: 'hpa' },
+      { [AUTOSCALER_CLASS_ANNOTATION]: 'external' },
+    ]) {
+      const parsed = parseInferenceService(manifest(annotations));
+      assert.deepEqual(parsed.unsupported, [], JSON.stringify(annotations));
+      assert.equal(parsed.supported, true);
+    }
+  });
+
+  it('reads the class, defaulting to hpa', () => {
+    assert.equal(autoscalerClassOf(undefined), 'hpa');
+    assert.equal(autoscalerClassOf({}), 'hpa');
+    assert.equal(autoscalerClassOf({ [AUTOSCALER_CLASS_ANNOTATION]: 'external' }), 'external');
+    assert.equal(autoscalerClassOf({ [AUTOSCALER_CLASS_ANNOTATION]: 'hpa' }), 'hpa');
+  });
+
+  it('refuses keda with a message that says what to do instead', () => {
+    const parsed = parseInferenceService(manifest({ [AUTOSCALER_CLASS_ANNOTATION]: 'keda' }));
+    assert.equal(parsed.supported, false);
+    assert.equal(parsed.unsupported.length, 1);
+    const [entry] = parsed.unsupported;
+    assert.equal(entry?.reason, 'AutoscalerClassNotSupported');
+    assert.match(
+      entry?.message ?? '',
+      /"keda" is not an autoscaler class Tessera supports \("hpa", "external"\)/,
+    );
+    assert.match(entry?.message ?? '', /set it to "external" and create the ScaledObject yourself/);
+  });
+
+  it('refuses an unknown or non-string value, naming the annotation', () => {
+    for (const value of ['kpa.autoscaling.knative.dev', 42]) {
+      const parsed = parseInferenceService(manifest({ [AUTOSCALER_CLASS_ANNOTATION]: value }));
+      assert.equal(parsed.supported, false, String(value));
+      assert.match(
+        parsed.unsupported[0]?.message ?? '',
+        /^metadata\.annotations\["serving\.kserve\.io\/autoscalerClass"\]: /,
+      );
+    }
+  });
+});
