@@ -27,7 +27,7 @@ import {
   type ManifestConfig,
   DEFAULT_MODEL_VOLUME_SIZE_LIMIT,
   DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS,
-  isAutoscaled,
+  replicasOwnedByAutoscaler,
   servedModelName,
 } from './input.js';
 import { commonLabels, selectorLabels } from './labels.js';
@@ -553,7 +553,7 @@ export function buildDeployment(input: BuildInput): Deployment {
       predictor.deploymentStrategy !== undefined
         ? structuredClone(predictor.deploymentStrategy)
         : structuredClone(SURGE_FIRST);
-  if (!isAutoscaled(isvc) && deployment.spec !== undefined) {
+  if (!replicasOwnedByAutoscaler(isvc) && deployment.spec !== undefined) {
     deployment.spec.replicas = predictor.replicas ?? predictor.minReplicas ?? 1;
   }
   return deployment;

@@ -1,4 +1,8 @@
-import type { InferenceService, ServingRuntime } from '../api/v1alpha1/index.js';
+import {
+  autoscalerClassOf,
+  type InferenceService,
+  type ServingRuntime,
+} from '../api/v1alpha1/index.js';
 
 /** Settings the builders need from the operator's configuration. */
 export interface ManifestConfig {
@@ -58,6 +62,15 @@ export { SERVER_PORTS } from '@tessera/contract';
 export function isAutoscaled(isvc: InferenceService): boolean {
   const { minReplicas, maxReplicas } = isvc.spec.predictor;
   return maxReplicas !== undefined && maxReplicas > (minReplicas ?? 1);
+}
+
+/**
+ * Whether the Deployment leaves `replicas` unset so that an autoscaler owns it: the operator's
+ * HPA, or with the `external` autoscaler class one the user runs (whose own min/max apply, so
+ * it holds even without a replica range here).
+ */
+export function replicasOwnedByAutoscaler(isvc: InferenceService): boolean {
+  return isAutoscaled(isvc) || autoscalerClassOf(isvc.metadata.annotations) === 'external';
 }
 
 /** The name the model is served under: `predictor.model.name`, else the InferenceService's name. */

@@ -475,6 +475,21 @@ describe('manifest builders', () => {
     // replicas stays unset so the user's autoscaler is not overwritten on every reconcile.
     const deployment = buildDeployment({ isvc: external, runtime: rt, config: manifestConfig });
     assert.equal(deployment.spec?.replicas, undefined);
+    // Also without a replica range here: the ScaledObject's own min/max apply.
+    const fixed = isvc({ replicas: 2 });
+    const unranged = {
+      ...fixed,
+      metadata: { ...fixed.metadata, annotations: { [AUTOSCALER_CLASS_ANNOTATION]: 'external' } },
+    };
+    assert.equal(
+      buildDeployment({ isvc: fixed, runtime: rt, config: manifestConfig }).spec?.replicas,
+      2,
+    );
+    assert.equal(
+      buildDeployment({ isvc: unranged, runtime: rt, config: manifestConfig }).spec?.replicas,
+      undefined,
+    );
+    assert.equal(buildHpa({ isvc: unranged, runtime: rt, config: manifestConfig }), undefined);
     const hpa = {
       ...base,
       metadata: { ...base.metadata, annotations: { [AUTOSCALER_CLASS_ANNOTATION]: 'hpa' } },
