@@ -60,6 +60,19 @@ const envSchema = z
       .min(0)
       .max(3600)
       .default(DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS),
+    // KEDA support (the `keda` autoscaler class): the Prometheus its triggers query; '' is off.
+    TESSERA_OPERATOR_KEDA_PROMETHEUS_ADDRESS: z
+      .string()
+      .refine((s) => s === '' || /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(s), {
+        message:
+          "must be the Prometheus server's http(s) URL, e.g. http://prometheus.monitoring:9090",
+      })
+      .default(''),
+    // PromQL duration of the request-rate window: at least 4 scrape intervals (rate() needs two).
+    TESSERA_OPERATOR_KEDA_RATE_WINDOW: z
+      .string()
+      .regex(/^[1-9][0-9]*(s|m|h)$/, { message: "must be a PromQL duration such as '2m' or '30s'" })
+      .default('2m'),
     TESSERA_OPERATOR_SERVER_IMAGE: z.string().min(1).default('tessera/server'),
     TESSERA_OPERATOR_SERVER_IMAGE_TAG: z.string().min(1).default('0.1.0'),
     TESSERA_OPERATOR_CLUSTER_DOMAIN: z.string().min(1).default('cluster.local'),
@@ -215,6 +228,17 @@ export function flagsToEnv(argv: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** KEDA support: on only when a Prometheus address is given. */
+function kedaSettings(e: z.infer<typeof envSchema>): Pick<ManifestConfig, 'keda'> {
+  if (e.TESSERA_OPERATOR_KEDA_PROMETHEUS_ADDRESS === '') return {};
+  return {
+    keda: Object.freeze({
+      prometheusAddress: e.TESSERA_OPERATOR_KEDA_PROMETHEUS_ADDRESS,
+      rateWindow: e.TESSERA_OPERATOR_KEDA_RATE_WINDOW,
+    }),
+  };
+}
+
 /**
  * Parses the operator's configuration from `env` (default `process.env`) and command-line
  * flags (`argv`, which override env). Pure apart from the default leader identity, which uses
@@ -262,6 +286,7 @@ export function loadConfig(
         noProxy: e.TESSERA_OPERATOR_AGENT_NO_PROXY,
       }),
       caBundleConfigMap: e.TESSERA_OPERATOR_CA_BUNDLE_CONFIGMAP,
+      ...kedaSettings(e),
     }),
     leaderElection: e.TESSERA_OPERATOR_LEADER_ELECT
       ? Object.freeze({

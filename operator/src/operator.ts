@@ -127,6 +127,11 @@ export class Operator {
     this.deployments = deployments;
     const services = informer(RESOURCES.Service, ownerHandler, true);
     const hpas = informer(RESOURCES.HorizontalPodAutoscaler, ownerHandler, true);
+    // KEDA's CRD exists only where KEDA is installed: watched only with KEDA support configured.
+    const scaledObjects =
+      config.manifests.keda === undefined
+        ? undefined
+        : informer(RESOURCES.ScaledObject, ownerHandler, true);
     // Server pods belong to ReplicaSets; their InferenceService label maps them to the key.
     const pods = informer(
       RESOURCES.Pod,
@@ -198,6 +203,7 @@ export class Operator {
         deployments,
         services,
         hpas,
+        ...(scaledObjects === undefined ? {} : { scaledObjects }),
       },
       fieldManager: config.fieldManager,
       manifests: config.manifests,

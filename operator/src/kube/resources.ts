@@ -43,6 +43,13 @@ export const RESOURCES = {
     plural: 'horizontalpodautoscalers',
     namespaced: true,
   },
+  // Only with KEDA support configured (the `keda` autoscaler class): KEDA's CRD, keda.sh.
+  ScaledObject: {
+    kind: 'ScaledObject',
+    apiVersion: 'keda.sh/v1alpha1',
+    plural: 'scaledobjects',
+    namespaced: true,
+  },
   Lease: {
     kind: 'Lease',
     apiVersion: 'coordination.k8s.io/v1',

@@ -23,6 +23,13 @@ const DEFAULT_TARGET: Record<ScaleMetric, number> = {
   requestRate: 50,
 };
 
+/** The predictor's scale metric and its per-replica target (defaults filled in). */
+export function scaleTargetOf(isvc: BuildInput['isvc']): { metric: ScaleMetric; target: number } {
+  const { predictor } = isvc.spec;
+  const metric = predictor.scaleMetric ?? 'cpu';
+  return { metric, target: predictor.scaleTarget ?? DEFAULT_TARGET[metric] };
+}
+
 function metricSpec(metric: ScaleMetric, target: number, modelName: string): MetricSpec {
   switch (metric) {
     case 'cpu':
@@ -55,8 +62,7 @@ export function buildHpa(input: BuildInput): HorizontalPodAutoscaler | undefined
   if (autoscalerClassOf(isvc.metadata.annotations) !== 'hpa') return undefined;
   const predictor = isvc.spec.predictor;
   const name = isvc.metadata.name;
-  const metric = predictor.scaleMetric ?? 'cpu';
-  const target = predictor.scaleTarget ?? DEFAULT_TARGET[metric];
+  const { metric, target } = scaleTargetOf(isvc);
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',

@@ -26,6 +26,16 @@ export interface ManifestConfig {
    * {@link DEFAULT_SERVER_SHUTDOWN_DELAY_SECONDS} when omitted.
    */
   readonly serverShutdownDelaySeconds?: number;
+  /** KEDA support (the `keda` autoscaler class); absent when the operator was installed without. */
+  readonly keda?: KedaConfig;
+}
+
+/** What a KEDA ScaledObject's Prometheus trigger needs. */
+export interface KedaConfig {
+  /** The Prometheus that scrapes the server pods, e.g. `http://prometheus.monitoring:9090`. */
+  readonly prometheusAddress: string;
+  /** The range of the request-rate query's `rate()`, e.g. `2m` (≥ 4 scrape intervals). */
+  readonly rateWindow: string;
 }
 
 /**

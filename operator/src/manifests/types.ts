@@ -1,4 +1,9 @@
-import type { V1Deployment, V1Service, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type {
+  V1Deployment,
+  V1ObjectMeta,
+  V1Service,
+  V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
 
 /**
  * The JSON shape of a client-node model class: the same fields as plain data (no class
@@ -34,3 +39,28 @@ export type Resources = NonNullable<Container['resources']>;
 export type MetricSpec = NonNullable<
   NonNullable<HorizontalPodAutoscaler['spec']>['metrics']
 >[number];
+
+/** One trigger of a KEDA ScaledObject (keda.sh/v1alpha1 `spec.triggers[]`). */
+export interface ScaledObjectTrigger {
+  type: string;
+  name?: string;
+  metricType?: 'AverageValue' | 'Value' | 'Utilization';
+  metadata: Record<string, string>;
+}
+
+/**
+ * A KEDA ScaledObject as JSON: the fields Tessera writes (KEDA's CRD, keda.sh/v1alpha1); KEDA
+ * publishes no TypeScript model.
+ */
+// A type alias, not an interface, so it is assignable to KubeObject's index signature.
+export type ScaledObject = {
+  apiVersion: 'keda.sh/v1alpha1';
+  kind: 'ScaledObject';
+  metadata: Plain<V1ObjectMeta>;
+  spec: {
+    scaleTargetRef: { apiVersion: string; kind: string; name: string };
+    minReplicaCount: number;
+    maxReplicaCount: number;
+    triggers: ScaledObjectTrigger[];
+  };
+};

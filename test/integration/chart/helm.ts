@@ -35,6 +35,7 @@ export const VALUE_SETS = {
     '--set-file',
     `caBundle.pem=${CA_FILE}`,
   ],
+  keda: ['-f', join(CHART, 'ci/keda-values.yaml')],
 } as const;
 
 export interface Run {

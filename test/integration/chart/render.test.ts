@@ -122,7 +122,10 @@ describe('charts/tessera with the real helm', () => {
         // Writes are limited to what the operator owns.
         const writes = (rule.verbs ?? []).filter((v) => !['get', 'list', 'watch'].includes(v));
         if (writes.includes('delete'))
-          assert.deepEqual(rule.resources, ['horizontalpodautoscalers']);
+          assert.ok(
+            ['horizontalpodautoscalers', 'scaledobjects'].includes(rule.resources?.join() ?? ''),
+            `only autoscalers are deleted by the operator: ${JSON.stringify(rule)}`,
+          );
       }
     });
   }
@@ -368,6 +371,36 @@ describe('charts/tessera with the real helm', () => {
       ]);
       assert.ok(!byPort.has('admin'), 'the repository API stays on loopback');
     }
+  });
+
+  it('with autoscaling.keda set, points the operator at Prometheus and grants ScaledObjects only then', async () => {
+    const kedaRule = (all: Rule[]) => all.filter((r) => r.apiGroups?.includes('keda.sh'));
+    const plain = await render('t', RELEASE_NS, []);
+    assert.deepEqual(kedaRule(rules(plain)), []);
+    assert.equal(operatorEnv(plain)['TESSERA_OPERATOR_KEDA_PROMETHEUS_ADDRESS'], undefined);
+    const objects = await render('t', RELEASE_NS, VALUE_SETS.keda);
+    const env = operatorEnv(objects);
+    assert.equal(
+      env['TESSERA_OPERATOR_KEDA_PROMETHEUS_ADDRESS'],
+      'http://prometheus-operated.monitoring:9090',
+    );
+    assert.equal(env['TESSERA_OPERATOR_KEDA_RATE_WINDOW'], '1m');
+    assert.deepEqual(
+      loadConfig({ ...env, KUBERNETES_SERVICE_HOST: '10.0.0.1' }).manifests.keda?.rateWindow,
+      '1m',
+    );
+    assert.deepEqual(kedaRule(rules(objects)), [
+      {
+        apiGroups: ['keda.sh'],
+        resources: ['scaledobjects'],
+        verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'],
+      },
+    ]);
+    // Namespace-scoped: every Role carries it.
+    const scoped = await render('t', RELEASE_NS, [...VALUE_SETS.keda, ...VALUE_SETS.namespaced]);
+    const roles = ofKind<KubeObject & { rules: Rule[] }>(scoped, 'Role');
+    assert.equal(roles.length, 2);
+    for (const role of roles) assert.equal(kedaRule(role.rules).length, 1);
   });
 
   it('renders the optional ServiceMonitor, PodMonitor and Grafana dashboard', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   AUTOSCALER_CLASS_ANNOTATION,
   autoscalerClassOf,
+  kedaNotConfigured,
   parseInferenceService,
 } from '../../../operator/src/api/v1alpha1/index.js';
 
@@ -22,11 +23,12 @@ function manifest(annotations?: Record<string, unknown>): unknown {
 }
 
 describe("KServe's autoscalerClass annotation", () => {
-  it('accepts hpa, external and no annotation', () => {
+  it('accepts hpa, keda, external and no annotation', () => {
     for (const annotations of [
       undefined,
       { other: 'x' },
       { [AUTOSCALER_CLASS_ANNOTATION]: 'hpa' },
+      { [AUTOSCALER_CLASS_ANNOTATION]: 'keda' },
       { [AUTOSCALER_CLASS_ANNOTATION]: 'external' },
     ]) {
       const parsed = parseInferenceService(manifest(annotations));
@@ -40,19 +42,20 @@ describe("KServe's autoscalerClass annotation", () => {
     assert.equal(autoscalerClassOf({}), 'hpa');
     assert.equal(autoscalerClassOf({ [AUTOSCALER_CLASS_ANNOTATION]: 'external' }), 'external');
     assert.equal(autoscalerClassOf({ [AUTOSCALER_CLASS_ANNOTATION]: 'hpa' }), 'hpa');
+    assert.equal(autoscalerClassOf({ [AUTOSCALER_CLASS_ANNOTATION]: 'keda' }), 'keda');
   });
 
-  it('refuses keda with a message that says what to do instead', () => {
-    const parsed = parseInferenceService(manifest({ [AUTOSCALER_CLASS_ANNOTATION]: 'keda' }));
-    assert.equal(parsed.supported, false);
-    assert.equal(parsed.unsupported.length, 1);
-    const [entry] = parsed.unsupported;
+  it('refuses keda on an operator installed without KEDA support, saying how to get it', () => {
+    const keda = { [AUTOSCALER_CLASS_ANNOTATION]: 'keda' };
+    assert.deepEqual(kedaNotConfigured(keda, true), []);
+    assert.deepEqual(kedaNotConfigured({ [AUTOSCALER_CLASS_ANNOTATION]: 'hpa' }, false), []);
+    assert.deepEqual(kedaNotConfigured(undefined, false), []);
+    const [entry, ...rest] = kedaNotConfigured(keda, false);
+    assert.deepEqual(rest, []);
     assert.equal(entry?.reason, 'AutoscalerClassNotSupported');
-    assert.match(
-      entry?.message ?? '',
-      /"keda" is not an autoscaler class Tessera supports \("hpa", "external"\)/,
-    );
-    assert.match(entry?.message ?? '', /set it to "external" and create the ScaledObject yourself/);
+    assert.match(entry?.message ?? '', /"keda" needs an operator installed with KEDA support/);
+    assert.match(entry?.message ?? '', /autoscaling\.keda\.prometheusAddress/);
+    assert.match(entry?.message ?? '', /TESSERA_OPERATOR_KEDA_PROMETHEUS_ADDRESS/);
   });
 
   it('refuses an unknown or non-string value, naming the annotation', () => {
@@ -62,6 +65,10 @@ describe("KServe's autoscalerClass annotation", () => {
       assert.match(
         parsed.unsupported[0]?.message ?? '',
         /^metadata\.annotations\["serving\.kserve\.io\/autoscalerClass"\]: /,
+      );
+      assert.match(
+        parsed.unsupported[0]?.message ?? '',
+        /is not an autoscaler class Tessera supports \("hpa", "keda", "external"\)/,
       );
     }
   });

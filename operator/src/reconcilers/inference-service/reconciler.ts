@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import {
+  kedaNotConfigured,
   parseInferenceService,
   type InferenceService,
   type InferenceServiceStatus,
@@ -44,6 +45,8 @@ export interface ReconcilerCaches {
   readonly deployments: ObjectCache;
   readonly services: ObjectCache;
   readonly hpas: ObjectCache;
+  /** KEDA ScaledObjects; absent when the operator runs without KEDA support (no CRD to watch). */
+  readonly scaledObjects?: ObjectCache;
 }
 
 /** The write steps of one reconcile, in order; a test hook can stop the process after each. */
@@ -154,7 +157,11 @@ export class InferenceServiceReconciler {
         unsupported[0]?.reason,
       );
     const isvc = parsed.data;
-    if (unsupported.length > 0) return this.reportUnsupported(isvc, key, unsupported, log);
+    const notHere = [
+      ...unsupported,
+      ...kedaNotConfigured(isvc.metadata.annotations, this.deps.manifests.keda !== undefined),
+    ];
+    if (notHere.length > 0) return this.reportUnsupported(isvc, key, notHere, log);
     try {
       return await this.reconcileParsed(isvc, key, log);
     } catch (err) {
@@ -204,7 +211,7 @@ export class InferenceServiceReconciler {
     const deployment = await this.applyDeployment(desired.deployment, isvc, key, log);
     await this.applyChild(RESOURCES.Service, desired.service, caches.services, key, log);
     await this.deps.afterStep?.('Service', key);
-    await this.reconcileHpa(desired.hpa, isvc, key, log);
+    await this.reconcileAutoscalers(desired, isvc, key, log);
     await this.deps.afterStep?.('HorizontalPodAutoscaler', key);
     await this.writeStatus(
       isvc,
@@ -299,7 +306,7 @@ export class InferenceServiceReconciler {
       key,
       log,
     );
-    await this.reconcileHpa(undefined, isvc, key, log);
+    await this.reconcileAutoscalers({ hpa: undefined, scaledObject: undefined }, isvc, key, log);
     const ns = isvc.metadata.namespace ?? 'default';
     await this.writeStatus(
       isvc,
@@ -381,34 +388,53 @@ export class InferenceServiceReconciler {
     return result as KubeObject;
   }
 
-  private async reconcileHpa(
-    desired: KubeObject | undefined,
+  /** The HPA and the KEDA ScaledObject: at most one is wanted, the other is deleted if ours. */
+  private async reconcileAutoscalers(
+    desired: {
+      readonly hpa: KubeObject | undefined;
+      readonly scaledObject: KubeObject | undefined;
+    },
     isvc: InferenceService,
     key: string,
     log: Logger,
   ): Promise<void> {
-    if (desired !== undefined) {
-      await this.applyChild(
-        RESOURCES.HorizontalPodAutoscaler,
-        desired,
-        this.deps.caches.hpas,
-        key,
-        log,
+    await this.reconcileOptionalChild(
+      RESOURCES.HorizontalPodAutoscaler,
+      desired.hpa,
+      this.deps.caches.hpas,
+      { isvc, key, log },
+    );
+    // Without KEDA support there is no ScaledObject cache, and none of ours can exist.
+    const scaledObjects = this.deps.caches.scaledObjects;
+    if (scaledObjects !== undefined)
+      await this.reconcileOptionalChild(
+        RESOURCES.ScaledObject,
+        desired.scaledObject,
+        scaledObjects,
+        { isvc, key, log },
       );
+  }
+
+  /** Applies `desired`, or deletes the live child of that type when one is ours and none is wanted. */
+  private async reconcileOptionalChild(
+    type: ResourceType,
+    desired: KubeObject | undefined,
+    cache: ObjectCache,
+    { isvc, key, log }: { isvc: InferenceService; key: string; log: Logger },
+  ): Promise<void> {
+    if (desired !== undefined) {
+      await this.applyChild(type, desired, cache, key, log);
       return;
     }
     const ns = isvc.metadata.namespace ?? 'default';
     const name = predictorName(isvc.metadata.name);
-    const live = this.deps.caches.hpas.get(`${ns}/${name}`);
+    const live = cache.get(`${ns}/${name}`);
     if (live === undefined || !controlledBy(live, isvc.metadata.uid)) return;
     try {
-      await this.deps.client.request(
-        'DELETE',
-        resourcePath(RESOURCES.HorizontalPodAutoscaler, { namespace: ns, name }),
-      );
+      await this.deps.client.request('DELETE', resourcePath(type, { namespace: ns, name }));
       log.info(
-        { kind: 'HorizontalPodAutoscaler', child: name },
-        'Deleted HorizontalPodAutoscaler, replicas follow the spec again',
+        { kind: type.kind, child: name },
+        `Deleted ${type.kind}, replicas follow the spec again`,
       );
     } catch (err) {
       if (!isNotFound(err)) throw err; // already gone: deletion is done
