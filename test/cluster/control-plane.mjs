@@ -3,12 +3,13 @@
 // One control plane serves a whole test run; stop() kills exactly the processes it started.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { issueCert, makeCa } from './pki.mjs';
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -129,8 +130,39 @@ export const CONTROLLERS = {
     'replicaset-controller',
     'namespace-controller',
     'deployment-controller',
+    // The autoscaling e2e test scales through real HPAs (KEDA's, on the external metrics API).
+    'horizontal-pod-autoscaler-controller',
   ],
 };
+
+/**
+ * The HPA controller's periods, shortened (defaults: 15 s sync, 5 min downscale stabilisation)
+ * so that a test sees a scale-out and the scale-in after it within a minute or two.
+ */
+const HPA_FLAGS = [
+  '--horizontal-pod-autoscaler-sync-period=5s',
+  '--horizontal-pod-autoscaler-downscale-stabilization=20s',
+];
+
+/**
+ * The front proxy of API aggregation (kube-apiserver "Configure the Aggregation Layer"): the
+ * apiserver proxies `/apis/<aggregated group>` to an extension apiserver (KEDA's metrics adapter)
+ * with this client certificate, and the extension trusts the user headers it sets because the
+ * apiserver publishes the CA in kube-system/extension-apiserver-authentication.
+ */
+function aggregationFlags(pki) {
+  const ca = makeCa(pki, 'front-proxy-ca');
+  const client = issueCert(pki, ca, 'front-proxy-client', { usage: 'clientAuth' });
+  return [
+    `--requestheader-client-ca-file=${ca.cert}`,
+    '--requestheader-allowed-names=front-proxy-client',
+    '--requestheader-username-headers=X-Remote-User',
+    '--requestheader-group-headers=X-Remote-Group',
+    '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+    `--proxy-client-cert-file=${client.cert}`,
+    `--proxy-client-key-file=${client.key}`,
+  ];
+}
 
 /**
  * Starts the control plane from the binaries in `binDir`.
@@ -211,6 +243,8 @@ export async function startControlPlane(
       etcd,
     );
     const certDir = join(dir, 'pki');
+    mkdirSync(certDir, { recursive: true });
+    const aggregation = aggregationFlags(certDir);
     const api = startProcess(
       'kube-apiserver',
       join(binDir, 'kube-apiserver'),
@@ -231,6 +265,7 @@ export async function startControlPlane(
         // No ServiceAccount controller runs, so pods' default SA would be missing (envtest).
         '--disable-admission-plugins=ServiceAccount',
         '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
+        ...aggregation,
       ],
       dir,
       log,
@@ -285,6 +320,7 @@ export async function startControlPlane(
           '--secure-port=0',
           `--controllers=${list.join(',')}`,
           `--service-account-private-key-file=${join(dir, 'sa.key')}`,
+          ...HPA_FLAGS,
         ],
         dir,
         log,

@@ -2,7 +2,15 @@
 // its output streamed to the peer's log, and a success marker written only after a build worked.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** sha256 over strings and/or file contents, as a short hex key for a cache folder. */
@@ -235,5 +243,39 @@ export async function pipInstallRequirements({ python, venv, requirements, impor
     throw new Error(
       `${label}: the virtualenv was installed but imports fail: ${lastLines(err.output, 1) || err.message}`,
     );
+  }
+}
+
+/** The version apt would fetch for `pkg` (its candidate); '' when apt is not there or has none. */
+export async function aptCandidate(pkg) {
+  try {
+    const policy = await run('apt-cache', ['policy', pkg], { timeoutMs: 60_000 });
+    return /Candidate:\s*(\S+)/.exec(policy)?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Fetches the Debian package `pkg=version` with `apt-get download` (no root needed) and unpacks
+ * it with `dpkg-deb -x` into `into` (replaced); the .deb itself is not kept. Rejects with a
+ * one-line reason.
+ */
+export async function fetchDebInto(pkg, version, into) {
+  const debDir = `${into}.deb-${process.pid}`;
+  rmSync(debDir, { recursive: true, force: true });
+  mkdirSync(debDir, { recursive: true });
+  try {
+    await run('apt-get', ['download', `${pkg}=${version}`], { cwd: debDir, timeoutMs: 300_000 });
+    const file = readdirSync(debDir).find((f) => f.endsWith('.deb'));
+    if (file === undefined) throw new Error('apt-get download wrote no .deb file');
+    rmSync(into, { recursive: true, force: true });
+    await run('dpkg-deb', ['-x', join(debDir, file), into], { timeoutMs: 60_000 });
+  } catch (err) {
+    throw new Error(
+      `cannot fetch ${pkg}=${version} from the Debian archive: ${lastLines(err.output, 1) || err.message}`,
+    );
+  } finally {
+    rmSync(debDir, { recursive: true, force: true });
   }
 }

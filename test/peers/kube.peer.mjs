@@ -17,9 +17,15 @@ export async function provision(log) {
  */
 export async function start(env, log) {
   const crdDir = join(import.meta.dirname, '../../crds');
-  const crdFiles = readdirSync(crdDir)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => join(crdDir, f));
+  const yamlIn = (dir) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => join(dir, f));
+  // KEDA's CRDs (keda.peer.mjs) too, before kube-controller-manager starts (see installCrds).
+  const crdFiles = [
+    ...yamlIn(crdDir),
+    ...(env.TESSERA_KEDA_CRDS ? yamlIn(env.TESSERA_KEDA_CRDS) : []),
+  ];
   const plane = await startControlPlane(env.TESSERA_TEST_KUBE_BIN, log, { crdFiles });
   return {
     env: { TESSERA_TEST_KUBECONFIG: plane.kubeconfig },

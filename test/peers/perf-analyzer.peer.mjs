@@ -5,11 +5,13 @@
 // requirements, the interpreter's version and the Debian package's candidate version.
 // Returns { TESSERA_PERF_ANALYZER: <binary>, TESSERA_PERF_ANALYZER_LIBS: <LD_LIBRARY_PATH> }.
 // The first (cold) provisioning time is logged and kept in <cache>/provision-seconds.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
 import {
+  aptCandidate,
+  fetchDebInto,
   hashInputs,
   isDone,
   lastLines,
@@ -22,16 +24,6 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 const requirementsPath = join(here, 'perf-analyzer', 'requirements.txt');
 const DEB = 'libb64-0d';
-
-/** The candidate version apt would fetch (part of the cache key); '' when apt is not there. */
-async function debVersion() {
-  try {
-    const policy = await run('apt-cache', ['policy', DEB], { timeoutMs: 60_000 });
-    return /Candidate:\s*(\S+)/.exec(policy)?.[1] ?? '';
-  } catch {
-    return '';
-  }
-}
 
 function paths(dir) {
   const venv = join(dir, 'venv');
@@ -54,7 +46,7 @@ export async function provision(log) {
   }
   const base = process.env.TESSERA_PYTHON_BASE ?? 'python3';
   const version = (await run(base, ['--version'], { timeoutMs: 30_000 })).trim();
-  const deb = await debVersion();
+  const deb = await aptCandidate(DEB);
   if (deb === '') {
     throw new Error(
       `perf-analyzer: apt-cache has no candidate for ${DEB} (Debian/Ubuntu with apt needed to fetch libb64.so.0d)`,
@@ -81,21 +73,10 @@ export async function provision(log) {
       log(
         `fetching ${DEB} ${deb} with apt-get download (no root needed) into the test cache (${key})`,
       );
-      const debDir = join(dir, 'deb');
-      rmSync(debDir, { recursive: true, force: true });
-      mkdirSync(debDir, { recursive: true });
       try {
-        await run('apt-get', ['download', `${DEB}=${deb}`], { cwd: debDir, timeoutMs: 300_000 });
-        const file = readdirSync(debDir).find((f) => f.endsWith('.deb'));
-        if (file === undefined) throw new Error('apt-get download wrote no .deb file');
-        rmSync(join(dir, 'libb64'), { recursive: true, force: true });
-        await run('dpkg-deb', ['-x', join(debDir, file), join(dir, 'libb64')], {
-          timeoutMs: 60_000,
-        });
+        await fetchDebInto(DEB, deb, join(dir, 'libb64'));
       } catch (err) {
-        throw new Error(
-          `perf-analyzer: cannot fetch ${DEB} from the Debian archive: ${lastLines(err.output, 1) || err.message}`,
-        );
+        throw new Error(`perf-analyzer: ${err.message}`);
       }
       log(`creating a virtualenv for tritonclient 2.40.0 (perf_analyzer) with ${version}`);
       rmSync(venv, { recursive: true, force: true });

@@ -398,7 +398,9 @@ describe('charts/tessera with the real helm', () => {
     ]);
     // Namespace-scoped: every Role carries it.
     const scoped = await render('t', RELEASE_NS, [...VALUE_SETS.keda, ...VALUE_SETS.namespaced]);
-    const roles = ofKind<KubeObject & { rules: Rule[] }>(scoped, 'Role');
+    const roles = ofKind<KubeObject & { rules: Rule[] }>(scoped, 'Role').filter((r) =>
+      ['team-a', 'team-b'].includes(r.metadata?.namespace ?? ''),
+    );
     assert.equal(roles.length, 2);
     for (const role of roles) assert.equal(kedaRule(role.rules).length, 1);
   });
@@ -443,6 +445,36 @@ describe('charts/tessera with the real helm', () => {
       const run = ok(await helm('template', 'tessera', CHART, ...rest), line);
       assert.match(run.stdout, /kind: Deployment/);
     }
+  });
+
+  it("renders the README's Autoscale `helm upgrade`: KEDA pointed at Prometheus, PodMonitor on", async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('### Autoscale it');
+    const section = readme.slice(start, readme.indexOf('\n## ', start));
+    const [line, ...others] = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .flatMap((m) => (m[1] ?? '').replaceAll('\\\n', ' ').split('\n'))
+      .filter((l) => l.startsWith('helm upgrade'));
+    assert.ok(line !== undefined);
+    assert.deepEqual(others, []);
+    const args = line.split(/\s+/).filter((w) => w !== '');
+    assert.deepEqual(args.slice(0, 4), ['helm', 'upgrade', 'tessera', 'charts/tessera']);
+    // `upgrade --reuse-values` over a default install renders as `template` with the same --set.
+    const values: string[] = [];
+    const rest = args.slice(4);
+    for (let i = 0; i < rest.length; i++) {
+      const arg = rest[i] ?? '';
+      if (arg === '--reuse-values') continue;
+      if (arg === '--namespace') {
+        assert.equal(rest[++i], RELEASE_NS);
+        continue;
+      }
+      values.push(arg);
+    }
+    const objects = await render('tessera', RELEASE_NS, values);
+    const env = operatorEnv(objects);
+    assert.match(env['TESSERA_OPERATOR_KEDA_PROMETHEUS_ADDRESS'] ?? '', /^http:\/\/prometheus/);
+    assert.equal(ofKind(objects, 'PodMonitor').length, 1);
+    assert.ok(rules(objects).some((r) => r.resources?.includes('scaledobjects')));
   });
 
   it('refuses two replicas without leader election, with a message that says why', async () => {
