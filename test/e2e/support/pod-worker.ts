@@ -39,6 +39,8 @@ export interface ImageRule {
   readonly defaultArgs: readonly string[];
   /** The image's WORKDIR on this machine (relative paths in a command resolve against it). */
   readonly workdir: string;
+  /** The image's ENV (paths mapped onto this machine); the container's env overrides it. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Harness settings shared by every pod of one kubelet. */
@@ -313,13 +315,20 @@ export class PodWorker {
       // as /tmp would be mistaken for a path inside the container.
       const local = this.localPrefix(run);
       argv = argv.map((a, i) => (i < local ? a : rewrite(expandReferences(a, refs))));
+      const image = this.ctx.settings.images.find((r) => r.matches(run.spec.image ?? ''))!;
+      // As a container runtime does: the image's ENV, then the container's env over it. Image
+      // paths under a mount (HOME=/tmp on an emptyDir) land in the volume's folder.
+      const imageEnv = Object.fromEntries(
+        Object.entries(image.env ?? {}).map(([k, v]) => [k, rewrite(v)]),
+      );
       env = {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         HOME: this.podDir,
         HOSTNAME: this.pod.metadata?.name ?? '',
+        ...imageEnv,
         ...resolved,
       };
-      workdir = this.ctx.settings.images.find((r) => r.matches(run.spec.image ?? ''))!.workdir;
+      workdir = image.workdir;
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
       run.state = { waiting: { reason: 'CreateContainerConfigError', message: err.message } };

@@ -11,6 +11,8 @@ import { errorMessage, isConflict, isNotFound } from '../../../operator/src/kube
 import { Informer } from '../../../operator/src/controller/informer.js';
 import { testLogger } from '../../integration/operator/cluster.js';
 import { REPO_ROOT } from '../../support/server-process.js';
+import { dockerStage, stageEnv } from '../../integration/packaging/dockerfile.js';
+import { mlserverPython } from '../../support/mlserver-peer.js';
 import { LoopbackPool } from './loopback-pool.js';
 import { PodWorker, type ImageRule, type KubeletSettings } from './pod-worker.js';
 import { kubeTime, microTime, type Node, type Pod } from './pod-types.js';
@@ -33,6 +35,20 @@ export function serverImageRule(repositorySuffix = 'tessera/server'): ImageRule 
     entrypoint: [process.execPath, join(REPO_ROOT, 'server', 'dist', 'cli.js')],
     defaultArgs: [...SERVER_ARGS],
     workdir: REPO_ROOT,
+  };
+}
+
+/**
+ * Tessera's Python server image (Dockerfile.server `--target python`: the server's ENTRYPOINT and
+ * CMD, with CPython and mlserver in /opt/tessera-python) as this checkout's built server with the
+ * image's ENV, its virtualenv being the mlserver peer's (built from the same requirements file,
+ * test/integration/packaging/python-image.test.ts).
+ */
+export function serverPythonImageRule(): ImageRule {
+  const env = stageEnv(dockerStage('Dockerfile.server', 'python'));
+  return {
+    ...serverImageRule('tessera/server-python'),
+    env: { ...env, TESSERA_PYTHON_EXECUTABLE: mlserverPython() },
   };
 }
 
