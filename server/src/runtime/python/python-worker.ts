@@ -48,6 +48,12 @@ interface Held {
   readonly head: unknown;
 }
 
+/** What one restart's reload answered: LOAD replies, and the joining loads that failed. */
+interface ReloadResults {
+  readonly replies: ReadonlyMap<string, unknown>;
+  readonly failures: ReadonlyMap<string, unknown>;
+}
+
 /** Runs `python -m tessera_worker` with the package's folder (argv[1]) first on sys.path. */
 const BOOTSTRAP =
   "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('tessera_worker', run_name='__main__')";
@@ -78,6 +84,12 @@ export class PythonWorker {
   #restarts = 0;
   /** When the worker last came back from a restart (for resetting the backoff). */
   #upSince: number | undefined;
+  /** The backoff timer of the next restart, while one is scheduled. */
+  #restartTimer: NodeJS.Timeout | undefined;
+  /** The restart under way: what each held model's LOAD answered (rejected: it did not come back). */
+  #restarting: Promise<ReloadResults> | undefined;
+  /** Models a load brought to a restart (see #loadWhileDown): their failure fails only them. */
+  readonly #joining = new Set<string>();
   #stopping = false;
   /** Versions the worker reported in its HELLO frame. */
   hello: { python?: string; mlserver?: string | null; import_error?: string | null } = {};
@@ -121,10 +133,36 @@ export class PythonWorker {
 
   /** Loads a model (starting the worker if needed); resolves with the worker's OK head. */
   async load(key: string, head: Record<string, unknown>): Promise<unknown> {
+    const held = { head: { ...head, key } };
+    if (this.#down !== undefined) return this.#loadWhileDown(key, held);
     await this.#start();
-    const reply = await this.#call(MessageKind.LOAD, { ...head, key });
-    this.#held.set(key, { head: { ...head, key } });
+    const reply = await this.#call(MessageKind.LOAD, held.head);
+    this.#held.set(key, held);
     return reply.head;
+  }
+
+  /**
+   * A load while the process is down (it crashed and waits out its backoff): bring it back now,
+   * with this model among those the restart loads. Loading it here as well would send it twice
+   * (once from the restart's reload of every held model), which a runtime may refuse or leak.
+   */
+  async #loadWhileDown(key: string, held: Held): Promise<unknown> {
+    const had = this.#held.get(key);
+    this.#held.set(key, held);
+    this.#joining.add(key);
+    try {
+      const { replies, failures } = await this.#restart();
+      if (failures.has(key)) throw failures.get(key);
+      if (!replies.has(key)) throw new Error('the Python worker restarted without this model');
+      return replies.get(key);
+    } catch (error) {
+      // Keep what was held before (a reload of a model the process already held stays held).
+      if (had === undefined) this.#held.delete(key);
+      else this.#held.set(key, had);
+      throw error;
+    } finally {
+      this.#joining.delete(key);
+    }
   }
 
   /** Unloads a model; stops the worker when it was the last one. */
@@ -231,6 +269,8 @@ export class PythonWorker {
 
   async stop(): Promise<void> {
     this.#stopping = true;
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     // A stopped worker is not restarting: its next load starts it afresh.
     this.#down = undefined;
     const child = this.#child;
@@ -404,14 +444,44 @@ export class PythonWorker {
       { worker: 'python', process: this.#options.index ?? 0, delayMs: delay },
       `${reason}; restarting it`,
     );
-    setTimeout(() => void this.#restart(), delay).unref();
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#restart().catch(() => undefined); // logged, and retried, by #reloadAll
+    }, delay);
+    this.#restartTimer.unref();
   }
 
-  async #restart(): Promise<void> {
-    if (this.#stopping) return;
+  /**
+   * Starts the process again and loads every held model into it, once: a load that asks while
+   * the backoff timer runs joins the same restart (the timer is cancelled), never a second one.
+   */
+  #restart(): Promise<ReloadResults> {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    this.#restarting ??= this.#reloadAll().finally(() => {
+      this.#restarting = undefined;
+    });
+    return this.#restarting;
+  }
+
+  async #reloadAll(): Promise<ReloadResults> {
+    const replies = new Map<string, unknown>();
+    const failures = new Map<string, unknown>();
+    if (this.#stopping) throw new Error('the Python worker is stopping');
     try {
       await this.#start();
-      for (const held of this.#held.values()) await this.#call(MessageKind.LOAD, held.head);
+      // A Map's iterator also visits models held while this loop runs (a load that joined it).
+      for (const [key, held] of this.#held) {
+        try {
+          replies.set(key, (await this.#call(MessageKind.LOAD, held.head)).head);
+        } catch (error) {
+          // A joining model that does not load fails its own load; one the process held before
+          // the crash fails the restart, which is tried again after the backoff.
+          if (!this.#joining.has(key)) throw error;
+          failures.set(key, error);
+        }
+      }
       this.#down = undefined;
       this.#upSince = Date.now();
       this.#options.logger.info(
@@ -423,6 +493,7 @@ export class PythonWorker {
         },
         'Python worker restarted; models loaded again',
       );
+      return { replies, failures };
     } catch (error) {
       this.#options.logger.error(
         { worker: 'python', err: error instanceof Error ? error.message : String(error) },
@@ -432,6 +503,7 @@ export class PythonWorker {
       // child that never started (the interpreter is gone) has no exit, so try again from here.
       if (this.#child !== undefined) this.#child.kill('SIGKILL');
       else if (this.#held.size > 0) this.#scheduleRestart(this.#down ?? '');
+      throw error;
     }
   }
 }
