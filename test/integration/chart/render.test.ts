@@ -10,7 +10,7 @@ import {
   servingRuntimeSchema,
 } from '../../../operator/src/api/v1alpha1/index.js';
 import { flagsToEnv, loadConfig } from '../../../operator/src/config.js';
-import { buildDeployment } from '../../../operator/src/manifests/index.js';
+import { POD_METRICS, buildDeployment } from '../../../operator/src/manifests/index.js';
 import { selectRuntime } from '../../../operator/src/reconcilers/inference-service/runtime-selection.js';
 import type { KubeObject } from '../../../operator/src/kube/client.js';
 import {
@@ -403,6 +403,48 @@ describe('charts/tessera with the real helm', () => {
     );
     assert.equal(roles.length, 2);
     for (const role of roles) assert.equal(kedaRule(role.rules).length, 1);
+  });
+
+  it("renders prometheus-adapter rules that name the metrics exactly as the operator's HPAs ask", async () => {
+    const name = (objects: KubeObject[]) =>
+      ofKind<KubeObject & { data: Record<string, string> }>(objects, 'ConfigMap').find((c) =>
+        c.metadata?.name?.endsWith('-prometheus-adapter-rules'),
+      );
+    assert.equal(name(await render('t', RELEASE_NS, [])), undefined, 'off by default');
+    const configMap = name(
+      await render('t', RELEASE_NS, [
+        '--set',
+        'metrics.prometheusAdapterRules.enabled=true',
+        '--set',
+        'metrics.prometheusAdapterRules.rateWindow=90s',
+      ]),
+    );
+    assert.ok(configMap);
+    const config = parse(configMap.data['config.yaml'] ?? '') as {
+      rules: {
+        seriesQuery: string;
+        resources: { overrides: Record<string, { resource: string }> };
+        name: { matches: string; as: string };
+        metricsQuery: string;
+      }[];
+    };
+    // prometheus-adapter's naming: the series name through `matches`, replaced by `as`.
+    const served = config.rules.map((rule) => {
+      const series = /^(\w+)\{/.exec(rule.seriesQuery)?.[1] ?? '';
+      assert.deepEqual(rule.resources.overrides, {
+        namespace: { resource: 'namespace' },
+        pod: { resource: 'pod' },
+      });
+      assert.match(rule.metricsQuery, /<<\.Series>>\{<<\.LabelMatchers>>\}/);
+      assert.match(rule.metricsQuery, /by \(<<\.GroupBy>>\)$/);
+      return series.replace(new RegExp(rule.name.matches), rule.name.as.replaceAll('${1}', '$1'));
+    });
+    assert.deepEqual(served.sort(), Object.values(POD_METRICS).sort());
+    assert.ok(
+      config.rules.some(
+        (r) => r.metricsQuery.includes('rate(') && r.metricsQuery.includes('[90s]'),
+      ),
+    );
   });
 
   it('renders the optional ServiceMonitor, PodMonitor and Grafana dashboard', async () => {
