@@ -261,10 +261,16 @@ export class DataPlane {
           (call.dispatched - call.inputsDone) / 1000,
         );
       } else if (outcome === 'success') {
+        // A wait for a worker thread is queue time, not compute (Triton: queue + compute_infer).
+        const dispatched =
+          call.computeMs === undefined
+            ? call.inputsDone
+            : Math.max(call.inputsDone, call.inferDone - call.computeMs);
         model.statistics.recordSuccess(
           call.batchSize,
           started,
           call.inputsDone,
+          dispatched,
           call.inferDone,
           finished,
         );
@@ -417,6 +423,9 @@ export class DataPlane {
     const runtimeCall = model.instance.infer(request, {
       ...(outputNames === undefined ? {} : { outputNames }),
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+      onComputed: (computeMs) => {
+        call.computeMs = computeMs;
+      },
     });
     call.settled = runtimeCall;
     return withDeadline(runtimeCall, {
@@ -651,6 +660,11 @@ interface RuntimeCall {
   cacheMissMs?: number;
   /** When a batched request left its batch queue; undefined when it ran alone. */
   dispatched?: number;
+  /**
+   * How long the model computed a request it ran alone on a worker thread, as the runtime
+   * reported it; the rest of the runtime call was a wait for the thread (queue time).
+   */
+  computeMs?: number;
   batchSize: number;
   inputsDone: number;
   inferDone: number;

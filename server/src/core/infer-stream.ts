@@ -138,7 +138,7 @@ function recordStream(
   finished: number,
 ): void {
   if (outcome === 'success') {
-    model.statistics.recordSuccess(inferences, started, inputsDone, finished, finished);
+    model.statistics.recordSuccess(inferences, started, inputsDone, inputsDone, finished, finished);
   } else {
     model.statistics.recordFailure(started, finished);
   }

@@ -107,22 +107,23 @@ export class InferenceStatistics {
 
   /**
    * One successful request of `batchSize` inferences, executed alone. Phases as Triton names them:
-   * compute_input = decoding and validating the inputs, compute_infer = the runtime call,
-   * compute_output = checking and assembling the outputs. A request executed alone never waits in
-   * a batch queue, so its queue time is 0 ns.
+   * compute_input = decoding and validating the inputs, queue = waiting for a worker thread of the
+   * model (from `inputsDone` to `dispatched`; 0 ns on the main thread), compute_infer = the model's
+   * run, compute_output = checking and assembling the outputs.
    */
   recordSuccess(
     batchSize: number,
     started: number,
     inputsDone: number,
+    dispatched: number,
     inferDone: number,
     finished: number,
   ): void {
-    this.recordBatchedSuccess(batchSize, started, inputsDone, inputsDone, inferDone, finished);
+    this.recordBatchedSuccess(batchSize, started, inputsDone, dispatched, inferDone, finished);
     this.recordExecution(
       batchSize,
       inputsDone - started,
-      inferDone - inputsDone,
+      inferDone - dispatched,
       finished - inferDone,
     );
   }

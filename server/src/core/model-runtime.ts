@@ -38,6 +38,13 @@ export interface InstanceMetadata {
   readonly unavailableOutputs?: Readonly<Record<string, string>>;
 }
 
+/** Options of {@link ModelInstance.infer}. */
+export interface InferOptions {
+  readonly outputNames?: readonly string[];
+  readonly signal?: AbortSignal;
+  readonly onComputed?: (computeMs: number) => void;
+}
+
 /** The result of one inference: output tensors plus optional response parameters (e.g. headers). */
 export interface RuntimeResult {
   readonly outputs: readonly Tensor[];
@@ -53,11 +60,14 @@ export interface ModelInstance {
    * operator's placement. Undefined when the runtime cannot tell.
    */
   readonly memoryBytes?: number;
-  /** Runs inference on validated inputs. `outputNames` lists the outputs wanted, or all when absent. */
-  infer(
-    request: DecodedRequest,
-    options: { outputNames?: readonly string[]; signal?: AbortSignal },
-  ): Promise<RuntimeResult>;
+  /**
+   * Runs inference on validated inputs. `outputNames` lists the outputs wanted, or all when absent.
+   * A runtime that computes on a worker thread calls `onComputed` with how long the model itself
+   * computed (milliseconds), so the core counts the rest of the call (waiting for a free thread,
+   * the hand-off) as queue time in the statistics extension, as Triton does; one that computes on
+   * the calling thread need not call it.
+   */
+  infer(request: DecodedRequest, options: InferOptions): Promise<RuntimeResult>;
   /**
    * Runs inference as a stream of results (Triton's decoupled models, MLServer's `predict_stream`).
    * Absent when the runtime answers one result per request. Calling `return()` on the iterator

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, type Transferable } from 'node:worker_threads';
 import { ErrorCode, ServerError } from '../errors.js';
-import type { EngineTask, EngineTaskResult } from './engine-worker.js';
+import type { EngineRunResult, EngineTask, EngineTaskResult } from './engine-worker.js';
 import { portIterator } from './port-iterator.js';
 import { WorkerPool, type WorkerLease, type WorkerPoolStats } from './worker-pool.js';
 
@@ -131,14 +131,29 @@ export class WorkerEngine<Metadata> {
     }
   }
 
-  /** Evaluates one request on the least busy thread. */
-  async run(request: unknown, transferList?: readonly Transferable[]): Promise<unknown> {
+  /**
+   * Evaluates one request on the least busy thread; `onComputed` gets how long the engine
+   * computed it there (the rest of the call was spent waiting for the thread and handing over).
+   */
+  async run(
+    request: unknown,
+    options: {
+      readonly transferList?: readonly Transferable[];
+      readonly onComputed?: (computeMs: number) => void;
+    } = {},
+  ): Promise<unknown> {
     this.#check();
+    let answer: EngineRunResult;
     try {
-      return await this.#lease.run({ kind: 'run', engine: this.#engine, request }, transferList);
+      answer = (await this.#lease.run(
+        { kind: 'run', engine: this.#engine, request },
+        options.transferList,
+      )) as EngineRunResult;
     } catch (error) {
       throw workerDeath(error) ?? error;
     }
+    options.onComputed?.(answer.computeMs);
+    return answer.value;
   }
 
   /** Evaluates one request into a stream of responses, pulled across the thread one by one. */

@@ -41,6 +41,12 @@ export type EngineTask =
 /** What a task answers: the engine's metadata (open), its response (run), closed or a count. */
 export type EngineTaskResult = unknown;
 
+/** What a `run` task answers: the engine's result and how long the engine computed it. */
+export interface EngineRunResult {
+  readonly value: unknown;
+  readonly computeMs: number;
+}
+
 /**
  * How long a close waits for runs still in flight on its engine. Synchronous engines (trees,
  * ONNX) finish theirs before a timer can fire, so this bounds only user code that awaits without
@@ -120,7 +126,12 @@ export default async function handle(task: EngineTask): Promise<EngineTaskResult
     }
     case 'run': {
       const hosted = hostedOf(task.engine);
-      return track(hosted, Promise.resolve(hosted.engine.run(task.request)));
+      // Timed here, on the thread: the caller tells the model's compute from its wait for us.
+      const started = performance.now();
+      const run = Promise.resolve(hosted.engine.run(task.request)).then(
+        (value): EngineRunResult => ({ value, computeMs: performance.now() - started }),
+      );
+      return track(hosted, run);
     }
     case 'stream': {
       const hosted = hostedOf(task.engine);

@@ -14,6 +14,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, ServerError } from '../errors.js';
 import type {
+  InferOptions,
   InstanceMetadata,
   ModelInstance,
   ModelRuntime,
@@ -80,7 +81,11 @@ export function createOnnxRuntime(options: OnnxRuntimeOptions): OnnxRuntime {
       const [meta] = engine.metadata;
       if (meta === undefined) throw new Error('no worker thread was lent');
       return new OnnxInstance(meta, source, memoryBytes, {
-        run: async (request) => (await engine.run(request)) as PortableTensor[],
+        run: async (request, onComputed) =>
+          (await engine.run(
+            request,
+            onComputed === undefined ? {} : { onComputed },
+          )) as PortableTensor[],
         close: () => engine.close(),
         copyViews: true,
       });
@@ -158,7 +163,8 @@ function instanceMetadata(meta: PortableMetadata, source: ModelSource): Instance
 
 /** Where an instance's session runs: on the main thread or on its leased threads. */
 interface SessionRunner {
-  run(request: OnnxRequest): Promise<PortableTensor[]>;
+  /** `onComputed` is told the compute time of a run on a thread (ModelInstance.infer). */
+  run(request: OnnxRequest, onComputed?: (computeMs: number) => void): Promise<PortableTensor[]>;
   /** Releases the session(s), after the runs already sent; idempotent on threads. */
   close(): Promise<void>;
   /** Whether request tensors cross a thread, so views must own their bytes. */
@@ -180,14 +186,11 @@ class OnnxInstance implements ModelInstance {
     this.#runner = runner;
   }
 
-  async infer(
-    request: DecodedRequest,
-    options: { outputNames?: readonly string[] },
-  ): Promise<RuntimeResult> {
+  async infer(request: DecodedRequest, options: InferOptions): Promise<RuntimeResult> {
     const outputNames = options.outputNames ?? this.metadata.outputs.map((o) => o.name);
     const portable = request.inputs.map(toPortable);
     const feeds = this.#runner.copyViews ? portable.map(ownBuffer) : portable;
-    const outputs = await this.#runner.run({ feeds, outputNames });
+    const outputs = await this.#runner.run({ feeds, outputNames }, options.onComputed);
     return { outputs: outputs.map(fromPortable) };
   }
 

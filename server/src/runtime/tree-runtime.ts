@@ -10,6 +10,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../errors.js';
 import type {
+  InferOptions,
   InstanceMetadata,
   ModelInstance,
   ModelRuntime,
@@ -220,12 +221,15 @@ class WorkerInstance implements ModelInstance {
     );
   }
 
-  async infer(
-    request: DecodedRequest,
-    options: { outputNames?: readonly string[] },
-  ): Promise<RuntimeResult> {
+  async infer(request: DecodedRequest, options: InferOptions): Promise<RuntimeResult> {
     const batch = treeRequest(request, options.outputNames);
-    return toResult((await this.#engine.run(batch)) as TreeTensor[]);
+    const { onComputed } = options;
+    return toResult(
+      (await this.#engine.run(
+        batch,
+        onComputed === undefined ? {} : { onComputed },
+      )) as TreeTensor[],
+    );
   }
 
   /** Closes the engine on every thread (after the calls sent before), then gives them back. */

@@ -169,16 +169,17 @@ void describe('parseLoadParameters', () => {
 void describe('InferenceStatistics', () => {
   it('counts successes, failures and batch sizes, with phase durations in ns', () => {
     const stats = new InferenceStatistics();
-    stats.recordSuccess(4, 0, 1, 3, 3.5);
-    stats.recordSuccess(1, 10, 10.5, 11, 11.25);
+    stats.recordSuccess(4, 0, 1, 1, 3, 3.5);
+    // Waited 0.25 ms for a worker thread: queue time, not compute.
+    stats.recordSuccess(1, 10, 10.5, 10.75, 11, 11.25);
     stats.recordFailure(20, 22);
     const s = stats.snapshot('m', '1');
     assert.equal(s.inference_count, 5);
     assert.equal(s.execution_count, 2);
     assert.deepEqual(s.inference_stats.success, { count: 2, ns: 4_750_000 });
     assert.deepEqual(s.inference_stats.fail, { count: 1, ns: 2_000_000 });
-    assert.deepEqual(s.inference_stats.compute_infer, { count: 2, ns: 2_500_000 });
-    assert.deepEqual(s.inference_stats.queue, { count: 2, ns: 0 });
+    assert.deepEqual(s.inference_stats.compute_infer, { count: 2, ns: 2_250_000 });
+    assert.deepEqual(s.inference_stats.queue, { count: 2, ns: 250_000 });
     assert.deepEqual(
       s.batch_stats.map((b) => [b.batch_size, b.compute_output.count]),
       [

@@ -8,6 +8,7 @@
  */
 import { ErrorCode, ServerError, getErrorMessage, redactPaths } from '../../errors.js';
 import type {
+  InferOptions,
   InstanceMetadata,
   ModelInstance,
   ModelRuntime,
@@ -163,8 +164,13 @@ class WorkerInstance implements ModelInstance {
     }
   }
 
-  async infer(request: DecodedRequest): Promise<RuntimeResult> {
-    return unwrap((await this.engine.run(runtimeRequest(request, true))) as CustomReply);
+  async infer(request: DecodedRequest, options: InferOptions = {}): Promise<RuntimeResult> {
+    const { onComputed } = options;
+    const reply = await this.engine.run(
+      runtimeRequest(request, true),
+      onComputed === undefined ? {} : { onComputed },
+    );
+    return unwrap(reply as CustomReply);
   }
 
   unload(): Promise<void> {
