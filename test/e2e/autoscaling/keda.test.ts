@@ -5,7 +5,8 @@
 // per-model request counter → kube-controller-manager's HPA controller scales the Deployment.
 // Load through the Service raises the request rate: the Deployment scales out, each new pod
 // counts as ready only once its model serves, no request fails, and it scales back in when the
-// load stops.
+// load stops. The README's "Autoscale it" manifest and its `kubectl get scaledobject,hpa` are
+// what the test applies and runs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { Informer } from '../../../operator/src/controller/informer.js';
 import { AUTOSCALER_CLASS_ANNOTATION } from '../../../operator/src/api/v1alpha1/index.js';
 import { predictorName, selectorLabels } from '../../../operator/src/manifests/index.js';
 import { testLogger } from '../../integration/operator/cluster.js';
+import { kubectl, ok } from '../../integration/chart/helm.js';
 import { waitFor } from '../../integration/server/lifecycle-helpers.js';
 import { REPO_ROOT } from '../../support/server-process.js';
 import {
@@ -216,6 +218,16 @@ describe(
       );
       assert.equal(deployment.spec?.replicas, 1);
       const query = String(scaledObject.spec.triggers[0]?.metadata['query']);
+      // The README's check, as written (in this namespace): both objects are listed.
+      const listed = ok(
+        await kubectl(['get', 'scaledobject,hpa', '--namespace', ns]),
+        'kubectl get scaledobject,hpa',
+      ).stdout;
+      assert.match(listed, new RegExp(`scaledobject\\.keda\\.sh/${predictorName(NAME)}\\s`));
+      assert.match(
+        listed,
+        new RegExp(`horizontalpodautoscaler\\.autoscaling/keda-hpa-${predictorName(NAME)}\\s`),
+      );
 
       // Every pod that turns Ready is asked at once whether its model serves.
       const readyChecks = new Map<string, number>();
