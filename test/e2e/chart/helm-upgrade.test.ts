@@ -49,6 +49,18 @@ const PROPAGATION_DELAY_MS = 2000;
 const IRIS = {
   inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }],
 };
+/** The same request as a gRPC ModelInferRequest. */
+const IRIS_GRPC = {
+  model_name: 'sklearn-iris',
+  inputs: [
+    {
+      name: 'input',
+      datatype: 'FP32',
+      shape: [1, 4],
+      contents: { fp32_contents: [5.1, 3.5, 1.4, 0.2] },
+    },
+  ],
+};
 
 /** Dockerfile.operator: WORKDIR the repository, the chart's command `node operator/dist/main.js`. */
 const operatorImageRule: ImageRule = {
@@ -212,14 +224,25 @@ describe('helm upgrade of charts/tessera under load', { timeout: 900_000 }, () =
       maxRequestsPerClient: 200_000,
       propagationDelayMs: PROPAGATION_DELAY_MS,
     });
+    // gRPC clients too: one long-lived HTTP/2 channel per pod, drained by the server's GOAWAY.
+    const grpcLoad = await startServiceLoad(client, {
+      namespace: models,
+      labelSelector,
+      port: SERVER_PORTS.grpc,
+      protocol: 'grpc',
+      path: '',
+      body: IRIS_GRPC,
+      clients: 2,
+      maxRequestsPerClient: 200_000,
+      propagationDelayMs: PROPAGATION_DELAY_MS,
+    });
+    const servedBoth = (pod: string): boolean =>
+      (load.servedBy().get(pod) ?? 0) > 0 && (grpcLoad.servedBy().get(pod) ?? 0) > 0;
     let report: Awaited<ReturnType<typeof load.stop>> | undefined;
+    let grpcReport: Awaited<ReturnType<typeof load.stop>> | undefined;
     try {
       // Both old pods answer before anything changes.
-      await waitFor(
-        () => oldPods.every((p) => (load.servedBy().get(p) ?? 0) > 0),
-        'load on both old pods',
-        60_000,
-      );
+      await waitFor(() => oldPods.every(servedBoth), 'REST and gRPC load on both old pods', 60_000);
 
       ok(
         await helm(
@@ -287,7 +310,7 @@ describe('helm upgrade of charts/tessera under load', { timeout: 900_000 }, () =
             pods.length === 2 &&
             !newPods.some((n) => oldPods.includes(n)) &&
             pods.every(podReady) &&
-            newPods.every((n) => (load.servedBy().get(n) ?? 0) > 0)
+            newPods.every(servedBoth)
           );
         },
         'only new pods, each serving the load',
@@ -301,23 +324,30 @@ describe('helm upgrade of charts/tessera under load', { timeout: 900_000 }, () =
         assert.equal(res.status, 200, `${pod.metadata?.name ?? ''} serves ${NAME}`);
       }
       report = await load.stop();
-      assert.deepEqual(
-        report.failures,
-        [],
-        `${report.failures.length} of ${report.ok + report.failures.length} requests failed`,
-      );
-      assert.ok(report.ok > 0);
-      for (const pod of [...oldPods, ...newPods])
-        assert.ok((report.servedBy.get(pod) ?? 0) > 0, `${pod} served requests`);
+      grpcReport = await grpcLoad.stop();
+      for (const [protocol, r] of [
+        ['REST', report],
+        ['gRPC', grpcReport],
+      ] as const) {
+        assert.deepEqual(
+          r.failures,
+          [],
+          `${protocol}: ${r.failures.length} of ${r.ok + r.failures.length} requests failed`,
+        );
+        assert.ok(r.ok > 0);
+        for (const pod of [...oldPods, ...newPods])
+          assert.ok((r.servedBy.get(pod) ?? 0) > 0, `${pod} served ${protocol} requests`);
+      }
       assert.notEqual(oldImage, '');
       assert.ok(!oldImage.endsWith(':0.1.1-e2e'), `the old pods ran ${oldImage}`);
       console.log(
-        `helm upgrade under load: ${report.ok} requests, 0 failed; per pod ${JSON.stringify([
-          ...report.servedBy,
-        ])}`,
+        `helm upgrade under load: ${report.ok} REST and ${grpcReport.ok} gRPC requests, 0 failed; per pod ${JSON.stringify(
+          [...report.servedBy],
+        )} / ${JSON.stringify([...grpcReport.servedBy])}`,
       );
     } finally {
       if (report === undefined) await load.stop();
+      if (grpcReport === undefined) await grpcLoad.stop();
     }
 
     await client.request('DELETE', `${isvcs}/${NAME}`);

@@ -6,6 +6,7 @@ import type { KubeClient, KubeObject } from '../../../operator/src/kube/client.j
 import { Informer } from '../../../operator/src/controller/informer.js';
 import { testLogger } from '../../integration/operator/cluster.js';
 import { podReady } from './kube.js';
+import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import type { Pod } from './pod-types.js';
 
 /** Options of {@link startServiceLoad}. */
@@ -15,6 +16,12 @@ export interface ServiceLoadOptions {
   readonly labelSelector: string;
   /** The container port requests go to. */
   readonly port: number;
+  /**
+   * REST (default): `body` POSTed as JSON to `path`. gRPC: `body` is a ModelInferRequest sent with
+   * ModelInfer on one HTTP/2 channel per pod, kept open as real gRPC clients keep theirs (`path`
+   * is unused), so a rollout must also drain long-lived connections.
+   */
+  readonly protocol?: 'rest' | 'grpc';
   /** The path and body of every request (POST, JSON). */
   readonly path: string;
   readonly body: unknown;
@@ -103,10 +110,32 @@ export async function startServiceLoad(
   const failures: string[] = [];
   const servedBy = new Map<string, number>();
   const body = JSON.stringify(options.body);
+  const channels = new Map<string, GrpcTestClient>();
+  const viaGrpc = async (target: Endpoint): Promise<void> => {
+    let channel = channels.get(target.ip);
+    if (channel === undefined) {
+      channel = grpcClient(`${target.ip}:${String(options.port)}`);
+      channels.set(target.ip, channel);
+    }
+    try {
+      await channel.call('ModelInfer', options.body as object, {
+        deadlineMs: options.requestTimeoutMs ?? 10_000,
+      });
+      ok++;
+      servedBy.set(target.pod, (servedBy.get(target.pod) ?? 0) + 1);
+    } catch (err) {
+      const e = err as { code?: number; details?: string };
+      failures.push(`${target.pod}: gRPC ${String(e.code)} ${e.details ?? String(err)}`);
+    }
+  };
   const one = async (): Promise<void> => {
     const target = endpoints[Math.floor(Math.random() * endpoints.length)];
     if (target === undefined) {
       failures.push('no ready endpoint');
+      return;
+    }
+    if (options.protocol === 'grpc') {
+      await viaGrpc(target);
       return;
     }
     try {
@@ -141,6 +170,7 @@ export async function startServiceLoad(
     stop: async () => {
       running = false;
       await Promise.all(clients);
+      for (const channel of channels.values()) channel.close();
       await informer.stop();
       for (const timer of pending) clearTimeout(timer);
       return { ok, failures, servedBy };
