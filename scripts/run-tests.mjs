@@ -5,6 +5,8 @@
 // than `unit` need real peers (a Python virtualenv with tritonclient, Go-built binaries, a
 // control plane). Each peer is a module `test/peers/<name>.peer.mjs` exporting
 //   provision(log): Promise<Record<string, string>>   build or reuse a cached artefact, return env
+//   provisionLane?: 'go'                             peers that compile Go provision one at a
+//                                                     time, beside the others (provisionAll)
 //   start?(env, log): Promise<{ env?: Record<string,string>, stop(): Promise<void>,
 //                               tier?(name): Promise<void> }>
 //                                                     a service that lives for the whole run;
@@ -65,6 +67,30 @@ async function loadPeers() {
   return peers;
 }
 
+/**
+ * Provisions every peer. Peers that compile Go (`export const provisionLane = 'go'`) build one
+ * after another in one lane, everything else (pip, apt downloads) in another at the same time: a
+ * Go build keeps both cores busy, so two at once gain nothing, while downloads and installs
+ * overlap with it (a cold run's provisioning is mostly these two kinds).
+ */
+async function provisionAll(peers, env) {
+  const lanes = new Map();
+  for (const peer of peers) {
+    const lane = peer.mod.provisionLane ?? 'default';
+    lanes.set(lane, [...(lanes.get(lane) ?? []), peer]);
+  }
+  const results = await Promise.allSettled(
+    [...lanes.values()].map(async (lane) => {
+      const provided = [];
+      for (const { name, mod } of lane) provided.push(await mod.provision(log(name)));
+      return provided;
+    }),
+  );
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  for (const r of results) for (const provided of r.value) Object.assign(env, provided);
+}
+
 function runNodeTest(files, env) {
   const concurrency = process.env.TEST_CONCURRENCY ?? '2';
   const args = ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files];
@@ -95,7 +121,7 @@ async function main() {
   try {
     if (groups.some(([tier]) => tier !== 'unit')) {
       const peers = await loadPeers();
-      for (const { name, mod } of peers) Object.assign(env, await mod.provision(log(name)));
+      await provisionAll(peers, env);
       for (const { name, mod } of peers) {
         if (typeof mod.start !== 'function') continue;
         const service = await mod.start(env, log(name));

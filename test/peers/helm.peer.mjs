@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { cacheDir } from './cache.mjs';
 import { hashInputs, isDone, lastLines, markDone, run, withLock } from './exec.mjs';
 
+/** Compiles Go: provisioned in the runner's Go lane, one build at a time (scripts/run-tests.mjs). */
+export const provisionLane = 'go';
+
 /** The pinned Helm release; bump it here (the cache key follows). */
 export const HELM_VERSION = 'v3.22.0';
 const MODULE = 'helm.sh/helm/v3';

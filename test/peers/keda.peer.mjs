@@ -20,6 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
 import { hashInputs, isDone, lastLines, markDone, run, withLock } from './exec.mjs';
 
+/** Compiles Go: provisioned in the runner's Go lane, one build at a time (scripts/run-tests.mjs). */
+export const provisionLane = 'go';
+
 const moduleDir = join(dirname(fileURLToPath(import.meta.url)), 'keda');
 const MODULE = 'github.com/kedacore/keda/v2';
 const BINARIES = [

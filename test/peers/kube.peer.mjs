@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { ensureBinaries } from '../cluster/build.mjs';
 import { CONTROLLERS, startControlPlane } from '../cluster/control-plane.mjs';
 
+/** Compiles Go: provisioned in the runner's Go lane, one build at a time (scripts/run-tests.mjs). */
+export const provisionLane = 'go';
+
 /** Builds or reuses the binaries. */
 export async function provision(log) {
   const dir = await ensureBinaries(log);

@@ -17,6 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache.mjs';
 import { hashInputs, isDone, lastLines, markDone, run, withLock } from './exec.mjs';
 
+/** Compiles Go: provisioned in the runner's Go lane, one build at a time (scripts/run-tests.mjs). */
+export const provisionLane = 'go';
+
 const here = dirname(fileURLToPath(import.meta.url));
 const manifestPath = join(here, 'otelcol', 'builder-config.yaml');
 const BINARY = 'otelcol-tessera';
