@@ -28,4 +28,18 @@ describe('parseJson', () => {
     assert.throws(() => parseJson(Buffer.from('{"a":'), 10), /malformed JSON body/);
     assert.deepEqual(parseJson(Buffer.alloc(0), 10), {});
   });
+
+  it('takes NaN and ±Infinity as values, as Triton does, and nowhere else', () => {
+    const parsed = parseJson(
+      Buffer.from('{"data":[NaN, 1.5,-Infinity ,Infinity],"x":{"y": NaN},"s":"NaN, Infinity"}'),
+      10,
+    ) as { data: number[]; x: { y: number }; s: string };
+    assert.deepEqual(parsed.data, [Number.NaN, 1.5, Number.NEGATIVE_INFINITY, Infinity]);
+    assert.ok(Number.isNaN(parsed.x.y));
+    // Inside strings the words stay text.
+    assert.equal(parsed.s, 'NaN, Infinity');
+    // Still malformed: a bare word that is not one of them, one in a key position, or a broken body.
+    for (const bad of ['{"a":[Nan]}', '{NaN: 1}', '{"a":[NaN', '{"a":-NaN}', '[1 NaN]'])
+      assert.throws(() => parseJson(Buffer.from(bad), 10), /malformed JSON body/, bad);
+  });
 });

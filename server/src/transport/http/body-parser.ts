@@ -82,11 +82,84 @@ export function parseJson(bytes: Buffer, maxDepth: number): unknown {
   if (bytes.length === 0) return {};
   const depth = jsonDepth(bytes, maxDepth);
   if (depth > maxDepth) throw invalidInput(`JSON body nests deeper than the limit of ${maxDepth}`);
+  const text = bytes.toString('utf8');
   try {
-    return JSON.parse(bytes.toString('utf8'));
+    return JSON.parse(text);
   } catch (error) {
+    // Only a body JSON.parse refused pays for this: the hot path stays JSON.parse alone.
+    const lenient = parseWithNonFinite(text);
+    if (lenient.ok) return lenient.value;
     throw invalidInput(`malformed JSON body: ${(error as Error).message}`);
   }
+}
+
+/** The bare tokens Triton's JSON parser takes for non-finite numbers (RapidJSON kParseNanAndInfFlag). */
+const NON_FINITE: Readonly<Record<string, number>> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  '-Infinity': Number.NEGATIVE_INFINITY,
+};
+/**
+ * Stands for a non-finite token while parsing: written into the text as `\u0000…` (an escape),
+ * so the parsed string starts with a NUL, which no ordinary value does.
+ */
+const SENTINEL_TEXT = '\\u0000tessera-non-finite:';
+const SENTINEL = '\u0000tessera-non-finite:';
+const N = 0x4e;
+const I = 0x49;
+const MINUS = 0x2d;
+
+/**
+ * JSON with `NaN`, `Infinity` and `-Infinity` as values, as Triton accepts them (perf_analyzer's
+ * random FP32 data contains NaN). Each bare token outside strings, in a value position, becomes a
+ * sentinel string that the reviver turns back into the number; anything else still malformed
+ * fails as before. Whether a non-finite value suits the tensor's datatype is the decoder's call.
+ */
+function parseWithNonFinite(text: string): { ok: true; value: unknown } | { ok: false } {
+  let out = '';
+  let last = 0;
+  let found = false;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+      continue;
+    }
+    if (c === QUOTE) {
+      inString = true;
+      continue;
+    }
+    if (c !== N && c !== I && c !== MINUS) continue;
+    const token = ['NaN', 'Infinity', '-Infinity'].find((t) => text.startsWith(t, i));
+    if (token === undefined || !afterValueStart(text, i)) continue;
+    out += `${text.slice(last, i)}"${SENTINEL_TEXT}${token}"`;
+    i += token.length - 1;
+    last = i + 1;
+    found = true;
+  }
+  if (!found) return { ok: false };
+  try {
+    const value: unknown = JSON.parse(out + text.slice(last), (_key, v: unknown) =>
+      typeof v === 'string' && v.startsWith(SENTINEL)
+        ? (NON_FINITE[v.slice(SENTINEL.length)] ?? v)
+        : v,
+    );
+    return { ok: true, value };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Whether position `i` starts a value: the last non-blank before it is `[`, `,` or `:`. */
+function afterValueStart(text: string, i: number): boolean {
+  for (let j = i - 1; j >= 0; j--) {
+    const c = text[j];
+    if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue;
+    return c === '[' || c === ',' || c === ':';
+  }
+  return false;
 }
 
 const QUOTE = 0x22;
