@@ -31,7 +31,8 @@ const TARGETS = [
   ['kubectl', 'k8s.io/kubernetes/cmd/kubectl', 'version'],
 ];
 
-function goEnv() {
+/** Go settings for building from a wrapper module: the control plane here, KEDA in test/peers/keda.peer.mjs. */
+export function goEnv() {
   return {
     ...process.env,
     GOTOOLCHAIN: 'local', // fail loudly on a Go mismatch instead of downloading a toolchain

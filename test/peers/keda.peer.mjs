@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { goEnv } from '../cluster/build.mjs';
 import { cacheDir } from './cache.mjs';
 import { hashInputs, isDone, lastLines, markDone, run, withLock } from './exec.mjs';
 
@@ -29,16 +30,6 @@ const BINARIES = [
   ['keda-operator', `${MODULE}/cmd/operator`],
   ['keda-adapter', `${MODULE}/cmd/adapter`],
 ];
-
-function goEnv() {
-  return {
-    ...process.env,
-    GOTOOLCHAIN: 'local', // fail loudly on a Go mismatch instead of downloading a toolchain
-    GOWORK: 'off',
-    GOFLAGS: '-mod=mod',
-    CGO_ENABLED: '0', // KEDA's own Makefile builds static binaries
-  };
-}
 
 /** The KEDA version the wrapper pins (single source: its go.mod). */
 export function kedaVersion() {

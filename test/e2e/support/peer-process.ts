@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../../integration/server/lifecycle-helpers.js';
 import { ContainerProcess, LogTail } from './container-process.js';
 
 /** A started peer. */
@@ -21,8 +22,9 @@ export function peerDir(name: string): string {
 }
 
 /**
- * Starts `argv` (with `env` over the runner's environment) and resolves once `ready()` is true,
- * polling every 200 ms; fails with the peer's last log lines if it exits or times out first.
+ * Starts `argv` (with `env` over the runner's environment) and resolves once `ready()` is true
+ * (polled by the shared `waitFor`); fails with the peer's last log lines if it exits or times
+ * out first.
  */
 export async function startPeerProcess(options: {
   readonly name: string;
@@ -49,20 +51,20 @@ export async function startPeerProcess(options: {
     await child.stop(5_000);
     rmSync(options.dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  for (;;) {
-    if (!child.running) {
-      await stop();
-      throw new Error(`${options.name} exited before it was ready:\n${tail()}`);
-    }
-    if (await options.ready().catch(() => false)) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(
-        `${options.name} not ready after ${String(options.timeoutMs ?? 60_000)} ms:\n${tail()}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await waitFor(
+      async () => {
+        if (!child.running)
+          throw new Error(`${options.name} exited before it was ready:\n${tail()}`);
+        return options.ready().catch(() => false);
+      },
+      `${options.name} ready`,
+      options.timeoutMs ?? 60_000,
+      tail,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
   }
   return { name: options.name, dir: options.dir, logs: () => log.text(), stop };
 }
