@@ -116,6 +116,12 @@ export const settingsSchema = z.object({
   drain_timeout_seconds: integer(0).default(30),
   parallel_workers: integer(0, 64).default(1),
   /**
+   * Worker threads the server starts before model instances share them (0 = one per CPU core,
+   * and never fewer than `parallel_workers`): a thread costs ~10 MiB and adds no compute past the
+   * cores, so many models share few threads, each thread hosting several models.
+   */
+  max_worker_threads: integer(0, 1024).default(0),
+  /**
    * Requests one worker thread holds at once, running and queued (a model with
    * `parallel_workers: N` holds N times this); one more answers SRV_ERR_OVERLOADED at once.
    */

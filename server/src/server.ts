@@ -68,6 +68,7 @@ export async function startServer(
   const repository = new ModelRepository(settings.model_repository_root);
   const builtin = builtinRuntimes({
     parallelWorkers: settings.parallel_workers,
+    maxWorkerThreads: settings.max_worker_threads,
     pythonExecutable: settings.python_executable ?? undefined,
     pythonMaxInFlight: settings.python_max_in_flight,
     customMetrics: new CustomMetrics({

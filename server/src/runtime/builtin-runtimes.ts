@@ -16,6 +16,8 @@ import type { CustomMetricSink } from './python/metric-frames.js';
 export interface RuntimeOptions {
   /** Worker threads per model instance (MLServer's `parallel_workers`); 0 = main thread. */
   readonly parallelWorkers: number;
+  /** Engine threads started before instances share them (`max_worker_threads`; 0 = one per core). */
+  readonly maxWorkerThreads?: number;
   /** The Python for MLServer runtimes (`python_executable`), or undefined. */
   readonly pythonExecutable?: string | undefined;
   /** Requests in flight per Python worker (`python_max_in_flight`). */
@@ -52,6 +54,7 @@ export function builtinRuntimes(options: RuntimeOptions): BuiltinRuntimes {
   const logger = options.logger ?? SILENT;
   const threads = new EngineThreads({
     parallelWorkers: options.parallelWorkers,
+    ...(options.maxWorkerThreads === undefined ? {} : { maxThreads: options.maxWorkerThreads }),
     ...(options.workerMaxInFlight === undefined
       ? {}
       : { maxInFlightPerThread: options.workerMaxInFlight }),

@@ -37,6 +37,11 @@ type Lease = WorkerLease<EngineTask, EngineTaskResult>;
 export interface EngineThreadsOptions {
   /** The server default `parallel_workers`: at least that many idle threads are kept. */
   readonly parallelWorkers: number;
+  /**
+   * Threads started before instances share them (`max_worker_threads`); 0 or absent = one per
+   * CPU core, and never fewer than `parallelWorkers`.
+   */
+  readonly maxThreads?: number;
   /** Requests one thread holds at once, running and queued (`worker_max_in_flight`). */
   readonly maxInFlightPerThread?: number;
   /** Told when a thread's worker died and was replaced, with the reason. */
@@ -49,6 +54,7 @@ let nextEngineId = 1;
 /** The shared engine threads. */
 export class EngineThreads {
   readonly #maxIdleThreads: number;
+  readonly #maxThreads: number;
   readonly #options: EngineThreadsOptions;
   #pool: WorkerPool<EngineTask, EngineTaskResult> | undefined;
   #closed = false;
@@ -56,6 +62,10 @@ export class EngineThreads {
   constructor(options: EngineThreadsOptions) {
     // Enough for an unload/load of a default-sized model to find its threads again.
     this.#maxIdleThreads = Math.max(options.parallelWorkers, availableParallelism());
+    this.#maxThreads =
+      options.maxThreads === undefined || options.maxThreads === 0
+        ? this.#maxIdleThreads
+        : Math.max(options.maxThreads, options.parallelWorkers);
     this.#options = options;
   }
 
@@ -72,6 +82,7 @@ export class EngineThreads {
     this.#pool ??= new WorkerPool<EngineTask, EngineTaskResult>({
       filename: ENGINE_WORKER,
       maxIdleThreads: this.#maxIdleThreads,
+      maxThreads: this.#maxThreads,
       concurrentTasksPerWorker: TASKS_PER_THREAD,
       ...(this.#options.maxInFlightPerThread === undefined
         ? {}
@@ -98,7 +109,13 @@ export class EngineThreads {
 
   /** Thread counters and the engines open in idle threads. */
   async stats(): Promise<EngineThreadStats> {
-    const stats = this.#pool?.stats() ?? { started: 0, idle: 0, leased: 0, replaced: 0 };
+    const stats = this.#pool?.stats() ?? {
+      started: 0,
+      idle: 0,
+      leased: 0,
+      shared: 0,
+      replaced: 0,
+    };
     const counts = ((await this.#pool?.runOnIdle({ kind: 'count' })) ?? []) as number[];
     return { ...stats, idleEngines: counts.reduce((a, b) => a + b, 0) };
   }

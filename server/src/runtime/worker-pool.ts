@@ -1,8 +1,12 @@
 /**
  * Long-lived worker threads that model instances borrow. A thread runs one worker module (the
- * engine worker, runtime/engine-threads.ts, so the pool knows nothing of ONNX or trees) and serves
- * one instance at a time; when the instance unloads, the thread goes back to the pool and the next
- * load, of any runtime, reuses it.
+ * engine worker, runtime/engine-threads.ts, so the pool knows nothing of ONNX or trees). An
+ * instance leases `parallel_workers` distinct threads; while the pool has fewer than `maxThreads`
+ * threads a lease gets threads of its own, past that it shares the least-leased ones with other
+ * instances (MLServer's model: every worker hosts every model), because a thread is a V8 isolate
+ * of ~10 MiB and more threads than cores add no compute (bench/RESULTS.md, "model density").
+ * When the instance unloads, its threads go back to the pool and the next load, of any runtime,
+ * reuses them.
  *
  * Why not a piscina pool per instance: every pool that is created and destroyed leaves native
  * memory behind (a V8 isolate per worker and piscina's per-pool timing histograms, neither of
@@ -16,8 +20,9 @@
  *
  * A thread whose worker dies (a runtime that exits the thread, an out-of-memory abort, an error
  * thrown outside any task) is replaced by piscina; the tasks it was running fail, and before the
- * replacement runs anything else it replays the lease's restore task (the engine's `open`), so the
- * model keeps serving on its new worker instead of answering "gone" until someone reloads it.
+ * replacement runs anything else it replays the restore task (the engine's `open`) of every lease
+ * it serves, so the models keep serving on the new worker instead of answering "gone" until
+ * someone reloads them.
  * Each thread holds at most `maxPendingPerThread` tasks, running and queued: a saturated lease
  * answers SRV_ERR_OVERLOADED at once rather than queueing without bound.
  */
@@ -31,6 +36,11 @@ export interface WorkerPoolOptions {
   readonly filename: string;
   /** Idle threads kept for reuse; a thread given back beyond this number is stopped. */
   readonly maxIdleThreads: number;
+  /**
+   * Threads the pool starts before leases share threads (default: no bound). A lease asking for
+   * more distinct threads than this still gets them.
+   */
+  readonly maxThreads?: number;
   /**
    * Tasks a thread runs at once (default 1: in order, one after another). Above 1, tasks still
    * reach the worker in the order they were sent, but a task may start before an earlier one
@@ -49,8 +59,10 @@ export interface WorkerPoolStats {
   readonly started: number;
   /** Threads waiting for an instance. */
   readonly idle: number;
-  /** Threads lent to instances. */
+  /** Threads lent to at least one instance. */
   readonly leased: number;
+  /** Threads lent to more than one instance. */
+  readonly shared: number;
   /** Workers that died and were replaced since the pool was created. */
   readonly replaced: number;
 }
@@ -60,9 +72,11 @@ class WorkerThread<Task, Result> {
   readonly #piscina: Piscina<Task, Result>;
   /** Tasks sent and not settled: the load measure for picking a thread. */
   pending = 0;
-  /** Replayed on a replacement worker before any other task (the lease's engine open). */
-  restore: Task | undefined;
-  /** Set when the worker died; the next task replays {@link restore} first. */
+  /** Leases holding this thread. */
+  leases = 0;
+  /** Replayed on a replacement worker before any other task: each lease's engine open. */
+  readonly restores = new Map<number, Task>();
+  /** Set when the worker died; the next task replays {@link restores} first. */
   #replaced = false;
   /** The replay in progress, which tasks sent meanwhile wait for. */
   #restoring: Promise<unknown> | undefined;
@@ -112,15 +126,15 @@ class WorkerThread<Task, Result> {
     }
   }
 
-  /** After a replacement, replays the restore task once; tasks sent meanwhile wait for it. */
+  /** After a replacement, replays the restore tasks once; tasks sent meanwhile wait for them. */
   async #restored(): Promise<void> {
     if (this.#replaced) {
       this.#replaced = false;
-      const restore = this.restore;
+      const restores = [...this.restores.values()];
       this.#restoring =
-        restore === undefined
+        restores.length === 0
           ? undefined
-          : this.#piscina.run(restore).catch((error: unknown) => {
+          : Promise.all(restores.map((task) => this.#piscina.run(task))).catch((error: unknown) => {
               // Tried again by the next task; this one fails with the reason.
               this.#replaced = true;
               this.#restoring = undefined;
@@ -138,6 +152,7 @@ class WorkerThread<Task, Result> {
 
 /** Threads lent to one instance; give them back with {@link release}. */
 export class WorkerLease<Task, Result> {
+  readonly #id: number;
   readonly #threads: readonly WorkerThread<Task, Result>[];
   readonly #giveBack: (threads: readonly WorkerThread<Task, Result>[]) => Promise<void>;
   readonly #maxPending: number;
@@ -145,10 +160,12 @@ export class WorkerLease<Task, Result> {
 
   /** @internal Created by {@link WorkerPool.lease}. */
   constructor(
+    id: number,
     threads: readonly WorkerThread<Task, Result>[],
     giveBack: (threads: readonly WorkerThread<Task, Result>[]) => Promise<void>,
     maxPending: number,
   ) {
+    this.#id = id;
     this.#threads = threads;
     this.#giveBack = giveBack;
     this.#maxPending = maxPending;
@@ -159,7 +176,10 @@ export class WorkerLease<Task, Result> {
    * to replay nothing (set before the engine's close).
    */
   setRestore(task: Task | undefined): void {
-    for (const thread of this.#threads) thread.restore = task;
+    for (const thread of this.#threads) {
+      if (task === undefined) thread.restores.delete(this.#id);
+      else thread.restores.set(this.#id, task);
+    }
   }
 
   /**
@@ -195,6 +215,7 @@ export class WorkerLease<Task, Result> {
   async release(): Promise<void> {
     if (this.#released) return;
     this.#released = true;
+    for (const thread of this.#threads) thread.restores.delete(this.#id);
     await this.#giveBack(this.#threads);
   }
 }
@@ -202,8 +223,9 @@ export class WorkerLease<Task, Result> {
 /** Worker threads shared by every instance of the runtimes given it, reused across loads. */
 export class WorkerPool<Task, Result> {
   readonly #options: WorkerPoolOptions;
-  readonly #idle: WorkerThread<Task, Result>[] = [];
-  #leased = 0;
+  /** Every running thread, leased or idle. */
+  readonly #threads: WorkerThread<Task, Result>[] = [];
+  #nextLease = 1;
   #started = 0;
   #replaced = 0;
   #closed = false;
@@ -212,41 +234,58 @@ export class WorkerPool<Task, Result> {
     this.#options = options;
   }
 
-  /** Lends `count` threads, reusing idle ones first and starting the rest. */
+  /**
+   * Lends `count` distinct threads: idle ones first, then new ones while the pool is under
+   * `maxThreads`, then the least-leased ones (shared), then new ones past the bound if the pool
+   * has fewer than `count` threads in all.
+   */
   lease(count: number): WorkerLease<Task, Result> {
     if (this.#closed) throw new Error('the worker pool is closed');
-    const threads = this.#idle.splice(0, count);
-    while (threads.length < count) {
-      threads.push(
-        new WorkerThread<Task, Result>(
-          this.#options.filename,
-          this.#options.concurrentTasksPerWorker ?? 1,
-          (reason) => {
-            this.#replaced++;
-            this.#options.onWorkerReplaced?.(reason);
-          },
-        ),
-      );
-      this.#started++;
+    const max = this.#options.maxThreads ?? Number.POSITIVE_INFINITY;
+    const chosen = this.#threads.filter((t) => t.leases === 0).slice(0, count);
+    while (chosen.length < count && this.#threads.length < max) chosen.push(this.#start());
+    if (chosen.length < count) {
+      const busiest = [...this.#threads]
+        .filter((t) => !chosen.includes(t))
+        .sort((a, b) => a.leases - b.leases || a.pending - b.pending);
+      chosen.push(...busiest.slice(0, count - chosen.length));
     }
-    this.#leased += threads.length;
+    while (chosen.length < count) chosen.push(this.#start());
+    for (const thread of chosen) thread.leases++;
     return new WorkerLease(
-      threads,
+      this.#nextLease++,
+      chosen,
       (back) => this.#giveBack(back),
       this.#options.maxPendingPerThread ?? Number.POSITIVE_INFINITY,
     );
   }
 
+  #start(): WorkerThread<Task, Result> {
+    const thread = new WorkerThread<Task, Result>(
+      this.#options.filename,
+      this.#options.concurrentTasksPerWorker ?? 1,
+      (reason) => {
+        this.#replaced++;
+        this.#options.onWorkerReplaced?.(reason);
+      },
+    );
+    this.#threads.push(thread);
+    this.#started++;
+    return thread;
+  }
+
   /** Runs a task on every idle thread (e.g. to ask each thread what it holds). */
   runOnIdle(task: Task): Promise<Result[]> {
-    return Promise.all(this.#idle.map((thread) => thread.run(task)));
+    return Promise.all(this.#threads.filter((t) => t.leases === 0).map((t) => t.run(task)));
   }
 
   stats(): WorkerPoolStats {
+    const idle = this.#threads.filter((t) => t.leases === 0).length;
     return {
       started: this.#started,
-      idle: this.#idle.length,
-      leased: this.#leased,
+      idle,
+      leased: this.#threads.length - idle,
+      shared: this.#threads.filter((t) => t.leases > 1).length,
       replaced: this.#replaced,
     };
   }
@@ -254,14 +293,19 @@ export class WorkerPool<Task, Result> {
   /** Stops the idle threads and every thread given back from now on (shutdown). */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#idle.splice(0).map((thread) => thread.stop()));
+    await Promise.all(this.#stopIdle(0));
   }
 
   async #giveBack(threads: readonly WorkerThread<Task, Result>[]): Promise<void> {
-    this.#leased -= threads.length;
-    for (const thread of threads) thread.restore = undefined;
-    const room = this.#closed ? 0 : this.#options.maxIdleThreads - this.#idle.length;
-    this.#idle.push(...threads.slice(0, Math.max(0, room)));
-    await Promise.all(threads.slice(Math.max(0, room)).map((thread) => thread.stop()));
+    for (const thread of threads) thread.leases--;
+    await Promise.all(this.#stopIdle(this.#closed ? 0 : this.#options.maxIdleThreads));
+  }
+
+  /** Stops idle threads beyond `keep` (the most recently started first) and forgets them. */
+  #stopIdle(keep: number): Promise<void>[] {
+    const idle = this.#threads.filter((t) => t.leases === 0);
+    const stopping = idle.slice(Math.max(0, keep));
+    for (const thread of stopping) this.#threads.splice(this.#threads.indexOf(thread), 1);
+    return stopping.map((thread) => thread.stop());
   }
 }

@@ -62,7 +62,7 @@ void describe('the shared engine threads', () => {
   });
 
   void it('lends ONNX, tree and custom models threads from one pool, reused across runtimes', async () => {
-    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 1 });
+    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 1, maxWorkerThreads: 4 });
     pools.push(threads);
     const iris = join(REPO_ROOT, 'examples', 'models', 'iris');
     const ticker = join(REPO_ROOT, 'test', 'fixtures', 'custom-runtimes', 'ticker');
@@ -72,6 +72,7 @@ void describe('the shared engine threads', () => {
       started: 2,
       idle: 0,
       leased: 2,
+      shared: 0,
       replaced: 0,
       idleEngines: 0,
     });
@@ -82,6 +83,7 @@ void describe('the shared engine threads', () => {
       started: 2,
       idle: 1,
       leased: 1,
+      shared: 0,
       replaced: 0,
       idleEngines: 0,
     });
@@ -92,6 +94,7 @@ void describe('the shared engine threads', () => {
       started: 2,
       idle: 0,
       leased: 2,
+      shared: 0,
       replaced: 0,
       idleEngines: 0,
     });
@@ -111,6 +114,7 @@ void describe('the shared engine threads', () => {
       started: 2,
       idle: 2,
       leased: 0,
+      shared: 0,
       replaced: 0,
       idleEngines: 0,
     });
@@ -125,13 +129,14 @@ void describe('the shared engine threads', () => {
       started: 0,
       idle: 0,
       leased: 0,
+      shared: 0,
       replaced: 0,
       idleEngines: 0,
     });
   });
 
   void it('ends a stream still open when its model unloads', async () => {
-    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 1 });
+    const { runtimes, threads } = builtinRuntimes({ parallelWorkers: 1, maxWorkerThreads: 4 });
     pools.push(threads);
     const ticker = join(REPO_ROOT, 'test', 'fixtures', 'custom-runtimes', 'ticker');
     const custom = await runtime(runtimes, 'custom').load(
@@ -147,13 +152,14 @@ void describe('the shared engine threads', () => {
       started: 1,
       idle: 1,
       leased: 0,
+      shared: 0,
       replaced: 0,
       idleEngines: 0,
     });
   });
 
   void it('closes an engine only after the runs sent before the close, then refuses runs', async () => {
-    const threads = new EngineThreads({ parallelWorkers: 1 });
+    const threads = new EngineThreads({ parallelWorkers: 1, maxThreads: 4 });
     pools.push(threads);
     // A run that awaits, so the close arrives while it is in flight on the same thread; it
     // answers whether its engine had been closed by the time it finished.
@@ -180,6 +186,7 @@ void describe('the shared engine threads', () => {
       started: 1,
       idle: 1,
       leased: 0,
+      shared: 0,
       replaced: 0,
       idleEngines: 0,
     });

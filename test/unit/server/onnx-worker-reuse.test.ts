@@ -45,6 +45,7 @@ async function assertAllGivenBack(threads: EngineThreads, started: number): Prom
     started,
     idle: started,
     leased: 0,
+    shared: 0,
     replaced: 0,
     idleEngines: 0,
   });
@@ -53,8 +54,11 @@ async function assertAllGivenBack(threads: EngineThreads, started: number): Prom
 void describe('ONNX runtime worker threads under model churn', () => {
   const pools: EngineThreads[] = [];
   /** An ONNX runtime on engine threads of its own, so each test counts only its threads. */
-  const runtime = (parallelWorkers: number): { onnx: OnnxRuntime; threads: EngineThreads } => {
-    const threads = new EngineThreads({ parallelWorkers });
+  const runtime = (
+    parallelWorkers: number,
+    maxThreads = 4,
+  ): { onnx: OnnxRuntime; threads: EngineThreads } => {
+    const threads = new EngineThreads({ parallelWorkers, maxThreads });
     pools.push(threads);
     return { onnx: createOnnxRuntime({ parallelWorkers, threads }), threads };
   };
@@ -80,6 +84,41 @@ void describe('ONNX runtime worker threads under model churn', () => {
     assert.equal((await threads.stats()).leased, 2);
     await Promise.all([first.unload(), second.unload()]);
     await assertAllGivenBack(threads, 2);
+  });
+
+  void it('shares threads between instances once max_worker_threads are started', async () => {
+    const { onnx, threads } = runtime(1, 1);
+    const instances = [
+      await onnx.load(settings()),
+      await onnx.load(settings()),
+      await onnx.load(settings()),
+    ];
+    const stats = await threads.stats();
+    assert.deepEqual([stats.started, stats.leased, stats.shared], [1, 1, 1]);
+    const label = async (i: (typeof instances)[number]): Promise<unknown[]> => [
+      ...((await i.infer(ROW, { outputNames: ['label'] })).outputs[0]?.data as Iterable<unknown>),
+    ];
+    const labels = await Promise.all(instances.map(label));
+    assert.equal(labels.length, 3);
+    for (const l of labels) assert.deepEqual(l, labels[0]);
+    // One instance unloading closes its own session only: the others keep answering.
+    await instances[0]?.unload();
+    const second = instances[1];
+    assert.ok(second);
+    assert.deepEqual(await label(second), labels[0]);
+    await Promise.all(instances.slice(1).map((i) => i.unload()));
+    await assertAllGivenBack(threads, 1);
+  });
+
+  void it('gives a model with more parallel_workers than max_worker_threads its own threads', async () => {
+    const { onnx, threads } = runtime(1, 1);
+    const narrow = await onnx.load(settings());
+    const wide = await onnx.load(settings({ parallelWorkers: 3 }));
+    const stats = await threads.stats();
+    // Three distinct threads for the wide one, one of them the narrow one's.
+    assert.deepEqual([stats.started, stats.leased, stats.shared], [3, 3, 1]);
+    await Promise.all([narrow.unload(), wide.unload()]);
+    assert.equal((await threads.stats()).leased, 0);
   });
 
   void it('answers an inference sent before the unload, then refuses new ones', async () => {
