@@ -8,6 +8,17 @@ import { run } from '../../test/peers/exec.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** wrk's done() hook: one BENCH_JSON line with the counts and latency percentiles. */
+const DONE_HOOK = [
+  'done = function(summary, latency, requests)',
+  '  local e = summary.errors',
+  '  io.write(string.format(\'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f}\\n\',',
+  '    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,',
+  '    latency:percentile(50), latency:percentile(99), latency.mean))',
+  'end',
+  '',
+];
+
 /** Writes a wrk Lua script that POSTs the bytes of `bodyFile` with `headers`. */
 export function writeWrkScript(path, bodyFile, headers) {
   const lines = [
@@ -18,15 +29,15 @@ export function writeWrkScript(path, bodyFile, headers) {
     ...Object.entries(headers).map(
       ([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`,
     ),
-    'done = function(summary, latency, requests)',
-    '  local e = summary.errors',
-    '  io.write(string.format(\'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f}\\n\',',
-    '    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,',
-    '    latency:percentile(50), latency:percentile(99), latency.mean))',
-    'end',
-    '',
+    ...DONE_HOOK,
   ];
   writeFileSync(path, lines.join('\n'));
+  return path;
+}
+
+/** Writes a wrk Lua script for plain GETs of the URL wrk is given. */
+export function writeWrkGetScript(path) {
+  writeFileSync(path, ['wrk.method = "GET"', ...DONE_HOOK].join('\n'));
   return path;
 }
 

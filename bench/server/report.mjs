@@ -11,6 +11,11 @@ const PAIRS = [
   ['tessera-pw1', 'mlserver-pw1', 'defaults: parallel_workers 1 on both'],
   ['tessera-pw0', 'mlserver-pw0', 'parallel_workers 0 on both (in-process inference)'],
   ['tessera-pw0', 'mlserver-pw1', "Tessera's fastest vs MLServer's default"],
+  [
+    'tessera-pw1',
+    'mlserver-tuned',
+    "Tessera's default vs MLServer tuned for throughput (parallel_workers 1 = its cores, adaptive batching 16 / 2 ms)",
+  ],
 ];
 
 function pairRows(measured) {
@@ -34,6 +39,38 @@ function pairRows(measured) {
   return rows;
 }
 
+/** Best Tessera variant ÷ an MLServer variant, median of per-round req/s ratios. */
+function bestOver(s, mlserver) {
+  const ml = s?.servers[mlserver];
+  if (!ml) return NaN;
+  const ratios = ['tessera-pw1', 'tessera-pw0']
+    .map((t) => s.servers[t])
+    .filter(Boolean)
+    .map((t) => median(t.slice(0, ml.length).map((r, i) => r.rps / ml[i].rps)));
+  return ratios.length ? Math.max(...ratios) : NaN;
+}
+
+/** The issue's target: REST and gRPC ≥ 10× MLServer on the small model at c=16. */
+function mlTargets(measured) {
+  const items = [];
+  for (const [id, what] of [
+    ['rest-c16', 'REST JSON'],
+    ['grpc-c16', 'gRPC raw'],
+  ]) {
+    if (!measured[id]) continue;
+    const d = bestOver(measured[id], 'mlserver-pw1');
+    const t = bestOver(measured[id], 'mlserver-tuned');
+    items.push(
+      `${what} **${f2(d)}×** MLServer's defaults (${d >= 10 ? 'met' : 'missed'}), **${f2(t)}×** MLServer tuned (${t >= 10 ? 'met' : 'missed'})`,
+    );
+  }
+  if (items.length === 0) return [];
+  return [
+    `Target (issue 9): Tessera ≥ 10× MLServer's req/s at c=16 over REST and gRPC; best Tessera variant ÷ MLServer, median over rounds — ${items.join('; ')}.`,
+    '',
+  ];
+}
+
 function detailRow(label, name, rounds) {
   const eld = rounds.map((r) => r.eventLoopDelay?.p99_ms).filter((x) => x !== undefined);
   const errors = rounds.reduce((s, r) => s + r.errors, 0);
@@ -53,12 +90,49 @@ function detailRows(measured) {
 }
 
 function sweepRows(sweep) {
-  return Object.values(sweep.modes).map((m) => {
+  const rows = Object.values(sweep.modes).map((m) => {
     const bytes = m.label.startsWith('REST JSON')
       ? sweep.requestBytes.json
       : sweep.requestBytes.binary;
-    return detailRow(`${m.label}, c=${m.concurrency}`, `${bytes} B`, m.rounds);
+    const r = m.rounds;
+    const cpuUs = median(r.map((x) => (x.serverCpuSeconds * 1e6) / x.requests));
+    return `| ${m.label}, c=${m.concurrency} | ${bytes} B | ${spread(
+      r.map((x) => x.rps),
+      f0,
+    )} | ${f3(median(r.map((x) => x.p50_ms)))} / ${f3(median(r.map((x) => x.p99_ms)))} | ${f0(median(r.map((x) => x.serverTime_us)))} | ${f0(cpuUs)} | ${pct(median(r.map((x) => x.serverCpuUtil)))} | ${pct(median(r.map((x) => x.foreignCpuUtil ?? 0)))} | ${r.reduce((s, x) => s + x.errors, 0)} |`;
   });
+  for (const [protocol, r] of Object.entries(sweep.sharedMemory ?? {})) {
+    rows.push(
+      `| ${protocol === 'http' ? 'HTTP' : 'gRPC'}, system shared memory (perf_analyzer), c=1 | names and offsets only | ${spread(
+        r.map((x) => x.rps),
+        f0,
+      )} | ${f3(median(r.map((x) => x.p50_ms)))} / ${f3(median(r.map((x) => x.p99_ms)))} | ${f0(median(r.map((x) => x.serverTime_us)))} | – | ${pct(median(r.map((x) => x.serverCpuUtil)))} | – | 0 |`,
+    );
+  }
+  return rows;
+}
+
+/** The issue's server-time targets for the 65,536-element request, at c=1. */
+function sweepTargets(sweep) {
+  const at = (key) => median((sweep.modes[key]?.rounds ?? []).map((x) => x.serverTime_us));
+  const cpuAt = (key) =>
+    median((sweep.modes[key]?.rounds ?? []).map((x) => (x.serverCpuSeconds * 1e6) / x.requests));
+  const shm = Math.max(
+    ...Object.values(sweep.sharedMemory ?? {}).map((r) => median(r.map((x) => x.serverTime_us))),
+  );
+  const verdict = (us, limitMs) => (us <= limitMs * 1000 ? 'met' : 'missed');
+  const item = (label, key, limitMs) =>
+    `${label} ${f0(at(key))} µs server time, ${f0(cpuAt(key))} µs server CPU per request (target ≤ ${limitMs} ms: ${verdict(at(key), limitMs)})`;
+  return [
+    `Targets (issue 9), c=1, server time from the statistics extension (queue + compute input + infer + output) and the server's whole CPU time per request (HTTP parsing and writing included): ${[
+      item('binary extension', 'binary-c1', 1),
+      item('raw gRPC', 'grpc-c1', 1),
+      item('JSON', 'json-c1', 8),
+    ].join(
+      '; ',
+    )}; shared memory ${f0(shm)} µs server time, the slower of HTTP and gRPC (target ≤ 0.2 ms: ${verdict(shm, 0.2)}).`,
+    '',
+  ];
 }
 
 function maxIdle(measured) {
@@ -115,14 +189,15 @@ function section(data) {
     `- Every server process (tree) is pinned to CPU ${c.serverCpu} with \`taskset\`; the harness, \`wrk -t1\` and the gRPC client to CPU ${c.clientCpu}. All servers are up for the whole run, listen on 127.0.0.1 only, and are measured one at a time; in round *i* every server is measured once (order rotated per round), so ratios are computed per round and reported as median (min–max over rounds).`,
     '- Model: scikit-learn `LogisticRegression(max_iter=1000, random_state=20240607)` on `load_iris()` (float32), scikit-learn 1.9.1 — joblib for MLServer (`mlserver_sklearn.SKLearnModel`, trained at bench time), the committed `examples/models/iris/model.onnx` (skl2onnx of the same training) for Tessera.',
     `- Label check before measuring: all servers returned ${JSON.stringify(v.labels)} for ${v.rows.length} iris rows over REST JSON and gRPC raw contents, equal to scikit-learn's \`predict\`.`,
-    '- Request: one `[1,4]` FP32 row. REST: JSON body; Tessera asks for `outputs: [{"name": "label"}]` (its ONNX model also has `probabilities`), MLServer returns its default `predict` output. gRPC: `raw_input_contents`, one HTTP/2 channel, 10 calls in flight.',
-    '- MLServer settings: defaults apart from host/ports (`parallel_workers` 1 = one inference-pool worker process, the default; and 0 = inference in the main process). Tessera: defaults apart from host/ports, `parallel_workers` 1 (one worker thread per model) and 0 (main thread). Both keep their default logging; their output goes to a file.',
+    '- Request: one `[1,4]` FP32 row. REST: JSON body; Tessera asks for `outputs: [{"name": "label"}]` (its ONNX model also has `probabilities`), MLServer returns its default `predict` output. gRPC: `raw_input_contents`, one HTTP/2 channel, 16 calls in flight.',
+    '- MLServer settings: defaults apart from host/ports (`parallel_workers` 1 = one inference-pool worker process, the default; and 0 = inference in the main process). `mlserver-tuned` follows Seldon’s performance-tuning guide for throughput: `parallel_workers` equal to its CPU cores (1 here) and adaptive batching sized to the load (`max_batch_size` 16, `max_batch_time` 0.002 s). Tessera: defaults apart from host/ports, `parallel_workers` 1 (one worker thread per model) and 0 (main thread). Both keep their default logging; their output goes to a file.',
     '- Errors: wrk socket errors, timeouts (5 s) and non-2xx/3xx responses, and failed gRPC calls; any is a failed run (the command exits 1).',
     '',
     '### Tessera / MLServer',
     '',
     'Throughput ratio = Tessera req/s ÷ MLServer req/s (> 1: Tessera faster). CPU-normalised = (requests per server CPU-second) ratio. Latency speed-up = MLServer latency ÷ Tessera latency (> 1: Tessera faster).',
     '',
+    ...mlTargets(measured),
     '| Scenario | Pair | Tessera req/s | MLServer req/s | Throughput ratio, median (min–max) | CPU-normalised ratio | Tessera p50 / p99 ms | MLServer p50 / p99 ms | Latency speed-up p50 / p99 |',
     '|---|---|---|---|---|---|---|---|---|',
     ...pairRows(measured),
@@ -140,8 +215,9 @@ function section(data) {
       '',
       `Model \`bench/server/models/scale-fp32\` (y = 2·x, FP32 [-1,-1]), input and output [1, ${sweep.elements}], Tessera \`parallel_workers\` 1. JSON request ${sweep.requestBytes.json} B, binary-extension request ${sweep.requestBytes.binary} B (the JSON header plus raw little-endian bytes, \`Inference-Header-Content-Length\`, output asked as binary); gRPC sends \`raw_input_contents\`.`,
       '',
-      '| Path | request | req/s median (min–max) | p50 ms | p99 ms | server CPU | requests per CPU-s | client CPU | event-loop delay p99 ms | other load on server CPU | errors |',
-      '|---|---|---|---|---|---|---|---|---|---|---|',
+      ...sweepTargets(sweep),
+      '| Path | request | req/s median (min–max) | p50 / p99 ms | server time µs | server CPU µs / request | server CPU | other load on server CPU | errors |',
+      '|---|---|---|---|---|---|---|---|---|',
       ...sweepRows(sweep),
       '',
     );
@@ -199,7 +275,32 @@ async function prettyJson(value) {
   }
 }
 
-export async function writeReport({ server, triton, resultsPath, jsonPath }) {
+export const DENSITY_HEADING = 'Server: model density and load latency';
+
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
+
+function densitySection(data) {
+  const { config: c, facts: f, runs, counts, warmReloads } = data;
+  const max = Math.max(...counts);
+  const rows = runs.map(
+    (r) =>
+      `| ${r.parallelWorkers} | ${mib(r.baselineBytes)} | ${counts.map((n) => mib(r.rssBytes[n])).join(' | ')} | ${mib(r.perModelBytes)} | **${f0(r.modelsPerGiB)}** (${r.modelsPerGiB >= 200 ? 'met' : 'missed'}) | ${f0(r.firstLoadMs)} | ${f2(r.coldLoadMs)} (max ${f0(r.coldLoadMaxMs)}) | ${f2(r.warmLoadMs)} |`,
+  );
+  return [
+    `## ${DENSITY_HEADING}`,
+    '',
+    `Generated by \`npm run bench:server\` on ${data.date} (commit ${f.commit}; \`BENCH_DENSITY=0\` skips it). Harness: \`bench/server/density.mjs\`. One Tessera process per row, pinned to CPU ${c.serverCpu}, started with \`load_models_at_startup\` false on a repository of ${max} copies of \`examples/models/iris\` (ONNX, ${f.onnxruntimeNode === undefined ? '' : `onnxruntime-node ${f.onnxruntimeNode}, `}Node ${f.node}); the harness loads them one by one through \`POST /v2/repository/models/{name}/load\` and reads the VmRSS of the server's process tree from /proc one second after the 1st, ${counts.slice(1, -1).join(', ')}${counts.length > 2 ? 'th' : ''} and ${max}th load. Every copy then answers one inference (all the same label), and the first ${warmReloads} are unloaded and loaded again (warm load). Load latency is the repository call's round trip as the client sees it.`,
+    '',
+    `Target (issue 9): ≥ 200 small ONNX models per GiB of RSS, from (RSS at ${max} − RSS empty) ÷ ${max}.`,
+    '',
+    `| parallel_workers | RSS empty MiB | ${counts.map((n) => `RSS at ${n} MiB`).join(' | ')} | MiB per model | models per GiB | first load ms (process cold) | cold load ms, median | warm reload ms, median |`,
+    `|---|---|${counts.map(() => '---|').join('')}---|---|---|---|---|`,
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+export async function writeReport({ server, triton, density, resultsPath, jsonPath }) {
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   let text = existsSync(resultsPath) ? readFileSync(resultsPath, 'utf8') : '';
   let json = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
@@ -213,6 +314,11 @@ export async function writeReport({ server, triton, resultsPath, jsonPath }) {
     triton.date = date;
     text = merge(text, TRITON_HEADING, tritonSection(triton), 'Server');
     json.triton = { ...triton, config: { ...triton.config, results } };
+  }
+  if (density) {
+    density.date = date;
+    text = merge(text, DENSITY_HEADING, densitySection(density), TRITON_HEADING);
+    json.density = density;
   }
   writeFileSync(resultsPath, text);
   writeFileSync(jsonPath, await prettyJson(json));

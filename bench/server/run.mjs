@@ -4,9 +4,10 @@
 // BENCH_WARMUP_SECONDS (5), BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1), BENCH_SWEEP (1; 0 skips
 // the payload sweep), BENCH_MLSERVER (1; 0 skips the MLServer comparison and the sweep),
 // BENCH_MLSERVER_PW0 (1; 0 skips MLServer with parallel_workers 0), BENCH_TRITON (1; 0 skips the
-// Triton comparison), BENCH_TRITON_CONCURRENCY (1,16), BENCH_RESULTS (bench/RESULTS.md),
+// Triton comparison), BENCH_TRITON_CONCURRENCY (1,16), BENCH_DENSITY (1; 0 skips the model
+// density and load-latency measurement), BENCH_RESULTS (bench/RESULTS.md),
 // BENCH_WRK (wrk), TESSERA_PYTHON_BASE (python3).
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +18,9 @@ import { runGrpc, runWrk, writeWrkScript } from './load.mjs';
 import { grpcOnce, restJson, restBinary } from './probe.mjs';
 import { encodeInferRequest } from './proto.mjs';
 import { writeReport } from './report.mjs';
-import { compareWithTriton } from './triton-compare.mjs';
+import { compareWithTriton, parsePerfCsv, perfAnalyzer } from './triton-compare.mjs';
+import { measureDensity } from './density.mjs';
+import { provision as provisionPerfAnalyzer } from '../../test/peers/perf-analyzer.peer.mjs';
 import {
   ELD_PRELOAD,
   childrenCpuSeconds,
@@ -39,6 +42,7 @@ const cfg = {
   mlserver: process.env.BENCH_MLSERVER !== '0',
   mlserverPw0: process.env.BENCH_MLSERVER_PW0 !== '0',
   triton: process.env.BENCH_TRITON !== '0',
+  density: process.env.BENCH_DENSITY !== '0',
   tritonConcurrency: concurrencyList(process.env.BENCH_TRITON_CONCURRENCY ?? '1,16'),
   results: process.env.BENCH_RESULTS ?? join(root, 'bench', 'RESULTS.md'),
 };
@@ -81,23 +85,33 @@ async function main() {
           log,
         })
       : undefined;
+    const density = cfg.density
+      ? await measureDensity({ tmp, startTessera: (o) => startTessera({ tmp }, o), log })
+      : undefined;
     await writeReport({
       server,
+      density: density && { ...density, config: cfg, facts },
       triton: triton && { ...triton, config: cfg, facts: { ...facts, ...triton.facts } },
       resultsPath: cfg.results,
       jsonPath: join(here, 'last-run.json'),
     });
     log(`wrote ${cfg.results}`);
-    const failures = collectFailures(server?.measured ?? {}, server?.sweep);
-    failures.push(...collectFailures(triton?.measured ?? {}));
-    if (failures.length > 0) {
-      for (const f of failures) log(`FAILED: ${f}`);
-      process.exitCode = 1;
-    }
+    reportFailures(server, triton);
   } finally {
     for (const s of servers) await stop(s);
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** Any failed measurement fails the command (exit code 1), after the report was written. */
+function reportFailures(server, triton) {
+  const failures = [
+    ...collectFailures(server?.measured ?? {}, server?.sweep),
+    ...collectFailures(triton?.measured ?? {}),
+    ...collectFailures(triton?.frontEnd?.routes ?? {}),
+  ];
+  for (const f of failures) log(`FAILED: ${f}`);
+  if (failures.length > 0) process.exitCode = 1;
 }
 
 /** Tessera against MLServer on iris, then the Tessera-only payload sweep. */
@@ -149,7 +163,7 @@ async function machineFacts() {
 
 // ---- servers -------------------------------------------------------------------------------
 
-async function startTessera(ctx, { name, repo, model, parallelWorkers, env = {} }) {
+async function startTessera(ctx, { name, repo, model, readyPath, parallelWorkers, env = {} }) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   const eldFile = join(ctx.tmp, `${name}.eld.json`);
   const handle = startPinned({
@@ -177,12 +191,20 @@ async function startTessera(ctx, { name, repo, model, parallelWorkers, env = {} 
   });
   Object.assign(handle, { kind: 'tessera', http, grpc, eldFile, parallelWorkers, model });
   servers.push(handle);
-  const ms = await waitReady(handle, `http://127.0.0.1:${http}/v2/models/${model}/ready`);
+  const ready = readyPath ?? `/v2/models/${model}/ready`;
+  const ms = await waitReady(handle, `http://127.0.0.1:${http}${ready}`);
   log(`${name} ready in ${ms} ms (pid ${handle.pid})`);
   return handle;
 }
 
-async function startMlserver(ctx, { name, parallelWorkers }) {
+/**
+ * MLServer tuned for throughput as Seldon's performance guide recommends: `parallel_workers` as
+ * many as the CPU cores it gets (one, here) and adaptive batching sized to the load (batches of up
+ * to the c=16 scenario's concurrency, 2 ms to fill one).
+ */
+const MLSERVER_TUNED = { maxBatchSize: 16, maxBatchTime: 0.002 };
+
+async function startMlserver(ctx, { name, parallelWorkers, batching }) {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   const repo = join(ctx.tmp, name);
   const out = await run(
@@ -199,6 +221,12 @@ async function startMlserver(ctx, { name, parallelWorkers }) {
       String(metrics),
       '--parallel-workers',
       String(parallelWorkers),
+      ...(batching
+        ? [
+            ...['--max-batch-size', String(batching.maxBatchSize)],
+            ...['--max-batch-time', String(batching.maxBatchTime)],
+          ]
+        : []),
     ],
     { timeoutMs: 120_000 },
   );
@@ -230,6 +258,11 @@ async function startIrisServers(ctx) {
     ...(cfg.mlserverPw0
       ? [await startMlserver(ctx, { name: 'mlserver-pw0', parallelWorkers: 0 })]
       : []),
+    await startMlserver(ctx, {
+      name: 'mlserver-tuned',
+      parallelWorkers: 1,
+      batching: MLSERVER_TUNED,
+    }),
     await startTessera(ctx, { name: 'tessera-pw1', repo, model: 'iris', parallelWorkers: 1 }),
     await startTessera(ctx, { name: 'tessera-pw0', repo, model: 'iris', parallelWorkers: 0 }),
   ];
@@ -289,13 +322,13 @@ async function verifyIris(list) {
 
 function irisScenarios(ctx, iris) {
   const row = iris.trained.rows[0];
-  const scenarios = [1, 10, 50].map((c) => ({
+  const scenarios = [1, 16, 64].map((c) => ({
     id: `rest-c${c}`,
     label: `REST JSON [1,4], c=${c}`,
     proto: 'rest',
     concurrency: c,
   }));
-  scenarios.push({ id: 'grpc-c10', label: 'gRPC raw [1,4], c=10', proto: 'grpc', concurrency: 10 });
+  scenarios.push({ id: 'grpc-c16', label: 'gRPC raw [1,4], c=16', proto: 'grpc', concurrency: 16 });
   for (const server of iris.servers) {
     const body = join(ctx.tmp, `${server.name}.iris.json`);
     writeFileSync(body, JSON.stringify(irisJson(server, row)));
@@ -413,6 +446,7 @@ async function payloadSweep(ctx) {
     repo,
     model: 'scale-fp32',
     parallelWorkers: 1,
+    env: { TESSERA_ALLOW_CLIENT_SHM: 'true' },
   });
   const values = sweepValues();
   const url = `http://127.0.0.1:${server.http}/v2/models/scale-fp32/infer`;
@@ -454,8 +488,7 @@ async function payloadSweep(ctx) {
   expectDoubled((await restJson(url, jsonBody)).outputs[0].data, 'REST JSON');
   expectDoubled(await restBinary(url, header, bytes), 'REST binary');
   expectDoubled(
-    (await grpcOnce(`127.0.0.1:${server.grpc}`, Buffer.from(await readBack(grpcFile)))).outputs[0]
-      .values,
+    (await grpcOnce(`127.0.0.1:${server.grpc}`, readFileSync(grpcFile))).outputs[0].values,
     'gRPC raw',
   );
   log('sweep: y = 2x on REST JSON, REST binary extension and gRPC raw');
@@ -494,7 +527,9 @@ async function payloadSweep(ctx) {
       if (cfg.warmup > 0) await load(ctx, server, scenario, cfg.warmup);
       const rounds = [];
       for (let round = 0; round < cfg.rounds; round += 1) {
+        const before = await serverStats(server, 'scale-fp32');
         const m = await measureOnce(ctx, server, scenario, []);
+        m.serverTime_us = serverTimeMicros(before, await serverStats(server, 'scale-fp32'));
         rounds.push(m);
         log(
           `sweep ${key} round ${round + 1}/${cfg.rounds}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50_ms.toFixed(3)} ms, p99 ${m.p99_ms.toFixed(3)} ms, errors ${m.errors}`,
@@ -503,13 +538,80 @@ async function payloadSweep(ctx) {
       out.modes[key] = { label: mode.label, concurrency, rounds };
     }
   }
+  out.sharedMemory = await sweepSharedMemory(ctx, server);
   await stop(server);
   return out;
 }
 
-async function readBack(file) {
-  const { readFile } = await import('node:fs/promises');
-  return readFile(file);
+/** The statistics extension's cumulative counts and durations of one model. */
+async function serverStats(server, model) {
+  const res = await fetch(`http://127.0.0.1:${server.http}/v2/models/${model}/stats`);
+  const body = await res.json();
+  return body.model_stats[0].inference_stats;
+}
+
+/**
+ * Server time per successful request between two statistics snapshots: queue + compute input +
+ * compute infer + compute output (Triton's server-side split, as perf_analyzer reports it).
+ */
+function serverTimeMicros(before, after) {
+  const n = after.success.count - before.success.count;
+  if (n <= 0) return NaN;
+  const parts = ['queue', 'compute_input', 'compute_infer', 'compute_output'];
+  const ns = parts.reduce((sum, k) => sum + (after[k].ns - before[k].ns), 0);
+  return ns / n / 1000;
+}
+
+/**
+ * The 65,536-element request through system shared memory: perf_analyzer registers the regions
+ * and sends only their names and offsets, over HTTP and gRPC, at c=1; its CSV carries the
+ * server-side times from the statistics extension.
+ */
+async function sweepSharedMemory(ctx, server) {
+  const pa = await provisionPerfAnalyzer((m) => log(`perf_analyzer peer: ${m}`));
+  const model = {
+    name: 'scale-fp32',
+    inputs: [{ name: 'x', shape: [1, SWEEP_N] }],
+    dataFile: 'random',
+  };
+  const out = {};
+  for (const protocol of ['http', 'grpc']) {
+    const mode = {
+      protocol,
+      args: ['--shared-memory', 'system', '--output-shared-memory-size', String(SWEEP_N * 4)],
+    };
+    const rounds = [];
+    for (let round = 0; round < cfg.rounds; round += 1) {
+      const csv = join(ctx.tmp, 'sweep-shm.csv');
+      writeFileSync(csv, '');
+      const cpuBefore = treeCpuSeconds(server.pid);
+      const started = process.hrtime.bigint();
+      await perfAnalyzer({
+        cfg,
+        pa,
+        server,
+        model,
+        mode,
+        concurrency: 1,
+        seconds: cfg.seconds,
+        csv,
+      });
+      const wall = Number(process.hrtime.bigint() - started) / 1e9;
+      const r = parsePerfCsv(readFileSync(csv, 'utf8'));
+      r.serverTime_us =
+        r.serverQueue_us +
+        r.serverComputeInput_us +
+        r.serverComputeInfer_us +
+        r.serverComputeOutput_us;
+      r.serverCpuUtil = (treeCpuSeconds(server.pid) - cpuBefore) / wall;
+      rounds.push(r);
+      log(
+        `sweep shared memory ${protocol} round ${round + 1}/${cfg.rounds}: ${r.rps.toFixed(0)} infer/s, server time ${r.serverTime_us.toFixed(0)} µs`,
+      );
+    }
+    out[protocol] = rounds;
+  }
+  return out;
 }
 
 function collectFailures(measured, sweep) {

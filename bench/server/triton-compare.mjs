@@ -20,6 +20,8 @@ import {
   waitReady,
 } from './servers.mjs';
 import { provisionTriton } from './triton-peer.mjs';
+import { measureFrontEnd } from './front-end.mjs';
+import { findWrk } from './peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -133,6 +135,8 @@ function tesseraRepo(tmp) {
   const folders = {
     simple: join(root, 'examples', 'models', 'simple'),
     identity: join(here, 'models', 'identity'),
+    // For the front-end comparison only (bench/server/front-end.mjs): Triton serves no iris.
+    iris: join(root, 'examples', 'models', 'iris'),
   };
   for (const [name, from] of Object.entries(folders)) {
     mkdirSync(join(repo, name), { recursive: true });
@@ -210,7 +214,7 @@ export function parsePerfCsv(text) {
  * One perf_analyzer run: three time windows of seconds/3 each (stability not required, so it
  * stops after three), synchronous requests at `concurrency`, pinned to the client CPU.
  */
-async function perfAnalyzer({ cfg, pa, server, model, mode, concurrency, seconds, csv }) {
+export async function perfAnalyzer({ cfg, pa, server, model, mode, concurrency, seconds, csv }) {
   const port = mode.protocol === 'http' ? server.http : server.grpc;
   const shapes = model.inputs.flatMap((t) => ['--shape', `${t.name}:${t.shape.join(',')}`]);
   const args = [
@@ -336,6 +340,16 @@ export async function compareWithTriton({ cfg, tmp, startTessera, track, log }) 
     const verification = await verify(servers, log);
     const list = models().map((m) => ({ ...m, dataFile: writeInputData(tmp, m) }));
     const measured = await measureAll({ cfg, tmp, pa, servers, models: list }, log);
+    const { wrk } = await findWrk();
+    const frontEnd = await measureFrontEnd({
+      cfg,
+      tmp,
+      wrk,
+      servers,
+      simpleInputs: list[0].inputs,
+      track,
+      log,
+    });
     const paVersion = (
       await run(pa.TESSERA_PERF_ANALYZER, ['--version'], {
         env: { ...process.env, LD_LIBRARY_PATH: pa.TESSERA_PERF_ANALYZER_LIBS },
@@ -351,6 +365,7 @@ export async function compareWithTriton({ cfg, tmp, startTessera, track, log }) 
       },
       verification,
       measured,
+      frontEnd,
     };
   } finally {
     for (const s of servers) await stop(s);

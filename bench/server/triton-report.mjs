@@ -90,6 +90,82 @@ function targetLines(measured) {
   ];
 }
 
+/** Best Tessera variant ÷ `peer`, median of per-round ratios of `key`-derived values. */
+function bestRatio(route, peer, fn) {
+  const variants = ['tessera-pw1', 'tessera-pw0'].filter((t) => route.servers[t]);
+  if (!route.servers[peer] || variants.length === 0) return NaN;
+  return Math.max(
+    ...variants.map((t) => median(pairRatios(route.servers[t], route.servers[peer], fn))),
+  );
+}
+
+const byRps = (a, b) => a.rps / b.rps;
+const byCpu = (a, b) => b.cpuMicrosPerRequest / a.cpuMicrosPerRequest;
+
+function frontEndTargets(frontEnd) {
+  const r = frontEnd.routes;
+  const line = (id, peer, target) => {
+    const rps = bestRatio(r[id], peer, byRps);
+    const cpu = bestRatio(r[id], peer, byCpu);
+    return `\`${r[id].label}\`: **${f2(rps)}×** req/s, ${f2(cpu)}× per CPU-µs (target ${target}: ${rps >= target ? 'met' : 'missed'})`;
+  };
+  return [
+    `- Tessera ÷ Triton on metadata and health (target ≥ 0.8×): ${['health', 'metadata']
+      .filter((id) => r[id])
+      .map((id) => line(id, 'triton', 0.8))
+      .join('; ')}.`,
+    `- Tessera ÷ the no-op fastify ceiling on inference (target ≥ 0.6): ${[
+      'simple-json',
+      'iris-json',
+    ]
+      .filter((id) => r[id])
+      .map((id) => line(id, 'fastify-noop', 0.6))
+      .join('; ')}.`,
+    ...(r['simple-json']?.servers.triton
+      ? [
+          `- Tessera ÷ Triton on \`simple\` REST JSON under wrk (perf_analyzer's figures are above): **${f2(bestRatio(r['simple-json'], 'triton', byRps))}×** req/s, ${f2(bestRatio(r['simple-json'], 'triton', byCpu))}× per CPU-µs.`,
+        ]
+      : []),
+  ];
+}
+
+function frontEndRows(frontEnd) {
+  const rows = [];
+  for (const route of Object.values(frontEnd.routes)) {
+    for (const [name, rounds] of Object.entries(route.servers)) {
+      const good = ok(rounds);
+      const errors = rounds.length - good.length;
+      rows.push(
+        `| ${route.label} | ${name} | ${
+          good.length
+            ? spread(
+                good.map((x) => x.rps),
+                f0,
+              )
+            : '–'
+        } | ${f0(med(rounds, 'cpuMicrosPerRequest'))} | ${f3(med(rounds, 'p50_ms'))} / ${f3(med(rounds, 'p99_ms'))} | ${pct(median(rounds.map((x) => x.serverCpuUtil)))} | ${pct(median(rounds.map((x) => x.foreignCpuUtil)))} | ${errors === 0 ? '0' : `**${errors}**`} |`,
+      );
+    }
+  }
+  return rows;
+}
+
+function frontEndLines(frontEnd) {
+  if (!frontEnd) return [];
+  return [
+    `### Front end: routes under wrk, c=${frontEnd.concurrency}`,
+    '',
+    `The same servers, plus \`fastify-noop\` (bench/server/noop-server.mjs: Tessera's fastify answering each route with a fixed copy of Tessera's answer, its JSON body parser still reading every POST), pinned to the same CPU and loaded by \`wrk -t1 -c${frontEnd.concurrency}\` in rotated rounds. Triton serves no \`iris\`. CPU µs per request = the server's process-tree CPU time over the round ÷ its answered requests, which other load on the machine disturbs less than req/s.`,
+    '',
+    ...frontEndTargets(frontEnd),
+    '',
+    '| Route | Server | req/s median (min–max) | server CPU µs / request | p50 / p99 ms | server CPU | other load on server CPU | errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...frontEndRows(frontEnd),
+    '',
+  ];
+}
+
 export function tritonSection(data) {
   const { config: c, facts: f, verification: v, measured } = data;
   const quick = c.seconds < 10 || c.rounds < 3;
@@ -136,6 +212,7 @@ export function tritonSection(data) {
     '|---|---|---|---|---|---|---|---|---|',
     ...detailRows(measured),
     '',
+    ...frontEndLines(data.frontEnd),
     '### Caveats',
     '',
     `- Shared machine: ${f.nproc} CPUs, one for the servers and one for perf_analyzer, and other programs (not pinned by us) used a median ${pct(load.median)} and at most ${pct(load.max)} of the server CPU during a measurement; the load average was ${f.loadAverage1m} before the run. Ratios are paired per round, which cancels slow drifts but not bursts.`,
