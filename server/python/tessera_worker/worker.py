@@ -11,6 +11,7 @@ import os
 import socket
 import struct
 import sys
+import time
 import traceback
 
 from . import metrics, wire
@@ -248,6 +249,7 @@ class Worker:
 
     async def infer(self, head, body):
         model, request = self.request(head, body)
+        started = time.perf_counter()
         try:
             with metrics.scope(model.settings, head["key"]):
                 response = await model.predict(request)
@@ -255,7 +257,12 @@ class Worker:
             raise UserError(
                 f"predict failed: {type(error).__name__}: {error}", status_of(error)
             ) from error
-        return encode_outputs(response)
+        # The server's statistics count this as compute_infer and the rest of the call (the
+        # socket, decoding, waiting for this process) as queue, as Triton splits them.
+        compute_ms = (time.perf_counter() - started) * 1000
+        reply, parts = encode_outputs(response)
+        reply["compute_ms"] = compute_ms
+        return reply, parts
 
     async def handle(self, kind, msg_id, head, body):
         try:

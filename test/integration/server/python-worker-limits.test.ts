@@ -102,6 +102,40 @@ describe('python worker limits (mlserver 1.7.1)', () => {
       assert.deepEqual((answered.body as { outputs: { data: number[] }[] }).outputs[0]?.data, [4]);
     });
 
+    it('splits a Python request into compute_infer (its predict) and queue (the rest)', async () => {
+      const stats = async (): Promise<Record<string, { count: number; ns: number }>> => {
+        const res = await fetch(`${gated.server.httpUrl}/v2/models/gate/stats`);
+        const body = (await res.json()) as {
+          model_stats: { inference_stats: Record<string, { count: number; ns: number }> }[];
+        };
+        const found = body.model_stats[0]?.inference_stats;
+        assert.ok(found, 'the gate model has statistics');
+        return found;
+      };
+      const before = await stats();
+      // The gate is open (the test above opened it): the predict returns at once.
+      const reply = await postJson(`${gated.server.httpUrl}/v2/models/gate/infer`, INPUT);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const after = await stats();
+      const delta = (key: string): { count: number; ns: number } => ({
+        count: (after[key]?.count ?? 0) - (before[key]?.count ?? 0),
+        ns: (after[key]?.ns ?? 0) - (before[key]?.ns ?? 0),
+      });
+      assert.equal(delta('success').count, 1);
+      assert.equal(delta('compute_infer').count, 1);
+      // The hop to the worker process and back is queue; the predict alone is compute_infer.
+      assert.ok(delta('queue').ns > 0, `queue ${delta('queue').ns} ns`);
+      assert.ok(delta('compute_infer').ns > 0, `compute_infer ${delta('compute_infer').ns} ns`);
+      assert.ok(
+        delta('queue').ns + delta('compute_infer').ns <= delta('success').ns,
+        JSON.stringify({
+          queue: delta('queue'),
+          infer: delta('compute_infer'),
+          success: delta('success'),
+        }),
+      );
+    });
+
     it("writes the model's stderr to the server's structured log", () => {
       const line = gated.server.logs.find(
         (l) =>

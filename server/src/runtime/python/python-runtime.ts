@@ -289,10 +289,20 @@ class PythonInstance implements ModelInstance {
 
   async infer(
     request: DecodedRequest,
-    options: { outputNames?: readonly string[]; signal?: AbortSignal },
+    options: {
+      outputNames?: readonly string[];
+      signal?: AbortSignal;
+      onComputed?: (computeMs: number) => void;
+    },
   ): Promise<RuntimeResult> {
     const [head, body] = this.#frame(request, options.outputNames);
-    return toResult(await this.#worker.infer(this.#key, head, body, options.signal));
+    const frame = await this.#worker.infer(this.#key, head, body, options.signal);
+    // The worker times its model's predict; the rest of the call is queue in the statistics.
+    const computeMs = (frame.head as { compute_ms?: unknown }).compute_ms;
+    if (typeof computeMs === 'number' && Number.isFinite(computeMs) && computeMs >= 0) {
+      options.onComputed?.(computeMs);
+    }
+    return toResult(frame);
   }
 
   /** MLServer's `predict_stream`, one request in, each response as the worker sends it. */

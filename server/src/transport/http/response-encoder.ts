@@ -66,6 +66,7 @@ export async function encodeInferResponse(
   wantsBinary: (name: string) => boolean,
   maxBytes: number,
 ): Promise<EncodedResponse> {
+  if (isSmallJson(response, wantsBinary)) return encodeSmallJson(response, maxBytes);
   const json = new BoundedBody(response.modelName, maxBytes);
   const binary: Uint8Array[] = [];
   const params = responseParameters(response.parameters);
@@ -114,6 +115,46 @@ export async function encodeInferResponse(
       'inference-header-content-length': String(headerLength),
     },
   };
+}
+
+/**
+ * Whether every output goes out as JSON `data` and all of them together fit in one slice: then
+ * one `JSON.stringify` of the whole body is both the cheapest encoding and short enough not to
+ * need yielding (most requests: a model's few outputs for a few rows).
+ */
+function isSmallJson(response: InferenceResponse, wantsBinary: (name: string) => boolean): boolean {
+  let elements = 0;
+  for (const tensor of response.outputs) {
+    if (tensor.sharedMemory !== undefined || wantsBinary(tensor.name)) return false;
+    elements += (tensor.data as ArrayLike<unknown>).length;
+    if (elements > SLICE_ELEMENTS) return false;
+  }
+  return true;
+}
+
+/** The whole JSON body in one pass; the same members, in the same order, as the sliced path. */
+function encodeSmallJson(response: InferenceResponse, maxBytes: number): EncodedResponse {
+  const params = responseParameters(response.parameters);
+  const body = Buffer.from(
+    JSON.stringify({
+      model_name: response.modelName,
+      ...(response.modelVersion === undefined ? {} : { model_version: response.modelVersion }),
+      id: response.id,
+      ...(params === undefined ? {} : { parameters: params }),
+      outputs: response.outputs.map((tensor) => ({
+        name: tensor.name,
+        datatype: tensor.datatype,
+        shape: tensor.shape,
+        ...(tensor.parameters === undefined ? {} : { parameters: tensor.parameters }),
+        data: toJsonData(tensor),
+      })),
+    }),
+    'utf8',
+  );
+  if (body.byteLength > maxBytes) {
+    throw responseTooLarge(response.modelName, body.byteLength, maxBytes);
+  }
+  return { body, headers: { 'content-type': 'application/json' } };
 }
 
 /** Response parameters minus `headers`, which become HTTP headers instead (MLServer). */
