@@ -175,10 +175,12 @@ void describe('custom runtimes', () => {
     dir = await mkdtemp(join(tmpdir(), 'tessera-custom-'));
     await makeRepository(dir);
     // One request per thread at a time: a second one while the blocker spins is refused at once.
+    // A thread per model (max_worker_threads above the models' count, whatever the CPU count):
+    // the blocker must hold only its own thread.
     server = await startServer({
       folder: dir,
       timeoutMs: 60_000,
-      env: { TESSERA_WORKER_MAX_IN_FLIGHT: '1' },
+      env: { TESSERA_WORKER_MAX_IN_FLIGHT: '1', TESSERA_MAX_WORKER_THREADS: '16' },
     });
     client = grpcClient(server.grpcAddress);
   });
