@@ -191,4 +191,32 @@ void describe('the shared engine threads', () => {
       idleEngines: 0,
     });
   });
+  void it('reopens every engine a shared thread hosted when its worker dies', async () => {
+    const threads = new EngineThreads({ parallelWorkers: 1, maxThreads: 1 });
+    pools.push(threads);
+    // An engine that answers its own name, or ends its thread when asked to.
+    const source = [
+      'export function open(args) {',
+      '  return {',
+      '    metadata: {},',
+      '    run(request) { if (request.exit) process.exit(3); return { name: args.name }; },',
+      '  };',
+      '}',
+    ].join('\n');
+    const url = `data:text/javascript,${encodeURIComponent(source)}`;
+    const first = await threads.open(url, { name: 'first' }, 1);
+    const second = await threads.open(url, { name: 'second' }, 1);
+    assert.deepEqual(
+      [(await threads.stats()).started, (await threads.stats()).shared],
+      [1, 1],
+      'both engines on one thread',
+    );
+    await assert.rejects(first.run({ exit: true }), /worker thread running the model stopped/);
+    // The replacement reopened both engines before running anything else.
+    assert.deepEqual(await second.run({}), { name: 'second' });
+    assert.deepEqual(await first.run({}), { name: 'first' });
+    assert.equal((await threads.stats()).replaced, 1);
+    await Promise.all([first.close(), second.close()]);
+    assert.equal((await threads.stats()).idleEngines, 0);
+  });
 });
