@@ -202,11 +202,13 @@ class OnnxInstance implements ModelInstance {
 
 /**
  * Structured clone copies a typed array's whole backing buffer, and request tensors are often views
- * into a larger body buffer: copy such views so only the tensor's own bytes cross the thread.
+ * into a larger body buffer: copy such views so only the tensor's own bytes cross the thread. A
+ * view that is most of its buffer (the one tensor of a binary-extension body) crosses as it is:
+ * cloning the few extra bytes is cheaper than a copy of the tensor first.
  */
 function ownBuffer(tensor: PortableTensor): PortableTensor {
   const data = tensor.data;
   if (Array.isArray(data)) return tensor;
-  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) return tensor;
+  if (data.byteLength * 2 >= data.buffer.byteLength) return tensor;
   return { ...tensor, data: data.slice() };
 }

@@ -109,7 +109,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.server.headersTimeout = settings.headers_timeout_seconds * 1000;
   trackRoutes(app);
 
-  installBodyParser(app, settings.max_json_depth);
+  installBodyParser(app, settings.max_json_depth, settings.max_body_bytes);
   installHooks(app, deps.metrics);
   closeConnectionsWhenShuttingDown(app, deps.dataplane);
   installErrorHandling(app);

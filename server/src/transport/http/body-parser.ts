@@ -22,15 +22,132 @@ const ACCEPTED_TYPES = new Set([
 ]);
 
 /** Installs the body parser on an app: every accepted content type parses as a {@link ParsedBody}. */
-export function installBodyParser(app: FastifyInstance, maxDepth: number): void {
+export function installBodyParser(app: FastifyInstance, maxDepth: number, maxBytes: number): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
-    try {
-      done(null, parseBody(request, body as Buffer, maxDepth));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
+  app.addContentTypeParser('*', (request, payload, done) => {
+    readBody(request, payload, maxBytes, (error, body) => {
+      if (error !== undefined) {
+        done(error, undefined);
+        return;
+      }
+      try {
+        done(null, parseBody(request, body, maxDepth));
+      } catch (parseError) {
+        done(parseError as Error, undefined);
+      }
+    });
   });
+}
+
+/** Node's stream as fastify hands it over; `receivedEncodedLength` is set by a decompressor. */
+type BodyStream = NodeJS.ReadableStream & { readonly receivedEncodedLength?: number };
+
+/**
+ * Reads a request body into one buffer laid out so that the binary section of a binary-extension
+ * body (after `Inference-Header-Content-Length` bytes of JSON) starts 8-byte aligned: typed-array
+ * views over it need no copy (tensor-decode.ts copies unaligned tensors). With a Content-Length
+ * and no Content-Encoding the buffer is allocated once and chunks are copied straight in, instead
+ * of being collected and concatenated (fastify's `parseAs: 'buffer'`): one large allocation per
+ * request instead of two, which matters because V8 runs a full collection for every few tens of
+ * megabytes of buffers allocated (bench/RESULTS.md, payload sweep).
+ */
+function readBody(
+  request: FastifyRequest,
+  payload: BodyStream,
+  maxBytes: number,
+  done: (error: Error | undefined, body: Buffer) => void,
+): void {
+  const declared = Number(request.headers['content-length']);
+  if (declared > maxBytes) {
+    done(tooLarge(maxBytes), EMPTY);
+    return;
+  }
+  const headerLength = Number(request.headers['inference-header-content-length']);
+  const compressed = request.headers['content-encoding'] !== undefined;
+  let body: Buffer | undefined =
+    Number.isSafeInteger(declared) && !compressed
+      ? alignedBuffer(declared, headerLength)
+      : undefined;
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const finish = (error: Error | undefined): void => {
+    payload.removeListener('data', onData);
+    payload.removeListener('end', onEnd);
+    payload.removeListener('error', onError);
+    done(error, body ?? EMPTY);
+  };
+  const onData = (chunk: Buffer | string): void => {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    // A decompressed body counts against the limit too (a "zip bomb" stops here).
+    if (received + bytes.length > maxBytes || (payload.receivedEncodedLength ?? 0) > maxBytes) {
+      finish(tooLarge(maxBytes));
+      return;
+    }
+    if (body !== undefined && received + bytes.length <= body.length) {
+      bytes.copy(body, received);
+    } else {
+      if (body !== undefined) {
+        // More than Content-Length said (Node's parser stops that; a preParsing stream might not).
+        chunks.push(body.subarray(0, received));
+        body = undefined;
+      }
+      chunks.push(bytes);
+    }
+    received += bytes.length;
+  };
+  const onEnd = (): void => {
+    const length = payload.receivedEncodedLength ?? received;
+    if (!Number.isNaN(declared) && length !== declared) {
+      finish(
+        invalidInput(
+          `the request body has ${length} bytes but its Content-Length says ${declared}`,
+        ),
+      );
+      return;
+    }
+    if (body === undefined) {
+      body = alignedBuffer(received, headerLength);
+      let offset = 0;
+      for (const chunk of chunks) offset += chunk.copy(body, offset);
+    } else if (received < body.length) {
+      body = body.subarray(0, received);
+    }
+    finish(undefined);
+  };
+  const onError = (error: Error): void => {
+    // An aborted upload, a broken gzip stream: a client error, never a 500.
+    finish(
+      error instanceof ServerError
+        ? error
+        : invalidInput(`the request body could not be read: ${error.message}`),
+    );
+  };
+  payload.on('data', onData);
+  payload.on('end', onEnd);
+  payload.on('error', onError);
+  payload.resume();
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function tooLarge(maxBytes: number): ServerError {
+  return new ServerError(
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    `request body is larger than the limit of ${maxBytes} bytes`,
+  );
+}
+
+/**
+ * `length` bytes whose byte `headerLength` (the binary section of a binary-extension body) lies
+ * on an 8-byte boundary of the underlying memory; a plain JSON body gets any buffer.
+ */
+function alignedBuffer(length: number, headerLength: number): Buffer {
+  if (!Number.isSafeInteger(headerLength) || headerLength <= 0 || headerLength >= length) {
+    return Buffer.allocUnsafe(length);
+  }
+  const raw = Buffer.allocUnsafeSlow(length + 7);
+  const start = (8 - ((raw.byteOffset + headerLength) % 8)) % 8;
+  return raw.subarray(start, start + length);
 }
 
 function parseBody(request: FastifyRequest, body: Buffer, maxDepth: number): ParsedBody {
