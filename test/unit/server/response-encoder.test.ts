@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InferenceResponse } from '../../../server/src/core/types.js';
 import { ErrorCode, ServerError } from '../../../server/src/errors.js';
-import { encodeInferResponse } from '../../../server/src/transport/http/response-encoder.js';
+import fastify from 'fastify';
+import {
+  encodeInferResponse,
+  sendEncoded,
+} from '../../../server/src/transport/http/response-encoder.js';
 
 const ROWS = 40_000; // several slices
 const probabilities = Float32Array.from({ length: ROWS * 3 }, (_, i) => (i % 7) / 7);
@@ -98,5 +102,21 @@ describe('encodeInferResponse output parameters', () => {
       content_type: 'np',
       binary_data_size: 8,
     });
+  });
+
+  it('sends a large binary body part by part, byte for byte the joined body', async () => {
+    const encoded = await encodeInferResponse(response, (n) => n === 'probabilities', 64 << 20);
+    assert.equal(encoded.parts.length, 2, 'the JSON header and the output, not joined');
+    const app = fastify();
+    app.get('/', (_request, reply) => sendEncoded(reply.headers(encoded.headers), encoded));
+    try {
+      const res = await app.inject({ method: 'GET', url: '/' });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-length'], String(encoded.byteLength));
+      assert.deepEqual(res.rawPayload, encoded.body);
+      assert.equal(encoded.body.length, encoded.byteLength);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -5,7 +5,9 @@
  * encoded, counted against `max_response_bytes`, and followed by a turn of the event loop. The body
  * is complete before anything is sent, so a response over the limit is still a clean 413.
  */
+import { Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { FastifyReply } from 'fastify';
 import { responseTooLarge } from '../../core/request-limits.js';
 import { toJsonData, toRawBytes } from '../../core/tensor-encode.js';
 import type { InferenceResponse, Parameters, Tensor } from '../../core/types.js';
@@ -15,8 +17,39 @@ const SLICE_ELEMENTS = 16_384;
 
 /** The REST response: a JSON document, or a JSON header plus binary chunks. */
 export interface EncodedResponse {
+  /** The whole body as one buffer (joined on first use when it is in {@link parts}). */
   readonly body: Buffer;
+  /**
+   * The body as the buffers it was built from: the JSON header and each binary output's own
+   * bytes. Writing these in turn sends a large binary output without first copying it into one
+   * body buffer (a copy that, per request, also feeds V8's external-memory collections).
+   */
+  readonly parts: readonly Buffer[];
+  readonly byteLength: number;
   readonly headers: Record<string, string>;
+}
+
+/** A response of one buffer. */
+function whole(body: Buffer, headers: Record<string, string>): EncodedResponse {
+  return { body, parts: [body], byteLength: body.byteLength, headers };
+}
+
+/** A response of several buffers, joined only if someone asks for `body`. */
+function inParts(
+  parts: Buffer[],
+  byteLength: number,
+  headers: Record<string, string>,
+): EncodedResponse {
+  let joined: Buffer | undefined;
+  return {
+    get body(): Buffer {
+      joined ??= Buffer.concat(parts, byteLength);
+      return joined;
+    },
+    parts,
+    byteLength,
+    headers,
+  };
 }
 
 /** Collects body parts and refuses to grow past the limit. */
@@ -104,17 +137,15 @@ export async function encodeInferResponse(
   }
   json.add(']}');
   if (binary.length === 0) {
-    return { body: Buffer.concat(json.parts), headers: { 'content-type': 'application/json' } };
+    return whole(Buffer.concat(json.parts), { 'content-type': 'application/json' });
   }
   const headerLength = json.bytes;
+  const header = Buffer.concat(json.parts);
   for (const bytes of binary) json.add(bytes);
-  return {
-    body: Buffer.concat(json.parts),
-    headers: {
-      'content-type': 'application/octet-stream',
-      'inference-header-content-length': String(headerLength),
-    },
-  };
+  return inParts([header, ...json.parts.slice(-binary.length)], json.bytes, {
+    'content-type': 'application/octet-stream',
+    'inference-header-content-length': String(headerLength),
+  });
 }
 
 /**
@@ -154,7 +185,23 @@ function encodeSmallJson(response: InferenceResponse, maxBytes: number): Encoded
   if (body.byteLength > maxBytes) {
     throw responseTooLarge(response.modelName, body.byteLength, maxBytes);
   }
-  return { body, headers: { 'content-type': 'application/json' } };
+  return whole(body, { 'content-type': 'application/json' });
+}
+
+/** Bodies from this size on go out part by part rather than joined into one buffer first. */
+const STREAM_FROM_BYTES = 64 * 1024;
+
+/**
+ * Sends an encoded response: one buffer as it is, a large body of several parts as a stream of
+ * them with its Content-Length (fastify pipes it; gzip, when asked for, still applies).
+ */
+export function sendEncoded(reply: FastifyReply, encoded: EncodedResponse): FastifyReply {
+  if (encoded.parts.length === 1 || encoded.byteLength < STREAM_FROM_BYTES) {
+    return reply.send(encoded.body);
+  }
+  return reply
+    .header('content-length', String(encoded.byteLength))
+    .send(Readable.from(encoded.parts, { objectMode: false }));
 }
 
 /** Response parameters minus `headers`, which become HTTP headers instead (MLServer). */

@@ -7,7 +7,7 @@ import type { DataPlane } from '../../../core/dataplane.js';
 import { modelNotReady } from '../../../errors.js';
 import type { ParsedBody } from '../body-parser.js';
 import { binaryOutputs, responseHeaders, toCoreInferRequest } from '../infer-codec.js';
-import { encodeInferResponse } from '../response-encoder.js';
+import { encodeInferResponse, sendEncoded } from '../response-encoder.js';
 import { contextOf, inRequestContext } from '../request-context.js';
 
 type ModelParams = { model: string; version?: string };
@@ -77,7 +77,6 @@ async function infer(
     ),
   );
   const encoded = await encodeInferResponse(response, binaryOutputs(coreRequest), maxResponseBytes);
-  return reply
-    .headers({ ...responseHeaders(response.parameters), ...encoded.headers })
-    .send(encoded.body);
+  void reply.headers({ ...responseHeaders(response.parameters), ...encoded.headers });
+  return sendEncoded(reply, encoded);
 }

@@ -16,7 +16,7 @@ import { toServerError } from '../../../errors.js';
 import type { ParsedBody } from '../body-parser.js';
 import { binaryOutputs, responseHeaders, toCoreInferRequest } from '../infer-codec.js';
 import { contextOf, inRequestContext } from '../request-context.js';
-import { encodeInferResponse } from '../response-encoder.js';
+import { encodeInferResponse, sendEncoded } from '../response-encoder.js';
 
 type ModelParams = { model: string; version?: string };
 type Target = { model: string; version?: string };
@@ -62,9 +62,8 @@ async function generate(
   const coreRequest = toCoreInferRequest(body);
   const response = await inRequestContext(request, () => dataplane.infer(coreRequest, target, ctx));
   const encoded = await encodeInferResponse(response, binaryOutputs(coreRequest), maxResponseBytes);
-  return reply
-    .headers({ ...responseHeaders(response.parameters), ...encoded.headers })
-    .send(encoded.body);
+  void reply.headers({ ...responseHeaders(response.parameters), ...encoded.headers });
+  return sendEncoded(reply, encoded);
 }
 
 /** The events of one request: generate documents or V2 responses, as JSON text. */
