@@ -72,11 +72,13 @@ export class EngineThreads {
   /**
    * Opens an engine from the engine module at `module` on `threads` leased threads (one engine
    * per thread) and answers each thread's metadata. On failure the threads are given back.
+   * `exclusive`: threads of its own, never shared with another model (custom runtimes).
    */
   async open<Metadata>(
     module: string,
     args: unknown,
     threads: number,
+    options: { readonly exclusive?: boolean } = {},
   ): Promise<WorkerEngine<Metadata>> {
     if (this.#closed) throw new Error('the server is shutting down');
     this.#pool ??= new WorkerPool<EngineTask, EngineTaskResult>({
@@ -91,7 +93,7 @@ export class EngineThreads {
         ? {}
         : { onWorkerReplaced: this.#options.onWorkerReplaced }),
     });
-    const lease = this.#pool.lease(threads);
+    const lease = this.#pool.lease(threads, options);
     const engine = nextEngineId++;
     try {
       const open: EngineTask = { kind: 'open', engine, module, args };

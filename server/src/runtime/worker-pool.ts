@@ -74,6 +74,8 @@ class WorkerThread<Task, Result> {
   pending = 0;
   /** Leases holding this thread. */
   leases = 0;
+  /** Held by one exclusive lease: no other lease joins it. */
+  exclusive = false;
   /** Replayed on a replacement worker before any other task: each lease's engine open. */
   readonly restores = new Map<number, Task>();
   /** Set when the worker died; the next task replays {@link restores} first. */
@@ -237,21 +239,28 @@ export class WorkerPool<Task, Result> {
   /**
    * Lends `count` distinct threads: idle ones first, then new ones while the pool is under
    * `maxThreads`, then the least-leased ones (shared), then new ones past the bound if the pool
-   * has fewer than `count` threads in all.
+   * has fewer than `count` threads in all. An `exclusive` lease takes idle or new threads only and
+   * no later lease joins them (user code that may compute without yielding keeps its isolation).
    */
-  lease(count: number): WorkerLease<Task, Result> {
+  lease(count: number, options: { readonly exclusive?: boolean } = {}): WorkerLease<Task, Result> {
     if (this.#closed) throw new Error('the worker pool is closed');
+    const exclusive = options.exclusive === true;
     const max = this.#options.maxThreads ?? Number.POSITIVE_INFINITY;
     const chosen = this.#threads.filter((t) => t.leases === 0).slice(0, count);
-    while (chosen.length < count && this.#threads.length < max) chosen.push(this.#start());
+    while (chosen.length < count && (exclusive || this.#threads.length < max)) {
+      chosen.push(this.#start());
+    }
     if (chosen.length < count) {
-      const busiest = [...this.#threads]
-        .filter((t) => !chosen.includes(t))
+      const leastLeased = this.#threads
+        .filter((t) => !t.exclusive && !chosen.includes(t))
         .sort((a, b) => a.leases - b.leases || a.pending - b.pending);
-      chosen.push(...busiest.slice(0, count - chosen.length));
+      chosen.push(...leastLeased.slice(0, count - chosen.length));
     }
     while (chosen.length < count) chosen.push(this.#start());
-    for (const thread of chosen) thread.leases++;
+    for (const thread of chosen) {
+      thread.leases++;
+      thread.exclusive = exclusive;
+    }
     return new WorkerLease(
       this.#nextLease++,
       chosen,
@@ -297,7 +306,10 @@ export class WorkerPool<Task, Result> {
   }
 
   async #giveBack(threads: readonly WorkerThread<Task, Result>[]): Promise<void> {
-    for (const thread of threads) thread.leases--;
+    for (const thread of threads) {
+      thread.leases--;
+      if (thread.leases === 0) thread.exclusive = false;
+    }
     await Promise.all(this.#stopIdle(this.#closed ? 0 : this.#options.maxIdleThreads));
   }
 

@@ -219,4 +219,18 @@ void describe('the shared engine threads', () => {
     await Promise.all([first.close(), second.close()]);
     assert.equal((await threads.stats()).idleEngines, 0);
   });
+  void it('never shares the threads of an exclusive lease, whatever max_worker_threads says', async () => {
+    const threads = new EngineThreads({ parallelWorkers: 1, maxThreads: 1 });
+    pools.push(threads);
+    const source = 'export function open() { return { metadata: {}, run() { return {}; } }; }';
+    const url = `data:text/javascript,${encodeURIComponent(source)}`;
+    const own = await threads.open(url, {}, 1, { exclusive: true });
+    const first = await threads.open(url, {}, 1);
+    const second = await threads.open(url, {}, 1);
+    const stats = await threads.stats();
+    // One thread for the exclusive engine, one the other two share.
+    assert.deepEqual([stats.started, stats.leased, stats.shared], [2, 2, 1]);
+    await Promise.all([own.close(), first.close(), second.close()]);
+    assert.equal((await threads.stats()).leased, 0);
+  });
 });

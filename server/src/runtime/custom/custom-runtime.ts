@@ -54,7 +54,10 @@ export function createCustomRuntime(options: {
             )
           : new WorkerInstance(
               metadata,
-              await options.threads.open<CustomMetadata>(ENGINE_MODULE, args, workers),
+              await options.threads.open<CustomMetadata>(ENGINE_MODULE, args, workers, {
+                // User code may compute without yielding: it never delays another model.
+                exclusive: true,
+              }),
             );
       } catch (error) {
         throw loadError(error, settings);
