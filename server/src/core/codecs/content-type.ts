@@ -53,6 +53,18 @@ export function contentTypeOf(
   return value;
 }
 
+/** Whether a parameters object sets `content_type` at all (valid or not). */
+function names(params: Parameters | undefined): boolean {
+  const value = params?.['content_type'];
+  return value !== undefined && value !== '';
+}
+
+/** Whether model-settings.json gives the tensor `name` a `content_type`. */
+function declares(tensors: readonly TensorMetadata[], name: string): boolean {
+  for (const t of tensors) if (t.name === name && names(t.parameters)) return true;
+  return false;
+}
+
 /** The content type a model-settings.json tensor declares, if any. */
 function declared(
   tensors: readonly TensorMetadata[],
@@ -69,6 +81,8 @@ export function inputContentType(
   input: { readonly name: string; readonly parameters?: Parameters },
   settings: Pick<ModelSettings, 'inputs'>,
 ): ContentType | undefined {
+  // Most requests name no content type: nothing to check, and no message text to build.
+  if (!names(input.parameters) && !declares(settings.inputs, input.name)) return undefined;
   const where = `input '${shorten(input.name)}'`;
   return (
     contentTypeOf(input.parameters, where, INPUT_CONTENT_TYPES) ??
@@ -106,6 +120,7 @@ export function outputContentType(
   settings: Pick<ModelSettings, 'outputs'>,
   runtimeDefault: ContentType | undefined,
 ): ContentType | undefined {
+  if (!names(requested) && !declares(settings.outputs, name)) return runtimeDefault;
   const where = `output '${shorten(name)}'`;
   return (
     contentTypeOf(requested, where, INPUT_CONTENT_TYPES) ??

@@ -110,7 +110,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   trackRoutes(app);
 
   installBodyParser(app, settings.max_json_depth, settings.max_body_bytes);
-  installHooks(app, deps.metrics);
+  installHooks(app, deps.metrics, deps.logger);
   closeConnectionsWhenShuttingDown(app, deps.dataplane);
   installErrorHandling(app);
 
@@ -188,28 +188,34 @@ function stripRootPath(url: string, rootPath: string): string {
 /** Health probes are neither counted nor traced (MLServer excludes them; v2-protocol §5.2). */
 const UNOBSERVED_ROUTES = new Set(['/v2/health/live', '/v2/health/ready']);
 
-function installHooks(app: FastifyInstance, metrics: ServerMetrics): void {
-  app.addHook('onRequest', async (request, reply) => {
+// Callback hooks, not async ones: an async hook costs a promise and its settling per request.
+function installHooks(app: FastifyInstance, metrics: ServerMetrics, logger: PinoLogger): void {
+  app.addHook('onRequest', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     if (!UNOBSERVED_ROUTES.has(route)) {
       request.metricsDone = metrics.restStarted(request.method);
       startRequestSpan(request, route);
     }
     void reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     request.metricsDone?.(route, reply.statusCode, reply.elapsedTime / 1000);
     endRequestSpan(request, reply.statusCode);
-    request.log.debug(
-      {
-        method: request.method,
-        route,
-        status_code: reply.statusCode,
-        duration_ms: reply.elapsedTime,
-      },
-      'Request completed',
-    );
+    // The log line's object is built only when it would be written.
+    if (logger.isLevelEnabled('debug')) {
+      request.log.debug(
+        {
+          method: request.method,
+          route,
+          status_code: reply.statusCode,
+          duration_ms: reply.elapsedTime,
+        },
+        'Request completed',
+      );
+    }
+    done();
   });
 }
 
