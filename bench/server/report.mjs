@@ -121,10 +121,12 @@ function sweepTargets(sweep) {
     ...Object.values(sweep.sharedMemory ?? {}).map((r) => median(r.map((x) => x.serverTime_us))),
   );
   const verdict = (us, limitMs) => (us <= limitMs * 1000 ? 'met' : 'missed');
+  // Judged on the larger of the two: the statistics leave out what happens before the core (the
+  // JSON parse of a 1.3 MB body) and after it (writing the answer), the CPU time leaves out nothing.
   const item = (label, key, limitMs) =>
-    `${label} ${f0(at(key))} µs server time, ${f0(cpuAt(key))} µs server CPU per request (target ≤ ${limitMs} ms: ${verdict(at(key), limitMs)})`;
+    `${label} ${f0(at(key))} µs server time, ${f0(cpuAt(key))} µs server CPU per request (target ≤ ${limitMs} ms: ${verdict(Math.max(at(key), cpuAt(key)), limitMs)})`;
   return [
-    `Targets (issue 9), c=1, server time from the statistics extension (queue + compute input + infer + output) and the server's whole CPU time per request (HTTP parsing and writing included): ${[
+    `Targets (issue 9), c=1, server time from the statistics extension (queue + compute input + infer + output) and the server's whole CPU time per request (HTTP parsing and writing, and V8's collector threads, included), judged on the larger: ${[
       item('binary extension', 'binary-c1', 1),
       item('raw gRPC', 'grpc-c1', 1),
       item('JSON', 'json-c1', 8),
@@ -306,17 +308,17 @@ export async function writeReport({ server, triton, density, resultsPath, jsonPa
   let json = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : {};
   const results = relative(process.cwd(), resultsPath);
   if (server) {
-    server.date = date;
+    server.date ??= date;
     text = merge(text, 'Server', section(server));
     json = { ...server, config: { ...server.config, results }, triton: json.triton };
   }
   if (triton) {
-    triton.date = date;
+    triton.date ??= date;
     text = merge(text, TRITON_HEADING, tritonSection(triton), 'Server');
     json.triton = { ...triton, config: { ...triton.config, results } };
   }
   if (density) {
-    density.date = date;
+    density.date ??= date;
     text = merge(text, DENSITY_HEADING, densitySection(density), TRITON_HEADING);
     json.density = density;
   }

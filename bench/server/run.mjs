@@ -5,7 +5,8 @@
 // the payload sweep), BENCH_MLSERVER (1; 0 skips the MLServer comparison and the sweep),
 // BENCH_MLSERVER_PW0 (1; 0 skips MLServer with parallel_workers 0), BENCH_TRITON (1; 0 skips the
 // Triton comparison), BENCH_TRITON_CONCURRENCY (1,16), BENCH_DENSITY (1; 0 skips the model
-// density and load-latency measurement), BENCH_RESULTS (bench/RESULTS.md),
+// density and load-latency measurement), BENCH_REPORT_ONLY (1: rewrite the report from
+// last-run.json), BENCH_RESULTS (bench/RESULTS.md),
 // BENCH_WRK (wrk), TESSERA_PYTHON_BASE (python3).
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
@@ -61,7 +62,22 @@ const servers = [];
 
 const NPROC = availableParallelism(); // read before the harness pins itself to one CPU
 
+/** BENCH_REPORT_ONLY=1: rewrites the report from last-run.json, measuring nothing. */
+async function reportOnly() {
+  const last = JSON.parse(readFileSync(join(here, 'last-run.json'), 'utf8'));
+  const { triton, density, ...server } = last;
+  await writeReport({
+    server: server.measured ? server : undefined,
+    triton,
+    density,
+    resultsPath: cfg.results,
+    jsonPath: join(here, 'last-run.json'),
+  });
+  log(`rewrote ${cfg.results} from last-run.json`);
+}
+
 async function main() {
+  if (process.env.BENCH_REPORT_ONLY === '1') return reportOnly();
   if (NPROC < 2 || cfg.serverCpu === cfg.clientCpu) {
     throw new Error(
       'needs two CPUs: the server on BENCH_SERVER_CPU and the load generator on BENCH_CLIENT_CPU',
