@@ -191,7 +191,7 @@ function section(data) {
     `- Every server process (tree) is pinned to CPU ${c.serverCpu} with \`taskset\`; the harness, \`wrk -t1\` and the gRPC client to CPU ${c.clientCpu}. All servers are up for the whole run, listen on 127.0.0.1 only, and are measured one at a time; in round *i* every server is measured once (order rotated per round), so ratios are computed per round and reported as median (min–max over rounds).`,
     '- Model: scikit-learn `LogisticRegression(max_iter=1000, random_state=20240607)` on `load_iris()` (float32), scikit-learn 1.9.1 — joblib for MLServer (`mlserver_sklearn.SKLearnModel`, trained at bench time), the committed `examples/models/iris/model.onnx` (skl2onnx of the same training) for Tessera.',
     `- Label check before measuring: all servers returned ${JSON.stringify(v.labels)} for ${v.rows.length} iris rows over REST JSON and gRPC raw contents, equal to scikit-learn's \`predict\`.`,
-    '- Request: one `[1,4]` FP32 row. REST: JSON body; Tessera asks for `outputs: [{"name": "label"}]` (its ONNX model also has `probabilities`), MLServer returns its default `predict` output. gRPC: `raw_input_contents`, one HTTP/2 channel, 16 calls in flight.',
+    '- Request: one `[1,4]` FP32 row. REST: JSON body; Tessera asks for `outputs: [{"name": "label"}]` (its ONNX model also has `probabilities`), MLServer returns its default `predict` output. gRPC: `raw_input_contents`, one HTTP/2 channel, as many calls in flight as the scenario has clients.',
     '- MLServer settings: defaults apart from host/ports (`parallel_workers` 1 = one inference-pool worker process, the default; and 0 = inference in the main process). `mlserver-tuned` follows Seldon’s performance-tuning guide for throughput: `parallel_workers` equal to its CPU cores (1 here) and adaptive batching sized to the load (`max_batch_size` 16, `max_batch_time` 0.002 s). Tessera: defaults apart from host/ports, `parallel_workers` 1 (one worker thread per model) and 0 (main thread). Both keep their default logging; their output goes to a file.',
     '- Errors: wrk socket errors, timeouts (5 s) and non-2xx/3xx responses, and failed gRPC calls; any is a failed run (the command exits 1).',
     '',
@@ -310,7 +310,12 @@ export async function writeReport({ server, triton, density, resultsPath, jsonPa
   if (server) {
     server.date ??= date;
     text = merge(text, 'Server', section(server));
-    json = { ...server, config: { ...server.config, results }, triton: json.triton };
+    json = {
+      ...server,
+      config: { ...server.config, results },
+      triton: json.triton,
+      density: json.density,
+    };
   }
   if (triton) {
     triton.date ??= date;

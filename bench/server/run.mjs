@@ -344,7 +344,14 @@ function irisScenarios(ctx, iris) {
     proto: 'rest',
     concurrency: c,
   }));
-  scenarios.push({ id: 'grpc-c16', label: 'gRPC raw [1,4], c=16', proto: 'grpc', concurrency: 16 });
+  for (const c of [1, 16, 64]) {
+    scenarios.push({
+      id: `grpc-c${c}`,
+      label: `gRPC raw [1,4], c=${c}`,
+      proto: 'grpc',
+      concurrency: c,
+    });
+  }
   for (const server of iris.servers) {
     const body = join(ctx.tmp, `${server.name}.iris.json`);
     writeFileSync(body, JSON.stringify(irisJson(server, row)));
