@@ -233,4 +233,43 @@ void describe('the shared engine threads', () => {
     await Promise.all([own.close(), first.close(), second.close()]);
     assert.equal((await threads.stats()).leased, 0);
   });
+  void it('fails only the requests on a thread that dies under load, and serves all later ones', async () => {
+    const threads = new EngineThreads({ parallelWorkers: 2, maxThreads: 2 });
+    pools.push(threads);
+    // Each run awaits a turn, so many are in flight on both threads when one thread exits.
+    const source = [
+      'export function open() {',
+      '  return {',
+      '    metadata: {},',
+      '    async run(request) {',
+      '      await new Promise((r) => setImmediate(r));',
+      '      if (request.exit) process.exit(3);',
+      '      return { n: request.n };',
+      '    },',
+      '  };',
+      '}',
+    ].join('\n');
+    const engine = await threads.open(`data:text/javascript,${encodeURIComponent(source)}`, {}, 2);
+    const load = Array.from({ length: 40 }, (_, n) => engine.run({ n }));
+    const exit = engine.run({ exit: true });
+    const outcomes = await Promise.allSettled([...load, exit]);
+    const death = /the worker thread running the model stopped during this request/;
+    for (const [n, outcome] of outcomes.entries()) {
+      if (outcome.status === 'fulfilled') assert.deepEqual(outcome.value, { n });
+      else assert.match((outcome.reason as Error).message, death, `request ${n}`);
+    }
+    assert.equal(outcomes.at(-1)?.status, 'rejected', 'the request that ended its thread fails');
+    assert.ok(
+      outcomes.some((o) => o.status === 'fulfilled'),
+      'the other thread kept answering',
+    );
+    // The replacement reopened the engine: every later request is answered.
+    const later = await Promise.all(Array.from({ length: 20 }, (_, n) => engine.run({ n })));
+    assert.deepEqual(
+      later,
+      Array.from({ length: 20 }, (_, n) => ({ n })),
+    );
+    assert.equal((await threads.stats()).replaced, 1);
+    await engine.close();
+  });
 });
