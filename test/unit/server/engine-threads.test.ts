@@ -32,6 +32,11 @@ const LIGHTGBM_MODEL = [
   '',
 ].join('\n');
 
+/** An engine module given as source lines, loaded by URL as the engine threads load one. */
+function engineModule(lines: readonly string[]): string {
+  return `data:text/javascript,${encodeURIComponent(lines.join('\n'))}`;
+}
+
 function settings(
   name: string,
   implementation: string,
@@ -163,7 +168,7 @@ void describe('the shared engine threads', () => {
     pools.push(threads);
     // A run that awaits, so the close arrives while it is in flight on the same thread; it
     // answers whether its engine had been closed by the time it finished.
-    const source = [
+    const url = engineModule([
       'export function open() {',
       '  let closed = false;',
       '  return {',
@@ -172,8 +177,8 @@ void describe('the shared engine threads', () => {
       '    close() { closed = true; },',
       '  };',
       '}',
-    ].join('\n');
-    const engine = await threads.open(`data:text/javascript,${encodeURIComponent(source)}`, {}, 1);
+    ]);
+    const engine = await threads.open(url, {}, 1);
     const runs = [engine.run({}), engine.run({})];
     const closing = engine.close();
     assert.deepEqual(await Promise.all(runs), [{ closed: false }, { closed: false }]);
@@ -195,15 +200,14 @@ void describe('the shared engine threads', () => {
     const threads = new EngineThreads({ parallelWorkers: 1, maxThreads: 1 });
     pools.push(threads);
     // An engine that answers its own name, or ends its thread when asked to.
-    const source = [
+    const url = engineModule([
       'export function open(args) {',
       '  return {',
       '    metadata: {},',
       '    run(request) { if (request.exit) process.exit(3); return { name: args.name }; },',
       '  };',
       '}',
-    ].join('\n');
-    const url = `data:text/javascript,${encodeURIComponent(source)}`;
+    ]);
     const first = await threads.open(url, { name: 'first' }, 1);
     const second = await threads.open(url, { name: 'second' }, 1);
     assert.deepEqual(
@@ -222,8 +226,9 @@ void describe('the shared engine threads', () => {
   void it('never shares the threads of an exclusive lease, whatever max_worker_threads says', async () => {
     const threads = new EngineThreads({ parallelWorkers: 1, maxThreads: 1 });
     pools.push(threads);
-    const source = 'export function open() { return { metadata: {}, run() { return {}; } }; }';
-    const url = `data:text/javascript,${encodeURIComponent(source)}`;
+    const url = engineModule([
+      'export function open() { return { metadata: {}, run() { return {}; } }; }',
+    ]);
     const own = await threads.open(url, {}, 1, { exclusive: true });
     const first = await threads.open(url, {}, 1);
     const second = await threads.open(url, {}, 1);
@@ -237,7 +242,7 @@ void describe('the shared engine threads', () => {
     const threads = new EngineThreads({ parallelWorkers: 2, maxThreads: 2 });
     pools.push(threads);
     // Each run awaits a turn, so many are in flight on both threads when one thread exits.
-    const source = [
+    const url = engineModule([
       'export function open() {',
       '  return {',
       '    metadata: {},',
@@ -248,8 +253,8 @@ void describe('the shared engine threads', () => {
       '    },',
       '  };',
       '}',
-    ].join('\n');
-    const engine = await threads.open(`data:text/javascript,${encodeURIComponent(source)}`, {}, 2);
+    ]);
+    const engine = await threads.open(url, {}, 2);
     const load = Array.from({ length: 40 }, (_, n) => engine.run({ n }));
     const exit = engine.run({ exit: true });
     const outcomes = await Promise.allSettled([...load, exit]);

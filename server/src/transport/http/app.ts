@@ -21,7 +21,7 @@ import type { DataPlane } from '../../core/dataplane.js';
 import { ErrorCode, ServerError, toServerError } from '../../errors.js';
 import type { ServerMetrics } from '../../observability/metrics.js';
 import type { PinoLogger } from '../../observability/logger.js';
-import { installBodyParser } from './body-parser.js';
+import { installBodyParser, tooLarge } from './body-parser.js';
 import { HTTP_STATUS } from './error-mapping.js';
 import { endRequestSpan, startRequestSpan } from './request-context.js';
 import { docsRoutes, trackRoutes } from './routes/docs.js';
@@ -254,9 +254,7 @@ export function toHttpError(error: unknown, bodyLimit: number): ServerError {
   if (error instanceof ServerError) return error;
   const fst = error as Partial<FastifyError>;
   const mapped = fst.code === undefined ? undefined : FASTIFY_ERRORS[fst.code];
-  if (mapped === ErrorCode.PAYLOAD_TOO_LARGE) {
-    return new ServerError(mapped, `request body is larger than the limit of ${bodyLimit} bytes`);
-  }
+  if (mapped === ErrorCode.PAYLOAD_TOO_LARGE) return tooLarge(bodyLimit);
   if (mapped !== undefined) return new ServerError(mapped, fst.message ?? 'bad request');
   if (typeof fst.statusCode === 'number' && fst.statusCode >= 400 && fst.statusCode < 500) {
     return new ServerError(ErrorCode.INVALID_INPUT, fst.message ?? 'bad request');

@@ -83,34 +83,27 @@ function readBody(
       finish(tooLarge(maxBytes));
       return;
     }
-    if (body !== undefined && received + bytes.length <= body.length) {
-      bytes.copy(body, received);
-    } else {
-      if (body !== undefined) {
-        // More than Content-Length said (Node's parser stops that; a preParsing stream might not).
-        chunks.push(body.subarray(0, received));
-        body = undefined;
-      }
+    if (body === undefined) {
       chunks.push(bytes);
+    } else if (received + bytes.length > body.length) {
+      // More than Content-Length said (Node's parser stops that; a preParsing stream might not).
+      finish(lengthMismatch(received + bytes.length, declared));
+      return;
+    } else {
+      bytes.copy(body, received);
     }
     received += bytes.length;
   };
   const onEnd = (): void => {
     const length = payload.receivedEncodedLength ?? received;
     if (!Number.isNaN(declared) && length !== declared) {
-      finish(
-        invalidInput(
-          `the request body has ${length} bytes but its Content-Length says ${declared}`,
-        ),
-      );
+      finish(lengthMismatch(length, declared));
       return;
     }
     if (body === undefined) {
       body = alignedBuffer(received, headerLength);
       let offset = 0;
       for (const chunk of chunks) offset += chunk.copy(body, offset);
-    } else if (received < body.length) {
-      body = body.subarray(0, received);
     }
     finish(undefined);
   };
@@ -130,10 +123,17 @@ function readBody(
 
 const EMPTY = Buffer.alloc(0);
 
-function tooLarge(maxBytes: number): ServerError {
+/** The 413 of a body over `max_body_bytes`, here and for fastify's own limit check (app.ts). */
+export function tooLarge(maxBytes: number): ServerError {
   return new ServerError(
     ErrorCode.PAYLOAD_TOO_LARGE,
     `request body is larger than the limit of ${maxBytes} bytes`,
+  );
+}
+
+function lengthMismatch(received: number, declared: number): ServerError {
+  return invalidInput(
+    `the request body has ${received} bytes but its Content-Length says ${declared}`,
   );
 }
 
