@@ -15,7 +15,9 @@ HELLO, LOAD, UNLOAD, INFER, OK, ERROR = 1, 2, 3, 4, 5, 6
 STREAM, PART, CANCEL = 7, 8, 9
 # worker -> server, unasked (id 0): a custom metric from mlserver.register / mlserver.log.
 METRIC = 10
-KINDS = {HELLO, LOAD, UNLOAD, INFER, OK, ERROR, STREAM, PART, CANCEL, METRIC}
+# server -> worker: an HTTP request for one of a model's custom REST handlers (handlers.py).
+HTTP = 11
+KINDS = {HELLO, LOAD, UNLOAD, INFER, OK, ERROR, STREAM, PART, CANCEL, METRIC, HTTP}
 
 
 class FrameError(Exception):

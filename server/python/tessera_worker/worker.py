@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 
-from . import metrics, wire
+from . import handlers, metrics, wire
 
 try:
     import numpy as np
@@ -153,6 +153,8 @@ class Worker:
     def __init__(self, writer: asyncio.StreamWriter):
         self.writer = writer
         self.models = {}
+        # The FastAPI app of each model with custom REST handlers (handlers.py).
+        self.apps = {}
 
     def send(self, kind, msg_id, head, parts=()):
         self.writer.write(wire.encode_frame(kind, msg_id, head, parts))
@@ -186,7 +188,18 @@ class Worker:
             raise UserError(
                 f"{settings.implementation_}.load() failed: {type(error).__name__}: {error}"
             ) from error
+        try:
+            app, routes = handlers.mount(model)
+        except Exception as error:
+            with metrics.scope(settings, head["key"]):
+                await model.unload()
+            raise UserError(
+                f"{settings.implementation_}'s custom REST handlers cannot be mounted: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         self.models[head["key"]] = model
+        if app is not None:
+            self.apps[head["key"]] = app
         meta = await model.metadata()
         return {
             # Whether the class has its own predict_stream (MLServer's MLModel has a default that
@@ -198,10 +211,13 @@ class Worker:
             "outputs": tensor_metadata(meta.outputs),
             # e.g. the request content type MLflowRuntime sets from the signature ("pd", "np").
             "parameters": parameters_of(meta),
+            # MLServer mounts these at the root of its REST server (MLflow's /invocations).
+            "handlers": routes,
         }
 
     async def unload(self, head):
         model = self.models.pop(head["key"], None)
+        self.apps.pop(head["key"], None)
         if model is not None:
             with metrics.scope(model.settings, head["key"]):
                 await model.unload()
@@ -264,6 +280,15 @@ class Worker:
         reply["compute_ms"] = compute_ms
         return reply, parts
 
+    async def http(self, head, body):
+        app = self.apps.get(head["key"])
+        model = self.models.get(head["key"])
+        if app is None or model is None:
+            raise UserError("the model has no custom REST handlers in the Python worker")
+        with metrics.scope(model.settings, head["key"]):
+            status, headers, content = await handlers.call(app, head, body)
+        return {"status": status, "headers": headers}, [content]
+
     async def handle(self, kind, msg_id, head, body):
         try:
             if kind == wire.LOAD:
@@ -272,6 +297,9 @@ class Worker:
                 self.send(wire.OK, msg_id, await self.unload(head))
             elif kind == wire.INFER:
                 reply, parts = await self.infer(head, body)
+                self.send(wire.OK, msg_id, reply, parts)
+            elif kind == wire.HTTP:
+                reply, parts = await self.http(head, body)
                 self.send(wire.OK, msg_id, reply, parts)
             elif kind == wire.STREAM:
                 self.send(wire.OK, msg_id, await self.stream(msg_id, head, body))

@@ -28,7 +28,8 @@ import {
 import type { LoadOverride, LoadedModel, ModelRegistry } from './model-registry.js';
 import { assertModelName } from './model-name.js';
 import { withDefaults, type ModelSettings } from './model-settings.js';
-import type { RuntimeResult } from './model-runtime.js';
+import { answerCustomRoute } from './custom-handlers.js';
+import type { CustomRequest, CustomResponse, CustomRoute, RuntimeResult } from './model-runtime.js';
 import type { CoreObserver, Logger } from './ports.js';
 import type { ResponseCache } from './response-cache.js';
 import { checkRequestElements, checkResponseBytes, type InferLimits } from './request-limits.js';
@@ -533,6 +534,25 @@ export class DataPlane {
       { ...this.#deps, stopSignal: this.#stopStreams.signal },
       request,
       target,
+      ctx,
+    );
+  }
+
+  /**
+   * Answers a REST request outside the V2 API with the custom route of a loaded model that
+   * mounts it (MLServer's custom handlers, core/custom-handlers.ts); 404 when none does.
+   */
+  customRoute(
+    request: CustomRequest,
+    ctx: RequestContext,
+  ): Promise<{ readonly route: CustomRoute; readonly response: CustomResponse }> {
+    return answerCustomRoute(
+      {
+        serving: () => this.#deps.registry.serving(),
+        timeoutMs: this.#deps.inferTimeoutMs,
+        maxResponseBytes: this.#deps.limits.maxResponseBytes,
+      },
+      request,
       ctx,
     );
   }

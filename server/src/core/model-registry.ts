@@ -31,6 +31,9 @@ import type { CoreObserver, Logger } from './ports.js';
 import { ModelState, type RepositoryIndexEntry } from './types.js';
 import { compareVersions } from './version-order.js';
 
+/** Load order of every version loaded in this process (see {@link LoadedModel.sequence}). */
+let loadSequence = 0;
+
 /** A loaded model version and its in-flight bookkeeping. */
 export class LoadedModel {
   readonly settings: ModelSettings;
@@ -41,6 +44,11 @@ export class LoadedModel {
   readonly statistics = new InferenceStatistics();
   /** A folder written for this version by a `file:` load, removed when the version is retired. */
   readonly ownedFolder: string | undefined;
+  /**
+   * When this version was loaded, relative to the others (lower: earlier): of two models that
+   * mount the same custom REST route, the earlier answers (core/custom-handlers.ts).
+   */
+  readonly sequence = ++loadSequence;
   #inFlight = 0;
   #onDrained: (() => void) | undefined;
 

@@ -52,6 +52,35 @@ export interface RuntimeResult {
 }
 
 /** One loaded model version. */
+/**
+ * A REST route a model's own code serves beside the V2 API (MLServer's `@custom_handler`: MLflow's
+ * `POST /invocations`), mounted at the server root as MLServer mounts it. `path` is a Starlette
+ * path template (`/invocations`, `/items/{id}`); the core matches requests to it
+ * (core/custom-handlers.ts) and the runtime's own framework routes them.
+ */
+export interface CustomRoute {
+  readonly method: string;
+  readonly path: string;
+}
+
+/** An HTTP request for a custom route, as it arrived (raw path and query, lower-cased names). */
+export interface CustomRequest {
+  readonly method: string;
+  /** The path as sent, percent-encoding kept, without the query. */
+  readonly path: string;
+  /** The query string without its `?` ('' when none). */
+  readonly query: string;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Uint8Array;
+}
+
+/** A custom route's answer, as the model's code made it. */
+export interface CustomResponse {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Uint8Array;
+}
+
 export interface ModelInstance {
   readonly metadata: InstanceMetadata;
   /**
@@ -86,6 +115,10 @@ export interface ModelInstance {
    * the operator see the truth instead of READY.
    */
   unavailable?(): string | undefined;
+  /** The REST routes the model's own code serves (MLServer's custom handlers); absent: none. */
+  readonly customRoutes?: readonly CustomRoute[];
+  /** Answers a request for one of {@link customRoutes}; the signal abandons it. */
+  handleCustom?(request: CustomRequest, signal?: AbortSignal): Promise<CustomResponse>;
 }
 
 /** A runtime: turns settings into a loaded instance. */

@@ -363,4 +363,133 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     assert.match(error, /MlflowException: .*Model is missing inputs \['petal_width'\]/s);
     assert.doesNotMatch(error, /Traceback|site-packages/);
   });
+
+  // MLflowRuntime's custom REST handlers, mounted at the server root as MLServer mounts them:
+  // MLflow's scoring protocol on /invocations and its /ping, /health and /version. These tests
+  // change which models are loaded, so they come last. Of several MLflow models the one loaded
+  // first answers /invocations (in both servers), so the others are unloaded first.
+  describe("MLflow's scoring routes (MLServer's custom handlers)", () => {
+    const servers = (): [string, string] => [tessera!.httpUrl, mlserver!.httpUrl];
+
+    async function repository(action: 'load' | 'unload', model: string): Promise<void> {
+      for (const url of servers()) {
+        const response = await fetch(`${url}/v2/repository/models/${model}/${action}`, {
+          method: 'POST',
+        });
+        assert.equal(
+          response.status,
+          200,
+          `${action} ${model} on ${url}: ${await response.text()}`,
+        );
+      }
+    }
+
+    /** Both servers' answers to one request: status, content type and body text. */
+    async function both(path: string, init: RequestInit = {}) {
+      return Promise.all(
+        servers().map(async (url) => {
+          const response = await fetch(`${url}${path}`, init);
+          return {
+            status: response.status,
+            type: response.headers.get('content-type'),
+            body: await response.text(),
+          };
+        }),
+      );
+    }
+
+    const post = (type: string, body: string): RequestInit => ({
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+    });
+
+    before(async () => {
+      await repository('unload', 'mlflow-tensor');
+      await repository('unload', 'mlflow-frame');
+    });
+
+    it('answers MLflow scoring requests on /invocations as MLServer does', async () => {
+      const records = made.rows.map((row) =>
+        Object.fromEntries(made.columns.map((c, i) => [c, row[i]])),
+      );
+      const csv = [made.columns.join(','), ...made.rows.map((r) => r.join(','))].join('\n');
+      const requests: [string, RequestInit][] = [
+        [
+          'split',
+          post(
+            'application/json',
+            JSON.stringify({ dataframe_split: { columns: made.columns, data: made.rows } }),
+          ),
+        ],
+        ['records', post('application/json', JSON.stringify({ dataframe_records: records }))],
+        ['csv', post('text/csv', csv)],
+        [
+          'charset',
+          post('application/json; charset=utf-8', JSON.stringify({ dataframe_records: records })),
+        ],
+        // MLflow's own refusals, raised as MLServer's InferenceError (400 {"error": ...}).
+        ['latin-1', post('application/json; charset=latin-1', '{}')],
+        ['content-type', post('text/plain', 'x')],
+        ['parameter', post('application/json; format=pandas-split', '{}')],
+        ['missing-column', post('text/csv', 'sepal_length\n5.1')],
+      ];
+      for (const [id, init] of requests) {
+        const [ours, theirs] = await both('/invocations', init);
+        assert.deepEqual(ours, theirs, id);
+        if (['split', 'records', 'csv', 'charset'].includes(id)) {
+          assert.equal(ours!.status, 200, `${id}: ${ours!.body}`);
+          const { predictions } = JSON.parse(ours!.body) as { predictions: number[] };
+          assert.equal(predictions.length, made.rows.length, id);
+        } else {
+          assert.equal(ours!.status, 400, `${id}: ${ours!.body}`);
+          assert.doesNotMatch(ours!.body, /Traceback|site-packages/, id);
+        }
+      }
+    });
+
+    it("answers MLflow's /ping, /health and /version as MLServer does", async () => {
+      for (const path of ['/ping', '/health', '/version']) {
+        const [ours, theirs] = await both(path);
+        assert.deepEqual(ours, theirs, path);
+        assert.equal(ours!.status, 200, path);
+      }
+      const [version] = await both('/version');
+      assert.equal(JSON.parse(version!.body), made.mlflow);
+    });
+
+    it('keeps /invocations with the model loaded first, and hands it on when that one unloads', async () => {
+      const split = post(
+        'application/json',
+        JSON.stringify({ dataframe_split: { columns: made.columns, data: made.rows } }),
+      );
+      const [first] = await both('/invocations', split);
+      await repository('load', 'mlflow-tensor');
+      const [still] = await both('/invocations', split);
+      assert.deepEqual(still, first, 'mlflow-columns, loaded first, still answers');
+      await repository('unload', 'mlflow-columns');
+      // The tensor model reads MLflow's "inputs" (a tensor signature), not a column split.
+      const [ours, theirs] = await both(
+        '/invocations',
+        post('application/json', JSON.stringify({ inputs: made.rows })),
+      );
+      assert.deepEqual(ours, theirs);
+      assert.equal(ours!.status, 200, ours!.body);
+      await repository('unload', 'mlflow-tensor');
+      const gone = await fetch(`${tessera!.httpUrl}/invocations`, split);
+      assert.equal(gone.status, 404);
+      assert.deepEqual(await gone.json(), { error: 'no route for POST /invocations' });
+    });
+
+    it('counts custom routes in the REST metrics under their own path', async () => {
+      await repository('load', 'mlflow-columns');
+      const [ours] = await both('/ping');
+      assert.equal(ours!.status, 200);
+      const metrics = await (await fetch(`${tessera!.metricsUrl}/metrics`)).text();
+      assert.match(
+        metrics,
+        /tessera_rest_requests_total\{method="GET",route="\/ping",status_code="200"\} [1-9]/,
+      );
+    });
+  });
 });

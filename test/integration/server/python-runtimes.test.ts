@@ -54,6 +54,48 @@ class Refuser(MLModel):
         raise RuntimeError("the model broke")
 `;
 
+// MLServer's custom REST handlers on a model of one's own (docs/python-runtimes.md): FastAPI
+// resolves the path parameter, the query and headers through a Request, a handler answers with a
+// Response of its own, an InferenceError is MLServer's 400, an exception FastAPI's 500, and a
+// handler on one of the server's own paths is never called (the server's routes come first).
+const GREETER_PY = `
+from fastapi import Request
+from fastapi.responses import Response
+from mlserver import MLModel
+from mlserver.errors import InferenceError
+from mlserver.handlers import custom_handler
+
+
+class Greeter(MLModel):
+    @custom_handler(rest_path="/greeter/hello/{who}", rest_method="GET")
+    async def hello(self, who: str, request: Request) -> dict:
+        return {
+            "hello": who,
+            "model": self.name,
+            "x": request.query_params.get("x"),
+            "agent": request.headers.get("x-agent"),
+        }
+
+    @custom_handler(rest_path="/greeter/echo")
+    async def echo(self, request: Request):
+        body = await request.body()
+        if not body:
+            raise InferenceError("send a body")
+        return Response(
+            content=body[::-1],
+            media_type="application/octet-stream",
+            headers={"x-length": str(len(body))},
+        )
+
+    @custom_handler(rest_path="/greeter/crash", rest_method="GET")
+    async def crash(self):
+        raise RuntimeError("boom")
+
+    @custom_handler(rest_path="/v2/health/live", rest_method="GET")
+    async def shadowed(self):
+        return {"shadowed": True}
+`;
+
 async function model(
   root: string,
   name: string,
@@ -77,6 +119,7 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
     await model(root, 'doubler', custom, { 'models.py': MODEL_PY });
     await model(root, 'no-import', { implementation: 'nosuchpackage.Model' });
     await model(root, 'refuser', { implementation: 'models.Refuser' }, { 'models.py': REFUSER_PY });
+    await model(root, 'greeter', { implementation: 'models.Greeter' }, { 'models.py': GREETER_PY });
     // The main test virtualenv has numpy but no mlserver.
     const noMlserver = dirname(dirname(process.env['TESSERA_PYTHON'] ?? '/nonexistent/bin/python'));
     await model(
@@ -155,6 +198,49 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
     );
   });
 
+  it("serves a model's custom REST handlers as MLServer mounts them", async () => {
+    const hello = await fetch(`${server.httpUrl}/greeter/hello/w%C3%B6rld?x=1`, {
+      headers: { 'x-agent': 'tests' },
+    });
+    assert.equal(hello.status, 200);
+    assert.match(hello.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await hello.json(), {
+      hello: 'wörld',
+      model: 'greeter',
+      x: '1',
+      agent: 'tests',
+    });
+    const bytes = Buffer.from([0, 1, 2, 255]);
+    const echo = await fetch(`${server.httpUrl}/greeter/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    assert.equal(echo.status, 200);
+    assert.equal(echo.headers.get('x-length'), '4');
+    assert.deepEqual(Buffer.from(await echo.arrayBuffer()), Buffer.from([255, 2, 1, 0]));
+    const empty = await fetch(`${server.httpUrl}/greeter/echo`, { method: 'POST' });
+    assert.equal(empty.status, 400);
+    assert.deepEqual(await empty.json(), { error: 'send a body' });
+    const crash = await fetch(`${server.httpUrl}/greeter/crash`);
+    assert.equal(crash.status, 500);
+    assert.doesNotMatch(await crash.text(), /Traceback|boom|site-packages/);
+    const live = await fetch(`${server.httpUrl}/v2/health/live`);
+    assert.deepEqual(await live.json(), { live: true });
+    const wrongMethod = await fetch(`${server.httpUrl}/greeter/echo`);
+    assert.equal(wrongMethod.status, 404);
+    const mounted = server.logs.find(
+      (l) => (l as { msg?: string }).msg === 'custom REST handlers mounted',
+    ) as { model?: string; routes?: string[] } | undefined;
+    assert.equal(mounted?.model, 'greeter');
+    assert.deepEqual(mounted?.routes?.toSorted(), [
+      'GET /greeter/crash',
+      'GET /greeter/hello/{who}',
+      'GET /v2/health/live',
+      'POST /greeter/echo',
+    ]);
+  });
+
   it('says in the model metadata that the Python worker serves it', async () => {
     const meta = (await fetch(`${server.httpUrl}/v2/models/doubler`).then((r) => r.json())) as {
       parameters?: Record<string, unknown>;
@@ -195,6 +281,9 @@ describe('python runtimes (Python worker, mlserver 1.7.1)', () => {
     });
     assert.equal(rest.status, 200, JSON.stringify(rest.body));
     assert.deepEqual((rest.body as { outputs: { data: number[] }[] }).outputs[0]?.data, [15]);
+    const hello = await fetch(`${server.httpUrl}/greeter/hello/again`);
+    assert.equal(hello.status, 200, 'the custom handlers are back with the model');
+    assert.equal(((await hello.json()) as { hello: string }).hello, 'again');
   });
 });
 

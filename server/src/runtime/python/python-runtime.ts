@@ -8,6 +8,9 @@
  */
 import { basename, isAbsolute, join } from 'node:path';
 import type {
+  CustomRequest,
+  CustomResponse,
+  CustomRoute,
   InstanceMetadata,
   ModelInstance,
   ModelRuntime,
@@ -153,6 +156,46 @@ function toMetadata(items: unknown): TensorMetadata[] {
   );
 }
 
+/** The methods a custom REST handler may have (MLServer's `rest_method`; HTTP's own). */
+const CUSTOM_METHODS = new Set(['GET', 'POST', 'PUT', 'DELETE', 'PATCH']);
+/** Bounds on what a model may mount: each route is a label of the REST metrics. */
+const MAX_CUSTOM_ROUTES = 32;
+const MAX_CUSTOM_PATH = 256;
+const CUSTOM_PATH = /^\/[\x21-\x7e]*$/;
+
+/**
+ * The custom REST handlers the worker mounted for a model (MLServer's `@custom_handler`), those
+ * the server can route: a known method and a printable path from the root, at most
+ * {@link MAX_CUSTOM_ROUTES}. The others are named in the log and not served.
+ */
+export function toCustomRoutes(
+  items: unknown,
+  onRefused: (route: unknown, why: string) => void,
+): CustomRoute[] {
+  if (!Array.isArray(items)) return [];
+  const routes: CustomRoute[] = [];
+  for (const item of items as { method?: unknown; path?: unknown }[]) {
+    const { method, path } = item;
+    if (typeof method !== 'string' || !CUSTOM_METHODS.has(method)) {
+      onRefused(item, `rest_method must be one of ${[...CUSTOM_METHODS].join(', ')}`);
+    } else if (
+      typeof path !== 'string' ||
+      path.length > MAX_CUSTOM_PATH ||
+      !CUSTOM_PATH.test(path)
+    ) {
+      onRefused(
+        item,
+        `rest_path must start with / and have at most ${String(MAX_CUSTOM_PATH)} printable characters`,
+      );
+    } else if (routes.length >= MAX_CUSTOM_ROUTES) {
+      onRefused(item, `a model may mount at most ${String(MAX_CUSTOM_ROUTES)} custom handlers`);
+    } else {
+      routes.push({ method, path });
+    }
+  }
+  return routes;
+}
+
 /**
  * Hands a worker's METRIC frame to the sink, labelled with the model it ran in (the worker names
  * the model key; a key this server did not give out is ignored, as is a malformed head).
@@ -204,6 +247,7 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         outputs?: unknown;
         streams?: unknown;
         parameters?: unknown;
+        handlers?: unknown;
       };
       try {
         reply = (await worker.load(key, {
@@ -230,6 +274,19 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
         },
         'model served by the Python worker',
       );
+      const customRoutes = toCustomRoutes(reply.handlers, (route, why) => {
+        options.logger.warn(
+          { model: settings.name, route },
+          `a custom REST handler of the model is not served: ${why}`,
+        );
+      });
+      if (customRoutes.length > 0) {
+        // MLServer mounts them at the server root; the server's own routes win (custom-handlers.ts).
+        options.logger.info(
+          { model: settings.name, routes: customRoutes.map((r) => `${r.method} ${r.path}`) },
+          'custom REST handlers mounted',
+        );
+      }
       const declaredIn = settings.inputs.length > 0 ? settings.inputs : toMetadata(reply.inputs);
       const declaredOut =
         settings.outputs.length > 0 ? settings.outputs : toMetadata(reply.outputs);
@@ -248,7 +305,8 @@ export function createPythonRuntime(options: PythonRuntimeOptions): ModelRuntime
           mlserver_version: worker.hello.mlserver ?? '',
         },
       };
-      return new PythonInstance(worker, key, metadata, reply.streams === true, async () => {
+      const shape = { metadata, streams: reply.streams === true, customRoutes };
+      return new PythonInstance(worker, key, shape, async () => {
         models.delete(key);
         if (!worker.running) workers.delete(python);
         // After the worker let go of it: only then may the environment's folder be removed.
@@ -273,18 +331,38 @@ class PythonInstance implements ModelInstance {
     options: { outputNames?: readonly string[] },
   ) => AsyncIterator<RuntimeResult>;
 
+  readonly customRoutes: readonly CustomRoute[];
+
   constructor(
     worker: PythonWorkerGroup,
     key: string,
-    metadata: InstanceMetadata,
-    streams: boolean,
+    shape: {
+      readonly metadata: InstanceMetadata;
+      /** Whether the class has its own `predict_stream`. */
+      readonly streams: boolean;
+      readonly customRoutes: readonly CustomRoute[];
+    },
     onUnload: () => Promise<void>,
   ) {
     this.#worker = worker;
     this.#key = key;
-    this.metadata = metadata;
+    this.metadata = shape.metadata;
+    this.customRoutes = shape.customRoutes;
     this.#onUnload = onUnload;
-    if (streams) this.inferStream = (request, options) => this.#stream(request, options);
+    if (shape.streams) this.inferStream = (request, options) => this.#stream(request, options);
+  }
+
+  /** A request for one of the model's custom REST handlers, answered by its FastAPI route. */
+  async handleCustom(request: CustomRequest, signal?: AbortSignal): Promise<CustomResponse> {
+    const head = {
+      key: this.#key,
+      method: request.method,
+      path: request.path,
+      query: request.query,
+      headers: request.headers,
+    };
+    const frame = await this.#worker.http(this.#key, head, [request.body], signal);
+    return toCustomResponse(frame);
   }
 
   async infer(
@@ -351,6 +429,27 @@ class PythonInstance implements ModelInstance {
     const down = this.#worker.unavailable(this.#key);
     return down === undefined ? undefined : `the Python worker is restarting: ${down}`;
   }
+}
+
+/** A worker's reply to an HTTP frame: the handler's status, headers and body. */
+function toCustomResponse(frame: Frame): CustomResponse {
+  const { status, headers } = frame.head as { status?: unknown; headers?: unknown };
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw new ServerError(
+      ErrorCode.INFERENCE_FAILED,
+      `the custom handler answered with an invalid status (${String(status)})`,
+    );
+  }
+  const pairs = Array.isArray(headers) ? (headers as unknown[]) : [];
+  return {
+    status,
+    headers: pairs.flatMap((pair) =>
+      Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'string'
+        ? [[pair[0], pair[1]] as const]
+        : [],
+    ),
+    body: frame.body,
+  };
 }
 
 /** A worker's reply frame as the runtime's result: outputs decoded from their raw bytes. */

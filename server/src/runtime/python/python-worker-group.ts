@@ -126,6 +126,16 @@ export class PythonWorkerGroup {
     return this.#pick(key).infer(head, body, signal);
   }
 
+  /** Runs one HTTP request for a custom REST handler of `key` in the least-loaded process. */
+  http(
+    key: string,
+    head: unknown,
+    body: readonly Uint8Array[],
+    signal?: AbortSignal,
+  ): Promise<Frame> {
+    return this.#pick(key).http(head, body, signal);
+  }
+
   /** Streams one request through the least-loaded process serving `key`. */
   stream(key: string, head: unknown, body: readonly Uint8Array[]): AsyncGenerator<Frame, void> {
     return this.#pick(key).stream(head, body);

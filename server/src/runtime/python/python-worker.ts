@@ -190,6 +190,12 @@ export class PythonWorker {
     return this.#call(MessageKind.INFER, head, body, signal);
   }
 
+  /** Runs one HTTP request through a model's custom REST handlers (head `{ key, method, … }`). */
+  async http(head: unknown, body: readonly Uint8Array[], signal?: AbortSignal): Promise<Frame> {
+    this.#admit();
+    return this.#call(MessageKind.HTTP, head, body, signal);
+  }
+
   /** Refuses a call while the worker restarts or while it holds `maxInFlight` calls. */
   #admit(): void {
     if (this.#down !== undefined) {

@@ -42,6 +42,12 @@ export const MessageKind = {
    * `key` naming the model whose load or predict it ran in (null outside one).
    */
   METRIC: 10,
+  /**
+   * server → worker: an HTTP request for one of a model's custom REST handlers (MLServer's
+   * `@custom_handler`, MLflow's `/invocations`): head `{ key, method, path, query, headers }`,
+   * body the raw request body; the reply's head is `{ status, headers }`, its body the response's.
+   */
+  HTTP: 11,
 } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 

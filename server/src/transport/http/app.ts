@@ -22,6 +22,7 @@ import { ErrorCode, ServerError, toServerError } from '../../errors.js';
 import type { ServerMetrics } from '../../observability/metrics.js';
 import type { PinoLogger } from '../../observability/logger.js';
 import { installBodyParser, tooLarge } from './body-parser.js';
+import { MAX_PARAM_LENGTH, PARAM_TOO_LONG } from './path-parameters.js';
 import { HTTP_STATUS } from './error-mapping.js';
 import { endRequestSpan, startRequestSpan } from './request-context.js';
 import { docsRoutes, trackRoutes } from './routes/docs.js';
@@ -30,6 +31,7 @@ import { modelRoutes } from './routes/models.js';
 import { sharedMemoryRoutes } from './routes/shared-memory.js';
 import { adminOnlyRoutes, repositoryRoutes } from './routes/repository.js';
 import { streamRoutes } from './routes/stream.js';
+import { CUSTOM_ROUTE_URL, customHandlerRoutes } from './routes/custom-handlers.js';
 
 /** What the REST app needs. */
 export interface HttpDeps {
@@ -49,7 +51,6 @@ export interface HttpDeps {
 export type HttpSurface = 'all' | 'inference' | 'admin';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const MAX_PARAM_LENGTH = 256;
 
 /** Builds the REST app. */
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
@@ -90,7 +91,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     frameworkErrors: (error, _request, reply) => {
       const message =
         error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-          ? `a path parameter is too long (the limit is ${MAX_PARAM_LENGTH} characters)`
+          ? PARAM_TOO_LONG
           : error.code === 'FST_ERR_BAD_URL'
             ? 'the URL is not valid: check its percent-encoding'
             : 'bad request';
@@ -150,6 +151,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   if (surface === 'all') repositoryRoutes(app, deps.dataplane);
   else adminOnlyRoutes(app);
   await docsRoutes(app, deps.dataplane, { serverVersion: settings.server_version, rootPath });
+  // Last: every path the routes above leave (models' own routes, MLServer's custom handlers).
+  await customHandlerRoutes(app, deps.dataplane);
   return app;
 }
 
@@ -188,10 +191,15 @@ function stripRootPath(url: string, rootPath: string): string {
 /** Health probes are neither counted nor traced (MLServer excludes them; v2-protocol §5.2). */
 const UNOBSERVED_ROUTES = new Set(['/v2/health/live', '/v2/health/ready']);
 
+/** The route label of a request: its route's URL; `unmatched` for none or the catch-all. */
+function routeLabel(url: string | undefined): string {
+  return url === undefined || url === CUSTOM_ROUTE_URL ? 'unmatched' : url;
+}
+
 // Callback hooks, not async ones: an async hook costs a promise and its settling per request.
 function installHooks(app: FastifyInstance, metrics: ServerMetrics, logger: PinoLogger): void {
   app.addHook('onRequest', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routeLabel(request.routeOptions.url);
     if (!UNOBSERVED_ROUTES.has(route)) {
       request.metricsDone = metrics.restStarted(request.method);
       startRequestSpan(request, route);
@@ -200,7 +208,8 @@ function installHooks(app: FastifyInstance, metrics: ServerMetrics, logger: Pino
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+    // A model's custom route is labelled with its path template (bounded: one per route mounted).
+    const route = request.metricsRoute ?? routeLabel(request.routeOptions.url);
     request.metricsDone?.(route, reply.statusCode, reply.elapsedTime / 1000);
     endRequestSpan(request, reply.statusCode);
     // The log line's object is built only when it would be written.
