@@ -200,7 +200,15 @@ export const PIP_NETWORK_ERROR =
  * progress to `log`. On failure the half-built virtualenv is removed and the error says, in one
  * line prefixed with `label`, whether the index was unreachable or the install itself failed.
  */
-export async function pipInstallRequirements({ python, venv, requirements, imports, label, log }) {
+export async function pipInstallRequirements({
+  python,
+  venv,
+  requirements,
+  imports,
+  label,
+  log,
+  noDeps = false,
+}) {
   const pipArgs = [
     '-m',
     'pip',
@@ -213,6 +221,9 @@ export async function pipInstallRequirements({ python, venv, requirements, impor
     '2',
     '--timeout',
     '20',
+    // A complete pinned list needs no resolving; it may then leave out what a package asks for
+    // but never imports (test/peers/mlserver-huggingface/requirements.txt).
+    ...(noDeps ? ['--no-deps'] : []),
     '-r',
     requirements,
   ];

@@ -21,7 +21,8 @@ import {
  * - `requirements`, `imports`: the pinned file and a smoke import run after installing;
  * - `salt`: changes the key when the recipe changes;
  * - `ready(venv)`: the file whose presence means the virtualenv is usable;
- * - `describe`: what the install brings, for the progress line.
+ * - `describe`: what the install brings, for the progress line;
+ * - `noDeps`: install exactly the pinned list (`pip --no-deps`): it must then be complete.
  */
 export async function pinnedVenv({
   name,
@@ -33,6 +34,7 @@ export async function pinnedVenv({
   ready,
   describe,
   log,
+  noDeps = false,
 }) {
   const key = hashInputs(readFileSync(requirements), version, salt);
   const dir = cacheDir(name, key);
@@ -63,6 +65,7 @@ export async function pinnedVenv({
         imports,
         label: name,
         log,
+        noDeps,
       });
       markDone(dir, key);
       log(`virtualenv ready: ${ready(venv)}`);

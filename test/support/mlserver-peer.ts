@@ -33,6 +33,14 @@ export function mlserverRuntimesPython(): string {
   return peerPython('TESSERA_MLSERVER_RUNTIMES_PYTHON', 'mlserver-runtimes.peer.mjs');
 }
 
+/**
+ * The mlserver-huggingface virtualenv's python (TESSERA_MLSERVER_HUGGINGFACE_PYTHON: mlserver 1.7.1
+ * with mlserver-huggingface, transformers, torch, test/peers/mlserver-huggingface.peer.mjs).
+ */
+export function mlserverHuggingfacePython(): string {
+  return peerPython('TESSERA_MLSERVER_HUGGINGFACE_PYTHON', 'mlserver-huggingface.peer.mjs');
+}
+
 /** A server on a model folder whose Python runtimes use the mlserver venv, and a gRPC client. */
 export interface PythonServer {
   readonly server: ServerProcess;

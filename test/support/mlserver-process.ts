@@ -28,12 +28,31 @@ async function isReady(url: string): Promise<boolean> {
  * `models` is ready. parallel_workers is 0 (the models run in the server process): the answers
  * are the same, and the suite's two cores are spared an inference-pool process.
  */
-export async function startMlserver(options: {
+export async function startMlserver(options: MlserverOptions): Promise<MlserverProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      // MLServer binds its ports only after loading its runtimes (seconds for TensorFlow), and a
+      // port found free before may be taken by then (Tessera started beside it on port 0): that
+      // one cause is retried on other ports.
+      if (!(error instanceof PortTaken) || attempt === BIND_ATTEMPTS) throw error;
+    }
+  }
+}
+
+const BIND_ATTEMPTS = 3;
+
+interface MlserverOptions {
   python: string;
   folder: string;
   models: readonly string[];
   timeoutMs?: number;
-}): Promise<MlserverProcess> {
+}
+
+class PortTaken extends Error {}
+
+async function startOnce(options: MlserverOptions): Promise<MlserverProcess> {
   const [http, grpc, metrics] = [await freePort(), await freePort(), await freePort()];
   // MLServer keeps its metrics files in its working folder: give it one of its own.
   const cwd = await mkdtemp(join(tmpdir(), 'tessera-mlserver-'));
@@ -74,7 +93,10 @@ export async function startMlserver(options: {
   }
   const why = gone() ? 'exited before it was ready' : 'was not ready within the deadline';
   await stop();
-  throw new Error(`mlserver ${why}:\n${output}`);
+  const message = `mlserver ${why}:\n${output}`;
+  throw gone() && /address already in use/.test(output)
+    ? new PortTaken(message)
+    : new Error(message);
 }
 
 /**
@@ -94,4 +116,23 @@ export async function modelsReady(
     await new Promise((resolveWait) => setTimeout(resolveWait, 250));
   }
   return false;
+}
+
+/**
+ * Awaits servers started side by side (Tessera and MLServer on one folder); when any fails, stops
+ * those that started before rethrowing, so no server outlives a failed `before` (its process
+ * would keep the test runner alive until the suite's deadline).
+ */
+export async function startedTogether<T extends readonly { stop(): Promise<unknown> }[]>(starts: {
+  [K in keyof T]: Promise<T[K]>;
+}): Promise<T> {
+  const results = await Promise.allSettled(starts);
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed === undefined) {
+    return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  }
+  await Promise.all(
+    results.map((r) => (r.status === 'fulfilled' ? r.value.stop() : Promise.resolve())),
+  );
+  throw failed.reason;
 }

@@ -27,6 +27,7 @@ import {
 import {
   modelsReady,
   startMlserver,
+  startedTogether,
   type MlserverProcess,
 } from '../../support/mlserver-process.js';
 import { lastJsonLine, runPython } from '../../support/python-peer.js';
@@ -185,7 +186,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     const run = await runPython([script, '--out', root], 300_000, undefined, python);
     assert.equal(run.code, 0, run.stderr.slice(-2000));
     made = lastJsonLine(run.stdout) as Made;
-    [tessera, mlserver] = await Promise.all([
+    [tessera, mlserver] = await startedTogether<[ServerProcess, MlserverProcess]>([
       startServer({
         folder: root,
         // mlflow in the worker makes ./mlruns (its default tracking store) in the server's folder.
