@@ -5,6 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort } from './free-port.js';
+import { grpcClient, type GrpcTestClient } from './grpc-client.js';
+import { startServer, type ServerProcess } from './server-process.js';
 
 export interface MlserverProcess {
   readonly httpUrl: string;
@@ -135,4 +137,57 @@ export async function startedTogether<T extends readonly { stop(): Promise<unkno
     results.map((r) => (r.status === 'fulfilled' ? r.value.stop() : Promise.resolve())),
   );
   throw failed.reason;
+}
+
+/** Tessera and MLServer serving one folder from one Python, with a gRPC client to each. */
+export interface SideBySide {
+  readonly tessera: ServerProcess;
+  readonly mlserver: MlserverProcess;
+  readonly grpc: { readonly tessera: GrpcTestClient; readonly mlserver: GrpcTestClient };
+  /** Closes the clients and stops both servers. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Tessera (its Python worker on `python`) and MLServer (`python`'s `mlserver`) on `folder`
+ * and resolves once both serve every model in `models`.
+ */
+export async function startSideBySide(options: {
+  python: string;
+  folder: string;
+  models: readonly string[];
+  /** Added to Tessera's environment (MLServer inherits the test's). */
+  env?: Record<string, string>;
+  timeoutMs: number;
+}): Promise<SideBySide> {
+  const { python, folder, models, timeoutMs } = options;
+  const [tessera, mlserver] = await startedTogether<[ServerProcess, MlserverProcess]>([
+    startServer({ folder, env: { TESSERA_PYTHON_EXECUTABLE: python, ...options.env }, timeoutMs }),
+    startMlserver({ python, folder, models, timeoutMs }),
+  ]);
+  if (!(await modelsReady(tessera.httpUrl, models, timeoutMs))) {
+    await Promise.all([tessera.stop(), mlserver.stop()]);
+    throw new Error(`Tessera did not load ${models.join(', ')} within ${String(timeoutMs)} ms`);
+  }
+  const grpc = {
+    tessera: grpcClient(tessera.grpcAddress),
+    mlserver: grpcClient(mlserver.grpcAddress),
+  };
+  return {
+    tessera,
+    mlserver,
+    grpc,
+    stop: async () => {
+      grpc.tessera.close();
+      grpc.mlserver.close();
+      await Promise.all([tessera.stop(), mlserver.stop()]);
+    },
+  };
+}
+
+/** A REST answer without what differs by nature (the id) and MLServer's empty `parameters`. */
+export function restAnswer(body: unknown): unknown {
+  const { id: _id, parameters, ...rest } = body as Record<string, unknown>;
+  const empty = parameters === undefined || Object.keys(parameters as object).length === 0;
+  return empty ? rest : { ...rest, parameters };
 }

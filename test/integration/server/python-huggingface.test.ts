@@ -10,17 +10,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import { grpcAnswer, type GrpcReply } from '../../support/grpc-values.js';
 import { mlserverHuggingfacePython } from '../../support/mlserver-peer.js';
 import {
-  modelsReady,
-  startMlserver,
-  startedTogether,
+  restAnswer,
+  startSideBySide,
   type MlserverProcess,
+  type SideBySide,
 } from '../../support/mlserver-process.js';
 import { lastJsonLine, runPython } from '../../support/python-peer.js';
-import { REPO_ROOT, startServer, type ServerProcess } from '../../support/server-process.js';
+import { REPO_ROOT, type ServerProcess } from '../../support/server-process.js';
 import { postJson } from './lifecycle-helpers.js';
 
 const MODEL = 'hf-sentiment';
@@ -52,13 +51,6 @@ function grpcRequest(sentences: string[]) {
   };
 }
 
-/** A REST answer without what differs by nature (the id) and MLServer's empty `parameters`. */
-function restAnswer(body: unknown): unknown {
-  const { id: _id, parameters, ...rest } = body as Record<string, unknown>;
-  const empty = parameters === undefined || Object.keys(parameters as object).length === 0;
-  return empty ? rest : { ...rest, parameters };
-}
-
 /** The JSON documents of a BYTES output (HuggingFace's `hg_jsonlist` / `str` answers). */
 function documents(body: unknown): unknown[] {
   const outputs = (body as { outputs: { data: string[] }[] }).outputs;
@@ -68,9 +60,10 @@ function documents(body: unknown): unknown[] {
 describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does', () => {
   let root: string;
   let made: Made;
-  let tessera: ServerProcess | undefined;
-  let mlserver: MlserverProcess | undefined;
-  const grpc: { tessera?: GrpcTestClient; mlserver?: GrpcTestClient } = {};
+  let servers: SideBySide | undefined;
+  let tessera: ServerProcess;
+  let mlserver: MlserverProcess;
+  let grpc: SideBySide['grpc'];
   const offline = { HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1' };
 
   before(async () => {
@@ -82,31 +75,26 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
     const run = await runPython([script, '--out', root], 300_000, undefined, python);
     assert.equal(run.code, 0, run.stderr.slice(-2000));
     made = lastJsonLine(run.stdout) as Made;
-    [tessera, mlserver] = await startedTogether<[ServerProcess, MlserverProcess]>([
-      startServer({
-        folder: root,
-        env: { TESSERA_PYTHON_EXECUTABLE: python, ...offline },
-        timeoutMs: 240_000,
-      }),
-      startMlserver({ python, folder: root, models: [MODEL], timeoutMs: 240_000 }),
-    ]);
-    assert.ok(await modelsReady(tessera.httpUrl, [MODEL], 240_000), 'Tessera loaded the model');
-    grpc.tessera = grpcClient(tessera.grpcAddress);
-    grpc.mlserver = grpcClient(mlserver.grpcAddress);
+    servers = await startSideBySide({
+      python,
+      folder: root,
+      models: [MODEL],
+      env: offline,
+      timeoutMs: 240_000,
+    });
+    ({ tessera, mlserver, grpc } = servers);
   });
 
   after(async () => {
-    grpc.tessera?.close();
-    grpc.mlserver?.close();
-    await Promise.all([tessera?.stop(), mlserver?.stop()]);
+    await servers?.stop();
     await rm(root, { recursive: true, force: true });
   });
 
   it("answers REST inference as MLServer does, with the pipeline's own labels and scores", async () => {
     for (const [i, sentence] of made.sentences.entries()) {
       const [ours, theirs] = await Promise.all([
-        postJson(`${tessera!.httpUrl}/v2/models/${MODEL}/infer`, request([sentence])),
-        postJson(`${mlserver!.httpUrl}/v2/models/${MODEL}/infer`, request([sentence])),
+        postJson(`${tessera.httpUrl}/v2/models/${MODEL}/infer`, request([sentence])),
+        postJson(`${mlserver.httpUrl}/v2/models/${MODEL}/infer`, request([sentence])),
       ]);
       assert.equal(theirs.status, 200, `MLServer ${JSON.stringify(theirs.body)}`);
       assert.equal(ours.status, 200, `Tessera ${JSON.stringify(ours.body)}`);
@@ -123,8 +111,8 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
   it('answers gRPC ModelInfer as MLServer does', async () => {
     for (const sentence of made.sentences) {
       const [ours, theirs] = await Promise.all([
-        grpc.tessera!.call<GrpcReply>('ModelInfer', grpcRequest([sentence])),
-        grpc.mlserver!.call<GrpcReply>('ModelInfer', grpcRequest([sentence])),
+        grpc.tessera.call<GrpcReply>('ModelInfer', grpcRequest([sentence])),
+        grpc.mlserver.call<GrpcReply>('ModelInfer', grpcRequest([sentence])),
       ]);
       assert.deepEqual(grpcAnswer(ours), grpcAnswer(theirs), sentence);
     }
@@ -133,8 +121,8 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
   it("reports the runtime's metadata as MLServer does, and that the Python worker serves it", async () => {
     const metadata = async (httpUrl: string) =>
       (await (await fetch(`${httpUrl}/v2/models/${MODEL}`)).json()) as Record<string, unknown>;
-    const ours = await metadata(tessera!.httpUrl);
-    const theirs = await metadata(mlserver!.httpUrl);
+    const ours = await metadata(tessera.httpUrl);
+    const theirs = await metadata(mlserver.httpUrl);
     const { runtime_path, python_class, mlserver_version, ...own } = ours['parameters'] as Record<
       string,
       unknown
@@ -149,7 +137,7 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
   it("fails a call the pipeline refuses with the pipeline's message, and keeps serving", async () => {
     // Two strings in `args` are two positional arguments, one more than the pipeline takes.
     const [bad, theirs] = await Promise.all(
-      [tessera!, mlserver!].map((s) =>
+      [tessera, mlserver].map((s) =>
         postJson(`${s.httpUrl}/v2/models/${MODEL}/infer`, request(made.sentences.slice(0, 2))),
       ),
     );
@@ -159,7 +147,7 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
     assert.match(error, /TypeError: .*takes 2 positional arguments but 3 were given/);
     assert.doesNotMatch(error, /Traceback|site-packages/);
     const good = await postJson(
-      `${tessera!.httpUrl}/v2/models/${MODEL}/infer`,
+      `${tessera.httpUrl}/v2/models/${MODEL}/infer`,
       request(made.sentences.slice(0, 1)),
     );
     assert.equal(good.status, 200, JSON.stringify(good.body));

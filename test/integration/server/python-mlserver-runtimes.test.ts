@@ -12,7 +12,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { grpcClient, type GrpcTestClient } from '../../support/grpc-client.js';
 import {
   grpcAnswer,
   plainParameters,
@@ -25,13 +24,13 @@ import {
   type MlserverCase,
 } from '../../support/mlserver-peer.js';
 import {
-  modelsReady,
-  startMlserver,
-  startedTogether,
+  restAnswer,
+  startSideBySide,
   type MlserverProcess,
+  type SideBySide,
 } from '../../support/mlserver-process.js';
 import { lastJsonLine, runPython } from '../../support/python-peer.js';
-import { REPO_ROOT, startServer, type ServerProcess } from '../../support/server-process.js';
+import { REPO_ROOT, type ServerProcess } from '../../support/server-process.js';
 import { postJson } from './lifecycle-helpers.js';
 
 const MODELS = [
@@ -117,13 +116,6 @@ function cases(made: Made): Case[] {
   ];
 }
 
-/** A REST answer without what differs by nature (the id) and MLServer's empty `parameters`. */
-function restAnswer(body: unknown): unknown {
-  const { id: _id, parameters, ...rest } = body as Record<string, unknown>;
-  const empty = parameters === undefined || Object.keys(parameters as object).length === 0;
-  return empty ? rest : { ...rest, parameters };
-}
-
 interface GrpcTensorMetadata {
   name: string;
   datatype: string;
@@ -175,9 +167,10 @@ function grpcRequest(c: Case): object {
 describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServer does', () => {
   let root: string;
   let made: Made;
-  let tessera: ServerProcess | undefined;
-  let mlserver: MlserverProcess | undefined;
-  const grpc: { tessera?: GrpcTestClient; mlserver?: GrpcTestClient } = {};
+  let servers: SideBySide | undefined;
+  let tessera: ServerProcess;
+  let mlserver: MlserverProcess;
+  let grpc: SideBySide['grpc'];
 
   before(async () => {
     const python = mlserverRuntimesPython();
@@ -186,24 +179,19 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     const run = await runPython([script, '--out', root], 300_000, undefined, python);
     assert.equal(run.code, 0, run.stderr.slice(-2000));
     made = lastJsonLine(run.stdout) as Made;
-    [tessera, mlserver] = await startedTogether<[ServerProcess, MlserverProcess]>([
-      startServer({
-        folder: root,
-        // mlflow in the worker makes ./mlruns (its default tracking store) in the server's folder.
-        env: { TESSERA_PYTHON_EXECUTABLE: python, MLFLOW_TRACKING_URI: `file://${root}/mlruns` },
-        timeoutMs: 180_000,
-      }),
-      startMlserver({ python, folder: root, models: MODELS, timeoutMs: 180_000 }),
-    ]);
-    assert.ok(await modelsReady(tessera.httpUrl, MODELS, 180_000), 'Tessera loaded every model');
-    grpc.tessera = grpcClient(tessera.grpcAddress);
-    grpc.mlserver = grpcClient(mlserver.grpcAddress);
+    servers = await startSideBySide({
+      python,
+      folder: root,
+      models: MODELS,
+      // mlflow in the worker makes ./mlruns (its default tracking store) in the server's folder.
+      env: { MLFLOW_TRACKING_URI: `file://${root}/mlruns` },
+      timeoutMs: 180_000,
+    });
+    ({ tessera, mlserver, grpc } = servers);
   });
 
   after(async () => {
-    grpc.tessera?.close();
-    grpc.mlserver?.close();
-    await Promise.all([tessera?.stop(), mlserver?.stop()]);
+    await servers?.stop();
     await rm(root, { recursive: true, force: true });
   });
 
@@ -212,8 +200,8 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     for (const c of cases(made)) {
       const body = { inputs: c.inputs, parameters: c.parameters, outputs: c.outputs };
       const [ours, theirs] = await Promise.all([
-        postJson(`${tessera!.httpUrl}/v2/models/${c.model}/infer`, body),
-        postJson(`${mlserver!.httpUrl}/v2/models/${c.model}/infer`, body),
+        postJson(`${tessera.httpUrl}/v2/models/${c.model}/infer`, body),
+        postJson(`${mlserver.httpUrl}/v2/models/${c.model}/infer`, body),
       ]);
       assert.equal(theirs.status, 200, `${c.id}: MLServer ${JSON.stringify(theirs.body)}`);
       assert.equal(ours.status, 200, `${c.id}: Tessera ${JSON.stringify(ours.body)}`);
@@ -222,7 +210,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
   });
 
   it('answers the pyfunc DataFrame with string and float columns, and string labels', async () => {
-    const frame = await postJson(`${tessera!.httpUrl}/v2/models/mlflow-frame/infer`, {
+    const frame = await postJson(`${tessera.httpUrl}/v2/models/mlflow-frame/infer`, {
       inputs: columnInputs(made, (n) => [n, 1], 'FP64'),
     });
     const body = frame.body as { parameters: object; outputs: Record<string, unknown>[] };
@@ -235,7 +223,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
       ],
     );
     assert.deepEqual(body.outputs[0]?.['data'], ['small', 'small', 'large', 'large']);
-    const labels = await postJson(`${tessera!.httpUrl}/v2/models/catboost-strings/infer`, {
+    const labels = await postJson(`${tessera.httpUrl}/v2/models/catboost-strings/infer`, {
       inputs: [
         { name: 'x', datatype: 'FP64', shape: [made.rows.length, 4], data: made.rows.flat() },
       ],
@@ -249,8 +237,8 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     // String labels are the next test's: MLServer 1.7.1 cannot send them over gRPC.
     for (const c of cases(made).filter((k) => k.id !== STRING_LABELS)) {
       const [ours, theirs] = await Promise.all([
-        grpc.tessera!.call<GrpcReply>('ModelInfer', grpcRequest(c)),
-        grpc.mlserver!.call<GrpcReply>('ModelInfer', grpcRequest(c)),
+        grpc.tessera.call<GrpcReply>('ModelInfer', grpcRequest(c)),
+        grpc.mlserver.call<GrpcReply>('ModelInfer', grpcRequest(c)),
       ]);
       assert.deepEqual(grpcAnswer(ours), grpcAnswer(theirs), c.id);
     }
@@ -260,11 +248,11 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     const c = cases(made).find((k) => k.id === STRING_LABELS)!;
     // MLServer's gRPC converter puts NumpyCodec's str elements into bytes_contents as they are.
     await assert.rejects(
-      grpc.mlserver!.call('ModelInfer', grpcRequest(c)),
+      grpc.mlserver.call('ModelInfer', grpcRequest(c)),
       /expected bytes, str found/,
     );
-    const ours = grpcAnswer(await grpc.tessera!.call<GrpcReply>('ModelInfer', grpcRequest(c)));
-    const rest = await postJson(`${mlserver!.httpUrl}/v2/models/${c.model}/infer`, {
+    const ours = grpcAnswer(await grpc.tessera.call<GrpcReply>('ModelInfer', grpcRequest(c)));
+    const rest = await postJson(`${mlserver.httpUrl}/v2/models/${c.model}/infer`, {
       inputs: c.inputs,
     });
     const theirs = (rest.body as { outputs: Record<string, unknown>[] }).outputs;
@@ -284,8 +272,8 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     for (const model of MODELS) {
       const metadata = async (httpUrl: string) =>
         (await (await fetch(`${httpUrl}/v2/models/${model}`)).json()) as Record<string, unknown>;
-      const ours = await metadata(tessera!.httpUrl);
-      const theirs = await metadata(mlserver!.httpUrl);
+      const ours = await metadata(tessera.httpUrl);
+      const theirs = await metadata(mlserver.httpUrl);
       const { runtime_path, python_class, mlserver_version, ...own } = ours['parameters'] as Record<
         string,
         unknown
@@ -297,7 +285,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
       );
       assert.deepEqual({ ...ours, parameters: own }, theirs, model);
       const [grpcOurs, grpcTheirs] = await Promise.all(
-        [grpc.tessera!, grpc.mlserver!].map((c) =>
+        [grpc.tessera, grpc.mlserver].map((c) =>
           c.call<GrpcMetadata>('ModelMetadata', { name: model }).then(plainMetadata),
         ),
       );
@@ -342,8 +330,8 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
     ];
     const python = mlserverRuntimesPython();
     const [ours, theirs] = await Promise.all([
-      mlserverRequests(tessera!, mlserverCases, python),
-      mlserverRequests(mlserver!, mlserverCases, python),
+      mlserverRequests(tessera, mlserverCases, python),
+      mlserverRequests(mlserver, mlserverCases, python),
     ]);
     assert.equal(ours.length, mlserverCases.length * 2 - 1);
     for (const result of theirs) assert.equal(result.error, undefined, JSON.stringify(result));
@@ -353,7 +341,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
   it("answers a missing column with MLflow's own message, as MLServer fails it", async () => {
     const inputs = columnInputs(made, (n) => [n, 1], 'FP64').slice(0, 3);
     const [ours, theirs] = await Promise.all(
-      [tessera!, mlserver!].map((s) =>
+      [tessera, mlserver].map((s) =>
         postJson(`${s.httpUrl}/v2/models/mlflow-columns/infer`, { inputs }),
       ),
     );
@@ -370,7 +358,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
   // change which models are loaded, so they come last. Of several MLflow models the one loaded
   // first answers /invocations (in both servers), so the others are unloaded first.
   describe("MLflow's scoring routes (MLServer's custom handlers)", () => {
-    const servers = (): [string, string] => [tessera!.httpUrl, mlserver!.httpUrl];
+    const servers = (): [string, string] => [tessera.httpUrl, mlserver.httpUrl];
 
     async function repository(action: 'load' | 'unload', model: string): Promise<void> {
       for (const url of servers()) {
@@ -477,7 +465,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
       assert.deepEqual(ours, theirs);
       assert.equal(ours!.status, 200, ours!.body);
       await repository('unload', 'mlflow-tensor');
-      const gone = await fetch(`${tessera!.httpUrl}/invocations`, split);
+      const gone = await fetch(`${tessera.httpUrl}/invocations`, split);
       assert.equal(gone.status, 404);
       assert.deepEqual(await gone.json(), { error: 'no route for POST /invocations' });
     });
@@ -486,7 +474,7 @@ describe('MLServer 1.7.1 MLflow and CatBoost runtimes: Tessera answers as MLServ
       await repository('load', 'mlflow-columns');
       const [ours] = await both('/ping');
       assert.equal(ours!.status, 200);
-      const metrics = await (await fetch(`${tessera!.metricsUrl}/metrics`)).text();
+      const metrics = await (await fetch(`${tessera.metricsUrl}/metrics`)).text();
       assert.match(
         metrics,
         /tessera_rest_requests_total\{method="GET",route="\/ping",status_code="200"\} [1-9]/,
