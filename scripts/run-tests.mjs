@@ -5,8 +5,10 @@
 // than `unit` need real peers (a Python virtualenv with tritonclient, Go-built binaries, a
 // control plane). Each peer is a module `test/peers/<name>.peer.mjs` exporting
 //   provision(log): Promise<Record<string, string>>   build or reuse a cached artefact, return env
-//   provisionLane?: 'go'                             peers that compile Go provision one at a
-//                                                     time, beside the others (provisionAll)
+//   provisionLane?: string                           peers of one lane provision one after
+//                                                     another, lanes side by side (provisionAll):
+//                                                     'go' for Go builds, 'frameworks' for the
+//                                                     multi-GB ML framework virtualenvs
 //   start?(env, log): Promise<{ env?: Record<string,string>, stop(): Promise<void>,
 //                               tier?(name): Promise<void> }>
 //                                                     a service that lives for the whole run;
@@ -71,7 +73,9 @@ async function loadPeers() {
  * Provisions every peer. Peers that compile Go (`export const provisionLane = 'go'`) build one
  * after another in one lane, everything else (pip, apt downloads) in another at the same time: a
  * Go build keeps both cores busy, so two at once gain nothing, while downloads and installs
- * overlap with it (a cold run's provisioning is mostly these two kinds).
+ * overlap with it (a cold run's provisioning is mostly these two kinds). The virtualenvs with
+ * torch and TensorFlow (`'frameworks'`: GBs to download and unpack, little to compute) have a lane
+ * of their own, so they overlap with both instead of lengthening the pip lane.
  */
 async function provisionAll(peers, env) {
   const lanes = new Map();

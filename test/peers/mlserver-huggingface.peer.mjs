@@ -18,6 +18,9 @@ import { pinnedVenv } from './pinned-venv.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** GBs of wheels to fetch and unpack: beside the pip and Go lanes (scripts/run-tests.mjs). */
+export const provisionLane = 'frameworks';
+
 export async function provision(log) {
   const base = process.env.TESSERA_PYTHON_BASE ?? 'python3';
   const version = await pythonBaseVersion(base, {

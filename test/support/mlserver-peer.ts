@@ -41,6 +41,14 @@ export function mlserverHuggingfacePython(): string {
   return peerPython('TESSERA_MLSERVER_HUGGINGFACE_PYTHON', 'mlserver-huggingface.peer.mjs');
 }
 
+/**
+ * The mlserver-alibi-detect virtualenv's python (TESSERA_MLSERVER_ALIBI_DETECT_PYTHON: mlserver 1.7.1
+ * with mlserver-alibi-detect and alibi-detect, test/peers/mlserver-alibi-detect.peer.mjs).
+ */
+export function mlserverAlibiDetectPython(): string {
+  return peerPython('TESSERA_MLSERVER_ALIBI_DETECT_PYTHON', 'mlserver-alibi-detect.peer.mjs');
+}
+
 /** A server on a model folder whose Python runtimes use the mlserver venv, and a gRPC client. */
 export interface PythonServer {
   readonly server: ServerProcess;

@@ -1,12 +1,14 @@
 // Real MLServer (`mlserver start <folder>`, the `mlserver` command of a peer virtualenv) on free
 // loopback ports, as the reference a test compares Tessera with: same folder, same requests.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort } from './free-port.js';
 import { grpcClient, type GrpcTestClient } from './grpc-client.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { lastJsonLine, runPython } from './python-peer.js';
+import { REPO_ROOT, startServer, type ServerProcess } from './server-process.js';
 
 export interface MlserverProcess {
   readonly httpUrl: string;
@@ -190,4 +192,51 @@ export function restAnswer(body: unknown): unknown {
   const { id: _id, parameters, ...rest } = body as Record<string, unknown>;
   const empty = parameters === undefined || Object.keys(parameters as object).length === 0;
   return empty ? rest : { ...rest, parameters };
+}
+
+/**
+ * Runs a peer script (`test/peers/<script>`, with `--out <folder>`) that writes model folders into
+ * a new temporary folder; resolves with the folder and the JSON line the script printed last.
+ */
+export async function buildModels(
+  python: string,
+  script: string,
+  prefix: string,
+): Promise<{ readonly root: string; readonly made: unknown }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const run = await runPython(
+    [join(REPO_ROOT, 'test', 'peers', script), '--out', root],
+    300_000,
+    undefined,
+    python,
+  );
+  if (run.code !== 0) {
+    await rm(root, { recursive: true, force: true });
+    throw new Error(`${script} failed (exit ${String(run.code)}): ${run.stderr.slice(-2000)}`);
+  }
+  return { root, made: lastJsonLine(run.stdout) };
+}
+
+/**
+ * Asserts that Tessera's REST model metadata is MLServer's, apart from the parameters that say the
+ * Python worker serves it with `pythonClass` under mlserver 1.7.1.
+ */
+export async function assertMetadataAsMlserver(
+  servers: Pick<SideBySide, 'tessera' | 'mlserver'>,
+  model: string,
+  pythonClass: string,
+): Promise<void> {
+  const metadata = async (httpUrl: string) =>
+    (await (await fetch(`${httpUrl}/v2/models/${model}`)).json()) as Record<string, unknown>;
+  const ours = await metadata(servers.tessera.httpUrl);
+  const theirs = await metadata(servers.mlserver.httpUrl);
+  const { runtime_path, python_class, mlserver_version, ...own } = ours['parameters'] as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(
+    [runtime_path, python_class, mlserver_version],
+    ['python', pythonClass, '1.7.1'],
+  );
+  assert.deepEqual({ ...ours, parameters: own }, theirs);
 }

@@ -6,20 +6,19 @@
 // its gRPC answers MLServer's gRPC ones, its metadata MLServer's, and the labels and scores in
 // them are what the pipeline itself computes for the same sentences.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { grpcAnswer, type GrpcReply } from '../../support/grpc-values.js';
 import { mlserverHuggingfacePython } from '../../support/mlserver-peer.js';
 import {
+  assertMetadataAsMlserver,
+  buildModels,
   restAnswer,
   startSideBySide,
   type MlserverProcess,
   type SideBySide,
 } from '../../support/mlserver-process.js';
-import { lastJsonLine, runPython } from '../../support/python-peer.js';
-import { REPO_ROOT, type ServerProcess } from '../../support/server-process.js';
+import type { ServerProcess } from '../../support/server-process.js';
 import { postJson } from './lifecycle-helpers.js';
 
 const MODEL = 'hf-sentiment';
@@ -70,11 +69,13 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
     const python = mlserverHuggingfacePython();
     // The pipeline is built, and both servers load it, from its folder: never from the hub.
     Object.assign(process.env, offline);
-    root = await mkdtemp(join(tmpdir(), 'tessera-huggingface-'));
-    const script = join(REPO_ROOT, 'test', 'peers', 'mlserver-huggingface', 'make_model.py');
-    const run = await runPython([script, '--out', root], 300_000, undefined, python);
-    assert.equal(run.code, 0, run.stderr.slice(-2000));
-    made = lastJsonLine(run.stdout) as Made;
+    const built = await buildModels(
+      python,
+      'mlserver-huggingface/make_model.py',
+      'tessera-huggingface-',
+    );
+    root = built.root;
+    made = built.made as Made;
     servers = await startSideBySide({
       python,
       folder: root,
@@ -119,19 +120,11 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
   });
 
   it("reports the runtime's metadata as MLServer does, and that the Python worker serves it", async () => {
-    const metadata = async (httpUrl: string) =>
-      (await (await fetch(`${httpUrl}/v2/models/${MODEL}`)).json()) as Record<string, unknown>;
-    const ours = await metadata(tessera.httpUrl);
-    const theirs = await metadata(mlserver.httpUrl);
-    const { runtime_path, python_class, mlserver_version, ...own } = ours['parameters'] as Record<
-      string,
-      unknown
-    >;
-    assert.deepEqual(
-      [runtime_path, python_class, mlserver_version],
-      ['python', 'mlserver_huggingface.HuggingFaceRuntime', '1.7.1'],
+    await assertMetadataAsMlserver(
+      { tessera, mlserver },
+      MODEL,
+      'mlserver_huggingface.HuggingFaceRuntime',
     );
-    assert.deepEqual({ ...ours, parameters: own }, theirs);
   });
 
   it("fails a call the pipeline refuses with the pipeline's message, and keeps serving", async () => {
