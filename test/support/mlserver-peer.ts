@@ -42,11 +42,12 @@ export function mlserverHuggingfacePython(): string {
 }
 
 /**
- * The mlserver-alibi-detect virtualenv's python (TESSERA_MLSERVER_ALIBI_DETECT_PYTHON: mlserver 1.7.1
- * with mlserver-alibi-detect and alibi-detect, test/peers/mlserver-alibi-detect.peer.mjs).
+ * The mlserver-alibi virtualenv's python (TESSERA_MLSERVER_ALIBI_PYTHON: mlserver 1.7.1 with
+ * mlserver-alibi-detect, mlserver-alibi-explain, alibi-detect and alibi,
+ * test/peers/mlserver-alibi.peer.mjs).
  */
-export function mlserverAlibiDetectPython(): string {
-  return peerPython('TESSERA_MLSERVER_ALIBI_DETECT_PYTHON', 'mlserver-alibi-detect.peer.mjs');
+export function mlserverAlibiPython(): string {
+  return peerPython('TESSERA_MLSERVER_ALIBI_PYTHON', 'mlserver-alibi.peer.mjs');
 }
 
 /** A server on a model folder whose Python runtimes use the mlserver venv, and a gRPC client. */

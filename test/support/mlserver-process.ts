@@ -195,17 +195,18 @@ export function restAnswer(body: unknown): unknown {
 }
 
 /**
- * Runs a peer script (`test/peers/<script>`, with `--out <folder>`) that writes model folders into
+ * Runs a peer script (`test/peers/<script>`, with `--out <folder>` and `args`) that writes model folders into
  * a new temporary folder; resolves with the folder and the JSON line the script printed last.
  */
 export async function buildModels(
   python: string,
   script: string,
   prefix: string,
+  args: readonly string[] = [],
 ): Promise<{ readonly root: string; readonly made: unknown }> {
   const root = await mkdtemp(join(tmpdir(), prefix));
   const run = await runPython(
-    [join(REPO_ROOT, 'test', 'peers', script), '--out', root],
+    [join(REPO_ROOT, 'test', 'peers', script), '--out', root, ...args],
     300_000,
     undefined,
     python,

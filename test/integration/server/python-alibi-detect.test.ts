@@ -1,15 +1,15 @@
 // MLServer's Alibi Detect runtime (mlserver_alibi_detect.AlibiDetectRuntime) served unchanged by
 // Tessera's Python worker AND by real MLServer 1.7.1 on the same folder, with the same requests: a
 // Kolmogorov-Smirnov feature drift detector built and saved in the test
-// (test/peers/mlserver-alibi-detect/make_detector.py; the virtualenv is
-// test/peers/mlserver-alibi-detect.peer.mjs). Tessera's REST and gRPC answers equal MLServer's,
+// (test/peers/mlserver-alibi/make_detector.py; the virtualenv is
+// test/peers/mlserver-alibi.peer.mjs). Tessera's REST and gRPC answers equal MLServer's,
 // its metadata MLServer's, and the drift flags in them are what the detector itself computes: no
 // drift on a batch from the reference distribution, drift on every feature of a shifted one.
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { grpcAnswer, type GrpcReply } from '../../support/grpc-values.js';
-import { mlserverAlibiDetectPython } from '../../support/mlserver-peer.js';
+import { mlserverAlibiPython } from '../../support/mlserver-peer.js';
 import {
   assertMetadataAsMlserver,
   buildModels,
@@ -58,10 +58,10 @@ describe('MLServer 1.7.1 Alibi Detect runtime: Tessera answers as MLServer does'
   let grpc: SideBySide['grpc'];
 
   before(async () => {
-    const python = mlserverAlibiDetectPython();
+    const python = mlserverAlibiPython();
     const built = await buildModels(
       python,
-      'mlserver-alibi-detect/make_detector.py',
+      'mlserver-alibi/make_detector.py',
       'tessera-alibi-detect-',
     );
     root = built.root;
