@@ -107,7 +107,7 @@ async function startOnce(options: MlserverOptions): Promise<MlserverProcess> {
  * Polls `/v2/models/{m}/ready` of every model on a V2 server (MLServer or Tessera) until all are
  * ready (true), the deadline passes or `gone()` says the server exited (false).
  */
-export async function modelsReady(
+async function modelsReady(
   httpUrl: string,
   models: readonly string[],
   timeoutMs: number,
@@ -127,7 +127,7 @@ export async function modelsReady(
  * those that started before rethrowing, so no server outlives a failed `before` (its process
  * would keep the test runner alive until the suite's deadline).
  */
-export async function startedTogether<T extends readonly { stop(): Promise<unknown> }[]>(starts: {
+async function startedTogether<T extends readonly { stop(): Promise<unknown> }[]>(starts: {
   [K in keyof T]: Promise<T[K]>;
 }): Promise<T> {
   const results = await Promise.allSettled(starts);

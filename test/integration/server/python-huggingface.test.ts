@@ -67,7 +67,8 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
 
   before(async () => {
     const python = mlserverHuggingfacePython();
-    // The pipeline is built, and both servers load it, from its folder: never from the hub.
+    // The pipeline is built, and both servers (which inherit the test's environment) load it, from
+    // its folder: never from the hub.
     Object.assign(process.env, offline);
     const built = await buildModels(
       python,
@@ -80,7 +81,6 @@ describe('MLServer 1.7.1 HuggingFace runtime: Tessera answers as MLServer does',
       python,
       folder: root,
       models: [MODEL],
-      env: offline,
       timeoutMs: 240_000,
     });
     ({ tessera, mlserver, grpc } = servers);
